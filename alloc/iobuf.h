@@ -1,0 +1,123 @@
+#pragma once
+// Reference-counted buffers and buffer chains for zero-copy framing.
+//
+// A Buffer is a contiguous block with a shard-local (non-atomic) reference count. It belongs to
+// the shard that allocated it; a reference dropped on another shard is handed back to the owner
+// through a hook the io runtime installs (so no atomic read-modify-write on the data path).
+// An IoBuf is a short chain of (buffer, offset, length) fragments: a Kafka response can be a
+// header fragment followed by fragments that point straight into the log's tail pages.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "alloc/assert.h"
+
+namespace sluice::alloc {
+
+// Shard id of the calling thread; kNoShard outside shards (tests, tools).
+inline constexpr uint32_t kNoShard = 0xffffffffu;
+uint32_t current_shard_id() noexcept;
+void set_current_shard_id(uint32_t id) noexcept;
+
+class Buffer;
+// Installed by the io runtime: delivers a dropped reference to the owner shard.
+using ForeignReleaseHook = void (*)(Buffer*);
+void set_foreign_release_hook(ForeignReleaseHook hook) noexcept;
+
+class Buffer {
+ public:
+  using FreeFn = void (*)(Buffer*, void* ctx);
+
+  // Heap buffer (mimalloc), `capacity` bytes, aligned to `alignment`.
+  static Buffer* allocate(std::size_t capacity, std::size_t alignment = 16);
+  // Wraps external memory; free_fn runs when the last reference goes.
+  static Buffer* wrap(std::byte* data, std::size_t capacity, FreeFn free_fn, void* ctx);
+
+  std::byte* data() noexcept { return data_; }
+  const std::byte* data() const noexcept { return data_; }
+  std::size_t capacity() const noexcept { return capacity_; }
+  uint32_t owner_shard() const noexcept { return owner_shard_; }
+  uint32_t refs() const noexcept { return refs_; }
+
+  void ref() noexcept {
+    SLUICE_ASSERT(refs_ > 0);
+    refs_++;
+  }
+  // Drops one reference; frees on the last one. Off the owner shard, hands it back.
+  void unref() noexcept;
+  // Only for the owner shard when a foreign release arrives.
+  void unref_local() noexcept;
+
+ private:
+  Buffer() = default;
+  std::byte* data_ = nullptr;
+  std::size_t capacity_ = 0;
+  uint32_t refs_ = 1;
+  uint32_t owner_shard_ = kNoShard;
+  FreeFn free_fn_ = nullptr;
+  void* ctx_ = nullptr;
+  bool inline_storage_ = false;
+};
+
+// RAII reference.
+class BufferRef {
+ public:
+  BufferRef() = default;
+  explicit BufferRef(Buffer* adopt) noexcept : b_(adopt) {}
+  BufferRef(const BufferRef& o) noexcept : b_(o.b_) { if (b_) b_->ref(); }
+  BufferRef(BufferRef&& o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
+  BufferRef& operator=(BufferRef o) noexcept { std::swap(b_, o.b_); return *this; }
+  ~BufferRef() { if (b_) b_->unref(); }
+  Buffer* get() const noexcept { return b_; }
+  Buffer* operator->() const noexcept { return b_; }
+  explicit operator bool() const noexcept { return b_ != nullptr; }
+  Buffer* release() noexcept { return std::exchange(b_, nullptr); }
+
+ private:
+  Buffer* b_ = nullptr;
+};
+
+struct Fragment {
+  BufferRef buffer;
+  std::size_t offset = 0;
+  std::size_t length = 0;
+  std::span<const std::byte> bytes() const noexcept { return {buffer->data() + offset, length}; }
+};
+
+class IoBuf {
+ public:
+  IoBuf() = default;
+  IoBuf(IoBuf&&) noexcept = default;
+  IoBuf& operator=(IoBuf&&) noexcept = default;
+  IoBuf(const IoBuf&) = default;  // shares fragments (ref-counted), never copies bytes
+  IoBuf& operator=(const IoBuf&) = default;
+
+  // Shares [offset, offset+length) of `buf` (adds a reference).
+  void append_shared(const BufferRef& buf, std::size_t offset, std::size_t length);
+  // Copies bytes into a fresh (or the last owned, unshared) buffer.
+  void append_copy(std::span<const std::byte> bytes);
+  void append_copy(std::string_view s) {
+    append_copy(std::span<const std::byte>(reinterpret_cast<const std::byte*>(s.data()), s.size()));
+  }
+  void append(IoBuf&& other);
+  // Drops the first n bytes (after a partial send).
+  void trim_front(std::size_t n);
+
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  const std::vector<Fragment>& fragments() const noexcept { return frags_; }
+  // Copies everything into one contiguous vector (tests, slow paths).
+  std::vector<std::byte> linearize() const;
+  void clear() noexcept { frags_.clear(); size_ = 0; }
+
+ private:
+  std::vector<Fragment> frags_;
+  std::size_t size_ = 0;
+  std::size_t tail_free_ = 0;  // unused capacity in the last fragment's buffer if we own it
+};
+
+}  // namespace sluice::alloc
