@@ -1,0 +1,85 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "engine/broker/catalogue.h"
+#include "engine/broker/topic_config.h"
+
+using namespace sluice::broker;
+
+TEST(Catalogue, TopicNameRules) {
+  EXPECT_TRUE(valid_topic_name("orders.v1_EU-2"));
+  EXPECT_FALSE(valid_topic_name(""));
+  EXPECT_FALSE(valid_topic_name("."));
+  EXPECT_FALSE(valid_topic_name(".."));
+  EXPECT_FALSE(valid_topic_name("a b"));
+  EXPECT_FALSE(valid_topic_name(std::string(250, 'a')));
+  EXPECT_TRUE(valid_topic_name(std::string(249, 'a')));
+}
+
+TEST(Catalogue, PlacementIsStableAndSpread) {
+  int on_shard1 = 0;
+  for (int p = 0; p < 100; ++p) {
+    EXPECT_EQ(placement_shard("t", p, 2), placement_shard("t", p, 2));
+    on_shard1 += placement_shard("t", p, 2);
+    EXPECT_EQ(placement_shard("t", p, 1), 0);
+  }
+  EXPECT_GT(on_shard1, 20);
+  EXPECT_LT(on_shard1, 80);
+}
+
+TEST(Catalogue, SerializeRoundTripAndPersist) {
+  auto dir = std::filesystem::temp_directory_path() / ("sluice-cat-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto c = Catalogue::load_or_create(dir.string());
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(c->cluster_id.empty());
+  TopicInfo t;
+  t.name = "orders";
+  t.topic_id = random_uuid();
+  t.partition_owner_shard = {0, 1, 1};
+  t.configs["retention.ms"] = "1000";
+  c->add(t);
+  c->next_producer_id = 5000;
+  ASSERT_TRUE(c->save(dir.string()).ok());
+  auto again = Catalogue::load_or_create(dir.string());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->cluster_id, c->cluster_id);
+  EXPECT_EQ(again->next_producer_id, 5000);
+  const TopicInfo* o = again->find("orders");
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(o->partition_count(), 3);
+  EXPECT_EQ(o->partition_owner_shard[2], 1);
+  EXPECT_EQ(o->configs.at("retention.ms"), "1000");
+  EXPECT_EQ(o->topic_id, t.topic_id);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Catalogue, TornFileIsRejected) {
+  Catalogue c;
+  c.cluster_id = "x";
+  TopicInfo t;
+  t.name = "a";
+  t.partition_owner_shard = {0};
+  c.add(t);
+  std::string s = c.serialize();
+  EXPECT_TRUE(Catalogue::parse(s).ok());
+  EXPECT_FALSE(Catalogue::parse(s.substr(0, s.size() - 4)).ok());
+}
+
+TEST(TopicConfig, ValidationAndDefaults) {
+  EXPECT_FALSE(validate_topic_config("retention.ms", "100").has_value());
+  EXPECT_TRUE(validate_topic_config("retention.ms", "abc").has_value());
+  EXPECT_TRUE(validate_topic_config("retention.ms", "-2").has_value());
+  EXPECT_TRUE(validate_topic_config("no.such.key", "1").has_value());
+  EXPECT_TRUE(validate_topic_config("cleanup.policy", "compact").has_value());
+  EXPECT_FALSE(validate_topic_config("message.timestamp.type", "LogAppendTime").has_value());
+  TopicDefaults d;
+  EXPECT_FALSE(d.set("log.retention.ms", "5000").has_value());
+  EXPECT_EQ(d.get("retention.ms"), "5000");
+  auto eff = effective_topic_config(d, {{"sluice.read.visibility", "appended"}, {"segment.bytes", "1048576"}});
+  EXPECT_EQ(eff.retention_ms, 5000);
+  EXPECT_TRUE(eff.visible_before_sync);
+  EXPECT_EQ(eff.segment_bytes, 1048576);
+  EXPECT_FALSE(eff.log_append_time);
+}
