@@ -1,0 +1,70 @@
+#pragma once
+// Idempotent-producer state of one partition: for each producer id, its epoch and the sequence
+// ranges of its last 5 batches, as Kafka's ProducerStateManager keeps them. Owned by the shard
+// that owns the partition. Rebuilt after a restart by replaying batch headers from the log.
+#include <array>
+#include <cstdint>
+#include <unordered_map>
+
+namespace sluice::broker {
+
+inline constexpr int kProducerBatchesKept = 5;  // the Kafka protocol's max.in.flight for idempotence
+
+struct BatchIdentity {
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  int32_t base_sequence = -1;
+  int32_t last_offset_delta = 0;   // record count - 1
+  int64_t max_timestamp_ms = -1;
+  bool transactional = false;
+};
+
+enum class SequenceCheck : int8_t {
+  accept,            // append it
+  duplicate,         // already appended: answer success with `duplicate_base_offset`
+  out_of_order,      // OUT_OF_ORDER_SEQUENCE_NUMBER (45)
+  invalid_epoch,     // INVALID_PRODUCER_EPOCH (47)
+};
+
+struct SequenceVerdict {
+  SequenceCheck check = SequenceCheck::accept;
+  int64_t duplicate_base_offset = -1;
+  int64_t duplicate_timestamp_ms = -1;
+};
+
+class ProducerStateTable {
+ public:
+  explicit ProducerStateTable(std::size_t max_producers = 100000) : max_producers_(max_producers) {}
+
+  // Decides what to do with a batch before it is appended. Never mutates.
+  SequenceVerdict check(const BatchIdentity& b) const;
+  // Records an appended batch (after check() said accept, or during replay from the log).
+  void record(const BatchIdentity& b, int64_t base_offset, int64_t append_time_ms);
+  // Forgets producers idle for longer than `expiration_ms` (producer.id.expiration.ms).
+  void expire(int64_t now_ms, int64_t expiration_ms);
+  // Drops state for batches at or after `offset` (log truncation during recovery).
+  void truncate_from(int64_t offset);
+
+  std::size_t producer_count() const { return producers_.size(); }
+  int16_t epoch_of(int64_t producer_id) const;
+
+ private:
+  struct BatchMeta {
+    int32_t first_seq = -1;
+    int32_t last_seq = -1;
+    int64_t base_offset = -1;
+    int64_t timestamp_ms = -1;
+  };
+  struct Entry {
+    int16_t epoch = -1;
+    std::array<BatchMeta, kProducerBatchesKept> batches{};
+    uint8_t count = 0;   // valid entries
+    uint8_t head = 0;    // index of the newest
+    int64_t last_activity_ms = 0;
+    const BatchMeta& newest() const { return batches[head]; }
+  };
+  std::unordered_map<int64_t, Entry> producers_;
+  std::size_t max_producers_;
+};
+
+}  // namespace sluice::broker
