@@ -83,3 +83,28 @@ TEST(TopicConfig, ValidationAndDefaults) {
   EXPECT_EQ(eff.segment_bytes, 1048576);
   EXPECT_FALSE(eff.log_append_time);
 }
+
+#include <fstream>
+
+#include "engine/broker/broker_config.h"
+
+TEST(BrokerConfig, PropertiesFileAndErrors) {
+  auto path = std::filesystem::temp_directory_path() / ("sluice-props-" + std::to_string(::getpid()));
+  {
+    std::ofstream f(path);
+    f << "# comment\nlisteners=PLAINTEXT://0.0.0.0:19092\nnum.partitions = 3\nlog.retention.hours=1\n"
+         "auto.create.topics.enable=false\nlog.segment.bytes=1048576\n";
+  }
+  BrokerConfig c;
+  std::string err;
+  ASSERT_TRUE(load_properties_file(c, path.string(), &err).ok()) << err;
+  EXPECT_EQ(c.listen_host, "0.0.0.0");
+  EXPECT_EQ(c.listen_port, 19092);
+  EXPECT_EQ(c.default_partitions, 3);
+  EXPECT_FALSE(c.auto_create_topics);
+  EXPECT_EQ(c.topic_defaults.get("retention.ms"), "3600000");
+  EXPECT_EQ(c.topic_defaults.get("segment.bytes"), "1048576");
+  EXPECT_FALSE(apply_broker_property(c, "num.partitions", "zero", &err).ok());
+  EXPECT_FALSE(apply_broker_property(c, "no.such.setting", "1", &err).ok());
+  std::filesystem::remove(path);
+}

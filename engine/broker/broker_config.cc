@@ -1,0 +1,128 @@
+#include "engine/broker/broker_config.h"
+
+#include <charconv>
+#include <fstream>
+
+namespace sluice::broker {
+namespace {
+
+template <typename T>
+bool parse_int(std::string_view v, T& out) {
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  return ec == std::errc() && p == v.data() + v.size();
+}
+
+bool parse_bool(std::string_view v, bool& out) {
+  if (v == "true") { out = true; return true; }
+  if (v == "false") { out = false; return true; }
+  return false;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+bool parse_host_port(std::string_view s, std::string& host, uint16_t& port) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  std::string_view h = s.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (!parse_int(s.substr(colon + 1), port)) return false;
+  host = std::string(h);
+  return true;
+}
+
+Result<void> apply_broker_property(BrokerConfig& c, std::string_view key, std::string_view value,
+                                   std::string* err) {
+  auto bad = [&](const char* what) -> Result<void> {
+    if (err) *err = std::string(what) + ": " + std::string(key) + "=" + std::string(value);
+    return make_error(EINVAL, "invalid broker property");
+  };
+  bool ok = true;
+  if (key == "listeners" || key == "listen") {
+    std::string_view v = value;
+    if (auto p = v.find("://"); p != std::string_view::npos) v = v.substr(p + 3);  // PLAINTEXT://host:port
+    ok = parse_host_port(v, c.listen_host, c.listen_port);
+  } else if (key == "advertised.listeners" || key == "advertised.address") {
+    std::string_view v = value;
+    if (auto p = v.find("://"); p != std::string_view::npos) v = v.substr(p + 3);
+    ok = parse_host_port(v, c.advertised_host, c.advertised_port);
+    if (!ok) { c.advertised_host = std::string(v); c.advertised_port = 0; ok = !v.empty(); }
+  } else if (key == "log.dirs" || key == "log.dir" || key == "data.dir") {
+    c.data_dir = std::string(value);
+    ok = !value.empty();
+  } else if (key == "smp") {
+    ok = parse_int(value, c.smp) && c.smp <= 1024;
+  } else if (key == "poll.us") {
+    ok = parse_int(value, c.poll_us) && c.poll_us <= 1000000;
+  } else if (key == "node.id" || key == "broker.id") {
+    ok = parse_int(value, c.node_id) && c.node_id >= 0;
+  } else if (key == "auto.create.topics.enable") {
+    ok = parse_bool(value, c.auto_create_topics);
+  } else if (key == "num.partitions") {
+    ok = parse_int(value, c.default_partitions) && c.default_partitions >= 1 && c.default_partitions <= 10000;
+  } else if (key == "socket.request.max.bytes") {
+    ok = parse_int(value, c.max_request_bytes) && c.max_request_bytes >= 1024;
+  } else if (key == "max.connections.per.shard") {
+    ok = parse_int(value, c.max_connections_per_shard) && c.max_connections_per_shard >= 1;
+  } else if (key == "group.min.session.timeout.ms") {
+    ok = parse_int(value, c.group_min_session_timeout_ms) && c.group_min_session_timeout_ms >= 0;
+  } else if (key == "group.max.session.timeout.ms") {
+    ok = parse_int(value, c.group_max_session_timeout_ms) && c.group_max_session_timeout_ms >= 1;
+  } else if (key == "group.initial.rebalance.delay.ms") {
+    ok = parse_int(value, c.group_initial_rebalance_delay_ms) && c.group_initial_rebalance_delay_ms >= 0;
+  } else if (key == "offsets.retention.minutes") {
+    ok = parse_int(value, c.offsets_retention_minutes) && c.offsets_retention_minutes >= 1;
+  } else if (key == "producer.id.expiration.ms") {
+    ok = parse_int(value, c.producer_id_expiration_ms) && c.producer_id_expiration_ms >= 1;
+  } else if (key == "log.retention.check.interval.ms") {
+    ok = parse_int(value, c.retention_check_interval_ms) && c.retention_check_interval_ms >= 1;
+  } else if (key == "log.retention.hours" || key == "log.retention.minutes") {
+    int64_t n = 0;
+    ok = parse_int(value, n) && n >= -1;
+    if (ok) {
+      int64_t ms = n < 0 ? -1 : n * (key == "log.retention.hours" ? 3600000 : 60000);
+      ok = !c.topic_defaults.set("retention.ms", std::to_string(ms)).has_value();
+    }
+  } else {
+    auto e = c.topic_defaults.set(key, value);
+    if (e) {
+      if (err) *err = *e;
+      return make_error(EINVAL, "invalid broker property");
+    }
+  }
+  if (!ok) return bad("invalid value");
+  return {};
+}
+
+Result<void> load_properties_file(BrokerConfig& c, const std::string& path, std::string* err) {
+  std::ifstream in(path);
+  if (!in) {
+    if (err) *err = "cannot read config file " + path;
+    return make_error(ENOENT, "config file");
+  }
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    lineno++;
+    std::string_view l = trim(line);
+    if (l.empty() || l.front() == '#' || l.front() == '!') continue;
+    size_t eq = l.find('=');
+    if (eq == std::string_view::npos) {
+      if (err) *err = path + ":" + std::to_string(lineno) + ": expected key=value";
+      return make_error(EINVAL, "config file");
+    }
+    std::string e;
+    if (auto r = apply_broker_property(c, trim(l.substr(0, eq)), trim(l.substr(eq + 1)), &e); !r) {
+      if (err) *err = path + ":" + std::to_string(lineno) + ": " + e;
+      return r;
+    }
+  }
+  return {};
+}
+
+}  // namespace sluice::broker

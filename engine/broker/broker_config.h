@@ -1,0 +1,47 @@
+#pragma once
+// Broker configuration. Every setting has a server.properties-style key so it can come from a
+// config file (`--config FILE`, Kafka's key=value format) or a flag; flags win over the file.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "alloc/result.h"
+#include "engine/broker/topic_config.h"
+
+namespace sluice::broker {
+
+struct BrokerConfig {
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 9092;
+  std::string advertised_host;        // empty: the listen host
+  uint16_t advertised_port = 0;       // 0: the bound listen port
+  std::string data_dir = "./data";
+  unsigned smp = 0;                   // 0: every core the process may use
+  uint32_t poll_us = 0;               // busy-poll before sleeping; 0 = off
+  int32_t node_id = 1;                // broker id in Metadata (also the controller id)
+  bool auto_create_topics = true;     // auto.create.topics.enable
+  int32_t default_partitions = 1;     // num.partitions
+  int32_t max_request_bytes = 104857600;        // socket.request.max.bytes
+  uint32_t max_connections_per_shard = 10000;   // max.connections.per.shard
+  int32_t max_inflight_requests_per_connection = 128;
+  int64_t connection_budget_bytes = 256 << 20;  // request bytes buffered per connection
+  int32_t group_min_session_timeout_ms = 6000;
+  int32_t group_max_session_timeout_ms = 1800000;
+  int32_t group_initial_rebalance_delay_ms = 0;
+  int64_t offsets_retention_minutes = 10080;
+  int64_t producer_id_expiration_ms = 86400000;
+  int64_t retention_check_interval_ms = 300000; // log.retention.check.interval.ms
+  std::string ready_file;             // written with the bound port once listening (tests)
+  TopicDefaults topic_defaults;
+};
+
+// Applies one key=value setting. Unknown keys and bad values are errors (a typo must not pass).
+Result<void> apply_broker_property(BrokerConfig& cfg, std::string_view key, std::string_view value,
+                                   std::string* error_text);
+// Reads a server.properties-style file: key=value lines, '#' or '!' comments, blank lines.
+Result<void> load_properties_file(BrokerConfig& cfg, const std::string& path, std::string* error_text);
+// "host:port" -> parts; the host may be empty (all interfaces) or a bracketed IPv6 address.
+bool parse_host_port(std::string_view s, std::string& host, uint16_t& port);
+
+}  // namespace sluice::broker
