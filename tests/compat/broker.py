@@ -1,0 +1,93 @@
+"""Starts and stops a real sluiced for the compatibility tests (ephemeral port, temp data dir)."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+
+class Broker:
+    def __init__(self, binary, extra_args=None, data_dir=None):
+        self.binary = binary
+        self.extra_args = extra_args or []
+        self.own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="sluice-compat-")
+        self.proc = None
+        self.port = None
+        self.log_path = os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log")
+
+    def start(self, timeout_s=30):
+        ready = os.path.join(tempfile.gettempdir(), "sluice-ready-%d-%d" % (os.getpid(), time.monotonic_ns()))
+        args = [self.binary, "--listen", "127.0.0.1:0", "--data-dir", self.data_dir, "--smp", "2",
+                "--ready-file", ready] + self.extra_args
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("sluiced exited early with %s; log:\n%s" % (self.proc.returncode, self.read_log()))
+            if os.path.exists(ready):
+                with open(ready) as f:
+                    text = f.read().strip()
+                if text:
+                    self.port = int(text)
+                    os.unlink(ready)
+                    return self
+            time.sleep(0.02)
+        raise RuntimeError("sluiced did not become ready; log:\n" + self.read_log())
+
+    @property
+    def bootstrap(self):
+        return "127.0.0.1:%d" % self.port
+
+    def read_log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout_s=30):
+        if not self.proc:
+            return 0
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError("sluiced did not stop within %ss; log:\n%s" % (timeout_s, self.read_log()))
+        self.proc = None
+        self.log.close()
+        return rc
+
+    def restart(self, sig):
+        rc = self.stop(sig)
+        if sig == signal.SIGTERM and rc != 0:
+            raise RuntimeError("sluiced exited %d on SIGTERM; log:\n%s" % (rc, self.read_log()))
+        return self.start()
+
+    def cleanup(self):
+        if self.proc:
+            self.stop(signal.SIGKILL)
+        if self.own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            try:
+                os.unlink(self.log_path)
+            except OSError:
+                pass
+
+
+def main_wrapper(fn):
+    """Runs fn(broker_binary) and exits 0/1 with a readable failure."""
+    binary = sys.argv[1]
+    try:
+        fn(binary)
+    except Exception as e:  # noqa: BLE001 - a test harness reports everything
+        import traceback
+        traceback.print_exc()
+        print("FAILED:", e)
+        sys.exit(1)
+    print("PASSED")
