@@ -91,10 +91,31 @@ struct Fragment {
 class IoBuf {
  public:
   IoBuf() = default;
-  IoBuf(IoBuf&&) noexcept = default;
-  IoBuf& operator=(IoBuf&&) noexcept = default;
-  IoBuf(const IoBuf&) = default;  // shares fragments (ref-counted), never copies bytes
-  IoBuf& operator=(const IoBuf&) = default;
+  // A moved-from IoBuf is empty and reusable.
+  IoBuf(IoBuf&& o) noexcept
+      : frags_(std::move(o.frags_)), size_(std::exchange(o.size_, 0)), tail_free_(std::exchange(o.tail_free_, 0)) {
+    o.frags_.clear();
+  }
+  IoBuf& operator=(IoBuf&& o) noexcept {
+    if (this != &o) {
+      frags_ = std::move(o.frags_);
+      o.frags_.clear();
+      size_ = std::exchange(o.size_, 0);
+      tail_free_ = std::exchange(o.tail_free_, 0);
+    }
+    return *this;
+  }
+  // Shares fragments (ref-counted), never copies bytes. The copy never writes into the shared
+  // tail chunk, so it starts a fresh chunk on its next append_copy.
+  IoBuf(const IoBuf& o) : frags_(o.frags_), size_(o.size_), tail_free_(0) {}
+  IoBuf& operator=(const IoBuf& o) {
+    if (this != &o) {
+      frags_ = o.frags_;
+      size_ = o.size_;
+      tail_free_ = 0;
+    }
+    return *this;
+  }
 
   // Shares [offset, offset+length) of `buf` (adds a reference).
   void append_shared(const BufferRef& buf, std::size_t offset, std::size_t length);

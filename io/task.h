@@ -4,7 +4,10 @@
 // programmer error and aborts). Frames come from operator new, i.e. mimalloc's heap of the
 // calling thread: each shard allocates from its own heap.
 #include <coroutine>
+#include <cstddef>
 #include <cstdlib>
+#include <new>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <type_traits>
@@ -19,6 +22,59 @@ class Task;
 
 namespace detail {
 
+// Coroutine frames are recycled per thread (per shard) in size classes, so that awaiting a
+// Task-returning I/O call (recv, send, Event::wait) does not reach the heap in steady state.
+// A frame freed on another thread simply joins that thread's cache (raw memory, no owner).
+// Disabled under AddressSanitizer so use-after-free of frames stays detectable.
+#if defined(__SANITIZE_ADDRESS__)
+#define SLUICE_FRAME_CACHE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SLUICE_FRAME_CACHE 0
+#endif
+#endif
+#ifndef SLUICE_FRAME_CACHE
+#define SLUICE_FRAME_CACHE 1
+#endif
+
+struct FrameCache {
+  static constexpr std::size_t kGranuleBytes = 64;
+  static constexpr std::size_t kClasses = 64;          // frames up to 4 KiB are cached
+  static constexpr uint32_t kMaxPerClass = 4096;       // bound on idle memory per class
+  struct Node { Node* next; };
+  Node* heads[kClasses] = {};
+  uint32_t counts[kClasses] = {};
+  ~FrameCache() {
+    for (std::size_t c = 0; c < kClasses; ++c) {
+      while (Node* n = heads[c]) { heads[c] = n->next; ::operator delete(static_cast<void*>(n)); }
+    }
+  }
+};
+inline thread_local FrameCache t_frame_cache;
+
+inline void* frame_alloc(std::size_t n) {
+  std::size_t cls = (n + FrameCache::kGranuleBytes - 1) / FrameCache::kGranuleBytes;
+  if (!SLUICE_FRAME_CACHE || cls >= FrameCache::kClasses) return ::operator new(n);
+  FrameCache& fc = t_frame_cache;
+  if (FrameCache::Node* node = fc.heads[cls]) {
+    fc.heads[cls] = node->next;
+    fc.counts[cls]--;
+    return node;
+  }
+  return ::operator new(cls * FrameCache::kGranuleBytes);
+}
+
+inline void frame_free(void* p, std::size_t n) noexcept {
+  std::size_t cls = (n + FrameCache::kGranuleBytes - 1) / FrameCache::kGranuleBytes;
+  if (!SLUICE_FRAME_CACHE || cls >= FrameCache::kClasses) { ::operator delete(p); return; }
+  FrameCache& fc = t_frame_cache;
+  if (fc.counts[cls] >= FrameCache::kMaxPerClass) { ::operator delete(p); return; }
+  auto* node = static_cast<FrameCache::Node*>(p);
+  node->next = fc.heads[cls];
+  fc.heads[cls] = node;
+  fc.counts[cls]++;
+}
+
 struct FinalAwaiter {
   bool await_ready() const noexcept { return false; }
   template <typename P>
@@ -31,6 +87,8 @@ struct FinalAwaiter {
 };
 
 struct PromiseBase {
+  static void* operator new(std::size_t n) { return frame_alloc(n); }
+  static void operator delete(void* p, std::size_t n) noexcept { frame_free(p, n); }
   std::coroutine_handle<> continuation;
   std::suspend_always initial_suspend() const noexcept { return {}; }
   FinalAwaiter final_suspend() const noexcept { return {}; }
@@ -126,6 +184,8 @@ inline Task<void> Promise<void>::get_return_object() noexcept {
 // A fire-and-forget coroutine that owns and awaits a Task, then frees itself.
 struct Detached {
   struct promise_type {
+    static void* operator new(std::size_t n) { return frame_alloc(n); }
+    static void operator delete(void* p, std::size_t n) noexcept { frame_free(p, n); }
     Detached get_return_object() noexcept { return {}; }
     std::suspend_never initial_suspend() const noexcept { return {}; }
     std::suspend_never final_suspend() const noexcept { return {}; }
