@@ -1,0 +1,218 @@
+#pragma once
+// PartitionLog: the durable log of one topic-partition. Owned by one shard; not thread-safe.
+//
+// append() is synchronous and in memory: it validates the batch, assigns offsets and copies it
+// (with the patched header) into the log's 4 KiB-aligned tail buffers. flush() writes the dirty
+// tail pages (rewriting the partial last page in place) and fdatasyncs: that is what makes
+// batches durable. Group commit: concurrent flush() callers share the sync in flight or the next
+// one. By default the high watermark follows the durable offset, so readers never see a batch
+// that a crash could take back (LogConfig::visible_before_sync trades that for latency).
+//
+// On disk, per partition directory:
+//   <20-digit base offset>.log  RecordBatch v2 frames back to back, exactly as on the wire;
+//                               pre-allocated; zeros after the last batch mark the end
+//   <base>.idx                  sparse offset index: (u32 relative offset, u32 position) BE
+//   <base>.tix                  sparse time index: (i64 max timestamp so far, u32 relative
+//                               offset, u32 position) BE, one entry when the max grows
+//   .clean_shutdown             written by close(); lets the next open skip recovery
+// Index entries are written (unsynced, page cache) only for batches already durable, so an index
+// entry found after a crash never points past durable data. Sealed (non-last) segments have
+// their exact size and synced indexes before the next segment file is created.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "alloc/iobuf.h"
+#include "alloc/result.h"
+#include "engine/log/async_sync.h"
+#include "engine/log/clock.h"
+#include "engine/log/file_io.h"
+#include "engine/log/log_error.h"
+#include "engine/log/record_batch.h"
+#include "io/task.h"
+
+namespace sluice::log {
+
+struct LogConfig {
+  // Kafka topic configs.
+  uint64_t segment_bytes = 1ull << 30;                  // segment.bytes
+  int64_t segment_ms = 7LL * 24 * 3600 * 1000;          // segment.ms
+  int64_t retention_bytes = -1;                         // retention.bytes (-1 = unlimited)
+  int64_t retention_ms = 7LL * 24 * 3600 * 1000;        // retention.ms (-1 = unlimited)
+  int64_t flush_messages = std::numeric_limits<int64_t>::max();  // flush.messages
+  int64_t flush_ms = std::numeric_limits<int64_t>::max();        // flush.ms
+  bool log_append_time = false;                         // message.timestamp.type=LogAppendTime
+  uint32_t max_message_bytes = 1048588;                 // max.message.bytes
+  uint32_t index_interval_bytes = 4096;                 // index.interval.bytes
+  // sluice.visibility: false = "durable" (high watermark follows the synced offset, default),
+  // true = "appended" (visible once in the memory tail; a crash may take it back).
+  bool visible_before_sync = false;
+  int32_t leader_epoch = 0;  // written into partitionLeaderEpoch
+
+  // Sluice limits.
+  uint64_t preallocate_bytes = 16u << 20;     // fallocate step for the active segment
+  uint32_t tail_chunk_bytes = 256u << 10;     // tail buffer unit (multiple of 4 KiB)
+  uint64_t tail_cache_bytes = 1u << 20;       // flushed tail bytes kept in memory for readers
+  uint64_t max_unflushed_bytes = 64u << 20;   // appends beyond this fail (back-pressure)
+  uint32_t read_window_bytes = 64u << 10;     // aligned read size for disk reads and scans
+  uint64_t index_sync_interval_bytes = 4u << 20;  // sync the active index every so much data
+  uint32_t max_segments = 100000;
+};
+
+// Checks ranges (segment_bytes in [4 KiB, 2 GiB), chunk multiple of 4 KiB, ...).
+Result<void> validate_config(const LogConfig& c);
+
+struct AppendResult {
+  int64_t base_offset = -1;
+  int64_t last_offset = -1;
+  int64_t log_append_time_ms = -1;  // -1 with CreateTime
+  int64_t log_start_offset = 0;
+  bool flush_due = false;           // flush.messages / flush.ms reached: the owner should flush()
+};
+
+struct ReadResult {
+  alloc::IoBuf batches;  // whole batches; tail data shares the log's buffers
+  int64_t high_watermark = 0;
+  int64_t log_start_offset = 0;
+};
+
+struct LogStats {
+  uint64_t flushes = 0;       // do_flush runs (each ends with >= 1 datasync)
+  uint64_t syncs = 0;         // datasyncs issued by the log
+  uint64_t recovered_bytes_scanned = 0;  // bytes read by recovery at open
+  bool opened_clean = false;  // open() found a valid clean-shutdown marker
+  bool recovery_cut_tail = false;        // recovery found a torn/corrupt batch and cut the file there
+  uint64_t index_write_errors = 0;
+  uint64_t tail_chunk_allocations = 0;
+};
+
+struct Segment;  // internal
+
+// ListOffsets special timestamps.
+inline constexpr int64_t kLatestTimestamp = -1;
+inline constexpr int64_t kEarliestTimestamp = -2;
+
+class PartitionLog {
+ public:
+  static io::Task<Result<std::unique_ptr<PartitionLog>>> open(FileSystem& fs, std::string dir, LogConfig config,
+                                                              Clock& clock);
+  // Deletes the partition directory and everything in it.
+  static io::Task<Result<void>> remove(FileSystem& fs, std::string dir);
+
+  ~PartitionLog();
+  PartitionLog(const PartitionLog&) = delete;
+  PartitionLog& operator=(const PartitionLog&) = delete;
+
+  // Validates one RecordBatch v2 (CRC, lengths, counts, max.message.bytes), assigns offsets and
+  // places it in the memory tail. No I/O, no heap allocation in steady state.
+  Result<AppendResult> append(std::span<const std::byte> one_batch);
+
+  // Makes everything appended before the call durable (writes dirty pages, datasync).
+  io::Task<Result<void>> flush();
+  // Completes once the record at `offset` is durable (durable_end_offset() > offset).
+  io::Task<Result<void>> wait_durable(int64_t offset);
+
+  int64_t log_start_offset() const noexcept { return log_start_; }
+  int64_t log_end_offset() const noexcept { return log_end_; }
+  int64_t durable_end_offset() const noexcept { return durable_end_; }
+  int64_t high_watermark() const noexcept { return hw_; }
+
+  // Whole batches starting with the one containing `offset`, up to max_bytes (at least one
+  // batch), only batches with base offset < max_offset_exclusive (pass high_watermark() for
+  // consumers). OFFSET_OUT_OF_RANGE outside [log_start, log_end].
+  io::Task<Result<ReadResult>> read(int64_t offset, std::size_t max_bytes,
+                                    int64_t max_offset_exclusive = std::numeric_limits<int64_t>::max());
+
+  // First offset below the high watermark whose record timestamp is >= ts_ms (batch-level for
+  // compressed / LogAppendTime batches), -1 if none. kEarliestTimestamp -> log start,
+  // kLatestTimestamp -> high watermark.
+  io::Task<Result<int64_t>> offset_for_timestamp(int64_t ts_ms);
+
+  // Deletes whole sealed segments beyond retention.bytes / retention.ms; moves the log start.
+  io::Task<Result<void>> apply_retention(int64_t now_ms);
+  // Rolls the active segment when it is older than segment.ms (and not empty).
+  io::Task<Result<void>> roll_if_needed(int64_t now_ms);
+  // Removes every batch with an offset >= `offset` (the batch containing it goes entirely).
+  io::Task<Result<void>> truncate_to(int64_t offset);
+  // Flushes, writes complete indexes and the clean-shutdown marker. The log is unusable after.
+  io::Task<Result<void>> close();
+
+  // Visits durable-or-not batches with base offset in [from_offset, to_offset_exclusive) in
+  // order (e.g. to rebuild producer state). The visitor returns false to stop. Returns the
+  // offset after the last visited batch.
+  using BatchVisitor = std::function<bool(const BatchView&)>;
+  io::Task<Result<int64_t>> scan(int64_t from_offset, int64_t to_offset_exclusive, const BatchVisitor& visitor);
+
+  void set_on_high_watermark(std::function<void(int64_t)> cb) { on_hw_ = std::move(cb); }
+  Result<void> update_config(const LogConfig& c);
+  const LogConfig& config() const noexcept { return config_; }
+  bool flush_due(int64_t now_ms) const noexcept;
+  std::size_t segment_count() const noexcept { return segments_.size(); }
+  std::vector<int64_t> segment_base_offsets() const;
+  const LogStats& stats() const noexcept { return stats_; }
+  uint64_t unflushed_bytes() const noexcept { return unflushed_bytes_; }
+
+ private:
+  PartitionLog(FileSystem& fs, std::string dir, LogConfig config, Clock& clock);
+  friend class SegmentReader;
+
+  io::Task<Result<void>> load();
+  io::Task<Result<void>> do_flush();
+  io::Task<Result<void>> create_segment_files(Segment& s);
+  io::Task<Result<void>> write_pages(Segment& s, uint64_t from, uint64_t to);
+  io::Task<Result<void>> seal(Segment& s, uint64_t size_bytes);
+  io::Task<Result<void>> ensure_open(Segment& s);
+  io::Task<Result<void>> ensure_indexes(Segment& s, bool locked);
+  io::Task<Result<void>> load_index_files(Segment& s, bool* valid);
+  io::Task<Result<void>> rebuild_indexes(Segment& s);
+  io::Task<Result<void>> recover_tail(Segment& s, uint64_t limit);
+  io::Task<Result<void>> load_tail_chunk(Segment& s);
+  io::Task<Result<void>> persist_indexes(Segment& s, bool full, std::span<std::byte> scratch);
+  io::Task<Result<bool>> read_clean_marker(const Segment& active);
+  io::Task<Result<void>> write_clean_marker();
+  io::Task<Result<void>> delete_segment_files(int64_t base);
+
+  void roll_in_memory(int64_t now_ms);
+  void index_batch(Segment& s, const BatchHeader& h, uint64_t pos);
+  void copy_into_tail(Segment& s, uint64_t pos, std::span<const std::byte> bytes);
+  alloc::BufferRef take_chunk();
+  void retire_chunks(Segment& s, bool all);
+  void set_hw(int64_t v);
+  Segment& active() noexcept { return *segments_.back(); }
+  Segment* find_segment(int64_t offset) noexcept;
+  std::string path(int64_t base, const char* ext) const;
+
+  FileSystem& fs_;
+  std::string dir_;
+  LogConfig config_;
+  Clock& clock_;
+  std::vector<std::unique_ptr<Segment>> segments_;
+  std::vector<std::unique_ptr<Segment>> graveyard_;  // removed but still pinned by a reader
+  int64_t log_start_ = 0;
+  int64_t log_end_ = 0;
+  int64_t durable_end_ = 0;
+  int64_t hw_ = 0;
+  uint64_t unflushed_bytes_ = 0;
+  int64_t appended_messages_ = 0;
+  int64_t flushed_messages_ = 0;
+  int64_t last_flush_ms_ = 0;
+  std::optional<Error> storage_error_;
+  bool closed_ = false;
+  bool flushing_ = false;
+  uint64_t flush_generation_ = 0;
+  std::optional<Error> last_flush_error_;
+  AsyncMutex io_lock_;   // serialises flush / roll / retention / truncate / close I/O
+  WaitList flush_done_;  // flush() callers waiting for the flush in flight
+  std::vector<alloc::BufferRef> spare_chunks_;
+  std::vector<std::byte> scratch_;  // index serialisation
+  std::function<void(int64_t)> on_hw_;
+  LogStats stats_;
+};
+
+}  // namespace sluice::log
