@@ -1,0 +1,293 @@
+#include "engine/kafka/server/admin.h"
+
+#include <cstdio>
+
+#include "engine/broker/topic_config.h"
+#include "engine/kafka/server/shard_state.h"
+#include "engine/kafka/server/group_service.h"
+#include "engine/kafka/server/when_all.h"
+#include "io/cross_shard.h"
+
+namespace sluice::kafka {
+namespace {
+
+constexpr int16_t kUnknownTopicOrPartition = 3;
+constexpr int16_t kInvalidTopic = 17;
+constexpr int16_t kTopicAlreadyExists = 36;
+constexpr int16_t kInvalidPartitions = 37;
+constexpr int16_t kInvalidReplicationFactor = 38;
+constexpr int16_t kInvalidReplicaAssignment = 39;
+constexpr int16_t kInvalidConfig = 40;
+constexpr int16_t kStorageError = 56;
+constexpr int64_t kProducerIdBlock = 1000;
+
+struct AdminLock {
+  log::AsyncMutex& m;
+  ~AdminLock() { m.unlock(); }
+};
+
+// Persists the catalogue and makes every shard adopt it; returns once all have reconciled.
+io::Task<Result<void>> publish() {
+  ShardState& st = shard_state();
+  SLUICE_ASSERT(st.shard_id == 0);
+  st.catalogue.version++;
+  if (auto r = st.catalogue.save(st.config->data_dir); !r) co_return r.error();
+  std::vector<io::Task<void>> tasks;
+  for (unsigned s = 0; s < st.shard_count; ++s) {
+    tasks.push_back([](unsigned target, broker::Catalogue copy) -> io::Task<void> {
+      // Named, then moved: g++ 12 destroys lambda temporaries in a co_await expression twice.
+      auto fn = [c = std::move(copy)]() mutable { return apply_catalogue(std::move(c)); };
+      co_await io::submit_to(target, std::move(fn));
+    }(s, st.catalogue));
+  }
+  co_await when_all(std::move(tasks));
+  co_return Result<void>{};
+}
+
+AdminResult fail(int16_t code, std::string msg) { return AdminResult{code, std::move(msg)}; }
+
+}  // namespace
+
+std::string partition_dir(const std::string& data_dir, const std::string& topic, int32_t index) {
+  return data_dir + "/" + topic + "/" + std::to_string(index);
+}
+
+log::LogConfig log_config_for(const broker::BrokerConfig& cfg, const broker::TopicInfo& topic) {
+  auto eff = broker::effective_topic_config(cfg.topic_defaults, topic.configs);
+  log::LogConfig c;
+  // The log needs whole pages per segment; Kafka's lower bound (14 bytes) is lifted to 4 KiB.
+  c.segment_bytes = static_cast<uint64_t>(std::clamp<int64_t>(eff.segment_bytes, 4096, (int64_t{1} << 31) - 1));
+  c.segment_ms = std::max<int64_t>(eff.segment_ms, 1);
+  c.retention_bytes = eff.retention_bytes;
+  c.retention_ms = eff.retention_ms;
+  c.flush_messages = std::max<int64_t>(eff.flush_messages, 1);
+  c.flush_ms = std::max<int64_t>(eff.flush_ms, 0);
+  c.log_append_time = eff.log_append_time;
+  c.max_message_bytes = static_cast<uint32_t>(std::clamp<int64_t>(eff.max_message_bytes, 61, 64 << 20));
+  c.visible_before_sync = eff.visible_before_sync;
+  c.max_unflushed_bytes = std::max<uint64_t>(c.max_unflushed_bytes, uint64_t{c.max_message_bytes} * 2);
+  return c;
+}
+
+group::Config group_config(const broker::BrokerConfig& cfg) {
+  group::Config g;
+  g.min_session_timeout_ms = cfg.group_min_session_timeout_ms;
+  g.max_session_timeout_ms = cfg.group_max_session_timeout_ms;
+  g.initial_rebalance_delay_ms = cfg.group_initial_rebalance_delay_ms;
+  g.offsets_retention_ms = cfg.offsets_retention_minutes * 60000;
+  return g;
+}
+
+// Every internal group partition this shard owns gets its coordinator, loaded from the log.
+io::Task<void> start_group_services() {
+  ShardState& st = shard_state();
+  const broker::TopicInfo* t = st.catalogue.find(kGroupTopic);
+  if (!t || st.stopping) co_return;
+  for (int32_t i = 0; i < t->partition_count(); ++i) {
+    if (t->partition_owner_shard[static_cast<size_t>(i)] != st.shard_id || st.groups.count(i)) continue;
+    Partition* p = st.find_partition(kGroupTopic, i);
+    if (!p) continue;
+    auto svc = std::make_unique<GroupService>(p, group_config(*st.config));
+    co_await svc->load();
+    GroupService* raw = svc.get();
+    st.groups.emplace(i, std::move(svc));
+    io::spawn(raw->tick_loop(&st.stopping));
+  }
+}
+
+io::Task<void> apply_catalogue(broker::Catalogue snapshot) {
+  ShardState& st = shard_state();
+  if (snapshot.version < st.catalogue.version && st.shard_id != 0) co_return;  // stale copy
+  if (st.shard_id != 0) st.catalogue = std::move(snapshot);
+  const broker::Catalogue& cat = st.catalogue;
+  // Close and delete partitions that no longer exist.
+  for (auto it = st.partitions.begin(); it != st.partitions.end();) {
+    const broker::TopicInfo* t = cat.find(it->first.first);
+    if (t && it->first.second < t->partition_count()) {
+      ++it;
+      continue;
+    }
+    std::unique_ptr<Partition> p = std::move(it->second);
+    PartitionKey key = it->first;
+    it = st.partitions.erase(it);
+    co_await p->close();
+    p.reset();
+    auto r = co_await Partition::remove_files(*st.fs, partition_dir(st.config->data_dir, key.first, key.second));
+    if (!r.ok())
+      std::fprintf(stderr, "sluiced: deleting %s-%d: %s\n", key.first.c_str(), key.second, r.error().describe());
+  }
+  // Open new ones and apply config changes to existing ones.
+  for (const auto& [name, t] : cat.topics()) {
+    log::LogConfig lc = log_config_for(*st.config, t);
+    for (int32_t i = 0; i < t.partition_count(); ++i) {
+      if (t.partition_owner_shard[static_cast<size_t>(i)] != st.shard_id) continue;
+      if (Partition* p = st.find_partition(name, i)) {
+        if (auto r = p->update_config(lc); !r)
+          std::fprintf(stderr, "sluiced: %s-%d: config: %s\n", name.c_str(), i, r.error().describe());
+        continue;
+      }
+      std::string dir = partition_dir(st.config->data_dir, name, i);
+      auto mk = co_await st.fs->mkdirs(dir);
+      if (!mk.ok()) {
+        std::fprintf(stderr, "sluiced: %s: %s\n", dir.c_str(), mk.error().describe());
+        continue;
+      }
+      auto p = co_await Partition::open(*st.fs, st.clock, dir, name, i, lc, &st.data_arrived);
+      if (!p.ok()) {
+        std::fprintf(stderr, "sluiced: opening %s-%d: %s\n", name.c_str(), i, p.error().describe());
+        continue;
+      }
+      st.partitions.emplace(PartitionKey(name, i), std::move(p.value()));
+    }
+  }
+  co_await start_group_services();
+}
+
+io::Task<Result<void>> load_and_publish_catalogue() {
+  ShardState& st = shard_state();
+  SLUICE_ASSERT(st.shard_id == 0);
+  auto loaded = broker::Catalogue::load_or_create(st.config->data_dir);
+  if (!loaded.ok()) co_return loaded.error();
+  st.catalogue = std::move(loaded.value());
+  // The internal group topic: one partition per shard, partition i on shard i. After a restart
+  // with another shard count it keeps its partition count (groups hash to the same partition).
+  if (!st.catalogue.find(kGroupTopic)) {
+    broker::TopicInfo t;
+    t.name = kGroupTopic;
+    t.internal = true;
+    t.topic_id = broker::random_uuid();
+    t.configs = {{"retention.ms", "-1"}, {"segment.bytes", "16777216"}};
+    for (unsigned s = 0; s < st.shard_count; ++s) t.partition_owner_shard.push_back(static_cast<uint16_t>(s));
+    st.catalogue.add(std::move(t));
+  }
+  // A restart with another shard count re-places partitions (same hash, new modulus).
+  for (const auto& [name, t] : st.catalogue.topics()) {
+    broker::TopicInfo* m = st.catalogue.find_mutable(name);
+    for (int32_t i = 0; i < t.partition_count(); ++i) {
+      auto& owner = m->partition_owner_shard[static_cast<size_t>(i)];
+      if (owner >= st.shard_count)
+        owner = t.internal ? static_cast<uint16_t>(i % static_cast<int32_t>(st.shard_count))
+                           : broker::placement_shard(name, i, st.shard_count);
+    }
+  }
+  co_return co_await publish();
+}
+
+io::Task<void> close_all_partitions() {
+  ShardState& st = shard_state();
+  std::vector<io::Task<void>> closes;
+  for (auto& [key, p] : st.partitions) closes.push_back(p->close());
+  co_await when_all(std::move(closes));
+  st.partitions.clear();
+}
+
+io::Task<AdminResult> create_topic(CreateTopicSpec spec) {
+  ShardState& st = shard_state();
+  SLUICE_ASSERT(st.shard_id == 0);
+  co_await st.admin_mutex.lock();
+  AdminLock lock{st.admin_mutex};
+  if (!broker::valid_topic_name(spec.name))
+    co_return fail(kInvalidTopic, "Topic name '" + spec.name + "' is illegal: it must be 1-249 characters of [a-zA-Z0-9._-]");
+  if (st.catalogue.find(spec.name)) co_return fail(kTopicAlreadyExists, "Topic '" + spec.name + "' already exists.");
+  if (spec.has_manual_assignment)
+    co_return fail(kInvalidReplicaAssignment, "Manual replica assignment is not supported by a single-node broker");
+  int32_t partitions = spec.num_partitions == -1 ? st.config->default_partitions : spec.num_partitions;
+  if (partitions < 1 || partitions > broker::kMaxPartitionsPerTopic)
+    co_return fail(kInvalidPartitions, "Number of partitions must be between 1 and 10000.");
+  if (spec.replication_factor != -1 && spec.replication_factor != 1)
+    co_return fail(kInvalidReplicationFactor, "Replication factor: " + std::to_string(spec.replication_factor) +
+                                                  " larger than available brokers: 1.");
+  for (const auto& [k, v] : spec.configs)
+    if (auto err = broker::validate_topic_config(k, v)) co_return fail(kInvalidConfig, *err);
+  if (spec.validate_only) co_return AdminResult{};
+  broker::TopicInfo t;
+  t.name = spec.name;
+  t.topic_id = broker::random_uuid();
+  t.configs = spec.configs;
+  for (int32_t i = 0; i < partitions; ++i) t.partition_owner_shard.push_back(broker::placement_shard(t.name, i, st.shard_count));
+  st.catalogue.add(std::move(t));
+  if (auto r = co_await publish(); !r.ok()) co_return fail(kStorageError, r.error().describe());
+  co_return AdminResult{};
+}
+
+io::Task<AdminResult> delete_topic(std::string name) {
+  ShardState& st = shard_state();
+  SLUICE_ASSERT(st.shard_id == 0);
+  co_await st.admin_mutex.lock();
+  AdminLock lock{st.admin_mutex};
+  const broker::TopicInfo* t = st.catalogue.find(name);
+  if (!t) co_return fail(kUnknownTopicOrPartition, "This server does not host this topic-partition.");
+  if (t->internal) co_return fail(kInvalidTopic, "Internal topics cannot be deleted");
+  st.catalogue.remove(name);
+  if (auto r = co_await publish(); !r.ok()) co_return fail(kStorageError, r.error().describe());
+  // The topic directory itself (partition directories are removed by their owners).
+  (void)co_await st.fs->remove_dir_recursive(st.config->data_dir + "/" + name);
+  co_return AdminResult{};
+}
+
+io::Task<AdminResult> create_partitions(std::string name, int32_t new_total, bool validate_only) {
+  ShardState& st = shard_state();
+  SLUICE_ASSERT(st.shard_id == 0);
+  co_await st.admin_mutex.lock();
+  AdminLock lock{st.admin_mutex};
+  broker::TopicInfo* t = st.catalogue.find_mutable(name);
+  if (!t) co_return fail(kUnknownTopicOrPartition, "This server does not host this topic-partition.");
+  if (new_total < t->partition_count())
+    co_return fail(kInvalidPartitions, "Topic currently has " + std::to_string(t->partition_count()) +
+                                           " partitions, which is higher than the requested " + std::to_string(new_total) + ".");
+  if (new_total == t->partition_count())
+    co_return fail(kInvalidPartitions, "Topic already has " + std::to_string(new_total) + " partitions.");
+  if (new_total > broker::kMaxPartitionsPerTopic) co_return fail(kInvalidPartitions, "Too many partitions");
+  if (validate_only) co_return AdminResult{};
+  for (int32_t i = t->partition_count(); i < new_total; ++i)
+    t->partition_owner_shard.push_back(broker::placement_shard(name, i, st.shard_count));
+  if (auto r = co_await publish(); !r.ok()) co_return fail(kStorageError, r.error().describe());
+  co_return AdminResult{};
+}
+
+io::Task<AdminResult> alter_topic_configs(std::string name, std::map<std::string, std::optional<std::string>> changes,
+                                          bool incremental, bool validate_only) {
+  ShardState& st = shard_state();
+  SLUICE_ASSERT(st.shard_id == 0);
+  co_await st.admin_mutex.lock();
+  AdminLock lock{st.admin_mutex};
+  broker::TopicInfo* t = st.catalogue.find_mutable(name);
+  if (!t) co_return fail(kUnknownTopicOrPartition, "Topic " + name + " does not exist");
+  std::map<std::string, std::string> next = incremental ? t->configs : std::map<std::string, std::string>{};
+  for (const auto& [k, v] : changes) {
+    if (!broker::find_topic_config_key(k)) co_return fail(kInvalidConfig, "Unknown topic config name: " + k);
+    if (!v) {
+      next.erase(k);
+      continue;
+    }
+    if (auto err = broker::validate_topic_config(k, *v)) co_return fail(kInvalidConfig, *err);
+    next[k] = *v;
+  }
+  if (validate_only) co_return AdminResult{};
+  t->configs = std::move(next);
+  if (auto r = co_await publish(); !r.ok()) co_return fail(kStorageError, r.error().describe());
+  co_return AdminResult{};
+}
+
+io::Task<Result<int64_t>> allocate_producer_id() {
+  ShardState& st = shard_state();
+  SLUICE_ASSERT(st.shard_id == 0);
+  static thread_local int64_t next_id = -1;
+  static thread_local int64_t block_end = -1;
+  if (next_id < 0 || next_id >= block_end) {
+    co_await st.admin_mutex.lock();
+    AdminLock lock{st.admin_mutex};
+    int64_t start = st.catalogue.next_producer_id;
+    st.catalogue.next_producer_id = start + kProducerIdBlock;
+    // Persist the new block before handing out any id from it: a crash never reuses an id.
+    if (auto r = st.catalogue.save(st.config->data_dir); !r) {
+      st.catalogue.next_producer_id = start;
+      co_return r.error();
+    }
+    next_id = start;
+    block_end = start + kProducerIdBlock;
+  }
+  co_return next_id++;
+}
+
+}  // namespace sluice::kafka

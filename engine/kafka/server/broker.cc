@@ -1,0 +1,195 @@
+#include "engine/kafka/server/broker.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "engine/kafka/server/admin.h"
+#include "engine/kafka/server/connection.h"
+#include "engine/kafka/server/shard_state.h"
+#include "engine/log/posix_file_system.h"
+#include "io/cross_shard.h"
+#include "io/runtime.h"
+#include "io/tcp.h"
+
+namespace sluice::kafka {
+namespace {
+
+std::vector<std::unique_ptr<ShardState>> g_states;
+constexpr auto kHousekeepingInterval = std::chrono::seconds(1);
+
+struct ShardServer {
+  std::optional<io::TcpListener> listener;
+};
+std::vector<ShardServer> g_servers;
+
+io::Task<void> accept_loop(unsigned shard) {
+  ShardState& st = shard_state();
+  while (!st.stopping) {
+    auto conn = co_await g_servers[shard].listener->accept();
+    if (!conn.ok()) {
+      if (st.stopping || io::Shard::current().stop_requested()) break;
+      continue;  // EMFILE, ECONNABORTED...: keep accepting
+    }
+    io::spawn(serve_connection(std::move(conn.value())));
+  }
+}
+
+io::Task<void> housekeeping_loop() {
+  ShardState& st = shard_state();
+  while (!st.stopping) {
+    bool slept = co_await io::sleep_for(kHousekeepingInterval);  // g++ 12: no `!co_await`
+    if (!slept) break;
+    int64_t now_ms = st.clock.now_ms();
+    std::vector<Partition*> parts;
+    for (auto& [k, p] : st.partitions) parts.push_back(p.get());
+    for (Partition* p : parts) {
+      if (st.stopping) break;
+      co_await p->housekeeping(now_ms, st.config->producer_id_expiration_ms);
+    }
+  }
+}
+
+Result<uint16_t> listen_on(unsigned shard, const std::string& host, uint16_t port) {
+  auto l = io::TcpListener::bind(host, port, /*reuse_port=*/true);
+  if (!l.ok()) return l.error();
+  uint16_t bound = l.value().port();
+  g_servers[shard].listener.emplace(std::move(l.value()));
+  return bound;
+}
+
+void start_serving(const std::string& adv_host, uint16_t adv_port) {
+  ShardState& st = shard_state();
+  st.advertised_host = adv_host;
+  st.advertised_port = adv_port;
+  io::spawn(accept_loop(st.shard_id));
+  io::spawn(housekeeping_loop());
+}
+
+bool write_ready_file(const std::string& path, uint16_t port) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << port << "\n";
+    if (!f) return false;
+  }
+  return ::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+// Shard 0 brings the broker up: catalogue, partitions on every shard, listeners on every shard.
+io::Task<bool> start_shard0() {
+  ShardState& st = shard_state();
+  const broker::BrokerConfig& cfg = *st.config;
+  if (auto r = co_await st.fs->mkdirs(cfg.data_dir); !r.ok()) {
+    std::fprintf(stderr, "sluiced: cannot create data dir %s: %s\n", cfg.data_dir.c_str(), r.error().describe());
+    co_return false;
+  }
+  if (auto r = co_await load_and_publish_catalogue(); !r.ok()) {
+    std::fprintf(stderr, "sluiced: cannot load the topic catalogue in %s/meta: %s\n", cfg.data_dir.c_str(),
+                 r.error().describe());
+    co_return false;
+  }
+  auto port = listen_on(0, cfg.listen_host, cfg.listen_port);
+  if (!port.ok()) {
+    std::fprintf(stderr, "sluiced: cannot listen on %s:%u: %s\n", cfg.listen_host.c_str(), cfg.listen_port,
+                 port.error().describe());
+    co_return false;
+  }
+  std::string adv_host = cfg.advertised_host;
+  if (adv_host.empty()) adv_host = (cfg.listen_host.empty() || cfg.listen_host == "0.0.0.0") ? "127.0.0.1" : cfg.listen_host;
+  uint16_t adv_port = cfg.advertised_port ? cfg.advertised_port : port.value();
+  for (unsigned s = 1; s < st.shard_count; ++s) {
+    std::string host = cfg.listen_host;
+    uint16_t p = port.value();
+    auto fn = [s, host, p, adv_host, adv_port]() {
+      auto r = listen_on(s, host, p);
+      if (!r.ok()) {
+        std::fprintf(stderr, "sluiced: shard %u cannot listen: %s\n", s, r.error().describe());
+        return false;
+      }
+      start_serving(adv_host, adv_port);
+      return true;
+    };
+    bool ok = co_await io::submit_to(s, std::move(fn));
+    if (!ok) co_return false;
+  }
+  start_serving(adv_host, adv_port);
+  std::size_t partitions = 0;
+  for (const auto& [n, t] : st.catalogue.topics()) partitions += static_cast<std::size_t>(t.partition_count());
+  std::fprintf(stderr, "sluiced: listening on %s:%u (advertised %s:%u), data in %s, %zu topics, %zu partitions\n",
+               cfg.listen_host.c_str(), port.value(), adv_host.c_str(), adv_port, cfg.data_dir.c_str(),
+               st.catalogue.topics().size(), partitions);
+  if (!cfg.ready_file.empty() && !write_ready_file(cfg.ready_file, port.value()))
+    std::fprintf(stderr, "sluiced: cannot write ready file %s\n", cfg.ready_file.c_str());
+  co_return true;
+}
+
+io::Task<void> shard_main(unsigned id, io::Runtime* rt) {
+  ShardState& st = shard_state();
+  SLUICE_ASSERT(st.shard_id == id);
+  if (id == 0) {
+    bool started = co_await start_shard0();
+    if (!started) {
+      rt->stop();
+      co_return;
+    }
+  }
+  co_await io::Shard::current().wait_stop();
+  st.stopping = true;
+  if (g_servers[id].listener) g_servers[id].listener->close();
+  st.data_arrived.set();  // release long polls
+  st.groups.clear();      // waiting JoinGroup/SyncGroup calls are answered COORDINATOR_NOT_AVAILABLE
+  co_await close_all_partitions();
+}
+
+}  // namespace
+
+ShardState& shard_state() {
+  unsigned id = io::Shard::current().id();
+  SLUICE_ASSERT(id < g_states.size() && g_states[id]);
+  return *g_states[id];
+}
+
+int run_broker(const broker::BrokerConfig& cfg) {
+  io::RuntimeConfig rc;
+  rc.smp = cfg.smp;
+  rc.poll_us = cfg.poll_us;
+  rc.max_connections_per_shard = cfg.max_connections_per_shard;
+  auto rt = io::Runtime::create(rc);
+  if (!rt.ok()) {
+    std::fprintf(stderr, "sluiced: %s\n", rt.error().describe());
+    return 1;
+  }
+  io::Runtime& runtime = *rt.value();
+  const unsigned n = runtime.shard_count();
+  auto cores = runtime.shard_cores();
+  std::string layout;
+  for (unsigned i = 0; i < n; ++i)
+    layout += (i ? ", " : "") + std::string("shard ") + std::to_string(i) + " -> " +
+              (cores[i] >= 0 ? "core " + std::to_string(cores[i]) : std::string("unpinned"));
+  std::fprintf(stderr, "sluiced: %u shards (%s), poll %u us, io_uring flags 0x%x\n", n, layout.c_str(), cfg.poll_us,
+               runtime.ring_setup_flags());
+  g_states.clear();
+  g_servers.clear();
+  g_servers.resize(n);
+  for (unsigned i = 0; i < n; ++i) {
+    auto s = std::make_unique<ShardState>();
+    s->config = &cfg;
+    s->shard_id = i;
+    s->shard_count = n;
+    s->fs = std::make_unique<log::PosixFileSystem>();
+    g_states.push_back(std::move(s));
+  }
+  int rc_run = runtime.run([&runtime](unsigned id) { return shard_main(id, &runtime); });
+  g_servers.clear();
+  g_states.clear();
+  std::fprintf(stderr, "sluiced: stopped (%s)\n", rc_run == 0 ? "clean" : "with errors");
+  return rc_run;
+}
+
+}  // namespace sluice::kafka

@@ -1,0 +1,9 @@
+#pragma once
+#include "io/tcp.h"
+#include "io/task.h"
+
+namespace sluice::kafka {
+// Serves one client connection until it closes: frames requests (size limit from the config),
+// runs them concurrently (bounded per connection) and sends responses in request order.
+io::Task<void> serve_connection(io::TcpConnection sock);
+}  // namespace sluice::kafka

@@ -1,0 +1,259 @@
+// CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs, AlterConfigs,
+// IncrementalAlterConfigs. Changes run on shard 0 (admin.cc); reads use the local catalogue.
+#include "engine/broker/topic_config.h"
+#include "engine/kafka/server/admin.h"
+#include "engine/kafka/server/request.h"
+#include "engine/kafka/server/shard_state.h"
+#include "io/cross_shard.h"
+
+namespace sluice::kafka {
+namespace {
+
+constexpr int8_t kResourceTopic = 2;
+constexpr int8_t kResourceBroker = 4;
+constexpr int16_t kUnknownTopicOrPartition = 3;
+constexpr int16_t kInvalidRequest = 42;
+constexpr int16_t kInvalidConfig = 40;
+constexpr int8_t kSourceDynamicTopic = 1;
+constexpr int8_t kSourceStaticBroker = 4;
+constexpr int8_t kSourceDefault = 5;
+
+io::Task<CreateTopicsResponse> create_topics(RequestContext&, CreateTopicsRequest& req) {
+  CreateTopicsResponse resp;
+  for (auto& t : req.topics) {
+    CreateTopicSpec spec;
+    spec.name = t.name;
+    spec.num_partitions = t.num_partitions;
+    spec.replication_factor = t.replication_factor;
+    spec.validate_only = req.validate_only;
+    spec.has_manual_assignment = !t.assignments.empty();
+    CreateTopicsResponse::CreatableTopicResult result;
+    result.name = t.name;
+    bool bad_config = false;
+    for (const auto& c : t.configs) {
+      if (!c.value) {
+        bad_config = true;
+        break;
+      }
+      spec.configs[c.name] = *c.value;
+    }
+    if (bad_config) {
+      result.error_code = kInvalidConfig;
+      result.error_message = "Null value not supported for topic configs";
+    } else {
+      auto fn = [spec]() mutable { return create_topic(std::move(spec)); };
+      AdminResult r = co_await io::submit_to(0, std::move(fn));
+      result.error_code = r.error_code;
+      result.error_message = r.ok() ? std::nullopt : std::optional<std::string>(r.error_message);
+    }
+    resp.topics.push_back(std::move(result));
+  }
+  co_return resp;
+}
+
+io::Task<DeleteTopicsResponse> delete_topics(RequestContext&, DeleteTopicsRequest& req) {
+  DeleteTopicsResponse resp;
+  for (const auto& name : req.topic_names) {
+    auto fn = [name]() { return delete_topic(name); };
+    AdminResult r = co_await io::submit_to(0, std::move(fn));
+    DeleteTopicsResponse::DeletableTopicResult result;
+    result.name = name;
+    result.error_code = r.error_code;
+    resp.responses.push_back(std::move(result));
+  }
+  co_return resp;
+}
+
+io::Task<CreatePartitionsResponse> create_partitions_handler(RequestContext&, CreatePartitionsRequest& req) {
+  CreatePartitionsResponse resp;
+  for (const auto& t : req.topics) {
+    CreatePartitionsResponse::CreatePartitionsTopicResult result;
+    result.name = t.name;
+    if (t.assignments && !t.assignments->empty()) {
+      result.error_code = 39;  // INVALID_REPLICA_ASSIGNMENT
+      result.error_message = "Manual replica assignment is not supported by a single-node broker";
+    } else {
+      std::string name = t.name;
+      int32_t count = t.count;
+      bool validate = req.validate_only;
+      auto fn = [name, count, validate]() { return create_partitions(name, count, validate); };
+      AdminResult r = co_await io::submit_to(0, std::move(fn));
+      result.error_code = r.error_code;
+      if (!r.ok()) result.error_message = r.error_message;
+    }
+    resp.results.push_back(std::move(result));
+  }
+  co_return resp;
+}
+
+using DescribedConfig = DescribeConfigsResponse::DescribeConfigsResult::DescribeConfigsResourceResult;
+
+void describe_topic_configs(const broker::TopicInfo& t, const DescribeConfigsRequest::DescribeConfigsResource& res,
+                            bool synonyms, bool documentation, DescribeConfigsResponse::DescribeConfigsResult& out) {
+  const broker::TopicDefaults& defaults = shard_state().config->topic_defaults;
+  for (const auto& key : broker::topic_config_keys()) {
+    std::string name(key.name);
+    if (res.configuration_keys && !res.configuration_keys->empty()) {
+      const auto& wanted = *res.configuration_keys;
+      if (std::find(wanted.begin(), wanted.end(), name) == wanted.end()) continue;
+    }
+    DescribedConfig c;
+    c.name = name;
+    auto it = t.configs.find(name);
+    bool overridden = it != t.configs.end();
+    c.value = overridden ? it->second : defaults.get(name);
+    c.config_source = overridden ? kSourceDynamicTopic : (defaults.overridden(name) ? kSourceStaticBroker : kSourceDefault);
+    c.is_default = !overridden && !defaults.overridden(name);
+    c.config_type = static_cast<int8_t>(key.type);
+    if (documentation) c.documentation = std::string(key.documentation);
+    else c.documentation = std::nullopt;
+    if (synonyms) {
+      if (overridden) c.synonyms.push_back({name, it->second, kSourceDynamicTopic});
+      if (defaults.overridden(name)) c.synonyms.push_back({std::string(key.broker_synonym), defaults.get(name), kSourceStaticBroker});
+      c.synonyms.push_back({std::string(key.broker_synonym), std::string(key.default_value), kSourceDefault});
+    }
+    out.configs.push_back(std::move(c));
+  }
+}
+
+void describe_broker_configs(bool documentation, DescribeConfigsResponse::DescribeConfigsResult& out) {
+  const broker::BrokerConfig& cfg = *shard_state().config;
+  auto add = [&](std::string name, std::string value, broker::ConfigType type, const char* doc) {
+    DescribedConfig c;
+    c.name = std::move(name);
+    c.value = std::move(value);
+    c.read_only = true;
+    c.config_source = kSourceStaticBroker;
+    c.config_type = static_cast<int8_t>(type);
+    c.documentation = documentation ? std::optional<std::string>(doc) : std::nullopt;
+    out.configs.push_back(std::move(c));
+  };
+  add("broker.id", std::to_string(cfg.node_id), broker::ConfigType::int_, "This broker's id");
+  add("num.partitions", std::to_string(cfg.default_partitions), broker::ConfigType::int_, "Default partition count");
+  add("auto.create.topics.enable", cfg.auto_create_topics ? "true" : "false", broker::ConfigType::boolean,
+      "Create unknown topics named in Metadata requests");
+  add("socket.request.max.bytes", std::to_string(cfg.max_request_bytes), broker::ConfigType::int_, "Largest request frame");
+  add("log.dirs", cfg.data_dir, broker::ConfigType::string, "Data directory");
+  for (const auto& key : broker::topic_config_keys())
+    add(std::string(key.broker_synonym), cfg.topic_defaults.get(key.name), key.type, "Default for the topic config of the same meaning");
+}
+
+io::Task<DescribeConfigsResponse> describe_configs(RequestContext& ctx, DescribeConfigsRequest& req) {
+  ShardState& st = shard_state();
+  DescribeConfigsResponse resp;
+  const bool synonyms = ctx.header.request_api_version >= 1 && req.include_synonyms;
+  const bool documentation = ctx.header.request_api_version >= 3 && req.include_documentation;
+  for (const auto& res : req.resources) {
+    DescribeConfigsResponse::DescribeConfigsResult out;
+    out.resource_type = res.resource_type;
+    out.resource_name = res.resource_name;
+    out.error_message = std::nullopt;
+    if (res.resource_type == kResourceTopic) {
+      const broker::TopicInfo* t = st.catalogue.find(res.resource_name);
+      if (!t) {
+        out.error_code = kUnknownTopicOrPartition;
+        out.error_message = "Topic " + res.resource_name + " does not exist";
+      } else {
+        describe_topic_configs(*t, res, synonyms, documentation, out);
+      }
+    } else if (res.resource_type == kResourceBroker &&
+               (res.resource_name.empty() || res.resource_name == std::to_string(st.config->node_id))) {
+      describe_broker_configs(documentation, out);
+    } else {
+      out.error_code = kInvalidRequest;
+      out.error_message = "Unsupported resource " + res.resource_name;
+    }
+    resp.results.push_back(std::move(out));
+  }
+  co_return resp;
+}
+
+template <class Resp>
+typename Resp::value_type alter_result(int8_t type, const std::string& name, int16_t code, std::string msg) {
+  typename Resp::value_type r;
+  r.resource_type = type;
+  r.resource_name = name;
+  r.error_code = code;
+  r.error_message = code ? std::optional<std::string>(std::move(msg)) : std::nullopt;
+  return r;
+}
+
+io::Task<IncrementalAlterConfigsResponse> incremental_alter(RequestContext&, IncrementalAlterConfigsRequest& req) {
+  IncrementalAlterConfigsResponse resp;
+  using Out = decltype(resp.responses);
+  for (const auto& res : req.resources) {
+    if (res.resource_type != kResourceTopic) {
+      resp.responses.push_back(alter_result<Out>(res.resource_type, res.resource_name, kInvalidRequest,
+                                                 "Only topic configs can be altered; broker configs are static"));
+      continue;
+    }
+    std::map<std::string, std::optional<std::string>> changes;
+    int16_t err = 0;
+    std::string msg;
+    for (const auto& c : res.configs) {
+      if (c.config_operation == 0) {  // SET
+        if (!c.value) { err = kInvalidRequest; msg = "Null value for SET of " + c.name; break; }
+        changes[c.name] = *c.value;
+      } else if (c.config_operation == 1) {  // DELETE
+        changes[c.name] = std::nullopt;
+      } else {  // APPEND / SUBTRACT: only list configs have them; cleanup.policy accepts one value
+        err = kInvalidConfig;
+        msg = "APPEND/SUBTRACT are not supported for " + c.name;
+        break;
+      }
+    }
+    if (err == 0) {
+      std::string name = res.resource_name;
+      bool validate = req.validate_only;
+      auto fn = [name, changes, validate]() mutable { return alter_topic_configs(name, std::move(changes), true, validate); };
+      AdminResult r = co_await io::submit_to(0, std::move(fn));
+      err = r.error_code;
+      msg = r.error_message;
+    }
+    resp.responses.push_back(alter_result<Out>(res.resource_type, res.resource_name, err, msg));
+  }
+  co_return resp;
+}
+
+io::Task<AlterConfigsResponse> alter(RequestContext&, AlterConfigsRequest& req) {
+  AlterConfigsResponse resp;
+  using Out = decltype(resp.responses);
+  for (const auto& res : req.resources) {
+    if (res.resource_type != kResourceTopic) {
+      resp.responses.push_back(alter_result<Out>(res.resource_type, res.resource_name, kInvalidRequest,
+                                                 "Only topic configs can be altered; broker configs are static"));
+      continue;
+    }
+    std::map<std::string, std::optional<std::string>> changes;
+    for (const auto& c : res.configs) changes[c.name] = c.value;
+    std::string name = res.resource_name;
+    bool validate = req.validate_only;
+    auto fn = [name, changes, validate]() mutable { return alter_topic_configs(name, std::move(changes), false, validate); };
+    AdminResult r = co_await io::submit_to(0, std::move(fn));
+    resp.responses.push_back(alter_result<Out>(res.resource_type, res.resource_name, r.error_code, r.error_message));
+  }
+  co_return resp;
+}
+
+}  // namespace
+
+io::Task<HandlerOutput> handle_create_topics(RequestContext& ctx) {
+  co_return co_await typed_handler<CreateTopicsRequest, CreateTopicsResponse>(ctx, create_topics);
+}
+io::Task<HandlerOutput> handle_delete_topics(RequestContext& ctx) {
+  co_return co_await typed_handler<DeleteTopicsRequest, DeleteTopicsResponse>(ctx, delete_topics);
+}
+io::Task<HandlerOutput> handle_create_partitions(RequestContext& ctx) {
+  co_return co_await typed_handler<CreatePartitionsRequest, CreatePartitionsResponse>(ctx, create_partitions_handler);
+}
+io::Task<HandlerOutput> handle_describe_configs(RequestContext& ctx) {
+  co_return co_await typed_handler<DescribeConfigsRequest, DescribeConfigsResponse>(ctx, describe_configs);
+}
+io::Task<HandlerOutput> handle_alter_configs(RequestContext& ctx) {
+  co_return co_await typed_handler<AlterConfigsRequest, AlterConfigsResponse>(ctx, alter);
+}
+io::Task<HandlerOutput> handle_incremental_alter_configs(RequestContext& ctx) {
+  co_return co_await typed_handler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>(ctx, incremental_alter);
+}
+
+}  // namespace sluice::kafka

@@ -1,0 +1,171 @@
+// ApiVersions, Metadata, FindCoordinator, InitProducerId: what a client asks before it works.
+#include "engine/broker/catalogue.h"
+#include "engine/kafka/server/admin.h"
+#include "engine/kafka/server/api_table.h"
+#include "engine/kafka/server/request.h"
+#include "engine/kafka/server/shard_state.h"
+#include "io/cross_shard.h"
+
+namespace sluice::kafka {
+namespace {
+
+constexpr int16_t kUnsupportedVersion = 35;
+constexpr int16_t kUnknownTopicOrPartition = 3;
+constexpr int16_t kInvalidTopic = 17;
+constexpr int16_t kCoordinatorNotAvailable = 15;
+constexpr int16_t kInvalidRequest = 42;
+constexpr int16_t kTransactionalIdAuthorizationFailed = 53;
+constexpr int16_t kApiVersionsMax = 3;
+
+ApiVersionsResponse advertised_versions() {
+  ApiVersionsResponse resp;
+  for (const auto& a : kAdvertisedApis) resp.api_keys.push_back({a.api_key, a.min_version, a.max_version});
+  return resp;
+}
+
+Uuid to_wire_uuid(const broker::Uuid& u) {
+  Uuid out;
+  std::memcpy(out.bytes.data(), u.data(), 16);
+  return out;
+}
+
+MetadataResponse::MetadataResponseTopic describe_topic(const broker::TopicInfo& t, int32_t node_id) {
+  MetadataResponse::MetadataResponseTopic mt;
+  mt.name = t.name;
+  mt.topic_id = to_wire_uuid(t.topic_id);
+  mt.is_internal = t.internal;
+  for (int32_t i = 0; i < t.partition_count(); ++i) {
+    MetadataResponse::MetadataResponseTopic::MetadataResponsePartition p;
+    p.partition_index = i;
+    p.leader_id = node_id;
+    p.leader_epoch = 0;
+    p.replica_nodes = {node_id};
+    p.isr_nodes = {node_id};
+    mt.partitions.push_back(std::move(p));
+  }
+  return mt;
+}
+
+io::Task<MetadataResponse> metadata(RequestContext&, MetadataRequest& req) {
+  ShardState& st = shard_state();
+  const int32_t node = st.config->node_id;
+  MetadataResponse resp;
+  resp.brokers.push_back({node, st.advertised_host, st.advertised_port, std::nullopt});
+  resp.cluster_id = st.catalogue.cluster_id;
+  resp.controller_id = node;  // kafkajs sends admin and InitProducerId requests to the controller
+  if (!req.topics) {
+    for (const auto& [name, t] : st.catalogue.topics()) resp.topics.push_back(describe_topic(t, node));
+    co_return resp;
+  }
+  for (const auto& rt : *req.topics) {
+    std::string name = rt.name.value_or("");
+    const broker::TopicInfo* t = st.catalogue.find(name);
+    if (!t && broker::valid_topic_name(name) && st.config->auto_create_topics && req.allow_auto_topic_creation) {
+      CreateTopicSpec spec;
+      spec.name = name;
+      auto fn = [spec]() mutable { return create_topic(std::move(spec)); };
+      auto r = co_await io::submit_to(0, std::move(fn));
+      (void)r;  // a concurrent creation by another client is fine: look it up again
+      t = st.catalogue.find(name);
+    }
+    if (t) {
+      resp.topics.push_back(describe_topic(*t, node));
+      continue;
+    }
+    MetadataResponse::MetadataResponseTopic missing;
+    missing.name = name;
+    missing.error_code = broker::valid_topic_name(name) ? kUnknownTopicOrPartition : kInvalidTopic;
+    resp.topics.push_back(std::move(missing));
+  }
+  co_return resp;
+}
+
+io::Task<FindCoordinatorResponse> find_coordinator(RequestContext& ctx, FindCoordinatorRequest& req) {
+  ShardState& st = shard_state();
+  FindCoordinatorResponse resp;
+  auto answer = [&](const std::string& key, int8_t key_type, int16_t& error, std::optional<std::string>& msg,
+                    int32_t& node, std::string& host, int32_t& port) {
+    (void)key;
+    if (key_type == 0) {  // group: every group has its coordinator on this node
+      error = 0;
+      msg = std::nullopt;
+      node = st.config->node_id;
+      host = st.advertised_host;
+      port = st.advertised_port;
+    } else {
+      // Transactions are not implemented yet: no transaction coordinator to find.
+      error = key_type == 1 ? kCoordinatorNotAvailable : kInvalidRequest;
+      msg = key_type == 1 ? "Transactions are not supported by this broker" : "Unknown coordinator key type";
+      node = -1;
+      host = "";
+      port = -1;
+    }
+  };
+  if (ctx.header.request_api_version >= 4) {
+    for (const auto& k : req.coordinator_keys) {
+      FindCoordinatorResponse::Coordinator c;
+      c.key = k;
+      answer(k, req.key_type, c.error_code, c.error_message, c.node_id, c.host, c.port);
+      resp.coordinators.push_back(std::move(c));
+    }
+  } else {
+    answer(req.key, req.key_type, resp.error_code, resp.error_message, resp.node_id, resp.host, resp.port);
+  }
+  co_return resp;
+}
+
+io::Task<InitProducerIdResponse> init_producer_id(RequestContext&, InitProducerIdRequest& req) {
+  InitProducerIdResponse resp;
+  if (req.transactional_id && !req.transactional_id->empty()) {
+    resp.error_code = kTransactionalIdAuthorizationFailed;
+    co_return resp;
+  }
+  // KIP-360: an idempotent producer that knows its id asks for an epoch bump.
+  if (req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_epoch < INT16_MAX - 1) {
+    resp.producer_id = req.producer_id;
+    resp.producer_epoch = static_cast<int16_t>(req.producer_epoch + 1);
+    co_return resp;
+  }
+  auto id = co_await io::submit_to(0, [] { return allocate_producer_id(); });
+  if (!id.ok()) {
+    resp.error_code = 56;  // KAFKA_STORAGE_ERROR: the id block could not be persisted
+    co_return resp;
+  }
+  resp.producer_id = id.value();
+  resp.producer_epoch = 0;
+  co_return resp;
+}
+
+}  // namespace
+
+io::Task<HandlerOutput> handle_api_versions(RequestContext& ctx) {
+  HandlerOutput out;
+  Writer w;
+  if (ctx.header.request_api_version > kApiVersionsMax || ctx.header.request_api_version < 0) {
+    // KIP-511: answer with a v0 body carrying UNSUPPORTED_VERSION and our range for ApiVersions,
+    // so the client retries with a version we speak.
+    ApiVersionsResponse resp;
+    resp.error_code = kUnsupportedVersion;
+    resp.api_keys.push_back({ApiVersionsRequest::kApiKey, 0, kApiVersionsMax});
+    out.frame = encode_response_frame(w, ctx.header.correlation_id, 0, resp);
+    co_return out;
+  }
+  ApiVersionsRequest req;
+  Reader r(ctx.body);
+  ApiVersionsResponse resp = advertised_versions();
+  if (!decode(r, ctx.header.request_api_version, req).ok()) resp.error_code = kInvalidRequest;
+  out.frame = encode_response_frame(w, ctx.header.correlation_id, ctx.header.request_api_version, resp);
+  co_return out;
+}
+
+io::Task<HandlerOutput> handle_metadata(RequestContext& ctx) {
+  co_return co_await typed_handler<MetadataRequest, MetadataResponse>(ctx, metadata);
+}
+io::Task<HandlerOutput> handle_find_coordinator(RequestContext& ctx) {
+  co_return co_await typed_handler<FindCoordinatorRequest, FindCoordinatorResponse>(ctx, find_coordinator);
+}
+io::Task<HandlerOutput> handle_init_producer_id(RequestContext& ctx) {
+  co_return co_await typed_handler<InitProducerIdRequest, InitProducerIdResponse>(ctx, init_producer_id);
+}
+
+}  // namespace sluice::kafka

@@ -1,0 +1,340 @@
+// Produce, Fetch, ListOffsets: the data path. Partitions are grouped by owner shard; each owner
+// gets one cross-shard message per request; the replies are gathered here and encoded once.
+#include <chrono>
+#include <memory>
+
+#include "engine/kafka/server/api_table.h"
+#include "engine/kafka/server/request.h"
+#include "engine/kafka/server/shard_state.h"
+#include "engine/kafka/server/when_all.h"
+#include "io/cross_shard.h"
+
+namespace sluice::kafka {
+namespace {
+
+constexpr int16_t kUnknownTopicOrPartition = 3;
+constexpr int16_t kInvalidRequiredAcks = 21;
+constexpr int16_t kUnsupportedVersion = 35;
+constexpr int16_t kInvalidRecord = 87;
+constexpr int16_t kTransactionalIdAuthorizationFailed = 53;
+
+// Which shard owns (topic, partition), from the local catalogue replica; -1 if unknown.
+int owner_of(const std::string& topic, int32_t partition) {
+  const broker::TopicInfo* t = shard_state().catalogue.find(topic);
+  if (!t || partition < 0 || partition >= t->partition_count()) return -1;
+  return t->partition_owner_shard[static_cast<size_t>(partition)];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Produce
+
+struct ProduceItem {
+  const std::string* topic;
+  int32_t partition;
+  std::span<const std::byte> records;
+  ProduceOutcome outcome;
+};
+
+// On the owner shard: append every item first, then wait for durability, so one group commit
+// covers all of this request's partitions on this shard.
+io::Task<void> produce_on_owner(std::vector<ProduceItem*> items, int16_t acks) {
+  ShardState& st = shard_state();
+  std::vector<std::pair<Partition*, int64_t>> waits;
+  for (ProduceItem* it : items) {
+    Partition* p = st.find_partition(*it->topic, it->partition);
+    if (!p) {
+      it->outcome.error_code = kUnknownTopicOrPartition;
+      continue;
+    }
+    it->outcome = co_await p->produce(it->records);
+    if (acks == -1 && it->outcome.error_code == 0) waits.emplace_back(p, it->outcome.base_offset);
+  }
+  if (acks != -1) co_return;
+  for (size_t i = 0, w = 0; i < items.size() && w < waits.size(); ++i) {
+    ProduceItem* it = items[i];
+    if (it->outcome.error_code != 0) continue;
+    auto [p, base] = waits[w++];
+    (void)base;
+    auto d = co_await p->wait_durable(it->outcome);
+    if (!d) it->outcome.error_code = 56;  // KAFKA_STORAGE_ERROR
+  }
+}
+
+io::Task<HandlerOutput> produce(RequestContext& ctx) {
+  ProduceRequest req;
+  Reader r(ctx.body);
+  if (!decode(r, ctx.header.request_api_version, req).ok()) co_return close_connection("malformed produce request");
+  const int16_t version = ctx.header.request_api_version;
+  const bool accepted = version >= find_advertised(0)->accepted_min_version;
+  const bool acks_ok = req.acks == 0 || req.acks == 1 || req.acks == -1;
+  const bool transactional = req.transactional_id.has_value() && !req.transactional_id->empty();
+
+  std::vector<ProduceItem> items;
+  for (const auto& t : req.topic_data)
+    for (const auto& p : t.partition_data) items.push_back({&t.name, p.index, p.records.view, {}});
+
+  std::vector<std::vector<ProduceItem*>> by_shard(shard_state().shard_count);
+  for (auto& it : items) {
+    int owner = owner_of(*it.topic, it.partition);
+    if (!accepted) it.outcome.error_code = kUnsupportedVersion;
+    else if (!acks_ok) it.outcome.error_code = kInvalidRequiredAcks;
+    else if (transactional) it.outcome.error_code = kTransactionalIdAuthorizationFailed;
+    else if (owner < 0) it.outcome.error_code = kUnknownTopicOrPartition;
+    else if (it.records.empty()) it.outcome.error_code = kInvalidRecord;
+    else by_shard[static_cast<size_t>(owner)].push_back(&it);
+  }
+  std::vector<io::Task<void>> calls;
+  for (unsigned s = 0; s < by_shard.size(); ++s) {
+    if (by_shard[s].empty()) continue;
+    calls.push_back([](unsigned target, std::vector<ProduceItem*> part, int16_t acks) -> io::Task<void> {
+      auto fn = [part = std::move(part), acks]() mutable { return produce_on_owner(std::move(part), acks); };
+      co_await io::submit_to(target, std::move(fn));
+    }(s, std::move(by_shard[s]), req.acks));
+  }
+  co_await when_all(std::move(calls));
+  if (req.acks == 0) co_return HandlerOutput{HandlerOutput::Kind::no_response, {}, nullptr};
+
+  ProduceResponse resp;
+  size_t k = 0;
+  for (const auto& t : req.topic_data) {
+    ProduceResponse::TopicProduceResponse tr;
+    tr.name = t.name;
+    for (const auto& p : t.partition_data) {
+      const ProduceOutcome& o = items[k++].outcome;
+      ProduceResponse::TopicProduceResponse::PartitionProduceResponse pr;
+      pr.index = p.index;
+      pr.error_code = o.error_code;
+      pr.base_offset = o.error_code ? -1 : o.base_offset;
+      pr.log_append_time_ms = o.log_append_time_ms;
+      pr.log_start_offset = o.log_start_offset;
+      if (o.error_message) pr.error_message = std::string(o.error_message);
+      tr.partition_responses.push_back(std::move(pr));
+    }
+    resp.responses.push_back(std::move(tr));
+  }
+  Writer w;
+  HandlerOutput out;
+  out.frame = encode_response_frame(w, ctx.header.correlation_id, version, resp);
+  co_return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fetch
+
+struct FetchItem {
+  const std::string* topic;
+  int32_t partition;
+  int64_t offset;
+  int32_t max_bytes;
+  FetchOutcome outcome;
+};
+
+io::Task<void> fetch_on_owner(std::vector<FetchItem*> items) {
+  ShardState& st = shard_state();
+  for (FetchItem* it : items) {
+    Partition* p = st.find_partition(*it->topic, it->partition);
+    if (!p) {
+      it->outcome = FetchOutcome{};
+      it->outcome.error_code = kUnknownTopicOrPartition;
+      continue;
+    }
+    it->outcome = co_await p->fetch(it->offset, it->max_bytes);
+  }
+}
+
+// On the owner shard: returns once any of the partitions has data past the fetch offset, or
+// at the deadline.
+io::Task<void> wait_on_owner(std::vector<FetchItem*> items, int64_t deadline_ns) {
+  ShardState& st = shard_state();
+  for (;;) {
+    for (FetchItem* it : items) {
+      Partition* p = st.find_partition(*it->topic, it->partition);
+      if (!p || p->high_watermark() > it->offset || p->high_watermark() < it->offset) co_return;
+    }
+    int64_t left = deadline_ns - io::Shard::current().now_ns();
+    if (left <= 0 || st.stopping) co_return;
+    bool woken = co_await st.data_arrived.wait(std::chrono::nanoseconds(left));
+    if (!woken) co_return;
+  }
+}
+
+struct FetchWait {
+  io::Event woken;
+};
+
+io::Task<void> owner_wait_then_wake(unsigned target, std::vector<FetchItem*> items, int64_t deadline_ns,
+                                    std::shared_ptr<FetchWait> wait) {
+  auto fn = [items = std::move(items), deadline_ns]() mutable { return wait_on_owner(std::move(items), deadline_ns); };
+  co_await io::submit_to(target, std::move(fn));
+  wait->woken.set();
+}
+
+io::Task<void> read_all(std::vector<std::vector<FetchItem*>>& by_shard) {
+  std::vector<io::Task<void>> calls;
+  for (unsigned s = 0; s < by_shard.size(); ++s) {
+    if (by_shard[s].empty()) continue;
+    calls.push_back([](unsigned target, std::vector<FetchItem*> part) -> io::Task<void> {
+      auto fn = [part = std::move(part)]() mutable { return fetch_on_owner(std::move(part)); };
+      co_await io::submit_to(target, std::move(fn));
+    }(s, by_shard[s]));
+  }
+  co_await when_all(std::move(calls));
+}
+
+io::Task<HandlerOutput> fetch(RequestContext& ctx) {
+  FetchRequest req;
+  Reader r(ctx.body);
+  const int16_t version = ctx.header.request_api_version;
+  if (!decode(r, version, req).ok()) co_return close_connection("malformed fetch request");
+  ShardState& st = shard_state();
+  const int64_t start_ns = io::Shard::current().now_ns();
+
+  std::vector<FetchItem> items;
+  for (const auto& t : req.topics)
+    for (const auto& p : t.partitions)
+      items.push_back({&t.topic, p.partition, p.fetch_offset, std::max(p.partition_max_bytes, 0), {}});
+  std::vector<std::vector<FetchItem*>> by_shard(st.shard_count);
+  bool any_error = false;
+  for (auto& it : items) {
+    int owner = owner_of(*it.topic, it.partition);
+    if (owner < 0) {
+      it.outcome.error_code = kUnknownTopicOrPartition;
+      any_error = true;
+    } else {
+      by_shard[static_cast<size_t>(owner)].push_back(&it);
+    }
+  }
+  co_await read_all(by_shard);
+
+  auto total_bytes = [&] {
+    std::size_t n = 0;
+    for (auto& it : items) {
+      n += it.outcome.records.size();
+      any_error = any_error || it.outcome.error_code != 0;
+    }
+    return n;
+  };
+  std::size_t bytes = total_bytes();
+  // Long poll: wait for an append on any owner shard, then read once more.
+  if (!any_error && bytes < static_cast<std::size_t>(std::max(req.min_bytes, 1)) && req.max_wait_ms > 0 && !items.empty()) {
+    int64_t deadline_ns = start_ns + int64_t{req.max_wait_ms} * 1'000'000;
+    auto wait = std::make_shared<FetchWait>();
+    for (unsigned s = 0; s < by_shard.size(); ++s)
+      if (!by_shard[s].empty()) io::spawn(owner_wait_then_wake(s, by_shard[s], deadline_ns, wait));
+    int64_t left = deadline_ns - io::Shard::current().now_ns();
+    if (left > 0) co_await wait->woken.wait(std::chrono::nanoseconds(left));
+    for (auto& it : items) it.outcome.records.clear();
+    co_await read_all(by_shard);
+    bytes = total_bytes();
+  }
+
+  FetchResponse resp;
+  resp.session_id = 0;  // no fetch sessions (KIP-227): every response is a full one
+  std::size_t budget = static_cast<std::size_t>(std::max(req.max_bytes, 0));
+  std::size_t used = 0;
+  size_t k = 0;
+  for (const auto& t : req.topics) {
+    FetchResponse::FetchableTopicResponse tr;
+    tr.topic = t.topic;
+    tr.topic_id = t.topic_id;
+    for (const auto& p : t.partitions) {
+      FetchItem& it = items[k++];
+      FetchResponse::FetchableTopicResponse::PartitionData pd;
+      pd.partition_index = p.partition;
+      pd.error_code = it.outcome.error_code;
+      pd.high_watermark = it.outcome.high_watermark;
+      pd.last_stable_offset = it.outcome.last_stable_offset;
+      pd.log_start_offset = it.outcome.log_start_offset;
+      if (req.isolation_level == 0) pd.aborted_transactions = std::nullopt;
+      // max_bytes is soft for the first non-empty partition (so a big batch is never stuck).
+      std::size_t n = it.outcome.records.size();
+      if (n > 0 && (used == 0 || used + n <= budget)) {
+        pd.records.data = std::move(it.outcome.records);
+        used += n;
+      }
+      tr.partitions.push_back(std::move(pd));
+    }
+    resp.responses.push_back(std::move(tr));
+  }
+  Writer w;
+  HandlerOutput out;
+  out.frame = encode_response_frame(w, ctx.header.correlation_id, version, resp);
+  co_return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ListOffsets
+
+struct ListItem {
+  const std::string* topic;
+  int32_t partition;
+  int64_t timestamp;
+  ListOffsetOutcome outcome;
+};
+
+io::Task<void> list_on_owner(std::vector<ListItem*> items) {
+  ShardState& st = shard_state();
+  for (ListItem* it : items) {
+    Partition* p = st.find_partition(*it->topic, it->partition);
+    if (!p) {
+      it->outcome.error_code = kUnknownTopicOrPartition;
+      continue;
+    }
+    it->outcome = co_await p->list_offset(it->timestamp);
+  }
+}
+
+io::Task<HandlerOutput> list_offsets(RequestContext& ctx) {
+  ListOffsetsRequest req;
+  Reader r(ctx.body);
+  const int16_t version = ctx.header.request_api_version;
+  if (!decode(r, version, req).ok()) co_return close_connection("malformed list offsets request");
+  ShardState& st = shard_state();
+  std::vector<ListItem> items;
+  for (const auto& t : req.topics)
+    for (const auto& p : t.partitions) items.push_back({&t.name, p.partition_index, p.timestamp, {}});
+  std::vector<std::vector<ListItem*>> by_shard(st.shard_count);
+  for (auto& it : items) {
+    int owner = owner_of(*it.topic, it.partition);
+    if (owner < 0) it.outcome.error_code = kUnknownTopicOrPartition;
+    else by_shard[static_cast<size_t>(owner)].push_back(&it);
+  }
+  std::vector<io::Task<void>> calls;
+  for (unsigned s = 0; s < by_shard.size(); ++s) {
+    if (by_shard[s].empty()) continue;
+    calls.push_back([](unsigned target, std::vector<ListItem*> part) -> io::Task<void> {
+      auto fn = [part = std::move(part)]() mutable { return list_on_owner(std::move(part)); };
+      co_await io::submit_to(target, std::move(fn));
+    }(s, std::move(by_shard[s])));
+  }
+  co_await when_all(std::move(calls));
+  ListOffsetsResponse resp;
+  size_t k = 0;
+  for (const auto& t : req.topics) {
+    ListOffsetsResponse::ListOffsetsTopicResponse tr;
+    tr.name = t.name;
+    for (const auto& p : t.partitions) {
+      const ListOffsetOutcome& o = items[k++].outcome;
+      ListOffsetsResponse::ListOffsetsTopicResponse::ListOffsetsPartitionResponse pr;
+      pr.partition_index = p.partition_index;
+      pr.error_code = o.error_code;
+      pr.timestamp = o.timestamp_ms;
+      pr.offset = o.offset;
+      pr.leader_epoch = o.error_code ? -1 : 0;
+      tr.partitions.push_back(std::move(pr));
+    }
+    resp.topics.push_back(std::move(tr));
+  }
+  Writer w;
+  HandlerOutput out;
+  out.frame = encode_response_frame(w, ctx.header.correlation_id, version, resp);
+  co_return out;
+}
+
+}  // namespace
+
+io::Task<HandlerOutput> handle_produce(RequestContext& ctx) { co_return co_await produce(ctx); }
+io::Task<HandlerOutput> handle_fetch(RequestContext& ctx) { co_return co_await fetch(ctx); }
+io::Task<HandlerOutput> handle_list_offsets(RequestContext& ctx) { co_return co_await list_offsets(ctx); }
+
+}  // namespace sluice::kafka

@@ -1,0 +1,358 @@
+// Consumer-group APIs. Each group lives in the GroupService of its internal partition, on the
+// shard owning that partition; the connection's shard forwards the request there.
+#include "engine/kafka/server/group_service.h"
+#include "engine/kafka/server/request.h"
+#include "engine/kafka/server/shard_state.h"
+#include "engine/kafka/server/when_all.h"
+#include "io/cross_shard.h"
+
+namespace sluice::kafka {
+namespace {
+
+constexpr int16_t kCoordinatorNotAvailable = 15;
+
+std::string to_string(const Bytes& b) { return std::string(reinterpret_cast<const char*>(b.data()), b.size()); }
+Bytes to_bytes(const std::string& s) {
+  Bytes b(s.size());
+  std::memcpy(b.data(), s.data(), s.size());
+  return b;
+}
+int64_t wall_ms() { return log::SystemClock().now_ms(); }
+
+struct GroupRoute {
+  int32_t partition = -1;
+  int shard = -1;
+};
+
+GroupRoute route(const std::string& group_id) {
+  const broker::TopicInfo* t = shard_state().catalogue.find(kGroupTopic);
+  if (!t || t->partition_count() == 0) return {};
+  int32_t p = group_partition(group_id, t->partition_count());
+  return {p, t->partition_owner_shard[static_cast<size_t>(p)]};
+}
+
+GroupService* local_service(int32_t partition) {
+  ShardState& st = shard_state();
+  if (st.stopping) return nullptr;
+  auto it = st.groups.find(partition);
+  return it == st.groups.end() ? nullptr : it->second.get();
+}
+
+// Runs fn(GroupService&) -> Task<R> on the shard that coordinates group_id; `unavailable` if the
+// coordinator is not there (starting up or shutting down).
+template <class R, class Fn>
+io::Task<R> on_coordinator(const std::string& group_id, R unavailable, Fn fn) {
+  GroupRoute r = route(group_id);
+  if (r.shard < 0) co_return unavailable;
+  // Named, then moved: g++ 12 destroys lambda temporaries in a co_await expression twice.
+  auto call = [p = r.partition, unavailable, fn]() mutable -> io::Task<R> {
+    GroupService* svc = local_service(p);
+    if (!svc) co_return unavailable;
+    co_return co_await fn(*svc);
+  };
+  R result = co_await io::submit_to(static_cast<unsigned>(r.shard), std::move(call));
+  co_return result;
+}
+
+// ----------------------------------------------------------------------------------------- Join
+
+io::Task<JoinGroupResponse> join_group(RequestContext& ctx, JoinGroupRequest& req) {
+  group::JoinGroupRequest g;
+  g.group_id = req.group_id;
+  g.member_id = req.member_id;
+  g.group_instance_id = req.group_instance_id;
+  g.client_id = ctx.header.client_id.value_or("");
+  g.client_host = "/" + ctx.client_host;
+  g.session_timeout_ms = req.session_timeout_ms;
+  g.rebalance_timeout_ms = req.rebalance_timeout_ms;
+  g.protocol_type = req.protocol_type;
+  for (const auto& p : req.protocols) g.protocols.push_back({p.name, to_string(p.metadata)});
+  g.api_version = ctx.header.request_api_version;
+  group::JoinGroupResponse unavailable;
+  unavailable.error_code = kCoordinatorNotAvailable;
+  unavailable.member_id = req.member_id;
+  auto fn = [g](GroupService& svc) -> io::Task<group::JoinGroupResponse> {
+    CallbackResult<group::JoinGroupResponse> result;
+    svc.coordinator().join_group(g, result.callback(), wall_ms());
+    co_await svc.persist();
+    auto resp = co_await result;
+    co_return resp;
+  };
+  group::JoinGroupResponse r = co_await on_coordinator<group::JoinGroupResponse>(req.group_id, unavailable, std::move(fn));
+  JoinGroupResponse resp;
+  resp.error_code = r.error_code;
+  resp.generation_id = r.generation_id;
+  resp.protocol_type = r.protocol_type;
+  resp.protocol_name = r.protocol_name.value_or("");
+  resp.leader = r.leader;
+  resp.member_id = r.member_id;
+  for (const auto& m : r.members) {
+    JoinGroupResponse::JoinGroupResponseMember wm;
+    wm.member_id = m.member_id;
+    wm.group_instance_id = m.group_instance_id;
+    wm.metadata = to_bytes(m.metadata);
+    resp.members.push_back(std::move(wm));
+  }
+  co_return resp;
+}
+
+// ----------------------------------------------------------------------------------------- Sync
+
+io::Task<SyncGroupResponse> sync_group(RequestContext&, SyncGroupRequest& req) {
+  group::SyncGroupRequest g;
+  g.group_id = req.group_id;
+  g.generation_id = req.generation_id;
+  g.member_id = req.member_id;
+  g.group_instance_id = req.group_instance_id;
+  g.protocol_type = req.protocol_type;
+  g.protocol_name = req.protocol_name;
+  for (const auto& a : req.assignments) g.assignments.push_back({a.member_id, to_string(a.assignment)});
+  group::SyncGroupResponse unavailable;
+  unavailable.error_code = kCoordinatorNotAvailable;
+  auto fn = [g](GroupService& svc) -> io::Task<group::SyncGroupResponse> {
+    CallbackResult<group::SyncGroupResponse> result;
+    svc.coordinator().sync_group(g, result.callback(), wall_ms());
+    co_await svc.persist();
+    auto resp = co_await result;
+    if (shard_state().stopping) co_return resp;
+    // The assignment is answered only once the group's new state is durable.
+    if (resp.error_code == 0) {
+      bool durable = co_await svc.wait_durable();
+      if (!durable) resp.error_code = kCoordinatorNotAvailable;
+    }
+    co_return resp;
+  };
+  group::SyncGroupResponse r = co_await on_coordinator<group::SyncGroupResponse>(req.group_id, unavailable, std::move(fn));
+  SyncGroupResponse resp;
+  resp.error_code = r.error_code;
+  resp.protocol_type = r.protocol_type;
+  resp.protocol_name = r.protocol_name;
+  resp.assignment = to_bytes(r.assignment);
+  co_return resp;
+}
+
+// ------------------------------------------------------------------------------ Heartbeat, Leave
+
+io::Task<HeartbeatResponse> heartbeat(RequestContext&, HeartbeatRequest& req) {
+  group::HeartbeatRequest g{req.group_id, req.generation_id, req.member_id, req.group_instance_id};
+  group::HeartbeatResponse unavailable{kCoordinatorNotAvailable};
+  auto fn = [g](GroupService& svc) -> io::Task<group::HeartbeatResponse> {
+    auto resp = svc.coordinator().heartbeat(g, wall_ms());
+    co_await svc.persist();
+    co_return resp;
+  };
+  auto r = co_await on_coordinator<group::HeartbeatResponse>(req.group_id, unavailable, std::move(fn));
+  HeartbeatResponse resp;
+  resp.error_code = r.error_code;
+  co_return resp;
+}
+
+io::Task<LeaveGroupResponse> leave_group(RequestContext& ctx, LeaveGroupRequest& req) {
+  group::LeaveGroupRequest g;
+  g.group_id = req.group_id;
+  g.api_version = ctx.header.request_api_version;
+  if (ctx.header.request_api_version < 3) g.members.push_back({req.member_id, std::nullopt});
+  for (const auto& m : req.members) g.members.push_back({m.member_id, m.group_instance_id});
+  group::LeaveGroupResponse unavailable;
+  unavailable.error_code = kCoordinatorNotAvailable;
+  auto fn = [g](GroupService& svc) -> io::Task<group::LeaveGroupResponse> {
+    auto resp = svc.coordinator().leave_group(g, wall_ms());
+    co_await svc.persist();
+    co_return resp;
+  };
+  auto r = co_await on_coordinator<group::LeaveGroupResponse>(req.group_id, unavailable, std::move(fn));
+  LeaveGroupResponse resp;
+  resp.error_code = r.error_code;
+  for (const auto& m : r.members) resp.members.push_back({m.member_id, m.group_instance_id, m.error_code});
+  co_return resp;
+}
+
+// -------------------------------------------------------------------------------------- Offsets
+
+io::Task<OffsetCommitResponse> offset_commit(RequestContext&, OffsetCommitRequest& req) {
+  group::OffsetCommitRequest g;
+  g.group_id = req.group_id;
+  g.generation_id = req.generation_id_or_member_epoch;
+  g.member_id = req.member_id;
+  g.group_instance_id = req.group_instance_id;
+  g.retention_time_ms = req.retention_time_ms;
+  for (const auto& t : req.topics) {
+    group::OffsetCommitTopic gt;
+    gt.name = t.name;
+    for (const auto& p : t.partitions)
+      gt.partitions.push_back({p.partition_index, p.committed_offset, p.committed_leader_epoch, p.committed_metadata});
+    g.topics.push_back(std::move(gt));
+  }
+  group::OffsetCommitResult unavailable;
+  for (const auto& t : g.topics) {
+    group::OffsetCommitTopicResult tr{t.name, {}};
+    for (const auto& p : t.partitions) tr.partitions.push_back({p.partition, kCoordinatorNotAvailable});
+    unavailable.topics.push_back(std::move(tr));
+  }
+  auto fn = [g, unavailable](GroupService& svc) -> io::Task<group::OffsetCommitResult> {
+    auto resp = svc.coordinator().commit_offsets(g, wall_ms());
+    co_await svc.persist();
+    // A commit is acknowledged only once durable.
+    bool durable = co_await svc.wait_durable();
+    if (!durable) co_return unavailable;
+    co_return resp;
+  };
+  auto r = co_await on_coordinator<group::OffsetCommitResult>(req.group_id, unavailable, std::move(fn));
+  OffsetCommitResponse resp;
+  for (const auto& t : r.topics) {
+    OffsetCommitResponse::OffsetCommitResponseTopic wt;
+    wt.name = t.name;
+    for (const auto& p : t.partitions) wt.partitions.push_back({p.partition, p.error_code});
+    resp.topics.push_back(std::move(wt));
+  }
+  co_return resp;
+}
+
+io::Task<OffsetFetchResponse> offset_fetch(RequestContext& ctx, OffsetFetchRequest& req) {
+  group::OffsetFetchRequest g;
+  g.group_id = req.group_id;
+  g.require_stable = req.require_stable;
+  if (req.topics) {
+    g.topics.emplace();
+    for (const auto& t : *req.topics) g.topics->push_back({t.name, t.partition_indexes});
+  }
+  group::OffsetFetchResult unavailable;
+  unavailable.error_code = kCoordinatorNotAvailable;
+  auto fn = [g](GroupService& svc) -> io::Task<group::OffsetFetchResult> {
+    co_return svc.coordinator().fetch_offsets(g, wall_ms());
+  };
+  auto r = co_await on_coordinator<group::OffsetFetchResult>(req.group_id, unavailable, std::move(fn));
+  OffsetFetchResponse resp;
+  resp.error_code = r.error_code;
+  for (const auto& t : r.topics) {
+    OffsetFetchResponse::OffsetFetchResponseTopic wt;
+    wt.name = t.name;
+    for (const auto& p : t.partitions) {
+      OffsetFetchResponse::OffsetFetchResponseTopic::OffsetFetchResponsePartition wp;
+      wp.partition_index = p.partition;
+      wp.committed_offset = p.offset;
+      wp.committed_leader_epoch = p.leader_epoch;
+      wp.metadata = p.metadata;
+      wp.error_code = p.error_code;
+      // v0-1 have no group-level error: a group-level failure shows on every partition.
+      if (ctx.header.request_api_version < 2 && r.error_code != 0) wp.error_code = r.error_code;
+      wt.partitions.push_back(std::move(wp));
+    }
+    resp.topics.push_back(std::move(wt));
+  }
+  co_return resp;
+}
+
+// ---------------------------------------------------------------------------------------- Admin
+
+io::Task<ListGroupsResponse> list_groups(RequestContext&, ListGroupsRequest& req) {
+  ShardState& st = shard_state();
+  std::vector<std::vector<group::ListedGroup>> per_shard(st.shard_count);
+  std::vector<int16_t> errors(st.shard_count, 0);
+  std::vector<io::Task<void>> calls;
+  for (unsigned s = 0; s < st.shard_count; ++s) {
+    calls.push_back([](unsigned target, std::vector<std::string> filter, std::vector<group::ListedGroup>* out,
+                       int16_t* err) -> io::Task<void> {
+      auto fn = [filter]() {
+        group::ListGroupsResult all;
+        for (auto& [p, svc] : shard_state().groups) {
+          auto one = svc->coordinator().list_groups(filter, wall_ms());
+          if (one.error_code) all.error_code = one.error_code;
+          all.groups.insert(all.groups.end(), one.groups.begin(), one.groups.end());
+        }
+        return all;
+      };
+      auto r = co_await io::submit_to(target, std::move(fn));
+      *out = std::move(r.groups);
+      *err = r.error_code;
+    }(s, req.states_filter, &per_shard[s], &errors[s]));
+  }
+  co_await when_all(std::move(calls));
+  ListGroupsResponse resp;
+  for (unsigned s = 0; s < st.shard_count; ++s) {
+    if (errors[s]) resp.error_code = errors[s];
+    for (auto& g : per_shard[s]) resp.groups.push_back({g.group_id, g.protocol_type, g.state, "classic"});
+  }
+  co_return resp;
+}
+
+io::Task<DescribeGroupsResponse> describe_groups(RequestContext&, DescribeGroupsRequest& req) {
+  DescribeGroupsResponse resp;
+  for (const auto& id : req.groups) {
+    group::DescribedGroup unavailable;
+    unavailable.error_code = kCoordinatorNotAvailable;
+    unavailable.group_id = id;
+    auto fn = [id](GroupService& svc) -> io::Task<group::DescribedGroup> {
+      auto v = svc.coordinator().describe_groups({id}, wall_ms());
+      SLUICE_ASSERT(v.size() == 1);
+      co_return v[0];
+    };
+    auto d = co_await on_coordinator<group::DescribedGroup>(id, unavailable, std::move(fn));
+    DescribeGroupsResponse::DescribedGroup wg;
+    wg.error_code = d.error_code;
+    wg.group_id = d.group_id;
+    wg.group_state = d.state;
+    wg.protocol_type = d.protocol_type;
+    wg.protocol_data = d.protocol;
+    for (const auto& m : d.members) {
+      DescribeGroupsResponse::DescribedGroup::DescribedGroupMember wm;
+      wm.member_id = m.member_id;
+      wm.group_instance_id = m.group_instance_id;
+      wm.client_id = m.client_id;
+      wm.client_host = m.client_host;
+      wm.member_metadata = to_bytes(m.metadata);
+      wm.member_assignment = to_bytes(m.assignment);
+      wg.members.push_back(std::move(wm));
+    }
+    resp.groups.push_back(std::move(wg));
+  }
+  co_return resp;
+}
+
+io::Task<DeleteGroupsResponse> delete_groups(RequestContext&, DeleteGroupsRequest& req) {
+  DeleteGroupsResponse resp;
+  for (const auto& id : req.groups_names) {
+    group::DeletedGroup unavailable{id, kCoordinatorNotAvailable};
+    auto fn = [id](GroupService& svc) -> io::Task<group::DeletedGroup> {
+      auto v = svc.coordinator().delete_groups({id}, wall_ms());
+      co_await svc.persist();
+      SLUICE_ASSERT(v.size() == 1);
+      co_return v[0];
+    };
+    auto d = co_await on_coordinator<group::DeletedGroup>(id, unavailable, std::move(fn));
+    resp.results.push_back({d.group_id, d.error_code});
+  }
+  co_return resp;
+}
+
+}  // namespace
+
+io::Task<HandlerOutput> handle_join_group(RequestContext& ctx) {
+  co_return co_await typed_handler<JoinGroupRequest, JoinGroupResponse>(ctx, join_group);
+}
+io::Task<HandlerOutput> handle_sync_group(RequestContext& ctx) {
+  co_return co_await typed_handler<SyncGroupRequest, SyncGroupResponse>(ctx, sync_group);
+}
+io::Task<HandlerOutput> handle_heartbeat(RequestContext& ctx) {
+  co_return co_await typed_handler<HeartbeatRequest, HeartbeatResponse>(ctx, heartbeat);
+}
+io::Task<HandlerOutput> handle_leave_group(RequestContext& ctx) {
+  co_return co_await typed_handler<LeaveGroupRequest, LeaveGroupResponse>(ctx, leave_group);
+}
+io::Task<HandlerOutput> handle_offset_commit(RequestContext& ctx) {
+  co_return co_await typed_handler<OffsetCommitRequest, OffsetCommitResponse>(ctx, offset_commit);
+}
+io::Task<HandlerOutput> handle_offset_fetch(RequestContext& ctx) {
+  co_return co_await typed_handler<OffsetFetchRequest, OffsetFetchResponse>(ctx, offset_fetch);
+}
+io::Task<HandlerOutput> handle_list_groups(RequestContext& ctx) {
+  co_return co_await typed_handler<ListGroupsRequest, ListGroupsResponse>(ctx, list_groups);
+}
+io::Task<HandlerOutput> handle_describe_groups(RequestContext& ctx) {
+  co_return co_await typed_handler<DescribeGroupsRequest, DescribeGroupsResponse>(ctx, describe_groups);
+}
+io::Task<HandlerOutput> handle_delete_groups(RequestContext& ctx) {
+  co_return co_await typed_handler<DeleteGroupsRequest, DeleteGroupsResponse>(ctx, delete_groups);
+}
+
+}  // namespace sluice::kafka

@@ -1,0 +1,225 @@
+#include "engine/kafka/server/partition.h"
+
+#include "engine/kafka/codec/error_code.h"
+#include "engine/log/log_error.h"
+
+namespace sluice::kafka {
+namespace {
+constexpr int16_t kOutOfOrderSequence = 45;
+constexpr int16_t kInvalidProducerEpoch = 47;
+constexpr int16_t kInvalidRecord = 87;
+constexpr int16_t kStorageError = 56;
+constexpr int kProducerStateSegmentsScanned = 2;
+
+broker::BatchIdentity identity_of(const log::BatchHeader& h) {
+  broker::BatchIdentity b;
+  b.producer_id = h.producer_id;
+  b.producer_epoch = h.producer_epoch;
+  b.base_sequence = h.base_sequence;
+  b.last_offset_delta = h.last_offset_delta;
+  b.max_timestamp_ms = h.max_timestamp_ms;
+  b.transactional = h.is_transactional();
+  return b;
+}
+}  // namespace
+
+Partition::Partition(std::string topic, int32_t index, std::unique_ptr<log::PartitionLog> log,
+                     io::Event* shard_data_event)
+    : topic_(std::move(topic)),
+      index_(index),
+      owner_shard_(io::Shard::current().id()),
+      log_(std::move(log)),
+      shard_data_event_(shard_data_event) {
+  log_->set_on_high_watermark([this](int64_t) {
+    // Pulse: wake every waiting fetch, then arm again for the next advance.
+    data_event_.set();
+    data_event_.reset();
+    if (shard_data_event_) {
+      shard_data_event_->set();
+      shard_data_event_->reset();
+    }
+  });
+}
+
+Partition::~Partition() { SLUICE_ASSERT(!flush_running_); }
+
+io::Task<Result<std::unique_ptr<Partition>>> Partition::open(log::FileSystem& fs, log::Clock& clock, std::string dir,
+                                                             std::string topic, int32_t index,
+                                                             log::LogConfig config, io::Event* shard_data_event) {
+  auto log = co_await log::PartitionLog::open(fs, std::move(dir), config, clock);
+  if (!log.ok()) co_return log.error();
+  std::unique_ptr<Partition> p(new Partition(std::move(topic), index, std::move(log.value()), shard_data_event));
+  co_await p->rebuild_producer_state();
+  co_return p;
+}
+
+// Idempotence state is rebuilt from the batch headers of the newest segments (a restart after
+// SIGKILL included: the log's recovery has already cut any torn tail).
+io::Task<void> Partition::rebuild_producer_state() {
+  auto bases = log_->segment_base_offsets();
+  int64_t from = log_->log_start_offset();
+  if (bases.size() > static_cast<std::size_t>(kProducerStateSegmentsScanned))
+    from = std::max(from, bases[bases.size() - kProducerStateSegmentsScanned]);
+  log::PartitionLog::BatchVisitor visit = [this](const log::BatchView& v) {
+    producers_.record(identity_of(v.header), v.header.base_offset, v.header.max_timestamp_ms);
+    return true;
+  };
+  auto r = co_await log_->scan(from, log_->log_end_offset(), visit);
+  if (!r.ok())
+    std::fprintf(stderr, "sluiced: %s-%d: producer state rebuild stopped: %s\n", topic_.c_str(), index_,
+                 r.error().describe());
+}
+
+io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records) {
+  io::Shard::current().assert_owner(owner_shard_);
+  ProduceOutcome out;
+  out.log_start_offset = log_->log_start_offset();
+  if (closing_) {
+    out.error_code = 6;  // NOT_LEADER_OR_FOLLOWER: the client refreshes metadata and retries
+    co_return out;
+  }
+  log::BatchIterator it(records);
+  auto first = it.next();
+  if (!first.ok()) {
+    out.error_code = log::to_kafka_error_code(first.error());
+    co_return out;
+  }
+  if (!it.done()) {
+    out.error_code = kInvalidRecord;
+    out.error_message = "Produce requests with version 3 or higher must contain exactly one record batch";
+    co_return out;
+  }
+  const log::BatchHeader& h = first.value().header;
+  broker::BatchIdentity id = identity_of(h);
+  broker::SequenceVerdict verdict = producers_.check(id);
+  if (verdict.check == broker::SequenceCheck::out_of_order) {
+    out.error_code = kOutOfOrderSequence;
+    co_return out;
+  }
+  if (verdict.check == broker::SequenceCheck::invalid_epoch) {
+    out.error_code = kInvalidProducerEpoch;
+    co_return out;
+  }
+  int64_t last_offset = -1;
+  if (verdict.check == broker::SequenceCheck::duplicate) {
+    // Already in the log: answer with the original offset (and wait for its durability).
+    out.base_offset = verdict.duplicate_base_offset;
+    last_offset = verdict.duplicate_base_offset + h.last_offset_delta;
+    if (log_->config().log_append_time) out.log_append_time_ms = verdict.duplicate_timestamp_ms;
+  } else {
+    auto r = log_->append(first.value().bytes);
+    if (!r.ok()) {
+      out.error_code = log::to_kafka_error_code(r.error());
+      if (log::is_log_error(r.error(), log::LogErrc::kTailFull)) {
+        out.error_code = kStorageError;
+        request_flush();
+      }
+      co_return out;
+    }
+    out.base_offset = r->base_offset;
+    out.log_append_time_ms = r->log_append_time_ms;
+    last_offset = r->last_offset;
+    int64_t ts = r->log_append_time_ms >= 0 ? r->log_append_time_ms : h.max_timestamp_ms;
+    producers_.record(id, r->base_offset, ts);
+    SLUICE_ASSERT(r->last_offset - r->base_offset == h.last_offset_delta);
+  }
+  request_flush();
+  out.last_offset = last_offset;
+  out.log_start_offset = log_->log_start_offset();
+  co_return out;
+}
+
+io::Task<bool> Partition::wait_durable(const ProduceOutcome& produced) {
+  io::Shard::current().assert_owner(owner_shard_);
+  SLUICE_ASSERT(produced.error_code == 0 && produced.last_offset >= produced.base_offset);
+  auto d = co_await log_->wait_durable(produced.last_offset);
+  co_return d.ok();
+}
+
+// Group commit: one flush at a time; appends that arrive meanwhile are covered by the next one.
+void Partition::request_flush() {
+  if (flush_running_) return;
+  flush_running_ = true;
+  io::spawn(flush_loop());
+}
+
+io::Task<void> Partition::flush_loop() {
+  while (log_->unflushed_bytes() > 0 || log_->durable_end_offset() < log_->log_end_offset()) {
+    auto r = co_await log_->flush();
+    if (!r.ok()) {
+      // Storage error (ENOSPC, EIO): the batches stay unacknowledged for acks=-1; retry on the next append.
+      flush_errors_++;
+      break;
+    }
+  }
+  flush_running_ = false;
+  flusher_done_.set();
+  flusher_done_.reset();
+}
+
+io::Task<FetchOutcome> Partition::fetch(int64_t offset, int32_t max_bytes) {
+  io::Shard::current().assert_owner(owner_shard_);
+  FetchOutcome out;
+  out.high_watermark = log_->high_watermark();
+  out.last_stable_offset = out.high_watermark;
+  out.log_start_offset = log_->log_start_offset();
+  if (offset < out.log_start_offset || offset > out.high_watermark) {
+    out.error_code = 1;  // OFFSET_OUT_OF_RANGE
+    co_return out;
+  }
+  if (offset == out.high_watermark) co_return out;
+  auto r = co_await log_->read(offset, static_cast<std::size_t>(std::max(max_bytes, 0)), out.high_watermark);
+  if (!r.ok()) {
+    out.error_code = log::to_kafka_error_code(r.error());
+    co_return out;
+  }
+  out.records = std::move(r->batches);
+  co_return out;
+}
+
+io::Task<ListOffsetOutcome> Partition::list_offset(int64_t timestamp_ms) {
+  io::Shard::current().assert_owner(owner_shard_);
+  ListOffsetOutcome out;
+  if (timestamp_ms == log::kLatestTimestamp) {
+    out.offset = log_->high_watermark();
+    co_return out;
+  }
+  if (timestamp_ms == log::kEarliestTimestamp) {
+    out.offset = log_->log_start_offset();
+    co_return out;
+  }
+  auto r = co_await log_->offset_for_timestamp(timestamp_ms);
+  if (!r.ok()) {
+    out.error_code = log::to_kafka_error_code(r.error());
+    co_return out;
+  }
+  out.offset = r.value();
+  if (out.offset >= 0) out.timestamp_ms = timestamp_ms;
+  co_return out;
+}
+
+io::Task<void> Partition::housekeeping(int64_t now_ms, int64_t producer_expiration_ms) {
+  if (closing_) co_return;
+  auto roll = co_await log_->roll_if_needed(now_ms);
+  if (!roll.ok()) std::fprintf(stderr, "sluiced: %s-%d: roll: %s\n", topic_.c_str(), index_, roll.error().describe());
+  auto ret = co_await log_->apply_retention(now_ms);
+  if (!ret.ok())
+    std::fprintf(stderr, "sluiced: %s-%d: retention: %s\n", topic_.c_str(), index_, ret.error().describe());
+  if (log_->flush_due(now_ms)) request_flush();
+  producers_.expire(now_ms, producer_expiration_ms);
+}
+
+io::Task<void> Partition::close() {
+  closing_ = true;
+  while (flush_running_) co_await flusher_done_.wait(std::chrono::milliseconds(100));
+  auto r = co_await log_->close();
+  if (!r.ok()) std::fprintf(stderr, "sluiced: %s-%d: close: %s\n", topic_.c_str(), index_, r.error().describe());
+  // Wake long-polls so they answer instead of waiting for data that will not come.
+  data_event_.set();
+}
+
+io::Task<Result<void>> Partition::remove_files(log::FileSystem& fs, const std::string& dir) {
+  co_return co_await log::PartitionLog::remove(fs, dir);
+}
+
+}  // namespace sluice::kafka

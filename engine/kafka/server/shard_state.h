@@ -1,0 +1,50 @@
+#pragma once
+// Everything one shard of the broker owns: its replica of the topic catalogue, the partitions
+// placed on it, its file system adapter and clock. Reached through shard_state() on the shard's
+// own thread only; other shards ask for work with io::submit_to.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "engine/broker/broker_config.h"
+#include "engine/broker/catalogue.h"
+#include "engine/kafka/server/group_service.h"
+#include "engine/kafka/server/partition.h"
+#include "engine/log/clock.h"
+#include "engine/log/file_io.h"
+#include "engine/log/async_sync.h"
+#include "io/shard.h"
+
+namespace sluice::kafka {
+
+using PartitionKey = std::pair<std::string, int32_t>;
+
+struct ShardState {
+  const broker::BrokerConfig* config = nullptr;
+  unsigned shard_id = 0;
+  unsigned shard_count = 1;
+  std::string advertised_host;
+  uint16_t advertised_port = 0;
+  broker::Catalogue catalogue;                               // replica (authoritative on shard 0)
+  std::map<PartitionKey, std::unique_ptr<Partition>> partitions;  // owned by this shard
+  std::map<int32_t, std::unique_ptr<GroupService>> groups;   // by __consumer_offsets partition
+  std::unique_ptr<log::FileSystem> fs;
+  log::SystemClock clock;
+  io::Event data_arrived;                                    // pulsed when any owned partition's HW moves
+  log::AsyncMutex admin_mutex;                               // shard 0: serialises catalogue changes
+  bool stopping = false;
+
+  Partition* find_partition(const std::string& topic, int32_t index) {
+    auto it = partitions.find(PartitionKey(topic, index));
+    return it == partitions.end() ? nullptr : it->second.get();
+  }
+};
+
+ShardState& shard_state();
+
+std::string partition_dir(const std::string& data_dir, const std::string& topic, int32_t index);
+log::LogConfig log_config_for(const broker::BrokerConfig& cfg, const broker::TopicInfo& topic);
+
+}  // namespace sluice::kafka
