@@ -12,7 +12,7 @@
 #include "engine/kafka/server/admin.h"
 #include "engine/kafka/server/connection.h"
 #include "engine/kafka/server/shard_state.h"
-#include "engine/log/posix_file_system.h"
+#include "engine/log/uring_file_system.h"
 #include "io/cross_shard.h"
 #include "io/runtime.h"
 #include "io/tcp.h"
@@ -182,7 +182,7 @@ int run_broker(const broker::BrokerConfig& cfg) {
     s->config = &cfg;
     s->shard_id = i;
     s->shard_count = n;
-    s->fs = std::make_unique<log::PosixFileSystem>();
+    s->fs = std::make_unique<log::UringFileSystem>();
     g_states.push_back(std::move(s));
   }
   int rc_run = runtime.run([&runtime](unsigned id) { return shard_main(id, &runtime); });
