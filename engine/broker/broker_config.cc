@@ -79,6 +79,8 @@ Result<void> apply_broker_property(BrokerConfig& c, std::string_view key, std::s
     ok = parse_int(value, c.offsets_retention_minutes) && c.offsets_retention_minutes >= 1;
   } else if (key == "producer.id.expiration.ms") {
     ok = parse_int(value, c.producer_id_expiration_ms) && c.producer_id_expiration_ms >= 1;
+  } else if (key == "sluice.group.compaction.min.records") {
+    ok = parse_int(value, c.group_compaction_min_records) && c.group_compaction_min_records >= 1;
   } else if (key == "log.retention.check.interval.ms") {
     ok = parse_int(value, c.retention_check_interval_ms) && c.retention_check_interval_ms >= 1;
   } else if (key == "log.retention.hours" || key == "log.retention.minutes") {

@@ -31,6 +31,7 @@ struct BrokerConfig {
   int32_t group_initial_rebalance_delay_ms = 0;
   int64_t offsets_retention_minutes = 10080;
   int64_t producer_id_expiration_ms = 86400000;
+  uint64_t group_compaction_min_records = 20000; // sluice.group.compaction.min.records
   int64_t retention_check_interval_ms = 300000; // log.retention.check.interval.ms
   std::string ready_file;             // written with the bound port once listening (tests)
   TopicDefaults topic_defaults;

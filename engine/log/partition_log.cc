@@ -1188,11 +1188,54 @@ io::Task<Result<void>> PartitionLog::apply_retention(int64_t now_ms) {
   co_return ok_result();
 }
 
+io::Task<Result<void>> PartitionLog::delete_segments_below(int64_t offset) {
+  if (closed_) co_return log_error(LogErrc::kLogClosed, "log closed");
+  co_await io_lock_.lock();
+  LockGuard guard(io_lock_);
+  std::erase_if(graveyard_, [](const std::unique_ptr<Segment>& s) { return s->pins == 0; });
+  bool removed = false;
+  // Only durable data may go: the segment after the deleted one must start at or below both.
+  while (segments_.size() > 1 && segments_.front()->sealed && segments_[1]->base_offset <= offset &&
+         segments_[1]->base_offset <= durable_end_) {
+    const int64_t base = segments_.front()->base_offset;
+    std::unique_ptr<Segment> gone = std::move(segments_.front());
+    segments_.erase(segments_.begin());
+    log_start_ = segments_.front()->base_offset;
+    SLUICE_ASSERT(log_start_ <= offset && log_start_ <= durable_end_);
+    if (gone->pins > 0) graveyard_.push_back(std::move(gone));
+    auto r = co_await delete_segment_files(base);
+    if (!r) co_return r;
+    removed = true;
+  }
+  if (removed) co_return co_await fs_.sync_dir(dir_);
+  co_return ok_result();
+}
+
+io::Task<Result<void>> PartitionLog::roll_now(int64_t now_ms) {
+  if (closed_) co_return log_error(LogErrc::kLogClosed, "log closed");
+  if (active().size_bytes == 0) co_return ok_result();
+  if (segments_.size() >= config_.max_segments) co_return make_error(ENOSPC, "too many segments");
+  while (flushing_) co_await flush_done_.wait();  // one flush at a time: flushing_ is a single flag
+  if (closed_) co_return log_error(LogErrc::kLogClosed, "log closed");
+  if (active().size_bytes == 0) co_return ok_result();
+  roll_in_memory(now_ms);
+  flushing_ = true;
+  auto r = co_await do_flush();
+  flushing_ = false;
+  flush_generation_++;
+  if (r) last_flush_error_.reset();
+  else last_flush_error_ = r.error();
+  flush_done_.notify_all();
+  co_return r;
+}
+
 io::Task<Result<void>> PartitionLog::roll_if_needed(int64_t now_ms) {
   if (closed_) co_return log_error(LogErrc::kLogClosed, "log closed");
   Segment& a = active();
   if (a.size_bytes == 0 || now_ms - a.created_ms < config_.segment_ms) co_return ok_result();
   if (segments_.size() >= config_.max_segments) co_return make_error(ENOSPC, "too many segments");
+  while (flushing_) co_await flush_done_.wait();  // one flush at a time: flushing_ is a single flag
+  if (closed_ || active().size_bytes == 0) co_return ok_result();
   roll_in_memory(now_ms);
   // Seal the old segment and create the new one now (flush() alone would skip: nothing new).
   flushing_ = true;

@@ -136,6 +136,11 @@ class PartitionLog {
 
   // Deletes whole sealed segments beyond retention.bytes / retention.ms; moves the log start.
   io::Task<Result<void>> apply_retention(int64_t now_ms);
+  // Deletes whole sealed segments all of whose offsets are below `offset` and moves the log
+  // start to the first remaining segment (how internal partitions drop what a snapshot replaced).
+  io::Task<Result<void>> delete_segments_below(int64_t offset);
+  // Seals the active segment now (if not empty) so everything before it can be deleted.
+  io::Task<Result<void>> roll_now(int64_t now_ms);
   // Rolls the active segment when it is older than segment.ms (and not empty).
   io::Task<Result<void>> roll_if_needed(int64_t now_ms);
   // Removes every batch with an offset >= `offset` (the batch containing it goes entirely).

@@ -87,7 +87,7 @@ io::Task<void> start_group_services() {
     if (t->partition_owner_shard[static_cast<size_t>(i)] != st.shard_id || st.groups.count(i)) continue;
     Partition* p = st.find_partition(kGroupTopic, i);
     if (!p) continue;
-    auto svc = std::make_unique<GroupService>(p, group_config(*st.config));
+    auto svc = std::make_unique<GroupService>(p, group_config(*st.config), st.config->group_compaction_min_records);
     co_await svc->load();
     GroupService* raw = svc.get();
     st.groups.emplace(i, std::move(svc));

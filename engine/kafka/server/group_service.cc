@@ -19,7 +19,8 @@ int32_t group_partition(const std::string& group_id, int32_t partition_count) {
   return static_cast<int32_t>(XXH64(group_id.data(), group_id.size(), 0) % static_cast<uint64_t>(partition_count));
 }
 
-GroupService::GroupService(Partition* partition, const group::Config& config) : partition_(partition) {
+GroupService::GroupService(Partition* partition, const group::Config& config, uint64_t compaction_min_records)
+    : partition_(partition), compaction_min_records_(compaction_min_records) {
   coordinator_ = std::make_unique<group::GroupCoordinator>(
       config, [this](group::Record r) { pending_.push_back(KeyValue{std::move(r.key), std::move(r.value)}); });
 }
@@ -57,6 +58,10 @@ io::Task<void> GroupService::load() {
     if (next <= offset) break;
     offset = next;
   }
+  records_since_snapshot_ = records;
+  live_records_ = coordinator_->snapshot().size();
+  if (records_since_snapshot_ >= compaction_min_records_ && records_since_snapshot_ >= 2 * live_records_)
+    co_await compact_if_needed();
   if (records || bad)
     std::fprintf(stderr, "sluiced: %s-%d: replayed %zu group records (%zu unreadable)\n", kGroupTopic,
                  partition_->index(), records, bad);
@@ -74,6 +79,42 @@ io::Task<void> GroupService::persist() {
     co_return;
   }
   if (o.last_offset > last_appended_.last_offset) last_appended_ = o;
+  records_since_snapshot_ += records.size();
+  if (!compacting_ && records_since_snapshot_ >= compaction_min_records_ &&
+      records_since_snapshot_ >= 2 * live_records_)
+    io::spawn(compact_if_needed());
+}
+
+io::Task<void> GroupService::compact_if_needed() {
+  if (compacting_) co_return;
+  compacting_ = true;
+  co_await persist();  // everything emitted before the snapshot goes first
+  std::vector<group::Record> snap = coordinator_->snapshot();
+  int64_t first_offset = -1;
+  bool ok = true;
+  for (std::size_t i = 0; i < snap.size() && ok; i += kGroupSnapshotRecordsPerBatch) {
+    std::vector<KeyValue> chunk;
+    for (std::size_t j = i; j < std::min(snap.size(), i + kGroupSnapshotRecordsPerBatch); ++j)
+      chunk.push_back(KeyValue{snap[j].key, snap[j].value});
+    auto batch = encode_internal_batch(chunk, wall_ms());
+    ProduceOutcome o = co_await partition_->produce(batch);
+    ok = o.error_code == 0;
+    if (ok && first_offset < 0) first_offset = o.base_offset;
+    if (ok && o.last_offset > last_appended_.last_offset) last_appended_ = o;
+  }
+  // An empty state needs no snapshot: everything before the current end can go.
+  if (ok && first_offset < 0) first_offset = partition_->log_end_offset();
+  bool durable = false;
+  if (ok) durable = co_await wait_durable();
+  if (durable) {
+    auto dropped = co_await partition_->drop_segments_below(first_offset, wall_ms());
+    if (!dropped.ok())
+      std::fprintf(stderr, "sluiced: %s-%d: compaction: %s\n", kGroupTopic, partition_->index(),
+                   dropped.error().describe());
+    live_records_ = snap.size();
+    records_since_snapshot_ = snap.size();
+  }
+  compacting_ = false;
 }
 
 io::Task<bool> GroupService::wait_durable() {

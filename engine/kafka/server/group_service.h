@@ -16,11 +16,15 @@
 
 namespace sluice::kafka {
 
+inline constexpr std::size_t kGroupSnapshotRecordsPerBatch = 1000;
+
 inline constexpr const char* kGroupTopic = "__consumer_offsets";
 
 class GroupService {
  public:
-  GroupService(Partition* partition, const group::Config& config);
+  // Compaction starts once compaction_min_records were written since the last snapshot and they
+  // outnumber the live state at least twice.
+  GroupService(Partition* partition, const group::Config& config, uint64_t compaction_min_records);
   ~GroupService();
 
   // Replays the partition into the coordinator. Records that fail to decode are counted, skipped.
@@ -30,6 +34,9 @@ class GroupService {
   io::Task<void> persist();
   // Completes when everything appended so far is durable; false on a storage error.
   io::Task<bool> wait_durable();
+  // Rewrites the live state as a snapshot and drops the segments it replaced, once enough
+  // records have accumulated since the last snapshot (so the partition does not grow forever).
+  io::Task<void> compact_if_needed();
   // Drives the coordinator's timers until the shard stops.
   io::Task<void> tick_loop(const bool* stopping);
 
@@ -39,6 +46,10 @@ class GroupService {
   std::unique_ptr<group::GroupCoordinator> coordinator_;
   ProduceOutcome last_appended_;
   bool storage_failed_ = false;
+  bool compacting_ = false;
+  uint64_t records_since_snapshot_ = 0;   // appended (or replayed) since the last snapshot
+  uint64_t live_records_ = 0;             // size of the last snapshot
+  uint64_t compaction_min_records_;
 };
 
 // Which internal partition holds a group: xxHash of the id modulo the partition count.

@@ -5,6 +5,7 @@
 
 namespace sluice::kafka {
 namespace {
+constexpr int16_t kCorruptMessage = 2;
 constexpr int16_t kOutOfOrderSequence = 45;
 constexpr int16_t kInvalidProducerEpoch = 47;
 constexpr int16_t kInvalidRecord = 87;
@@ -41,7 +42,32 @@ Partition::Partition(std::string topic, int32_t index, std::unique_ptr<log::Part
   });
 }
 
-Partition::~Partition() { SLUICE_ASSERT(!flush_running_); }
+namespace {
+// Suspends and is resumed on the shard's next run-loop pass (works while the shard drains).
+struct YieldToLoop : io::detail::ReadyNode {
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    handle = h;
+    io::Shard::current().schedule(this);
+  }
+  void await_resume() const noexcept {}
+};
+}  // namespace
+
+Partition::~Partition() { SLUICE_ASSERT(!flush_running_ && reads_in_flight_ == 0); }
+
+struct Partition::ReadGuard {
+  explicit ReadGuard(Partition& p) : p_(p) { p_.reads_in_flight_++; }
+  ~ReadGuard() {
+    if (--p_.reads_in_flight_ == 0) {
+      p_.reads_done_.set();
+      p_.reads_done_.reset();
+    }
+  }
+  ReadGuard(const ReadGuard&) = delete;
+  ReadGuard& operator=(const ReadGuard&) = delete;
+  Partition& p_;
+};
 
 io::Task<Result<std::unique_ptr<Partition>>> Partition::open(log::FileSystem& fs, log::Clock& clock, std::string dir,
                                                              std::string topic, int32_t index,
@@ -82,6 +108,13 @@ io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records) 
   auto first = it.next();
   if (!first.ok()) {
     out.error_code = log::to_kafka_error_code(first.error());
+    co_return out;
+  }
+  // Kafka's ProduceRequest.validateRecords (v3+): magic 0/1 is INVALID_RECORD (not the log's
+  // UNSUPPORTED_FOR_MESSAGE_FORMAT); an unknown magic is a corrupt batch.
+  if (const int8_t magic = first.value().header.magic; magic != 2) {
+    out.error_code = magic == 0 || magic == 1 ? kInvalidRecord : kCorruptMessage;
+    out.error_message = "Produce requests with version 3 or higher must contain record batches with magic version 2";
     co_return out;
   }
   if (!it.done()) {
@@ -160,6 +193,11 @@ io::Task<void> Partition::flush_loop() {
 io::Task<FetchOutcome> Partition::fetch(int64_t offset, int32_t max_bytes) {
   io::Shard::current().assert_owner(owner_shard_);
   FetchOutcome out;
+  if (closing_) {
+    out.error_code = 6;  // NOT_LEADER_OR_FOLLOWER: shutting down (or deleted)
+    co_return out;
+  }
+  ReadGuard guard(*this);
   out.high_watermark = log_->high_watermark();
   out.last_stable_offset = out.high_watermark;
   out.log_start_offset = log_->log_start_offset();
@@ -180,6 +218,11 @@ io::Task<FetchOutcome> Partition::fetch(int64_t offset, int32_t max_bytes) {
 io::Task<ListOffsetOutcome> Partition::list_offset(int64_t timestamp_ms) {
   io::Shard::current().assert_owner(owner_shard_);
   ListOffsetOutcome out;
+  if (closing_) {
+    out.error_code = 6;  // NOT_LEADER_OR_FOLLOWER
+    co_return out;
+  }
+  ReadGuard guard(*this);
   if (timestamp_ms == log::kLatestTimestamp) {
     out.offset = log_->high_watermark();
     co_return out;
@@ -212,10 +255,23 @@ io::Task<void> Partition::housekeeping(int64_t now_ms, int64_t producer_expirati
 io::Task<void> Partition::close() {
   closing_ = true;
   while (flush_running_) co_await flusher_done_.wait(std::chrono::milliseconds(100));
+  while (reads_in_flight_ > 0) {
+    // Event::wait and sleep_for do not suspend once the shard is stopping: yield to the run loop
+    // instead, so the reads' (cancelled) completions are reaped.
+    bool woken = co_await reads_done_.wait(std::chrono::milliseconds(100));
+    if (!woken && reads_in_flight_ > 0) co_await YieldToLoop{};
+  }
   auto r = co_await log_->close();
   if (!r.ok()) std::fprintf(stderr, "sluiced: %s-%d: close: %s\n", topic_.c_str(), index_, r.error().describe());
   // Wake long-polls so they answer instead of waiting for data that will not come.
   data_event_.set();
+}
+
+io::Task<Result<void>> Partition::drop_segments_below(int64_t offset, int64_t now_ms) {
+  io::Shard::current().assert_owner(owner_shard_);
+  auto rolled = co_await log_->roll_now(now_ms);
+  if (!rolled.ok()) co_return rolled;
+  co_return co_await log_->delete_segments_below(offset);
 }
 
 io::Task<Result<void>> Partition::remove_files(log::FileSystem& fs, const std::string& dir) {

@@ -65,6 +65,8 @@ class Partition {
   io::Event& data_event() { return data_event_; }
 
   Result<void> update_config(const log::LogConfig& config) { return log_->update_config(config); }
+  // Internal partitions: seal the active segment, then drop whole segments below `offset`.
+  io::Task<Result<void>> drop_segments_below(int64_t offset, int64_t now_ms);
   // Periodic housekeeping: retention, segment.ms rolls, producer-state expiry.
   io::Task<void> housekeeping(int64_t now_ms, int64_t producer_expiration_ms);
   // Flushes and closes the log (clean-shutdown marker).
@@ -89,6 +91,11 @@ class Partition {
   bool flush_running_ = false;
   bool closing_ = false;
   int64_t flush_errors_ = 0;
+  // Fetches and timestamp lookups suspended in a disk read: close() waits for them, since the
+  // log's segments (and their memory tail) go away when it closes.
+  int reads_in_flight_ = 0;
+  io::Event reads_done_;
+  struct ReadGuard;
 };
 
 }  // namespace sluice::kafka

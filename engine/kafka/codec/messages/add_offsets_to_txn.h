@@ -10,7 +10,7 @@ struct AddOffsetsToTxnRequest {
   static constexpr std::string_view kName = "AddOffsetsToTxnRequest";
   static constexpr VersionRange kValidVersions = versions("0-4");
   static constexpr VersionRange kFlexibleVersions = versions("3+");
-  
+
   std::string transactional_id;
   int64_t producer_id = 0;
   int16_t producer_epoch = 0;
@@ -33,7 +33,7 @@ struct AddOffsetsToTxnResponse {
   static constexpr std::string_view kName = "AddOffsetsToTxnResponse";
   static constexpr VersionRange kValidVersions = versions("0-4");
   static constexpr VersionRange kFlexibleVersions = versions("3+");
-  
+
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   TaggedFields unknown_tagged_fields;

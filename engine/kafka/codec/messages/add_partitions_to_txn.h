@@ -10,7 +10,7 @@ struct AddPartitionsToTxnRequest {
   static constexpr std::string_view kName = "AddPartitionsToTxnRequest";
   static constexpr VersionRange kValidVersions = versions("0-5");
   static constexpr VersionRange kFlexibleVersions = versions("3+");
-  
+
   struct AddPartitionsToTxnTopic {
     std::string name;
     std::vector<int32_t> partitions;
@@ -67,7 +67,7 @@ struct AddPartitionsToTxnResponse {
   static constexpr std::string_view kName = "AddPartitionsToTxnResponse";
   static constexpr VersionRange kValidVersions = versions("0-5");
   static constexpr VersionRange kFlexibleVersions = versions("3+");
-  
+
   struct AddPartitionsToTxnPartitionResult {
     int32_t partition_index = 0;
     int16_t partition_error_code = 0;

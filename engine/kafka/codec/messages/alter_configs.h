@@ -10,7 +10,7 @@ struct AlterConfigsRequest {
   static constexpr std::string_view kName = "AlterConfigsRequest";
   static constexpr VersionRange kValidVersions = versions("0-2");
   static constexpr VersionRange kFlexibleVersions = versions("2+");
-  
+
   struct AlterConfigsResource {
     struct AlterableConfig {
       std::string name;
@@ -57,7 +57,7 @@ struct AlterConfigsResponse {
   static constexpr std::string_view kName = "AlterConfigsResponse";
   static constexpr VersionRange kValidVersions = versions("0-2");
   static constexpr VersionRange kFlexibleVersions = versions("2+");
-  
+
   struct AlterConfigsResourceResponse {
     int16_t error_code = 0;
     std::optional<std::string> error_message = std::string{};

@@ -10,7 +10,7 @@ struct ApiVersionsRequest {
   static constexpr std::string_view kName = "ApiVersionsRequest";
   static constexpr VersionRange kValidVersions = versions("0-4");
   static constexpr VersionRange kFlexibleVersions = versions("3+");
-  
+
   std::string client_software_name;
   std::string client_software_version;
   TaggedFields unknown_tagged_fields;
@@ -29,7 +29,7 @@ struct ApiVersionsResponse {
   static constexpr std::string_view kName = "ApiVersionsResponse";
   static constexpr VersionRange kValidVersions = versions("0-4");
   static constexpr VersionRange kFlexibleVersions = versions("3+");
-  
+
   struct ApiVersion {
     int16_t api_key = 0;
     int16_t min_version = 0;

@@ -10,7 +10,7 @@ struct CreatePartitionsRequest {
   static constexpr std::string_view kName = "CreatePartitionsRequest";
   static constexpr VersionRange kValidVersions = versions("0-3");
   static constexpr VersionRange kFlexibleVersions = versions("2+");
-  
+
   struct CreatePartitionsTopic {
     struct CreatePartitionsAssignment {
       std::vector<int32_t> broker_ids;
@@ -57,7 +57,7 @@ struct CreatePartitionsResponse {
   static constexpr std::string_view kName = "CreatePartitionsResponse";
   static constexpr VersionRange kValidVersions = versions("0-3");
   static constexpr VersionRange kFlexibleVersions = versions("2+");
-  
+
   struct CreatePartitionsTopicResult {
     std::string name;
     int16_t error_code = 0;

@@ -10,7 +10,7 @@ struct CreateTopicsRequest {
   static constexpr std::string_view kName = "CreateTopicsRequest";
   static constexpr VersionRange kValidVersions = versions("0-7");
   static constexpr VersionRange kFlexibleVersions = versions("5+");
-  
+
   struct CreatableTopic {
     struct CreatableReplicaAssignment {
       int32_t partition_index = 0;
@@ -76,7 +76,7 @@ struct CreateTopicsResponse {
   static constexpr std::string_view kName = "CreateTopicsResponse";
   static constexpr VersionRange kValidVersions = versions("0-7");
   static constexpr VersionRange kFlexibleVersions = versions("5+");
-  
+
   struct CreatableTopicResult {
     struct CreatableTopicConfigs {
       std::string name;

@@ -10,7 +10,7 @@ struct DeleteGroupsRequest {
   static constexpr std::string_view kName = "DeleteGroupsRequest";
   static constexpr VersionRange kValidVersions = versions("0-2");
   static constexpr VersionRange kFlexibleVersions = versions("2+");
-  
+
   std::vector<std::string> groups_names;
   TaggedFields unknown_tagged_fields;
 
@@ -27,7 +27,7 @@ struct DeleteGroupsResponse {
   static constexpr std::string_view kName = "DeleteGroupsResponse";
   static constexpr VersionRange kValidVersions = versions("0-2");
   static constexpr VersionRange kFlexibleVersions = versions("2+");
-  
+
   struct DeletableGroupResult {
     std::string group_id;
     int16_t error_code = 0;

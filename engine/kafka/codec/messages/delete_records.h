@@ -10,7 +10,7 @@ struct DeleteRecordsRequest {
   static constexpr std::string_view kName = "DeleteRecordsRequest";
   static constexpr VersionRange kValidVersions = versions("0-2");
   static constexpr VersionRange kFlexibleVersions = versions("2+");
-  
+
   struct DeleteRecordsTopic {
     struct DeleteRecordsPartition {
       int32_t partition_index = 0;
@@ -55,7 +55,7 @@ struct DeleteRecordsResponse {
   static constexpr std::string_view kName = "DeleteRecordsResponse";
   static constexpr VersionRange kValidVersions = versions("0-2");
   static constexpr VersionRange kFlexibleVersions = versions("2+");
-  
+
   struct DeleteRecordsTopicResult {
     struct DeleteRecordsPartitionResult {
       int32_t partition_index = 0;

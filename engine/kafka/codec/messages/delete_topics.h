@@ -10,7 +10,7 @@ struct DeleteTopicsRequest {
   static constexpr std::string_view kName = "DeleteTopicsRequest";
   static constexpr VersionRange kValidVersions = versions("0-6");
   static constexpr VersionRange kFlexibleVersions = versions("4+");
-  
+
   struct DeleteTopicState {
     std::optional<std::string> name = std::nullopt;
     Uuid topic_id;
@@ -44,7 +44,7 @@ struct DeleteTopicsResponse {
   static constexpr std::string_view kName = "DeleteTopicsResponse";
   static constexpr VersionRange kValidVersions = versions("0-6");
   static constexpr VersionRange kFlexibleVersions = versions("4+");
-  
+
   struct DeletableTopicResult {
     std::optional<std::string> name = std::string{};
     Uuid topic_id;

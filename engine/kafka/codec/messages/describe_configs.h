@@ -10,7 +10,7 @@ struct DescribeConfigsRequest {
   static constexpr std::string_view kName = "DescribeConfigsRequest";
   static constexpr VersionRange kValidVersions = versions("0-4");
   static constexpr VersionRange kFlexibleVersions = versions("4+");
-  
+
   struct DescribeConfigsResource {
     int8_t resource_type = 0;
     std::string resource_name;
@@ -46,7 +46,7 @@ struct DescribeConfigsResponse {
   static constexpr std::string_view kName = "DescribeConfigsResponse";
   static constexpr VersionRange kValidVersions = versions("0-4");
   static constexpr VersionRange kFlexibleVersions = versions("4+");
-  
+
   struct DescribeConfigsResult {
     struct DescribeConfigsResourceResult {
       struct DescribeConfigsSynonym {

@@ -10,7 +10,7 @@ struct DescribeGroupsRequest {
   static constexpr std::string_view kName = "DescribeGroupsRequest";
   static constexpr VersionRange kValidVersions = versions("0-5");
   static constexpr VersionRange kFlexibleVersions = versions("5+");
-  
+
   std::vector<std::string> groups;
   bool include_authorized_operations = false;
   TaggedFields unknown_tagged_fields;
@@ -29,7 +29,7 @@ struct DescribeGroupsResponse {
   static constexpr std::string_view kName = "DescribeGroupsResponse";
   static constexpr VersionRange kValidVersions = versions("0-5");
   static constexpr VersionRange kFlexibleVersions = versions("5+");
-  
+
   struct DescribedGroup {
     struct DescribedGroupMember {
       std::string member_id;

@@ -10,7 +10,7 @@ struct EndTxnRequest {
   static constexpr std::string_view kName = "EndTxnRequest";
   static constexpr VersionRange kValidVersions = versions("0-5");
   static constexpr VersionRange kFlexibleVersions = versions("3+");
-  
+
   std::string transactional_id;
   int64_t producer_id = 0;
   int16_t producer_epoch = 0;
@@ -33,7 +33,7 @@ struct EndTxnResponse {
   static constexpr std::string_view kName = "EndTxnResponse";
   static constexpr VersionRange kValidVersions = versions("0-5");
   static constexpr VersionRange kFlexibleVersions = versions("3+");
-  
+
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   int64_t producer_id = -1;

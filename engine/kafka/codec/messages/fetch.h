@@ -10,7 +10,7 @@ struct FetchRequest {
   static constexpr std::string_view kName = "FetchRequest";
   static constexpr VersionRange kValidVersions = versions("0-17");
   static constexpr VersionRange kFlexibleVersions = versions("12+");
-  
+
   struct ReplicaState {
     int32_t replica_id = -1;
     int64_t replica_epoch = -1;
@@ -115,7 +115,7 @@ struct FetchResponse {
   static constexpr std::string_view kName = "FetchResponse";
   static constexpr VersionRange kValidVersions = versions("0-17");
   static constexpr VersionRange kFlexibleVersions = versions("12+");
-  
+
   struct FetchableTopicResponse {
     struct PartitionData {
       struct EpochEndOffset {

@@ -10,7 +10,7 @@ struct FindCoordinatorRequest {
   static constexpr std::string_view kName = "FindCoordinatorRequest";
   static constexpr VersionRange kValidVersions = versions("0-6");
   static constexpr VersionRange kFlexibleVersions = versions("3+");
-  
+
   std::string key;
   int8_t key_type = 0;
   std::vector<std::string> coordinator_keys;
@@ -31,7 +31,7 @@ struct FindCoordinatorResponse {
   static constexpr std::string_view kName = "FindCoordinatorResponse";
   static constexpr VersionRange kValidVersions = versions("0-6");
   static constexpr VersionRange kFlexibleVersions = versions("3+");
-  
+
   struct Coordinator {
     std::string key;
     int32_t node_id = 0;

@@ -10,7 +10,7 @@ struct HeartbeatRequest {
   static constexpr std::string_view kName = "HeartbeatRequest";
   static constexpr VersionRange kValidVersions = versions("0-4");
   static constexpr VersionRange kFlexibleVersions = versions("4+");
-  
+
   std::string group_id;
   int32_t generation_id = 0;
   std::string member_id;
@@ -33,7 +33,7 @@ struct HeartbeatResponse {
   static constexpr std::string_view kName = "HeartbeatResponse";
   static constexpr VersionRange kValidVersions = versions("0-4");
   static constexpr VersionRange kFlexibleVersions = versions("4+");
-  
+
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   TaggedFields unknown_tagged_fields;

@@ -10,7 +10,7 @@ struct IncrementalAlterConfigsRequest {
   static constexpr std::string_view kName = "IncrementalAlterConfigsRequest";
   static constexpr VersionRange kValidVersions = versions("0-1");
   static constexpr VersionRange kFlexibleVersions = versions("1+");
-  
+
   struct AlterConfigsResource {
     struct AlterableConfig {
       std::string name;
@@ -59,7 +59,7 @@ struct IncrementalAlterConfigsResponse {
   static constexpr std::string_view kName = "IncrementalAlterConfigsResponse";
   static constexpr VersionRange kValidVersions = versions("0-1");
   static constexpr VersionRange kFlexibleVersions = versions("1+");
-  
+
   struct AlterConfigsResourceResponse {
     int16_t error_code = 0;
     std::optional<std::string> error_message = std::string{};

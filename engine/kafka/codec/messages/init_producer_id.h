@@ -10,7 +10,7 @@ struct InitProducerIdRequest {
   static constexpr std::string_view kName = "InitProducerIdRequest";
   static constexpr VersionRange kValidVersions = versions("0-5");
   static constexpr VersionRange kFlexibleVersions = versions("2+");
-  
+
   std::optional<std::string> transactional_id = std::string{};
   int32_t transaction_timeout_ms = 0;
   int64_t producer_id = -1;
@@ -33,7 +33,7 @@ struct InitProducerIdResponse {
   static constexpr std::string_view kName = "InitProducerIdResponse";
   static constexpr VersionRange kValidVersions = versions("0-5");
   static constexpr VersionRange kFlexibleVersions = versions("2+");
-  
+
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   int64_t producer_id = -1;

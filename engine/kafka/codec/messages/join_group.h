@@ -10,7 +10,7 @@ struct JoinGroupRequest {
   static constexpr std::string_view kName = "JoinGroupRequest";
   static constexpr VersionRange kValidVersions = versions("0-9");
   static constexpr VersionRange kFlexibleVersions = versions("6+");
-  
+
   struct JoinGroupRequestProtocol {
     std::string name;
     Bytes metadata;
@@ -54,7 +54,7 @@ struct JoinGroupResponse {
   static constexpr std::string_view kName = "JoinGroupResponse";
   static constexpr VersionRange kValidVersions = versions("0-9");
   static constexpr VersionRange kFlexibleVersions = versions("6+");
-  
+
   struct JoinGroupResponseMember {
     std::string member_id;
     std::optional<std::string> group_instance_id = std::nullopt;

@@ -10,7 +10,7 @@ struct LeaveGroupRequest {
   static constexpr std::string_view kName = "LeaveGroupRequest";
   static constexpr VersionRange kValidVersions = versions("0-5");
   static constexpr VersionRange kFlexibleVersions = versions("4+");
-  
+
   struct MemberIdentity {
     std::string member_id;
     std::optional<std::string> group_instance_id = std::nullopt;
@@ -46,7 +46,7 @@ struct LeaveGroupResponse {
   static constexpr std::string_view kName = "LeaveGroupResponse";
   static constexpr VersionRange kValidVersions = versions("0-5");
   static constexpr VersionRange kFlexibleVersions = versions("4+");
-  
+
   struct MemberResponse {
     std::string member_id;
     std::optional<std::string> group_instance_id = std::string{};

@@ -10,7 +10,7 @@ struct ListGroupsRequest {
   static constexpr std::string_view kName = "ListGroupsRequest";
   static constexpr VersionRange kValidVersions = versions("0-5");
   static constexpr VersionRange kFlexibleVersions = versions("3+");
-  
+
   std::vector<std::string> states_filter;
   std::vector<std::string> types_filter;
   TaggedFields unknown_tagged_fields;
@@ -29,7 +29,7 @@ struct ListGroupsResponse {
   static constexpr std::string_view kName = "ListGroupsResponse";
   static constexpr VersionRange kValidVersions = versions("0-5");
   static constexpr VersionRange kFlexibleVersions = versions("3+");
-  
+
   struct ListedGroup {
     std::string group_id;
     std::string protocol_type;

@@ -10,7 +10,7 @@ struct ListOffsetsRequest {
   static constexpr std::string_view kName = "ListOffsetsRequest";
   static constexpr VersionRange kValidVersions = versions("0-10");
   static constexpr VersionRange kFlexibleVersions = versions("6+");
-  
+
   struct ListOffsetsTopic {
     struct ListOffsetsPartition {
       int32_t partition_index = 0;
@@ -63,7 +63,7 @@ struct ListOffsetsResponse {
   static constexpr std::string_view kName = "ListOffsetsResponse";
   static constexpr VersionRange kValidVersions = versions("0-10");
   static constexpr VersionRange kFlexibleVersions = versions("6+");
-  
+
   struct ListOffsetsTopicResponse {
     struct ListOffsetsPartitionResponse {
       int32_t partition_index = 0;

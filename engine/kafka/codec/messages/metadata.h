@@ -10,7 +10,7 @@ struct MetadataRequest {
   static constexpr std::string_view kName = "MetadataRequest";
   static constexpr VersionRange kValidVersions = versions("0-12");
   static constexpr VersionRange kFlexibleVersions = versions("9+");
-  
+
   struct MetadataRequestTopic {
     Uuid topic_id;
     std::optional<std::string> name = std::string{};
@@ -46,7 +46,7 @@ struct MetadataResponse {
   static constexpr std::string_view kName = "MetadataResponse";
   static constexpr VersionRange kValidVersions = versions("0-12");
   static constexpr VersionRange kFlexibleVersions = versions("9+");
-  
+
   struct MetadataResponseBroker {
     int32_t node_id = 0;
     std::string host;

@@ -10,7 +10,7 @@ struct OffsetCommitRequest {
   static constexpr std::string_view kName = "OffsetCommitRequest";
   static constexpr VersionRange kValidVersions = versions("0-9");
   static constexpr VersionRange kFlexibleVersions = versions("8+");
-  
+
   struct OffsetCommitRequestTopic {
     struct OffsetCommitRequestPartition {
       int32_t partition_index = 0;
@@ -69,7 +69,7 @@ struct OffsetCommitResponse {
   static constexpr std::string_view kName = "OffsetCommitResponse";
   static constexpr VersionRange kValidVersions = versions("0-9");
   static constexpr VersionRange kFlexibleVersions = versions("8+");
-  
+
   struct OffsetCommitResponseTopic {
     struct OffsetCommitResponsePartition {
       int32_t partition_index = 0;

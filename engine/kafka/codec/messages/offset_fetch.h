@@ -10,7 +10,7 @@ struct OffsetFetchRequest {
   static constexpr std::string_view kName = "OffsetFetchRequest";
   static constexpr VersionRange kValidVersions = versions("0-9");
   static constexpr VersionRange kFlexibleVersions = versions("6+");
-  
+
   struct OffsetFetchRequestTopic {
     std::string name;
     std::vector<int32_t> partition_indexes;
@@ -76,7 +76,7 @@ struct OffsetFetchResponse {
   static constexpr std::string_view kName = "OffsetFetchResponse";
   static constexpr VersionRange kValidVersions = versions("0-9");
   static constexpr VersionRange kFlexibleVersions = versions("6+");
-  
+
   struct OffsetFetchResponseTopic {
     struct OffsetFetchResponsePartition {
       int32_t partition_index = 0;

@@ -10,7 +10,7 @@ struct OffsetForLeaderEpochRequest {
   static constexpr std::string_view kName = "OffsetForLeaderEpochRequest";
   static constexpr VersionRange kValidVersions = versions("0-4");
   static constexpr VersionRange kFlexibleVersions = versions("4+");
-  
+
   struct OffsetForLeaderTopic {
     struct OffsetForLeaderPartition {
       int32_t partition = 0;
@@ -57,7 +57,7 @@ struct OffsetForLeaderEpochResponse {
   static constexpr std::string_view kName = "OffsetForLeaderEpochResponse";
   static constexpr VersionRange kValidVersions = versions("0-4");
   static constexpr VersionRange kFlexibleVersions = versions("4+");
-  
+
   struct OffsetForLeaderTopicResult {
     struct EpochEndOffset {
       int16_t error_code = 0;

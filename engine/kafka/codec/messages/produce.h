@@ -10,7 +10,7 @@ struct ProduceRequest {
   static constexpr std::string_view kName = "ProduceRequest";
   static constexpr VersionRange kValidVersions = versions("0-11");
   static constexpr VersionRange kFlexibleVersions = versions("9+");
-  
+
   struct TopicProduceData {
     struct PartitionProduceData {
       int32_t index = 0;
@@ -59,7 +59,7 @@ struct ProduceResponse {
   static constexpr std::string_view kName = "ProduceResponse";
   static constexpr VersionRange kValidVersions = versions("0-11");
   static constexpr VersionRange kFlexibleVersions = versions("9+");
-  
+
   struct TopicProduceResponse {
     struct PartitionProduceResponse {
       struct BatchIndexAndErrorMessage {

@@ -10,7 +10,7 @@ struct SaslAuthenticateRequest {
   static constexpr std::string_view kName = "SaslAuthenticateRequest";
   static constexpr VersionRange kValidVersions = versions("0-2");
   static constexpr VersionRange kFlexibleVersions = versions("2+");
-  
+
   Bytes auth_bytes;
   TaggedFields unknown_tagged_fields;
 
@@ -27,7 +27,7 @@ struct SaslAuthenticateResponse {
   static constexpr std::string_view kName = "SaslAuthenticateResponse";
   static constexpr VersionRange kValidVersions = versions("0-2");
   static constexpr VersionRange kFlexibleVersions = versions("2+");
-  
+
   int16_t error_code = 0;
   std::optional<std::string> error_message = std::string{};
   Bytes auth_bytes;

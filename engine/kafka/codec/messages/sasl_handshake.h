@@ -10,7 +10,7 @@ struct SaslHandshakeRequest {
   static constexpr std::string_view kName = "SaslHandshakeRequest";
   static constexpr VersionRange kValidVersions = versions("0-1");
   static constexpr VersionRange kFlexibleVersions = versions("none");
-  
+
   std::string mechanism;
   TaggedFields unknown_tagged_fields;
 
@@ -27,7 +27,7 @@ struct SaslHandshakeResponse {
   static constexpr std::string_view kName = "SaslHandshakeResponse";
   static constexpr VersionRange kValidVersions = versions("0-1");
   static constexpr VersionRange kFlexibleVersions = versions("none");
-  
+
   int16_t error_code = 0;
   std::vector<std::string> mechanisms;
   TaggedFields unknown_tagged_fields;

@@ -10,7 +10,7 @@ struct SyncGroupRequest {
   static constexpr std::string_view kName = "SyncGroupRequest";
   static constexpr VersionRange kValidVersions = versions("0-5");
   static constexpr VersionRange kFlexibleVersions = versions("4+");
-  
+
   struct SyncGroupRequestAssignment {
     std::string member_id;
     Bytes assignment;
@@ -52,7 +52,7 @@ struct SyncGroupResponse {
   static constexpr std::string_view kName = "SyncGroupResponse";
   static constexpr VersionRange kValidVersions = versions("0-5");
   static constexpr VersionRange kFlexibleVersions = versions("4+");
-  
+
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::optional<std::string> protocol_type = std::nullopt;

@@ -10,7 +10,7 @@ struct TxnOffsetCommitRequest {
   static constexpr std::string_view kName = "TxnOffsetCommitRequest";
   static constexpr VersionRange kValidVersions = versions("0-4");
   static constexpr VersionRange kFlexibleVersions = versions("3+");
-  
+
   struct TxnOffsetCommitRequestTopic {
     struct TxnOffsetCommitRequestPartition {
       int32_t partition_index = 0;
@@ -71,7 +71,7 @@ struct TxnOffsetCommitResponse {
   static constexpr std::string_view kName = "TxnOffsetCommitResponse";
   static constexpr VersionRange kValidVersions = versions("0-4");
   static constexpr VersionRange kFlexibleVersions = versions("3+");
-  
+
   struct TxnOffsetCommitResponseTopic {
     struct TxnOffsetCommitResponsePartition {
       int32_t partition_index = 0;
