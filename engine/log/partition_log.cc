@@ -1219,6 +1219,7 @@ io::Task<Result<void>> PartitionLog::roll_now(int64_t now_ms) {
   if (closed_) co_return log_error(LogErrc::kLogClosed, "log closed");
   if (active().size_bytes == 0) co_return ok_result();
   roll_in_memory(now_ms);
+  // Seal the old segment and create the new one now (flush() alone would skip: nothing new).
   flushing_ = true;
   auto r = co_await do_flush();
   flushing_ = false;
@@ -1233,19 +1234,7 @@ io::Task<Result<void>> PartitionLog::roll_if_needed(int64_t now_ms) {
   if (closed_) co_return log_error(LogErrc::kLogClosed, "log closed");
   Segment& a = active();
   if (a.size_bytes == 0 || now_ms - a.created_ms < config_.segment_ms) co_return ok_result();
-  if (segments_.size() >= config_.max_segments) co_return make_error(ENOSPC, "too many segments");
-  while (flushing_) co_await flush_done_.wait();  // one flush at a time: flushing_ is a single flag
-  if (closed_ || active().size_bytes == 0) co_return ok_result();
-  roll_in_memory(now_ms);
-  // Seal the old segment and create the new one now (flush() alone would skip: nothing new).
-  flushing_ = true;
-  auto r = co_await do_flush();
-  flushing_ = false;
-  flush_generation_++;
-  if (r) last_flush_error_.reset();
-  else last_flush_error_ = r.error();
-  flush_done_.notify_all();
-  co_return r;
+  co_return co_await roll_now(now_ms);
 }
 
 io::Task<Result<void>> PartitionLog::truncate_to(int64_t offset) {
