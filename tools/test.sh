@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds everything (warnings are errors) and runs the whole test suite with ctest.
+# Builds everything (warnings are errors) and runs the whole test suite with ctest, then builds
+# the libFuzzer targets with clang and runs each for a bounded time (20 s) on its seed corpus.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
@@ -7,3 +8,6 @@ tools/setup.sh
 cmake --preset ci
 cmake --build --preset ci -j"$(nproc)"
 ctest --preset ci -j"$(nproc)" --timeout 600 "$@"
+cmake --preset fuzz
+cmake --build --preset fuzz -j"$(nproc)" --target fuzz_request_decoder fuzz_batch_validation
+ctest --test-dir build/fuzz -R fuzz --timeout 300 --output-on-failure
