@@ -15,6 +15,12 @@ namespace sluice::kafka {
 namespace {
 
 constexpr std::size_t kCompactThresholdBytes = 64 * 1024;
+// Memory a client that pipelines requests but does not read its responses can pin: Fetch
+// responses read from disk own their buffers, so without a bound 128 pipelined 1 MiB fetches
+// pin 128 MiB per connection. Real clients keep one Fetch in flight per connection.
+constexpr std::size_t kMaxRunningFetches = 2;
+constexpr std::size_t kMaxUnsentResponseBytes = 8 << 20;
+constexpr int16_t kFetchApiKey = 1;
 
 std::string peer_host(int fd) {
   sockaddr_storage ss{};
@@ -43,6 +49,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   io::Task<void> run_request(alloc::BufferRef frame, uint64_t seq);
   io::Task<void> pump();
+  // Response bytes that will go out before request `seq`'s response (those ahead of it in order).
+  std::size_t unsent_before(uint64_t seq) const {
+    std::size_t n = sending_bytes_;
+    for (std::size_t i = 0; i < slots_.size() && first_seq_ + i < seq; ++i)
+      if (slots_[i].done) n += slots_[i].out.frame.size();
+    return n;
+  }
   void close() {
     if (closed_) return;
     closed_ = true;
@@ -55,6 +68,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t first_seq_ = 0;      // sequence number of slots_.front()
   uint64_t next_seq_ = 0;
   std::size_t inflight_bytes_ = 0;
+  std::size_t unsent_bytes_ = 0;   // finished responses not yet handed to the kernel
+  std::size_t sending_bytes_ = 0;  // the response pump() is sending right now
+  std::size_t running_fetches_ = 0;
+  io::Event fetch_gate_;           // pulsed when a fetch finishes or a response is sent
   bool sending_ = false;
   bool closed_ = false;
   io::Event slot_freed_;
@@ -83,7 +100,8 @@ io::Task<void> Connection::read_loop() {
       }
       if (acc.size() - rd - 4 < static_cast<std::size_t>(size)) break;
       // Back-pressure: bounded requests and bytes in flight per connection.
-      while (!closed_ && (slots_.size() >= max_inflight || (inflight_bytes_ > budget && !slots_.empty())))
+      while (!closed_ && !st.stopping &&
+             (slots_.size() >= max_inflight || (inflight_bytes_ + unsent_bytes_ > budget && !slots_.empty())))
         co_await slot_freed_.wait(std::chrono::seconds(1));
       if (closed_) break;
       alloc::BufferRef frame(alloc::Buffer::allocate(static_cast<std::size_t>(size)));
@@ -114,13 +132,32 @@ io::Task<void> Connection::run_request(alloc::BufferRef frame, uint64_t seq) {
     out = close_connection("malformed request header");
   } else {
     RequestContext ctx{std::move(header.value()), r.rest(), frame, peer_};
-    out = co_await dispatch_request(ctx);
+    const bool is_fetch = ctx.header.request_api_key == kFetchApiKey;
+    if (is_fetch) {
+      // Fetches run one or two at a time and not while responses ahead of theirs pile up unsent
+      // (only those ahead: they drain without this fetch, so the wait cannot deadlock).
+      while (!closed_ && !shard_state().stopping &&
+             (running_fetches_ >= kMaxRunningFetches || unsent_before(seq) > kMaxUnsentResponseBytes))
+        co_await fetch_gate_.wait(std::chrono::seconds(1));
+      running_fetches_++;
+    }
+    if (closed_) {
+      out.kind = HandlerOutput::Kind::no_response;
+    } else {
+      out = co_await dispatch_request(ctx);
+    }
+    if (is_fetch) {
+      running_fetches_--;
+      fetch_gate_.set();
+      fetch_gate_.reset();
+    }
   }
   SLUICE_ASSERT(seq >= first_seq_ && seq - first_seq_ < slots_.size());
   Slot& slot = slots_[static_cast<std::size_t>(seq - first_seq_)];
   slot.done = true;
   slot.out = std::move(out);
   inflight_bytes_ -= frame_bytes;
+  unsent_bytes_ += slot.out.frame.size();
   co_await pump();
 }
 
@@ -133,16 +170,20 @@ io::Task<void> Connection::pump() {
     HandlerOutput out = std::move(slots_.front().out);
     slots_.pop_front();
     first_seq_++;
+    const std::size_t response_bytes = out.frame.size();
+    if (!closed_ && out.kind == HandlerOutput::Kind::close_connection) close();
+    if (!closed_ && out.kind == HandlerOutput::Kind::respond) {
+      sending_bytes_ = response_bytes;
+      auto sent = co_await sock_.send(std::move(out.frame));
+      sending_bytes_ = 0;
+      if (!sent.ok()) close();
+    }
+    // The bytes count as unsent until the kernel has them (or the connection is gone).
+    unsent_bytes_ -= response_bytes;
     slot_freed_.set();
     slot_freed_.reset();
-    if (closed_) continue;
-    if (out.kind == HandlerOutput::Kind::close_connection) {
-      close();
-      continue;
-    }
-    if (out.kind == HandlerOutput::Kind::no_response) continue;
-    auto sent = co_await sock_.send(std::move(out.frame));
-    if (!sent.ok()) close();
+    fetch_gate_.set();
+    fetch_gate_.reset();
   }
   sending_ = false;
 }

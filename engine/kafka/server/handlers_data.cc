@@ -17,6 +17,14 @@ constexpr int16_t kInvalidRequiredAcks = 21;
 constexpr int16_t kUnsupportedVersion = 35;
 constexpr int16_t kInvalidRecord = 87;
 constexpr int16_t kTransactionalIdAuthorizationFailed = 53;
+constexpr int16_t kUnsupportedCompressionType = 76;
+
+// A v2 batch compressed with zstd (attributes & 7 == 4): Produce v7+ only (KIP-110).
+bool is_zstd_batch(std::span<const std::byte> records) {
+  constexpr std::size_t kMagicAt = 16, kAttributesAt = 21;
+  if (records.size() < kAttributesAt + 2 || static_cast<int8_t>(records[kMagicAt]) != 2) return false;
+  return (static_cast<uint8_t>(records[kAttributesAt + 1]) & 0x07) == 4;
+}
 
 // Which shard owns (topic, partition), from the local catalogue replica; -1 if unknown.
 int owner_of(const std::string& topic, int32_t partition) {
@@ -81,6 +89,7 @@ io::Task<HandlerOutput> produce(RequestContext& ctx) {
     else if (transactional) it.outcome.error_code = kTransactionalIdAuthorizationFailed;
     else if (owner < 0) it.outcome.error_code = kUnknownTopicOrPartition;
     else if (it.records.empty()) it.outcome.error_code = kInvalidRecord;
+    else if (version < 7 && is_zstd_batch(it.records)) it.outcome.error_code = kUnsupportedCompressionType;
     else by_shard[static_cast<size_t>(owner)].push_back(&it);
   }
   std::vector<io::Task<void>> calls;
@@ -92,7 +101,13 @@ io::Task<HandlerOutput> produce(RequestContext& ctx) {
     }(s, std::move(by_shard[s]), req.acks));
   }
   co_await when_all(std::move(calls));
-  if (req.acks == 0) co_return HandlerOutput{HandlerOutput::Kind::no_response, {}, nullptr};
+  if (req.acks == 0) {
+    // No response for acks=0; but as in Kafka, an error closes the connection: it is the only
+    // way the producer learns of it (and refreshes its metadata).
+    for (const auto& it : items)
+      if (it.outcome.error_code != 0) co_return close_connection("acks=0 produce failed");
+    co_return HandlerOutput{HandlerOutput::Kind::no_response, {}, nullptr};
+  }
 
   ProduceResponse resp;
   size_t k = 0;
@@ -142,14 +157,22 @@ io::Task<void> fetch_on_owner(std::vector<FetchItem*> items) {
   }
 }
 
+// What a long poll waits on. A copy, not FetchItem*: the waits on the other owner shards outlive
+// the request once one shard (or the deadline) has answered it.
+struct WaitItem {
+  std::string topic;
+  int32_t partition;
+  int64_t offset;
+};
+
 // On the owner shard: returns once any of the partitions has data past the fetch offset, or
 // at the deadline.
-io::Task<void> wait_on_owner(std::vector<FetchItem*> items, int64_t deadline_ns) {
+io::Task<void> wait_on_owner(std::vector<WaitItem> items, int64_t deadline_ns) {
   ShardState& st = shard_state();
   for (;;) {
-    for (FetchItem* it : items) {
-      Partition* p = st.find_partition(*it->topic, it->partition);
-      if (!p || p->high_watermark() > it->offset || p->high_watermark() < it->offset) co_return;
+    for (const WaitItem& it : items) {
+      Partition* p = st.find_partition(it.topic, it.partition);
+      if (!p || p->high_watermark() > it.offset || p->high_watermark() < it.offset) co_return;
     }
     int64_t left = deadline_ns - io::Shard::current().now_ns();
     if (left <= 0 || st.stopping) co_return;
@@ -162,7 +185,7 @@ struct FetchWait {
   io::Event woken;
 };
 
-io::Task<void> owner_wait_then_wake(unsigned target, std::vector<FetchItem*> items, int64_t deadline_ns,
+io::Task<void> owner_wait_then_wake(unsigned target, std::vector<WaitItem> items, int64_t deadline_ns,
                                     std::shared_ptr<FetchWait> wait) {
   auto fn = [items = std::move(items), deadline_ns]() mutable { return wait_on_owner(std::move(items), deadline_ns); };
   co_await io::submit_to(target, std::move(fn));
@@ -219,8 +242,13 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
   if (!any_error && bytes < static_cast<std::size_t>(std::max(req.min_bytes, 1)) && req.max_wait_ms > 0 && !items.empty()) {
     int64_t deadline_ns = start_ns + int64_t{req.max_wait_ms} * 1'000'000;
     auto wait = std::make_shared<FetchWait>();
-    for (unsigned s = 0; s < by_shard.size(); ++s)
-      if (!by_shard[s].empty()) io::spawn(owner_wait_then_wake(s, by_shard[s], deadline_ns, wait));
+    for (unsigned s = 0; s < by_shard.size(); ++s) {
+      if (by_shard[s].empty()) continue;
+      std::vector<WaitItem> keys;
+      keys.reserve(by_shard[s].size());
+      for (const FetchItem* it : by_shard[s]) keys.push_back({*it->topic, it->partition, it->offset});
+      io::spawn(owner_wait_then_wake(s, std::move(keys), deadline_ns, wait));
+    }
     int64_t left = deadline_ns - io::Shard::current().now_ns();
     if (left > 0) co_await wait->woken.wait(std::chrono::nanoseconds(left));
     for (auto& it : items) it.outcome.records.clear();
