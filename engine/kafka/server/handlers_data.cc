@@ -47,7 +47,6 @@ struct ProduceItem {
 // covers all of this request's partitions on this shard.
 io::Task<void> produce_on_owner(std::vector<ProduceItem*> items, int16_t acks) {
   ShardState& st = shard_state();
-  std::vector<std::pair<Partition*, int64_t>> waits;
   for (ProduceItem* it : items) {
     Partition* p = st.find_partition(*it->topic, it->partition);
     if (!p) {
@@ -55,16 +54,15 @@ io::Task<void> produce_on_owner(std::vector<ProduceItem*> items, int16_t acks) {
       continue;
     }
     it->outcome = co_await p->produce(it->records);
-    if (acks == -1 && it->outcome.error_code == 0) waits.emplace_back(p, it->outcome.base_offset);
   }
   if (acks != -1) co_return;
-  for (size_t i = 0, w = 0; i < items.size() && w < waits.size(); ++i) {
-    ProduceItem* it = items[i];
+  for (ProduceItem* it : items) {
     if (it->outcome.error_code != 0) continue;
-    auto [p, base] = waits[w++];
-    (void)base;
-    auto d = co_await p->wait_durable(it->outcome);
-    if (!d) it->outcome.error_code = 56;  // KAFKA_STORAGE_ERROR
+    // Looked up again: the topic may have been deleted while this request was suspended.
+    Partition* p = st.find_partition(*it->topic, it->partition);
+    bool durable = p != nullptr;
+    if (p) durable = co_await p->wait_durable(it->outcome);
+    if (!durable) it->outcome.error_code = 56;  // KAFKA_STORAGE_ERROR
   }
 }
 
@@ -92,15 +90,9 @@ io::Task<HandlerOutput> produce(RequestContext& ctx) {
     else if (version < 7 && is_zstd_batch(it.records)) it.outcome.error_code = kUnsupportedCompressionType;
     else by_shard[static_cast<size_t>(owner)].push_back(&it);
   }
-  std::vector<io::Task<void>> calls;
-  for (unsigned s = 0; s < by_shard.size(); ++s) {
-    if (by_shard[s].empty()) continue;
-    calls.push_back([](unsigned target, std::vector<ProduceItem*> part, int16_t acks) -> io::Task<void> {
-      auto fn = [part = std::move(part), acks]() mutable { return produce_on_owner(std::move(part), acks); };
-      co_await io::submit_to(target, std::move(fn));
-    }(s, std::move(by_shard[s]), req.acks));
-  }
-  co_await when_all(std::move(calls));
+  const int16_t acks = req.acks;
+  auto on_owner = [acks](std::vector<ProduceItem*> part) { return produce_on_owner(std::move(part), acks); };
+  co_await on_each_owner(std::move(by_shard), on_owner);
   if (req.acks == 0) {
     // No response for acks=0; but as in Kafka, an error closes the connection: it is the only
     // way the producer learns of it (and refreshes its metadata).
@@ -192,16 +184,8 @@ io::Task<void> owner_wait_then_wake(unsigned target, std::vector<WaitItem> items
   wait->woken.set();
 }
 
-io::Task<void> read_all(std::vector<std::vector<FetchItem*>>& by_shard) {
-  std::vector<io::Task<void>> calls;
-  for (unsigned s = 0; s < by_shard.size(); ++s) {
-    if (by_shard[s].empty()) continue;
-    calls.push_back([](unsigned target, std::vector<FetchItem*> part) -> io::Task<void> {
-      auto fn = [part = std::move(part)]() mutable { return fetch_on_owner(std::move(part)); };
-      co_await io::submit_to(target, std::move(fn));
-    }(s, by_shard[s]));
-  }
-  co_await when_all(std::move(calls));
+io::Task<void> read_all(const std::vector<std::vector<FetchItem*>>& by_shard) {
+  co_await on_each_owner(by_shard, fetch_on_owner);
 }
 
 io::Task<HandlerOutput> fetch(RequestContext& ctx) {
@@ -327,15 +311,7 @@ io::Task<HandlerOutput> list_offsets(RequestContext& ctx) {
     if (owner < 0) it.outcome.error_code = kUnknownTopicOrPartition;
     else by_shard[static_cast<size_t>(owner)].push_back(&it);
   }
-  std::vector<io::Task<void>> calls;
-  for (unsigned s = 0; s < by_shard.size(); ++s) {
-    if (by_shard[s].empty()) continue;
-    calls.push_back([](unsigned target, std::vector<ListItem*> part) -> io::Task<void> {
-      auto fn = [part = std::move(part)]() mutable { return list_on_owner(std::move(part)); };
-      co_await io::submit_to(target, std::move(fn));
-    }(s, std::move(by_shard[s])));
-  }
-  co_await when_all(std::move(calls));
+  co_await on_each_owner(std::move(by_shard), list_on_owner);
   ListOffsetsResponse resp;
   size_t k = 0;
   for (const auto& t : req.topics) {

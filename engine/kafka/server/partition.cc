@@ -254,7 +254,11 @@ io::Task<void> Partition::housekeeping(int64_t now_ms, int64_t producer_expirati
 
 io::Task<void> Partition::close() {
   closing_ = true;
-  while (flush_running_) co_await flusher_done_.wait(std::chrono::milliseconds(100));
+  while (flush_running_) {
+    // Same reason as below: once stopping, waits return at once; yield so the flush completes.
+    bool woken = co_await flusher_done_.wait(std::chrono::milliseconds(100));
+    if (!woken && flush_running_) co_await YieldToLoop{};
+  }
   while (reads_in_flight_ > 0) {
     // Event::wait and sleep_for do not suspend once the shard is stopping: yield to the run loop
     // instead, so the reads' (cancelled) completions are reaped.

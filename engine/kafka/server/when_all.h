@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "alloc/assert.h"
+#include "io/cross_shard.h"
 #include "io/task.h"
 
 namespace sluice::kafka {
@@ -50,6 +51,25 @@ inline io::Task<void> when_all(std::vector<io::Task<void>> tasks) {
   Latch latch(tasks.size());
   for (auto& t : tasks) io::spawn(detail::run_and_count_down(std::move(t), &latch));
   co_await latch;
+}
+
+namespace detail {
+template <class Item, class Fn>
+io::Task<void> call_on_owner(unsigned target, std::vector<Item*> items, Fn fn) {
+  // Named, then moved: g++ 12 destroys lambda temporaries in a co_await expression twice.
+  auto call = [items = std::move(items), fn]() mutable { return fn(std::move(items)); };
+  co_await io::submit_to(target, std::move(call));
+}
+}  // namespace detail
+
+// The data-path fan-out: by_shard[s] lists the items owned by shard s; fn(items) -> Task<void>
+// runs on each shard that has items, all concurrently; completes when every one has finished.
+template <class Item, class Fn>
+io::Task<void> on_each_owner(std::vector<std::vector<Item*>> by_shard, Fn fn) {
+  std::vector<io::Task<void>> calls;
+  for (unsigned s = 0; s < by_shard.size(); ++s)
+    if (!by_shard[s].empty()) calls.push_back(detail::call_on_owner(s, std::move(by_shard[s]), fn));
+  co_await when_all(std::move(calls));
 }
 
 }  // namespace sluice::kafka
