@@ -46,8 +46,9 @@ void Buffer::unref() noexcept {
 }
 
 void Buffer::unref_local() noexcept {
-  SLUICE_ASSERT(refs_ > 0);
-  if (--refs_ != 0) return;
+  uint32_t before = refs_.fetch_sub(1, std::memory_order_acq_rel);
+  SLUICE_ASSERT(before > 0);
+  if (before != 1) return;
   if (inline_storage_) {
     this->~Buffer();
     ::operator delete(static_cast<void*>(this), std::align_val_t(16));

@@ -1,11 +1,16 @@
 #pragma once
 // Reference-counted buffers and buffer chains for zero-copy framing.
 //
-// A Buffer is a contiguous block with a shard-local (non-atomic) reference count. It belongs to
-// the shard that allocated it; a reference dropped on another shard is handed back to the owner
-// through a hook the io runtime installs (so no atomic read-modify-write on the data path).
+// A Buffer is a contiguous block with a reference count. It belongs to the shard that allocated
+// it; a reference dropped on another shard is handed back to the owner through a hook the io
+// runtime installs, so the last reference is always released (and the memory recycled or freed)
+// on the owner. The count itself is atomic: a shard that received a shared fragment (a fetch
+// response pointing into the owner's log tail) takes further references while the owner checks
+// the count to decide whether a tail chunk can be recycled; a plain integer raced there and lost
+// updates under load (a chunk freed while the log still wrote into it).
 // An IoBuf is a short chain of (buffer, offset, length) fragments: a Kafka response can be a
 // header fragment followed by fragments that point straight into the log's tail pages.
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -41,11 +46,11 @@ class Buffer {
   const std::byte* data() const noexcept { return data_; }
   std::size_t capacity() const noexcept { return capacity_; }
   uint32_t owner_shard() const noexcept { return owner_shard_; }
-  uint32_t refs() const noexcept { return refs_; }
+  uint32_t refs() const noexcept { return refs_.load(std::memory_order_acquire); }
 
   void ref() noexcept {
-    SLUICE_ASSERT(refs_ > 0);
-    refs_++;
+    uint32_t before = refs_.fetch_add(1, std::memory_order_relaxed);
+    SLUICE_ASSERT(before > 0);
   }
   // Drops one reference; frees on the last one. Off the owner shard, hands it back.
   void unref() noexcept;
@@ -56,7 +61,7 @@ class Buffer {
   Buffer() = default;
   std::byte* data_ = nullptr;
   std::size_t capacity_ = 0;
-  uint32_t refs_ = 1;
+  std::atomic<uint32_t> refs_{1};
   uint32_t owner_shard_ = kNoShard;
   FreeFn free_fn_ = nullptr;
   void* ctx_ = nullptr;

@@ -931,8 +931,10 @@ io::Task<Result<void>> PartitionLog::recover_tail(Segment& s, uint64_t limit) {
   auto r = co_await s.log->truncate(pos);
   if (!r) co_return r;
   const uint64_t keep = std::max(align_up(pos, kPage), align_up(old_size, kPage));
-  r = co_await s.log->allocate(pos, keep - pos);
-  if (!r) co_return r;
+  if (keep > pos) {  // fallocate refuses a zero length (EINVAL)
+    r = co_await s.log->allocate(pos, keep - pos);
+    if (!r) co_return r;
+  }
   r = co_await s.log->datasync();
   if (!r) co_return r;
   stats_.syncs++;

@@ -11,10 +11,13 @@ namespace {
 
 constexpr int16_t kCoordinatorNotAvailable = 15;
 
-std::string to_string(const Bytes& b) { return std::string(reinterpret_cast<const char*>(b.data()), b.size()); }
+std::string to_string(const Bytes& b) {
+  if (b.empty()) return {};  // an empty vector's data() may be null
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
 Bytes to_bytes(const std::string& s) {
   Bytes b(s.size());
-  std::memcpy(b.data(), s.data(), s.size());
+  if (!s.empty()) std::memcpy(b.data(), s.data(), s.size());
   return b;
 }
 int64_t wall_ms() { return log::SystemClock().now_ms(); }
