@@ -453,7 +453,7 @@ io::Task<Result<void>> PartitionLog::write_pages(Segment& s, uint64_t from, uint
     uint64_t want = std::max(end, std::min<uint64_t>(s.allocated_bytes + config_.preallocate_bytes,
                                                      align_up(config_.segment_bytes, kPage)));
     want = align_up(want, kPage);
-    auto r = co_await s.log->allocate(s.allocated_bytes, want - s.allocated_bytes);
+    auto r = co_await reserve(*s.log, s.allocated_bytes, want);
     if (!r) co_return r;
     s.allocated_bytes = want;
   }
@@ -465,6 +465,26 @@ io::Task<Result<void>> PartitionLog::write_pages(Segment& s, uint64_t from, uint
     alloc::BufferRef keep = c.buf;  // the chunk list may change while the write is in flight
     auto w = co_await s.log->write(lo, std::span<const std::byte>(keep->data() + (lo - cs), hi - lo));
     if (!w) co_return w.error();
+  }
+  co_return ok_result();
+}
+
+io::Task<Result<void>> PartitionLog::reserve(File& f, uint64_t from, uint64_t to) {
+  SLUICE_ASSERT(from <= to && from % kPage == 0 && to % kPage == 0);
+  if (!config_.prezero) co_return co_await f.allocate(from, to - from);
+  // One zeroed, page-aligned block per thread (shard), written as many times as needed.
+  constexpr std::size_t kZeroBlockBytes = 256 << 10;
+  static thread_local alloc::BufferRef zeros;
+  if (!zeros) {
+    zeros = alloc::BufferRef(alloc::Buffer::allocate(kZeroBlockBytes, kPage));
+    std::memset(zeros->data(), 0, kZeroBlockBytes);
+  }
+  alloc::BufferRef keep = zeros;
+  for (uint64_t pos = from; pos < to;) {
+    const std::size_t n = static_cast<std::size_t>(std::min<uint64_t>(kZeroBlockBytes, to - pos));
+    auto w = co_await f.write(pos, std::span<const std::byte>(keep->data(), n));
+    if (!w) co_return w.error();
+    pos += n;
   }
   co_return ok_result();
 }
@@ -484,7 +504,7 @@ io::Task<Result<void>> PartitionLog::create_segment_files(Segment& s) {
     if (!r) co_return r;
   }
   uint64_t prealloc = std::min<uint64_t>(config_.preallocate_bytes, align_up(config_.segment_bytes, kPage));
-  auto r = co_await lf->allocate(0, align_up(prealloc, kPage));
+  auto r = co_await reserve(*lf, 0, align_up(prealloc, kPage));
   if (!r) co_return r;
   r = co_await fs_.sync_dir(dir_);
   if (!r) co_return r;

@@ -66,6 +66,7 @@ log::LogConfig log_config_for(const broker::BrokerConfig& cfg, const broker::Top
   c.max_message_bytes = static_cast<uint32_t>(std::clamp<int64_t>(eff.max_message_bytes, 61, 64 << 20));
   c.visible_before_sync = eff.visible_before_sync;
   c.max_unflushed_bytes = std::max<uint64_t>(c.max_unflushed_bytes, uint64_t{c.max_message_bytes} * 2);
+
   return c;
 }
 
