@@ -1195,19 +1195,25 @@ io::Task<Result<void>> PartitionLog::apply_retention(int64_t now_ms) {
       by_time = s.max_timestamp_ms >= 0 && now_ms - s.max_timestamp_ms > config_.retention_ms;
     }
     if (!by_bytes && !by_time) break;
-    const int64_t base = s.base_offset;
     total -= s.size_bytes;
-    std::unique_ptr<Segment> gone = std::move(segments_.front());
-    segments_.erase(segments_.begin());
-    log_start_ = segments_.front()->base_offset;
-    SLUICE_ASSERT(log_start_ <= durable_end_);
-    if (gone->pins > 0) graveyard_.push_back(std::move(gone));
-    auto r = co_await delete_segment_files(base);
+    auto r = co_await drop_oldest_segment();
     if (!r) co_return r;
     removed = true;
   }
   if (removed) co_return co_await fs_.sync_dir(dir_);
   co_return ok_result();
+}
+
+// Removes the oldest (sealed, durable) segment and moves the log start. Caller holds io_lock_.
+io::Task<Result<void>> PartitionLog::drop_oldest_segment() {
+  SLUICE_ASSERT(segments_.size() > 1 && segments_.front()->sealed);
+  const int64_t base = segments_.front()->base_offset;
+  std::unique_ptr<Segment> gone = std::move(segments_.front());
+  segments_.erase(segments_.begin());
+  log_start_ = segments_.front()->base_offset;
+  SLUICE_ASSERT(log_start_ <= durable_end_);
+  if (gone->pins > 0) graveyard_.push_back(std::move(gone));  // a reader still uses it
+  co_return co_await delete_segment_files(base);
 }
 
 io::Task<Result<void>> PartitionLog::delete_segments_below(int64_t offset) {
@@ -1219,14 +1225,9 @@ io::Task<Result<void>> PartitionLog::delete_segments_below(int64_t offset) {
   // Only durable data may go: the segment after the deleted one must start at or below both.
   while (segments_.size() > 1 && segments_.front()->sealed && segments_[1]->base_offset <= offset &&
          segments_[1]->base_offset <= durable_end_) {
-    const int64_t base = segments_.front()->base_offset;
-    std::unique_ptr<Segment> gone = std::move(segments_.front());
-    segments_.erase(segments_.begin());
-    log_start_ = segments_.front()->base_offset;
-    SLUICE_ASSERT(log_start_ <= offset && log_start_ <= durable_end_);
-    if (gone->pins > 0) graveyard_.push_back(std::move(gone));
-    auto r = co_await delete_segment_files(base);
+    auto r = co_await drop_oldest_segment();
     if (!r) co_return r;
+    SLUICE_ASSERT(log_start_ <= offset);
     removed = true;
   }
   if (removed) co_return co_await fs_.sync_dir(dir_);

@@ -179,6 +179,7 @@ class PartitionLog {
   io::Task<Result<void>> create_segment_files(Segment& s);
   io::Task<Result<void>> write_pages(Segment& s, uint64_t from, uint64_t to);
   io::Task<Result<void>> reserve(File& f, uint64_t from, uint64_t to);
+  io::Task<Result<void>> drop_oldest_segment();
   io::Task<Result<void>> seal(Segment& s, uint64_t size_bytes);
   io::Task<Result<void>> ensure_open(Segment& s);
   io::Task<Result<void>> ensure_indexes(Segment& s, bool locked);
