@@ -2,6 +2,7 @@
 // gets one cross-shard message per request; the replies are gathered here and encoded once.
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include "engine/kafka/server/api_table.h"
 #include "engine/kafka/server/request.h"
@@ -155,33 +156,65 @@ struct WaitItem {
   std::string topic;
   int32_t partition;
   int64_t offset;
+  int32_t max_bytes;
+  FetchOutcome outcome;  // filled when the wait ended because data arrived
 };
 
-// On the owner shard: returns once any of the partitions has data past the fetch offset, or
-// at the deadline.
-io::Task<void> wait_on_owner(std::vector<WaitItem> items, int64_t deadline_ns) {
+struct OwnerWaitResult {
+  bool read = false;  // data arrived and `items` hold what was read right then
+  std::vector<WaitItem> items;
+};
+
+// On the owner shard: returns once any of the partitions has data past the fetch offset, and
+// then reads them at once (saving the fetch a second round trip to this shard), or at the deadline.
+io::Task<OwnerWaitResult> wait_on_owner(std::vector<WaitItem> items, int64_t deadline_ns) {
   ShardState& st = shard_state();
+  OwnerWaitResult out;
   for (;;) {
+    bool ready = false;
     for (const WaitItem& it : items) {
       Partition* p = st.find_partition(it.topic, it.partition);
-      if (!p || p->high_watermark() > it.offset || p->high_watermark() < it.offset) co_return;
+      ready = ready || !p || p->high_watermark() != it.offset;
     }
+    if (ready) break;
     int64_t left = deadline_ns - io::Shard::current().now_ns();
-    if (left <= 0 || st.stopping) co_return;
+    if (left <= 0 || st.stopping) {
+      out.items = std::move(items);
+      co_return out;
+    }
     bool woken = co_await st.data_arrived.wait(std::chrono::nanoseconds(left));
-    if (!woken) co_return;
+    if (!woken) {
+      out.items = std::move(items);
+      co_return out;
+    }
   }
+  for (WaitItem& it : items) {
+    Partition* p = st.find_partition(it.topic, it.partition);
+    if (!p) {
+      it.outcome.error_code = kUnknownTopicOrPartition;
+      continue;
+    }
+    it.outcome = co_await p->fetch(it.offset, it.max_bytes);
+  }
+  out.read = true;
+  out.items = std::move(items);
+  co_return out;
 }
 
+// Lives on the fetch's (connection) shard; shared with the per-owner waits, which may finish
+// after the fetch has answered.
 struct FetchWait {
   io::Event woken;
+  std::vector<std::optional<OwnerWaitResult>> per_shard;
 };
 
 io::Task<void> owner_wait_then_wake(unsigned target, std::vector<WaitItem> items, int64_t deadline_ns,
                                     std::shared_ptr<FetchWait> wait) {
   auto fn = [items = std::move(items), deadline_ns]() mutable { return wait_on_owner(std::move(items), deadline_ns); };
-  co_await io::submit_to(target, std::move(fn));
-  wait->woken.set();
+  OwnerWaitResult r = co_await io::submit_to(target, std::move(fn));
+  const bool data = r.read;
+  wait->per_shard[target] = std::move(r);
+  if (data) wait->woken.set();
 }
 
 io::Task<void> read_all(const std::vector<std::vector<FetchItem*>>& by_shard) {
@@ -226,17 +259,31 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
   if (!any_error && bytes < static_cast<std::size_t>(std::max(req.min_bytes, 1)) && req.max_wait_ms > 0 && !items.empty()) {
     int64_t deadline_ns = start_ns + int64_t{req.max_wait_ms} * 1'000'000;
     auto wait = std::make_shared<FetchWait>();
+    wait->per_shard.resize(by_shard.size());
     for (unsigned s = 0; s < by_shard.size(); ++s) {
       if (by_shard[s].empty()) continue;
       std::vector<WaitItem> keys;
       keys.reserve(by_shard[s].size());
-      for (const FetchItem* it : by_shard[s]) keys.push_back({*it->topic, it->partition, it->offset});
+      for (const FetchItem* it : by_shard[s]) keys.push_back({*it->topic, it->partition, it->offset, it->max_bytes, {}});
       io::spawn(owner_wait_then_wake(s, std::move(keys), deadline_ns, wait));
     }
     int64_t left = deadline_ns - io::Shard::current().now_ns();
     if (left > 0) co_await wait->woken.wait(std::chrono::nanoseconds(left));
-    for (auto& it : items) it.outcome.records.clear();
-    co_await read_all(by_shard);
+    // Shards whose wait ended with data already read it; if none did (deadline), read again
+    // so the answer carries current high watermarks.
+    bool delivered = false;
+    for (unsigned s = 0; s < by_shard.size(); ++s) {
+      auto& res = wait->per_shard[s];
+      if (!res || !res->read) continue;
+      SLUICE_ASSERT(res->items.size() == by_shard[s].size());
+      for (std::size_t i = 0; i < by_shard[s].size(); ++i) by_shard[s][i]->outcome = std::move(res->items[i].outcome);
+      res.reset();
+      delivered = true;
+    }
+    if (!delivered) {
+      for (auto& it : items) it.outcome.records.clear();
+      co_await read_all(by_shard);
+    }
     bytes = total_bytes();
   }
 
