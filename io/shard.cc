@@ -315,8 +315,11 @@ void Shard::send_msg(unsigned target, detail::PendingMsg* node) noexcept {
   SLUICE_ASSERT(target < shared_.shard_count && target != id_);
   if (shared_.stop.load(std::memory_order_relaxed)) shared_.drain_activity.fetch_add(1);
   Outbox& ob = outboxes_[target];
+  // Read before the push: once pushed, the receiver may run the message and free the node (a
+  // submit_to reply node lives in the caller's frame, which the caller destroys on resumption).
+  const bool heap_owned = node->heap_owned;
   if (ob.count == 0 && shared_.ring(id_, target).try_push(node->msg)) {
-    if (node->heap_owned) delete node;
+    if (heap_owned) delete node;
     // Dekker with the receiver's idle(): our tail store vs. its 'sleeping' store.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     wake(target);
@@ -349,14 +352,18 @@ void Shard::flush_outgoing() {
     if (ob.count == 0) continue;
     detail::SpscRing& r = shared_.ring(id_, t);
     bool pushed = false;
-    while (ob.head && r.try_push(ob.head->msg)) {
+    while (ob.head) {
       detail::PendingMsg* n = ob.head;
-      ob.head = n->next;
+      // Everything read from the node is read before the push (see send_msg).
+      detail::PendingMsg* next = n->next;
+      const bool heap_owned = n->heap_owned;
+      if (!r.try_push(n->msg)) break;
+      ob.head = next;
       if (!ob.head) ob.tail = nullptr;
       ob.count--;
       outbox_total_--;
       pushed = true;
-      if (n->heap_owned) delete n;
+      if (heap_owned) delete n;
     }
     if (ob.count > 0) r.producer_blocked.store(true, std::memory_order_relaxed);
     if (pushed) {
