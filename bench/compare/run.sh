@@ -265,25 +265,26 @@ for r in runs:
                f"{r['p999_us']} | {r['p9999_us']} | {r['max_us']} | {r['msgs_per_s']} | {r['mib_per_s']} | {r.get('ack_p50_us','')} | "
                f"{r.get('ack_p99_us','')} | {r['lost']} | {r['dup']} | {r['errors']} |")
 out.append("\nPlot: `latency.png` (percentile distribution of every latency run). Raw JSON: `runs.jsonl`, `floors.json`; "
-           "per-run logs `*.log`, distributions `*.hgrm`.\n")
+           "distributions `*.hgrm` (per-run logs `*.log` stay local).\n")
 open(os.path.join(res, "results.md"), "w").write("\n".join(out) + "\n")
 # gnuplot script: x = 1/(1-p) on a log axis.
 curves = [r for r in runs if os.path.exists(os.path.join(res, r["id"] + ".hgrm"))]
-g = [f'set terminal pngcairo size 1200,700 font ",10"', f'set output "{os.path.join(res, "latency.png")}"',
+g = [f'set terminal pngcairo size 1200,700 font ",10"', # Names relative to the results folder (gnuplot runs there): the script stays valid anywhere.
+     'set output "latency.png"',
      'set logscale xy', 'set xlabel "percentile"', 'set ylabel "end-to-end latency (us)"', 'set grid',
      f'set title "End-to-end latency, {rate} msg/s x {size} B, open loop (loopback)"', 'set key outside right',
      'set xtics ("50%%" 2, "90%%" 10, "99%%" 100, "99.9%%" 1000, "99.99%%" 10000, "99.999%%" 100000)',  # %% = literal %
      'set xrange [1.5:200000]']
 plots = []
 for r in curves:
-    f = os.path.join(res, r["id"] + ".hgrm")
+    f = r["id"] + ".hgrm"
     plots.append(f'"{f}" using (($1<100)?1/(1-$1/100):150000):2 with linespoints title "{r["id"]}"')
 if plots:
     g.append("plot " + ", \\\n  ".join(plots))
     open(os.path.join(res, "latency.gp"), "w").write("\n".join(g) + "\n")
 EOF
 if [[ -n ${HAVE[gnuplot]:-} && -f $RESULTS/latency.gp ]]; then
-  gnuplot "$RESULTS/latency.gp" 2>>"$RESULTS/build.log" && log "plot: $RESULTS/latency.png" || log "gnuplot failed"
+  (cd "$RESULTS" && gnuplot latency.gp) 2>>"$RESULTS/build.log" && log "plot: $RESULTS/latency.png" || log "gnuplot failed"
 fi
 log "table: $RESULTS/results.md"
 cat "$RESULTS/results.md"
