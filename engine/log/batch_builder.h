@@ -19,6 +19,7 @@ struct RecordSpec {
   bool key_null = false;
   int64_t timestamp_delta_ms = 0;
   std::vector<std::pair<std::string, std::string>> headers;
+  bool value_null = false;  // a tombstone (null value); `value` is ignored
 };
 
 struct BatchSpec {
@@ -59,7 +60,8 @@ class BatchBuilder {
       put_varlong(rec, static_cast<int64_t>(i));
       if (r.key_null) put_varlong(rec, -1);
       else put_bytes(rec, r.key);
-      put_bytes(rec, r.value);
+      if (r.value_null) put_varlong(rec, -1);
+      else put_bytes(rec, r.value);
       put_varlong(rec, static_cast<int64_t>(r.headers.size()));
       for (const auto& [hk, hv] : r.headers) {
         put_bytes(rec, hk);

@@ -273,22 +273,25 @@ io::Task<AdminResult> alter_topic_configs(std::string name, std::map<std::string
 io::Task<Result<int64_t>> allocate_producer_id() {
   ShardState& st = shard_state();
   SLUICE_ASSERT(st.shard_id == 0);
-  static thread_local int64_t next_id = -1;
-  static thread_local int64_t block_end = -1;
-  if (next_id < 0 || next_id >= block_end) {
+  auto from_block = [&st] { return st.next_producer_id < st.producer_id_block_end; };
+  if (!from_block()) {
     co_await st.admin_mutex.lock();
     AdminLock lock{st.admin_mutex};
-    int64_t start = st.catalogue.next_producer_id;
-    st.catalogue.next_producer_id = start + kProducerIdBlock;
-    // Persist the new block before handing out any id from it: a crash never reuses an id.
-    if (auto r = st.catalogue.save(st.config->data_dir); !r) {
-      st.catalogue.next_producer_id = start;
-      co_return r.error();
+    // Another caller may have persisted a new block while this one waited for the lock.
+    if (!from_block()) {
+      int64_t start = st.catalogue.next_producer_id;
+      st.catalogue.next_producer_id = start + kProducerIdBlock;
+      // Persist the new block before handing out any id from it: a crash never reuses an id.
+      if (auto r = st.catalogue.save(st.config->data_dir); !r) {
+        st.catalogue.next_producer_id = start;
+        co_return r.error();
+      }
+      st.next_producer_id = start;
+      st.producer_id_block_end = start + kProducerIdBlock;
     }
-    next_id = start;
-    block_end = start + kProducerIdBlock;
   }
-  co_return next_id++;
+  SLUICE_ASSERT(from_block());
+  co_return st.next_producer_id++;
 }
 
 }  // namespace sluice::kafka

@@ -2,25 +2,11 @@
 
 #include <cstring>
 
+#include "engine/log/batch_builder.h"
 #include "engine/log/record_batch.h"
 
 namespace sluice::kafka {
 namespace {
-
-void put_varint(std::vector<std::byte>& out, int64_t v) {
-  uint64_t z = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);  // zigzag
-  while (z >= 0x80) {
-    out.push_back(static_cast<std::byte>((z & 0x7f) | 0x80));
-    z >>= 7;
-  }
-  out.push_back(static_cast<std::byte>(z));
-}
-
-template <typename T>
-void put_be(std::vector<std::byte>& out, T v) {
-  for (int i = static_cast<int>(sizeof(T)) - 1; i >= 0; --i)
-    out.push_back(static_cast<std::byte>((static_cast<std::make_unsigned_t<T>>(v) >> (8 * i)) & 0xff));
-}
 
 bool get_varint(std::span<const std::byte>& in, int64_t& v) {
   uint64_t z = 0;
@@ -41,42 +27,16 @@ bool get_varint(std::span<const std::byte>& in, int64_t& v) {
 
 std::vector<std::byte> encode_internal_batch(const std::vector<KeyValue>& records, int64_t timestamp_ms) {
   SLUICE_ASSERT(!records.empty());
-  std::vector<std::byte> body;  // the records
-  for (size_t i = 0; i < records.size(); ++i) {
-    std::vector<std::byte> rec;
-    rec.push_back(std::byte{0});  // attributes
-    put_varint(rec, 0);           // timestamp delta
-    put_varint(rec, static_cast<int64_t>(i));
-    put_varint(rec, static_cast<int64_t>(records[i].key.size()));
-    for (char c : records[i].key) rec.push_back(static_cast<std::byte>(c));
-    if (records[i].value) {
-      put_varint(rec, static_cast<int64_t>(records[i].value->size()));
-      for (char c : *records[i].value) rec.push_back(static_cast<std::byte>(c));
-    } else {
-      put_varint(rec, -1);
-    }
-    put_varint(rec, 0);  // headers
-    put_varint(body, static_cast<int64_t>(rec.size()));
-    body.insert(body.end(), rec.begin(), rec.end());
+  log::BatchSpec spec;
+  spec.base_timestamp_ms = timestamp_ms;
+  for (const KeyValue& kv : records) {
+    log::RecordSpec r;
+    r.key = kv.key;
+    r.value_null = !kv.value.has_value();
+    if (kv.value) r.value = *kv.value;
+    spec.records.push_back(std::move(r));
   }
-  std::vector<std::byte> out;
-  out.reserve(61 + body.size());
-  put_be<int64_t>(out, 0);                                               // base offset
-  put_be<int32_t>(out, static_cast<int32_t>(49 + body.size()));          // batch length
-  put_be<int32_t>(out, 0);                                               // leader epoch
-  out.push_back(std::byte{2});                                           // magic
-  put_be<uint32_t>(out, 0);                                              // crc (below)
-  put_be<int16_t>(out, 0);                                               // attributes
-  put_be<int32_t>(out, static_cast<int32_t>(records.size() - 1));        // last offset delta
-  put_be<int64_t>(out, timestamp_ms);
-  put_be<int64_t>(out, timestamp_ms);
-  put_be<int64_t>(out, -1);  // producer id
-  put_be<int16_t>(out, -1);  // producer epoch
-  put_be<int32_t>(out, -1);  // base sequence
-  put_be<int32_t>(out, static_cast<int32_t>(records.size()));
-  out.insert(out.end(), body.begin(), body.end());
-  uint32_t crc = log::compute_batch_crc(out);
-  log::store_be<uint32_t>(out.data() + 17, crc);
+  std::vector<std::byte> out = log::BatchBuilder::build(spec);
   SLUICE_ASSERT(log::validate_batch(out, log::ValidateOptions{.max_message_bytes = 1u << 30}).ok());
   return out;
 }

@@ -24,25 +24,13 @@ broker::BatchIdentity identity_of(const log::BatchHeader& h) {
 }
 }  // namespace
 
-Partition::Partition(std::string topic, int32_t index, std::unique_ptr<log::PartitionLog> log,
-                     io::Event* shard_data_event)
-    : topic_(std::move(topic)),
-      index_(index),
-      owner_shard_(io::Shard::current().id()),
-      log_(std::move(log)),
-      shard_data_event_(shard_data_event) {
-  log_->set_on_high_watermark([this](int64_t) {
-    // Pulse: wake every waiting fetch, then arm again for the next advance.
-    data_event_.set();
-    data_event_.reset();
-    if (shard_data_event_) {
-      shard_data_event_->set();
-      shard_data_event_->reset();
-    }
-  });
+namespace {
+// Wakes every waiter, then arms the event again for the next occurrence.
+void pulse(io::Event& e) {
+  e.set();
+  e.reset();
 }
 
-namespace {
 // Suspends and is resumed on the shard's next run-loop pass (works while the shard drains).
 struct YieldToLoop : io::detail::ReadyNode {
   bool await_ready() const noexcept { return false; }
@@ -54,15 +42,26 @@ struct YieldToLoop : io::detail::ReadyNode {
 };
 }  // namespace
 
+Partition::Partition(std::string topic, int32_t index, std::unique_ptr<log::PartitionLog> log,
+                     io::Event* shard_data_event)
+    : topic_(std::move(topic)),
+      index_(index),
+      owner_shard_(io::Shard::current().id()),
+      log_(std::move(log)),
+      shard_data_event_(shard_data_event) {
+  // Every waiting fetch of this shard re-checks its partitions when any high watermark moves.
+  log_->set_on_high_watermark([this](int64_t) {
+    if (shard_data_event_) pulse(*shard_data_event_);
+  });
+}
+
+
 Partition::~Partition() { SLUICE_ASSERT(!flush_running_ && reads_in_flight_ == 0); }
 
 struct Partition::ReadGuard {
   explicit ReadGuard(Partition& p) : p_(p) { p_.reads_in_flight_++; }
   ~ReadGuard() {
-    if (--p_.reads_in_flight_ == 0) {
-      p_.reads_done_.set();
-      p_.reads_done_.reset();
-    }
+    if (--p_.reads_in_flight_ == 0) pulse(p_.activity_done_);
   }
   ReadGuard(const ReadGuard&) = delete;
   ReadGuard& operator=(const ReadGuard&) = delete;
@@ -186,8 +185,7 @@ io::Task<void> Partition::flush_loop() {
     }
   }
   flush_running_ = false;
-  flusher_done_.set();
-  flusher_done_.reset();
+  pulse(activity_done_);
 }
 
 io::Task<FetchOutcome> Partition::fetch(int64_t offset, int32_t max_bytes) {
@@ -254,21 +252,16 @@ io::Task<void> Partition::housekeeping(int64_t now_ms, int64_t producer_expirati
 
 io::Task<void> Partition::close() {
   closing_ = true;
-  while (flush_running_) {
-    // Same reason as below: once stopping, waits return at once; yield so the flush completes.
-    bool woken = co_await flusher_done_.wait(std::chrono::milliseconds(100));
-    if (!woken && flush_running_) co_await YieldToLoop{};
-  }
-  while (reads_in_flight_ > 0) {
-    // Event::wait and sleep_for do not suspend once the shard is stopping: yield to the run loop
-    // instead, so the reads' (cancelled) completions are reaped.
-    bool woken = co_await reads_done_.wait(std::chrono::milliseconds(100));
-    if (!woken && reads_in_flight_ > 0) co_await YieldToLoop{};
+  while (flush_running_ || reads_in_flight_ > 0) {
+    // Event::wait does not suspend once the shard is stopping: then yield to the run loop
+    // instead, so the flush's and the reads' completions are reaped.
+    bool woken = co_await activity_done_.wait(std::chrono::milliseconds(100));
+    if (!woken && (flush_running_ || reads_in_flight_ > 0)) co_await YieldToLoop{};
   }
   auto r = co_await log_->close();
   if (!r.ok()) std::fprintf(stderr, "sluiced: %s-%d: close: %s\n", topic_.c_str(), index_, r.error().describe());
-  // Wake long-polls so they answer instead of waiting for data that will not come.
-  data_event_.set();
+  // Wake this shard's long polls: those on this partition answer now instead of at their deadline.
+  if (shard_data_event_) pulse(*shard_data_event_);
 }
 
 io::Task<Result<void>> Partition::drop_segments_below(int64_t offset, int64_t now_ms) {

@@ -61,8 +61,6 @@ class Partition {
   int64_t high_watermark() const { return log_->high_watermark(); }
   int64_t log_start_offset() const { return log_->log_start_offset(); }
   int64_t log_end_offset() const { return log_->log_end_offset(); }
-  // Set (pulsed) whenever the high watermark moves: long-polling fetches wait on it.
-  io::Event& data_event() { return data_event_; }
 
   Result<void> update_config(const log::LogConfig& config) { return log_->update_config(config); }
   // Internal partitions: seal the active segment, then drop whole segments below `offset`.
@@ -85,16 +83,14 @@ class Partition {
   unsigned owner_shard_;
   std::unique_ptr<log::PartitionLog> log_;
   broker::ProducerStateTable producers_;
-  io::Event data_event_;
-  io::Event* shard_data_event_;   // pulsed too: fetches waiting on several partitions of this shard
-  io::Event flusher_done_;
+  io::Event* shard_data_event_;   // pulsed when the high watermark moves: long polls wait on it
+  io::Event activity_done_;       // pulsed when the flusher or the last read in flight finishes
   bool flush_running_ = false;
   bool closing_ = false;
   int64_t flush_errors_ = 0;
   // Fetches and timestamp lookups suspended in a disk read: close() waits for them, since the
   // log's segments (and their memory tail) go away when it closes.
   int reads_in_flight_ = 0;
-  io::Event reads_done_;
   struct ReadGuard;
 };
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "engine/broker/broker_config.h"
@@ -21,6 +22,18 @@ namespace sluice::kafka {
 
 using PartitionKey = std::pair<std::string, int32_t>;
 
+// Orders partitions by (topic, index) and looks them up by a string_view topic, so the data
+// path finds a partition without building (allocating) a key string per request.
+struct PartitionKeyLess {
+  using is_transparent = void;
+  template <class A, class B>
+  bool operator()(const A& a, const B& b) const {
+    const std::string_view ta(a.first), tb(b.first);
+    return ta < tb || (ta == tb && a.second < b.second);
+  }
+};
+using PartitionKeyView = std::pair<std::string_view, int32_t>;
+
 struct ShardState {
   const broker::BrokerConfig* config = nullptr;
   unsigned shard_id = 0;
@@ -28,16 +41,18 @@ struct ShardState {
   std::string advertised_host;
   uint16_t advertised_port = 0;
   broker::Catalogue catalogue;                               // replica (authoritative on shard 0)
-  std::map<PartitionKey, std::unique_ptr<Partition>> partitions;  // owned by this shard
+  std::map<PartitionKey, std::unique_ptr<Partition>, PartitionKeyLess> partitions;  // owned by this shard
   std::map<int32_t, std::unique_ptr<GroupService>> groups;   // by __consumer_offsets partition
   std::unique_ptr<log::FileSystem> fs;
   log::SystemClock clock;
   io::Event data_arrived;                                    // pulsed when any owned partition's HW moves
-  log::AsyncMutex admin_mutex;                               // shard 0: serialises catalogue changes
+  log::AsyncMutex admin_mutex;
+  int64_t next_producer_id = 0;       // shard 0: ids left in the persisted block
+  int64_t producer_id_block_end = 0;                               // shard 0: serialises catalogue changes
   bool stopping = false;
 
-  Partition* find_partition(const std::string& topic, int32_t index) {
-    auto it = partitions.find(PartitionKey(topic, index));
+  Partition* find_partition(std::string_view topic, int32_t index) {
+    auto it = partitions.find(PartitionKeyView(topic, index));
     return it == partitions.end() ? nullptr : it->second.get();
   }
 };

@@ -1,0 +1,217 @@
+#pragma once
+// Internals shared by the PartitionLog translation units (partition_log.cc: append, flush and
+// maintenance; partition_log_recovery.cc: open and recovery; partition_log_read.cc: reads).
+// Not part of the module's interface.
+#include <algorithm>
+#include <array>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/log/crc32c.h"
+#include "engine/log/partition_log.h"
+
+namespace sluice::log {
+
+namespace internal {
+
+inline constexpr uint64_t kPage = 4096;
+inline constexpr std::size_t kIdxEntryBytes = 8;
+inline constexpr std::size_t kTixEntryBytes = 16;
+inline constexpr std::size_t kMaxSpareChunks = 4;
+inline constexpr std::size_t kIndexReserveEntries = 1024;
+inline constexpr std::size_t kScratchBytes = 4096;
+inline constexpr const char* kCleanMarkerName = ".clean_shutdown";
+inline constexpr uint32_t kMarkerMagic = 0x534c4353;  // "SLCS"
+inline constexpr uint32_t kMarkerVersion = 1;
+inline constexpr std::size_t kMarkerBytes = 36;
+
+inline uint64_t align_down(uint64_t v, uint64_t a) { return v / a * a; }
+inline uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+inline bool parse_segment_name(const std::string& name, int64_t* base, std::string* ext) {
+  if (name.size() != 24 || name[20] != '.') return false;
+  int64_t v = 0;
+  for (int i = 0; i < 20; ++i) {
+    if (name[i] < '0' || name[i] > '9') return false;
+    if (v > (std::numeric_limits<int64_t>::max() - 9) / 10) return false;
+    v = v * 10 + (name[i] - '0');
+  }
+  *base = v;
+  *ext = name.substr(21);
+  return true;
+}
+
+}  // namespace internal
+
+using namespace internal;
+
+struct IndexEntry {
+  uint32_t relative_offset;
+  uint32_t position;
+};
+
+struct TimeIndexEntry {
+  int64_t timestamp_ms;
+  uint32_t relative_offset;
+  uint32_t position;
+};
+
+struct Chunk {
+  alloc::BufferRef buf;
+  uint64_t file_pos;  // aligned to kPage
+};
+
+struct Segment {
+  int64_t base_offset = 0;
+  int64_t end_offset = 0;       // offset after the last batch (== base_offset when empty)
+  uint64_t size_bytes = 0;      // data bytes, including those only in memory
+  uint64_t durable_bytes = 0;   // synced prefix
+  uint64_t allocated_bytes = 0; // file size (pre-allocation)
+  bool size_known = true;       // false for sealed segments until ensure_open
+  int64_t max_timestamp_ms = -1;
+  uint32_t max_timestamp_rel = 0;
+  uint32_t max_timestamp_pos = 0;
+  int64_t created_ms = 0;
+  bool sealed = false;          // exact size on disk, complete synced indexes, no more appends
+  bool roll_pending = false;    // no more appends; the next flush seals it
+  bool files_created = false;
+  bool indexes_loaded = false;
+  std::unique_ptr<File> log, idx, tix;
+  std::vector<IndexEntry> index;
+  std::vector<TimeIndexEntry> time_index;
+  std::size_t index_persisted = 0;       // entries known to be in the .idx file
+  std::size_t time_index_persisted = 0;
+  uint64_t bytes_since_index = 0;
+  uint64_t index_synced_pos = 0;  // data covered by synced index entries (bounds crash recovery)
+  std::vector<Chunk> chunks;    // memory tail: contiguous, covering [chunks[0].file_pos, size_bytes)
+  uint32_t pins = 0;            // readers in flight
+
+  uint64_t first_cached_pos() const noexcept { return chunks.empty() ? UINT64_MAX : chunks.front().file_pos; }
+};
+
+struct Pin {
+  explicit Pin(Segment* s) : s_(s) { s_->pins++; }
+  ~Pin() { s_->pins--; }
+  Pin(const Pin&) = delete;
+  Pin& operator=(const Pin&) = delete;
+  Segment* s_;
+};
+
+struct LockGuard {
+  explicit LockGuard(AsyncMutex& m) : m_(m) {}
+  ~LockGuard() { m_.unlock(); }
+  LockGuard(const LockGuard&) = delete;
+  LockGuard& operator=(const LockGuard&) = delete;
+  AsyncMutex& m_;
+};
+
+// Reads bytes of one segment: from the memory tail when cached there, otherwise with aligned
+// reads through a window buffer. Never reads at or beyond `limit`.
+class SegmentReader {
+ public:
+  SegmentReader(Segment& s, uint64_t limit, uint32_t window_bytes) : s_(s), limit_(limit), window_bytes_(window_bytes) {}
+
+  // Pointer to n contiguous bytes at pos; nullptr if the range passes the limit or end of file.
+  io::Task<Result<const std::byte*>> get(uint64_t pos, std::size_t n) {
+    if (pos + n > limit_) co_return static_cast<const std::byte*>(nullptr);
+    if (pos >= s_.first_cached_pos()) co_return from_memory(pos, n);
+    if (!(pos >= win_pos_ && pos + n <= win_pos_ + win_len_)) {
+      auto ok = co_await load(pos, n);
+      if (!ok) co_return ok.error();
+      if (!ok.value()) co_return static_cast<const std::byte*>(nullptr);
+    }
+    co_return static_cast<const std::byte*>(win_->data() + (pos - win_pos_));
+  }
+
+  // Appends [pos, pos+n) to out, sharing buffers (memory tail or a freshly read window).
+  io::Task<Result<void>> share(alloc::IoBuf& out, uint64_t pos, std::size_t n) {
+    SLUICE_ASSERT(pos + n <= limit_);
+    while (n > 0) {
+      uint64_t cached = s_.first_cached_pos();
+      if (pos >= cached) {
+        share_memory(out, pos, n);
+        co_return ok_result();
+      }
+      std::size_t disk_n = static_cast<std::size_t>(std::min<uint64_t>(n, cached - pos));
+      if (!(pos >= win_pos_ && pos + disk_n <= win_pos_ + win_len_)) {
+        auto ok = co_await load(pos, disk_n);
+        if (!ok) co_return ok.error();
+        if (!ok.value()) co_return log_error(LogErrc::kCorruptLog, "segment shorter than its data");
+      }
+      out.append_shared(win_, static_cast<std::size_t>(pos - win_pos_), disk_n);
+      pos += disk_n;
+      n -= disk_n;
+    }
+    co_return ok_result();
+  }
+
+  uint64_t bytes_read() const noexcept { return bytes_read_; }
+
+ private:
+  const Chunk& chunk_at(uint64_t pos) const {
+    const Chunk& first = s_.chunks.front();
+    std::size_t cap = first.buf->capacity();
+    std::size_t i = static_cast<std::size_t>((pos - first.file_pos) / cap);
+    SLUICE_ASSERT(i < s_.chunks.size());
+    SLUICE_ASSERT(s_.chunks[i].file_pos <= pos && pos < s_.chunks[i].file_pos + cap);
+    return s_.chunks[i];
+  }
+  const std::byte* from_memory(uint64_t pos, std::size_t n) {
+    const Chunk& c = chunk_at(pos);
+    uint64_t off = pos - c.file_pos;
+    if (off + n <= c.buf->capacity()) return c.buf->data() + off;
+    scratch_.resize(n);  // straddles chunks: copy (rare; headers and scans only)
+    std::size_t done = 0;
+    while (done < n) {
+      const Chunk& k = chunk_at(pos + done);
+      uint64_t o = pos + done - k.file_pos;
+      std::size_t m = std::min<std::size_t>(n - done, k.buf->capacity() - o);
+      std::memcpy(scratch_.data() + done, k.buf->data() + o, m);
+      done += m;
+    }
+    return scratch_.data();
+  }
+  void share_memory(alloc::IoBuf& out, uint64_t pos, std::size_t n) {
+    while (n > 0) {
+      const Chunk& c = chunk_at(pos);
+      uint64_t off = pos - c.file_pos;
+      std::size_t m = std::min<std::size_t>(n, c.buf->capacity() - off);
+      out.append_shared(c.buf, static_cast<std::size_t>(off), m);
+      pos += m;
+      n -= m;
+    }
+  }
+  io::Task<Result<bool>> load(uint64_t pos, std::size_t n) {
+    SLUICE_ASSERT(s_.log);
+    uint64_t start = align_down(pos, kPage);
+    uint64_t need = pos + n - start;
+    uint64_t len = align_up(std::max<uint64_t>(need, window_bytes_), kPage);
+    len = std::max(align_up(need, kPage), std::min(len, align_up(limit_ - start, kPage)));
+    if (!win_ || win_->refs() > 1 || win_->capacity() < len) {
+      win_ = alloc::BufferRef(alloc::Buffer::allocate(static_cast<std::size_t>(len), kPage));
+    }
+    win_len_ = 0;
+    auto r = co_await s_.log->read(start, std::span<std::byte>(win_->data(), static_cast<std::size_t>(len)));
+    if (!r) co_return r.error();
+    bytes_read_ += r.value();
+    win_pos_ = start;
+    win_len_ = r.value();
+    co_return win_len_ >= need;
+  }
+
+  Segment& s_;
+  uint64_t limit_;
+  uint32_t window_bytes_;
+  alloc::BufferRef win_;
+  uint64_t win_pos_ = 0;
+  uint64_t win_len_ = 0;
+  uint64_t bytes_read_ = 0;
+  std::vector<std::byte> scratch_;
+};
+
+}  // namespace sluice::log

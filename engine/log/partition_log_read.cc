@@ -1,0 +1,121 @@
+#include "engine/log/partition_log_internal.h"
+
+namespace sluice::log {
+
+// ---------------------------------------------------------------------------------------------
+// Read path.
+
+io::Task<Result<ReadResult>> PartitionLog::read(int64_t offset, std::size_t max_bytes, int64_t max_offset_exclusive) {
+  if (closed_) co_return log_error(LogErrc::kLogClosed, "log closed");
+  if (offset < log_start_ || offset > log_end_) co_return log_error(LogErrc::kOffsetOutOfRange, "offset out of range");
+  ReadResult out;
+  out.high_watermark = hw_;
+  out.log_start_offset = log_start_;
+  const int64_t limit = std::min(max_offset_exclusive, log_end_);
+  if (offset >= limit) co_return out;
+  Segment* s = find_segment(offset);
+  SLUICE_ASSERT(s && offset >= s->base_offset);
+  Pin pin(s);
+  auto r = co_await ensure_indexes(*s, false);
+  if (!r) co_return r.error();
+  uint64_t pos = 0;
+  {
+    auto it = std::upper_bound(s->index.begin(), s->index.end(), static_cast<uint32_t>(offset - s->base_offset),
+                               [](uint32_t rel, const IndexEntry& e) { return rel < e.relative_offset; });
+    if (it != s->index.begin()) pos = std::prev(it)->position;
+  }
+  SegmentReader rd(*s, s->size_bytes, config_.read_window_bytes);
+  // Find the batch containing `offset`.
+  BatchHeader h;
+  for (;;) {
+    auto p = co_await rd.get(pos, kBatchHeaderBytes);
+    if (!p) co_return p.error();
+    if (!p.value()) co_return log_error(LogErrc::kCorruptLog, "offset not found in its segment");
+    auto hp = parse_batch_header(std::span<const std::byte>(p.value(), kBatchHeaderBytes));
+    if (!hp || hp.value().magic != kMagicV2) co_return log_error(LogErrc::kCorruptLog, "bad batch header in segment");
+    h = hp.value();
+    if (h.last_offset() >= offset) break;
+    pos += h.size_bytes();
+  }
+  SLUICE_ASSERT(h.base_offset <= offset);
+  const uint64_t start = pos;
+  std::size_t total = 0;
+  while (pos < s->size_bytes) {
+    auto p = co_await rd.get(pos, kBatchHeaderBytes);
+    if (!p) co_return p.error();
+    if (!p.value()) break;
+    auto hp = parse_batch_header(std::span<const std::byte>(p.value(), kBatchHeaderBytes));
+    if (!hp || hp.value().magic != kMagicV2) co_return log_error(LogErrc::kCorruptLog, "bad batch header in segment");
+    if (hp.value().base_offset >= limit) break;
+    if (total > 0 && total + hp.value().size_bytes() > max_bytes) break;
+    total += hp.value().size_bytes();
+    pos += hp.value().size_bytes();
+  }
+  if (total > 0) {
+    r = co_await rd.share(out.batches, start, total);
+    if (!r) co_return r.error();
+  }
+  SLUICE_ASSERT(out.batches.size() == total);
+  co_return out;
+}
+
+io::Task<Result<int64_t>> PartitionLog::scan(int64_t from_offset, int64_t to_offset_exclusive, const BatchVisitor& visitor) {
+  int64_t next = std::max(from_offset, log_start_);
+  std::vector<std::byte> copy;
+  while (next < std::min(to_offset_exclusive, log_end_)) {
+    auto rr = co_await read(next, 1u << 20, to_offset_exclusive);
+    if (!rr) co_return rr.error();
+    if (rr.value().batches.empty()) break;
+    std::vector<std::byte> bytes = rr.value().batches.linearize();
+    BatchIterator it(bytes);
+    while (!it.done()) {
+      auto v = it.next();
+      if (!v) co_return v.error();
+      if (v.value().header.last_offset() >= next) {
+        if (!visitor(v.value())) co_return v.value().header.last_offset() + 1;
+      }
+      next = v.value().header.last_offset() + 1;
+    }
+  }
+  co_return next;
+}
+
+io::Task<Result<int64_t>> PartitionLog::offset_for_timestamp(int64_t ts_ms) {
+  if (ts_ms == kEarliestTimestamp) co_return log_start_;
+  if (ts_ms == kLatestTimestamp) co_return hw_;
+  if (ts_ms < 0) co_return log_error(LogErrc::kInvalidTimestamp, "negative timestamp");
+  const int64_t visible = hw_;
+  for (std::size_t i = 0; i < segments_.size(); ++i) {
+    Segment* s = segments_[i].get();
+    if (s->base_offset >= visible) break;
+    Pin pin(s);
+    auto r = co_await ensure_indexes(*s, false);
+    if (!r) co_return r.error();
+    if (s->max_timestamp_ms < ts_ms) continue;
+    uint64_t pos = 0;
+    auto it = std::lower_bound(s->time_index.begin(), s->time_index.end(), ts_ms,
+                               [](const TimeIndexEntry& e, int64_t t) { return e.timestamp_ms < t; });
+    if (it != s->time_index.begin()) pos = std::prev(it)->position;
+    SegmentReader rd(*s, s->size_bytes, config_.read_window_bytes);
+    while (pos < s->size_bytes) {
+      auto p = co_await rd.get(pos, kBatchHeaderBytes);
+      if (!p) co_return p.error();
+      if (!p.value()) break;
+      auto hp = parse_batch_header(std::span<const std::byte>(p.value(), kBatchHeaderBytes));
+      if (!hp) co_return log_error(LogErrc::kCorruptLog, "bad batch header in segment");
+      const BatchHeader h = hp.value();
+      if (h.base_offset >= visible) co_return int64_t{-1};
+      if (h.max_timestamp_ms >= ts_ms) {
+        auto whole = co_await rd.get(pos, h.size_bytes());
+        if (!whole) co_return whole.error();
+        if (!whole.value()) co_return log_error(LogErrc::kCorruptLog, "truncated batch in segment");
+        int64_t o = first_offset_at_or_after(std::span<const std::byte>(whole.value(), h.size_bytes()), h, ts_ms);
+        co_return std::max(o, log_start_);
+      }
+      pos += h.size_bytes();
+    }
+  }
+  co_return int64_t{-1};
+}
+
+}  // namespace sluice::log
