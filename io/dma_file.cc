@@ -15,7 +15,59 @@ constexpr uint32_t kFallbackMemAlign = 4096;
 constexpr uint32_t kFallbackOffAlign = 512;
 
 bool is_pow2(uint64_t v) { return v && (v & (v - 1)) == 0; }
+
+// liburing 2.3 predates IORING_OP_FTRUNCATE (kernel 6.9, opcode 55); prepared by hand.
+constexpr uint8_t kOpFtruncate = 55;
+thread_local bool t_ring_ftruncate_unsupported = false;
 }  // namespace
+
+namespace ring_file {
+
+Task<Result<void>> fallocate(int fd, int mode, uint64_t offset, uint64_t length) {
+  SLUICE_ASSERT(fd >= 0 && length > 0);
+  // Named, not a temporary in the co_await: g++ 12 miscompiles capturing lambda temporaries there.
+  auto prep = [&](io_uring_sqe* sqe) {
+    io_uring_prep_fallocate(sqe, fd, mode, static_cast<off_t>(offset), static_cast<off_t>(length));
+  };
+  int res = co_await detail::ring_op(prep);
+  if (res < 0) co_return make_error(-res, "fallocate failed");
+  co_return ok_result();
+}
+
+Task<Result<void>> ftruncate(int fd, uint64_t length) {
+  SLUICE_ASSERT(fd >= 0 && length <= static_cast<uint64_t>(INT64_MAX));
+  if (!t_ring_ftruncate_unsupported) {
+    auto prep = [&](io_uring_sqe* sqe) { io_uring_prep_rw(kOpFtruncate, sqe, fd, nullptr, 0, length); };
+    int res = co_await detail::ring_op(prep);
+    if (res == 0) co_return ok_result();
+    if (res != -EINVAL && res != -EOPNOTSUPP) co_return make_error(-res, "ftruncate failed");
+    // Unknown opcode (kernel < 6.9), or a length the kernel refuses: ftruncate(2) tells which.
+    if (::ftruncate(fd, static_cast<off_t>(length)) != 0) co_return make_error(errno, "ftruncate failed");
+    t_ring_ftruncate_unsupported = true;
+    co_return ok_result();
+  }
+  if (::ftruncate(fd, static_cast<off_t>(length)) != 0) co_return make_error(errno, "ftruncate failed");
+  co_return ok_result();
+}
+
+Task<Result<void>> fdatasync(int fd) {
+  SLUICE_ASSERT(fd >= 0);
+  auto prep = [&](io_uring_sqe* sqe) { io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC); };
+  int res = co_await detail::ring_op(prep);
+  if (res < 0) co_return make_error(-res, "fdatasync failed");
+  co_return ok_result();
+}
+
+Task<Result<uint64_t>> size(int fd) {
+  SLUICE_ASSERT(fd >= 0);
+  struct statx stx{};
+  auto prep = [&](io_uring_sqe* sqe) { io_uring_prep_statx(sqe, fd, "", AT_EMPTY_PATH, STATX_SIZE, &stx); };
+  int res = co_await detail::ring_op(prep);
+  if (res < 0) co_return make_error(-res, "statx failed");
+  co_return uint64_t{stx.stx_size};
+}
+
+}  // namespace ring_file
 
 DmaFile::DmaFile(DmaFile&& o) noexcept
     : fd_(std::exchange(o.fd_, -1)), mem_align_(o.mem_align_), off_align_(o.off_align_) {}
@@ -64,12 +116,12 @@ bool DmaFile::fixed_ok(const void* buf, std::size_t len) const {
 }
 
 Task<Result<void>> DmaFile::allocate(uint64_t offset, uint64_t length) {
+  return fallocate(FALLOC_FL_KEEP_SIZE, offset, length);
+}
+
+Task<Result<void>> DmaFile::fallocate(int mode, uint64_t offset, uint64_t length) {
   SLUICE_ASSERT(fd_ >= 0);
-  int res = co_await detail::ring_op([&](io_uring_sqe* sqe) {
-    io_uring_prep_fallocate(sqe, fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), static_cast<off_t>(length));
-  });
-  if (res < 0) co_return make_error(-res, "fallocate failed");
-  co_return ok_result();
+  return ring_file::fallocate(fd_, mode, offset, length);
 }
 
 Task<Result<std::size_t>> DmaFile::write(uint64_t pos, const std::byte* buf, std::size_t len) {
@@ -100,24 +152,17 @@ Task<Result<std::size_t>> DmaFile::read(uint64_t pos, std::byte* buf, std::size_
 
 Task<Result<void>> DmaFile::datasync() {
   SLUICE_ASSERT(fd_ >= 0);
-  int res = co_await detail::ring_op([&](io_uring_sqe* sqe) { io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC); });
-  if (res < 0) co_return make_error(-res, "fdatasync failed");
-  co_return ok_result();
+  return ring_file::fdatasync(fd_);
 }
 
 Task<Result<void>> DmaFile::truncate(uint64_t length) {
   SLUICE_ASSERT(fd_ >= 0);
-  if (::ftruncate(fd_, static_cast<off_t>(length)) != 0) co_return make_error(errno, "ftruncate failed");
-  co_return ok_result();
+  return ring_file::ftruncate(fd_, length);
 }
 
 Task<Result<uint64_t>> DmaFile::size() {
   SLUICE_ASSERT(fd_ >= 0);
-  struct statx stx{};
-  int res = co_await detail::ring_op(
-      [&](io_uring_sqe* sqe) { io_uring_prep_statx(sqe, fd_, "", AT_EMPTY_PATH, STATX_SIZE, &stx); });
-  if (res < 0) co_return make_error(-res, "statx failed");
-  co_return uint64_t{stx.stx_size};
+  return ring_file::size(fd_);
 }
 
 Task<Result<void>> DmaFile::close() {

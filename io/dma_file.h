@@ -11,6 +11,18 @@
 
 namespace sluice::io {
 
+// File-level calls through the calling shard's ring, for any fd the shard owns (DmaFile uses
+// them, and so do buffered files such as the log's index files): the shard thread never blocks
+// in the kernel on block allocation, truncation or a sync.
+namespace ring_file {
+Task<Result<void>> fallocate(int fd, int mode, uint64_t offset, uint64_t length);  // IORING_OP_FALLOCATE
+// IORING_OP_FTRUNCATE (Linux >= 6.9); older kernels reject the opcode (EINVAL) and the call
+// falls back to ftruncate(2) on the shard, remembered per thread.
+Task<Result<void>> ftruncate(int fd, uint64_t length);
+Task<Result<void>> fdatasync(int fd);  // IORING_OP_FSYNC + IORING_FSYNC_DATASYNC
+Task<Result<uint64_t>> size(int fd);   // IORING_OP_STATX
+}  // namespace ring_file
+
 class DmaFile {
  public:
   enum class Mode { read_only, read_write, create };  // create = O_CREAT | O_RDWR (existing data kept)
@@ -31,12 +43,14 @@ class DmaFile {
   // fallocate with FALLOC_FL_KEEP_SIZE: blocks are reserved but size() keeps reporting the bytes
   // actually written, so recovery never mistakes preallocated zeros for data.
   Task<Result<void>> allocate(uint64_t offset, uint64_t length);
+  // fallocate(2) with any mode (0: the file grows, zero-filled), through the ring.
+  Task<Result<void>> fallocate(int mode, uint64_t offset, uint64_t length);
   // WRITE_FIXED / READ_FIXED when [buf, buf+len) lies in the shard's registered PagePool.
   // pos, len and buf must be aligned (asserted). Returns the byte count (short at EOF for reads).
   Task<Result<std::size_t>> write(uint64_t pos, const std::byte* buf, std::size_t len);
   Task<Result<std::size_t>> read(uint64_t pos, std::byte* buf, std::size_t len);
   Task<Result<void>> datasync();  // IORING_OP_FSYNC + IORING_FSYNC_DATASYNC
-  Task<Result<void>> truncate(uint64_t length);  // ftruncate(2): rare, synchronous
+  Task<Result<void>> truncate(uint64_t length);  // ring_file::ftruncate
   Task<Result<uint64_t>> size();  // IORING_OP_STATX
   Task<Result<void>> close();
 

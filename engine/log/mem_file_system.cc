@@ -8,7 +8,16 @@ namespace sluice::log {
 class MemFile final : public File {
  public:
   MemFile(MemFileSystem* fs, std::shared_ptr<MemFileSystem::Inode> inode, bool direct)
-      : fs_(fs), inode_(std::move(inode)), generation_(fs->generation_), direct_(direct) {}
+      : fs_(fs), inode_(std::move(inode)), generation_(fs->generation_), direct_(direct) {
+    inode_->handles++;
+    fs_->open_files_++;
+    fs_->peak_open_files_ = std::max(fs_->peak_open_files_, fs_->open_files_);
+  }
+  ~MemFile() override {
+    SLUICE_ASSERT(inode_->handles > 0 && fs_->open_files_ > 0);
+    inode_->handles--;
+    fs_->open_files_--;
+  }
 
   io::Task<Result<std::size_t>> write(uint64_t pos, std::span<const std::byte> buf) override {
     if (stale()) co_return make_error(EIO, "file handle from before a crash");
@@ -35,6 +44,11 @@ class MemFile final : public File {
       fs_->fail_reads_--;
       co_return make_error(fs_->fail_reads_err_, "injected read fault");
     }
+    if (fs_->defer_reads_ > 0) {
+      fs_->defer_reads_--;
+      co_await MemFileSystem::DeferAwaiter{&fs_->deferred_reads_};
+      if (stale()) co_return make_error(EIO, "crash during read");
+    }
     fs_->read_count_++;
     const auto& data = inode_->data;
     if (pos >= data.size()) co_return std::size_t{0};
@@ -50,7 +64,7 @@ class MemFile final : public File {
       co_return make_error(fs_->fail_syncs_err_, "injected sync fault");
     }
     if (fs_->defer_syncs_) {
-      co_await MemFileSystem::DeferAwaiter{fs_};
+      co_await MemFileSystem::DeferAwaiter{&fs_->deferred_};
       if (stale()) co_return make_error(EIO, "crash during sync");
     }
     for (const auto& op : inode_->pending) MemFileSystem::apply(inode_->durable, op);
@@ -212,6 +226,7 @@ io::Task<Result<std::vector<std::string>>> MemFileSystem::list(const std::string
 void MemFileSystem::crash(CrashMode mode) {
   generation_++;
   deferred_.clear();  // suspended syncs never complete: their frames are abandoned with the "process"
+  deferred_reads_.clear();
   for (auto& [path, inode] : durable_names_) {
     std::vector<std::byte> img = inode->durable;
     auto& ops = inode->pending;
@@ -259,6 +274,18 @@ std::size_t MemFileSystem::release_deferred_syncs() {
   deferred_.clear();
   for (auto& d : list) d.handle.resume();
   return list.size();
+}
+
+std::size_t MemFileSystem::release_deferred_reads() {
+  auto list = std::move(deferred_reads_);
+  deferred_reads_.clear();
+  for (auto& d : list) d.handle.resume();
+  return list.size();
+}
+
+uint32_t MemFileSystem::open_handles(const std::string& path) const {
+  auto it = names_.find(path);
+  return it == names_.end() ? 0 : it->second->handles;
 }
 
 std::vector<std::byte> MemFileSystem::contents(const std::string& path) const {

@@ -13,8 +13,14 @@
 // Files opened before crash() fail every later call with EIO.
 //
 // Faults: fail the next N writes / syncs / reads with a chosen errno; a capacity limit on the
-// sum of file sizes turns growth beyond it into ENOSPC. Syncs can be deferred (suspended until
-// release_deferred_syncs()) to exercise group commit with real suspension.
+// sum of file sizes turns growth beyond it into ENOSPC (a full disk: writes and allocations that
+// would grow a file fail, writes inside a file's size, truncations, removals and renames still
+// work, like blocks reserved by fallocate on a real file system). Syncs can be deferred
+// (suspended until release_deferred_syncs()) to exercise group commit with real suspension, and
+// the next N reads likewise (a read in flight).
+//
+// Open File objects are counted (open_files(), per path open_handles()): the log's bound on
+// open file descriptors is tested against them.
 #include <coroutine>
 #include <cstdint>
 #include <map>
@@ -50,6 +56,18 @@ class MemFileSystem final : public FileSystem {
   void fail_next_reads(int count, int err = EIO) { fail_reads_ = count; fail_reads_err_ = err; }
   void set_capacity_bytes(uint64_t bytes) { capacity_bytes_ = bytes; }  // 0 = unlimited
   uint64_t used_bytes() const;
+  void fill_disk() { capacity_bytes_ = used_bytes(); }  // disk full from now on (until set_capacity_bytes)
+
+  // File objects alive (like open fds), their high-water mark, and the handles open on one path.
+  std::size_t open_files() const { return open_files_; }
+  std::size_t peak_open_files() const { return peak_open_files_; }
+  void reset_peak_open_files() { peak_open_files_ = open_files_; }
+  uint32_t open_handles(const std::string& path) const;
+
+  // The next `count` reads suspend until release_deferred_reads() (which returns how many).
+  void defer_next_reads(int count) { defer_reads_ = count; }
+  std::size_t deferred_reads() const { return deferred_reads_.size(); }
+  std::size_t release_deferred_reads();
 
   void set_defer_syncs(bool on) { defer_syncs_ = on; }
   std::size_t deferred_syncs() const { return deferred_.size(); }
@@ -74,15 +92,16 @@ class MemFileSystem final : public FileSystem {
     std::vector<std::byte> data;     // volatile
     std::vector<std::byte> durable;  // survives crash
     std::vector<Op> pending;         // since the last datasync
+    uint32_t handles = 0;            // open File objects
   };
   friend class MemFile;
   struct DeferredSync {
     std::coroutine_handle<> handle;
   };
   struct DeferAwaiter {
-    MemFileSystem* fs;
+    std::vector<DeferredSync>* list;
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) { fs->deferred_.push_back({h}); }
+    void await_suspend(std::coroutine_handle<> h) { list->push_back({h}); }
     void await_resume() const noexcept {}
   };
 
@@ -102,6 +121,9 @@ class MemFileSystem final : public FileSystem {
   uint64_t capacity_bytes_ = 0;
   bool defer_syncs_ = false;
   std::vector<DeferredSync> deferred_;
+  int defer_reads_ = 0;
+  std::vector<DeferredSync> deferred_reads_;
+  std::size_t open_files_ = 0, peak_open_files_ = 0;
   uint64_t sync_count_ = 0, write_count_ = 0, read_count_ = 0;
 };
 

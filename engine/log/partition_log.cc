@@ -11,10 +11,76 @@ Result<void> validate_config(const LogConfig& c) {
   if (c.max_unflushed_bytes < c.max_message_bytes) return make_error(EINVAL, "max_unflushed_bytes < max.message.bytes");
   if (c.index_interval_bytes == 0) return make_error(EINVAL, "index.interval.bytes must be > 0");
   if (c.segment_ms <= 0 || c.flush_messages <= 0 || c.flush_ms < 0) return make_error(EINVAL, "bad time/flush limits");
-  if (c.read_window_bytes < kPage || c.max_segments < 1 || c.preallocate_bytes < kPage)
+  if (c.read_window_bytes < kPage || c.max_segments < 1 || c.preallocate_bytes < kPage ||
+      c.preallocate_initial_bytes < kPage)
     return make_error(EINVAL, "bad read window / segment limit / preallocation");
   return ok_result();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Open sealed segments (thread-wide LRU).
+
+namespace {
+// Constant-initialised and trivially destructible: no guard on access and nothing to run at
+// thread exit (a Segment destroyed late still finds a usable list).
+thread_local constinit OpenSegmentLru t_open_segments;
+}  // namespace
+
+OpenSegmentLru& OpenSegmentLru::local() noexcept { return t_open_segments; }
+
+void OpenSegmentLru::unlink(Segment& s) noexcept {
+  SLUICE_ASSERT(s.in_lru && size_ > 0);
+  (s.lru_prev ? s.lru_prev->lru_next : head_) = s.lru_next;
+  (s.lru_next ? s.lru_next->lru_prev : tail_) = s.lru_prev;
+  s.lru_prev = s.lru_next = nullptr;
+  s.in_lru = false;
+  size_--;
+}
+
+void OpenSegmentLru::remove(Segment& s) noexcept {
+  if (s.in_lru) unlink(s);
+}
+
+void OpenSegmentLru::touch(Segment& s) noexcept {
+  SLUICE_ASSERT(s.sealed && s.log);
+  if (s.in_lru) {
+    if (tail_ == &s) return;
+    unlink(s);
+  }
+  s.lru_prev = tail_;
+  s.lru_next = nullptr;
+  (tail_ ? tail_->lru_next : head_) = &s;
+  tail_ = &s;
+  s.in_lru = true;
+  size_++;
+  trim();
+}
+
+void OpenSegmentLru::trim() noexcept {
+  // Oldest first; pinned segments (a read in flight) are skipped and closed by a later trim.
+  // The most recently used one stays: its caller is about to read it.
+  Segment* s = head_;
+  while (size_ > capacity_ && s && s != tail_) {
+    Segment* next = s->lru_next;
+    if (s->pins == 0) {
+      unlink(*s);
+      s->log.reset();
+    }
+    s = next;
+  }
+  SLUICE_ASSERT(size_ == 0 || (head_ && tail_));
+}
+
+void OpenSegmentLru::set_capacity(std::size_t n) noexcept {
+  capacity_ = std::max<std::size_t>(n, 1);
+  trim();
+}
+
+void PartitionLog::set_max_open_sealed_segments(std::size_t n) { OpenSegmentLru::local().set_capacity(n); }
+std::size_t PartitionLog::max_open_sealed_segments() { return OpenSegmentLru::local().capacity(); }
+std::size_t PartitionLog::open_sealed_segments() { return OpenSegmentLru::local().size(); }
+
+// ---------------------------------------------------------------------------------------------
 
 PartitionLog::PartitionLog(FileSystem& fs, std::string dir, LogConfig config, Clock& clock)
     : fs_(fs), dir_(std::move(dir)), config_(config), clock_(clock) {
@@ -152,14 +218,23 @@ void PartitionLog::roll_in_memory(int64_t now_ms) {
   segments_.push_back(std::move(s));
 }
 
-Result<AppendResult> PartitionLog::append(std::span<const std::byte> batch) {
-  if (closed_) return log_error(LogErrc::kLogClosed, "log closed");
-  if (storage_error_) return *storage_error_;
+Result<BatchHeader> PartitionLog::validate(std::span<const std::byte> batch) const {
   ValidateOptions vo;
   vo.max_message_bytes = config_.max_message_bytes;
-  auto hv = validate_batch(batch, vo);
+  return validate_batch(batch, vo);
+}
+
+Result<AppendResult> PartitionLog::append(std::span<const std::byte> batch) {
+  auto hv = validate(batch);
   if (!hv) return hv.error();
-  BatchHeader h = hv.value();
+  return append_validated(batch, hv.value());
+}
+
+Result<AppendResult> PartitionLog::append_validated(std::span<const std::byte> batch, BatchHeader h) {
+  SLUICE_ASSERT(h.size_bytes() == batch.size() && h.magic == kMagicV2);
+  SLUICE_ASSERT(h.last_offset_delta >= 0 && h.record_count >= 0);
+  if (closed_) return log_error(LogErrc::kLogClosed, "log closed");
+  if (storage_error_) return *storage_error_;
   const int64_t now = clock_.now_ms();
   const std::size_t n = batch.size();
 
@@ -245,9 +320,7 @@ io::Task<Result<void>> PartitionLog::write_pages(Segment& s, uint64_t from, uint
   const uint64_t start = align_down(from, kPage);
   const uint64_t end = align_up(to, kPage);
   if (end > s.allocated_bytes) {
-    uint64_t want = std::max(end, std::min<uint64_t>(s.allocated_bytes + config_.preallocate_bytes,
-                                                     align_up(config_.segment_bytes, kPage)));
-    want = align_up(want, kPage);
+    const uint64_t want = next_reservation(s, end);
     auto r = co_await reserve(*s.log, s.allocated_bytes, want);
     if (!r) co_return r;
     s.allocated_bytes = want;
@@ -262,6 +335,20 @@ io::Task<Result<void>> PartitionLog::write_pages(Segment& s, uint64_t from, uint
     if (!w) co_return w.error();
   }
   co_return ok_result();
+}
+
+// The reserved size after the next step, covering at least `end` (page-aligned): the first step
+// of a segment is preallocate_initial_bytes, then each step doubles what the segment has, at most
+// preallocate_bytes at a time and never past segment.bytes (only a batch larger than the whole
+// segment goes beyond, exactly as far as it needs).
+uint64_t PartitionLog::next_reservation(const Segment& s, uint64_t end) const {
+  SLUICE_ASSERT(end % kPage == 0 && s.allocated_bytes % kPage == 0);
+  const uint64_t max_step = align_up(config_.preallocate_bytes, kPage);
+  const uint64_t first = std::min(align_up(config_.preallocate_initial_bytes, kPage), max_step);
+  const uint64_t step = std::min(std::max(s.allocated_bytes, first), max_step);
+  const uint64_t want = std::max(end, std::min(s.allocated_bytes + step, align_up(config_.segment_bytes, kPage)));
+  SLUICE_ASSERT(want % kPage == 0 && want >= s.allocated_bytes);
+  return want;
 }
 
 io::Task<Result<void>> PartitionLog::reserve(File& f, uint64_t from, uint64_t to) {
@@ -284,8 +371,8 @@ io::Task<Result<void>> PartitionLog::reserve(File& f, uint64_t from, uint64_t to
   co_return ok_result();
 }
 
-io::Task<Result<void>> PartitionLog::create_segment_files(Segment& s) {
-  SLUICE_ASSERT(!s.files_created && s.size_bytes == s.durable_bytes + (s.size_bytes - s.durable_bytes));
+io::Task<Result<void>> PartitionLog::create_segment_files(Segment& s, bool reserve_space) {
+  SLUICE_ASSERT(!s.files_created && !s.log && s.durable_bytes == 0);
   auto log = co_await fs_.open(path(s.base_offset, "log"), OpenOptions{true, true});
   if (!log) co_return log.error();
   auto idx = co_await fs_.open(path(s.base_offset, "idx"), OpenOptions{true, false});
@@ -298,15 +385,19 @@ io::Task<Result<void>> PartitionLog::create_segment_files(Segment& s) {
     auto r = co_await f->truncate(0);  // a leftover from an earlier failed attempt
     if (!r) co_return r;
   }
-  uint64_t prealloc = std::min<uint64_t>(config_.preallocate_bytes, align_up(config_.segment_bytes, kPage));
-  auto r = co_await reserve(*lf, 0, align_up(prealloc, kPage));
-  if (!r) co_return r;
-  r = co_await fs_.sync_dir(dir_);
+  // The first, small step (enough for the data already waiting): see next_reservation.
+  s.allocated_bytes = 0;
+  const uint64_t prealloc = reserve_space ? next_reservation(s, align_up(s.size_bytes, kPage)) : 0;
+  if (prealloc > 0) {
+    auto r = co_await reserve(*lf, 0, prealloc);
+    if (!r) co_return r;
+  }
+  auto r = co_await fs_.sync_dir(dir_);
   if (!r) co_return r;
   s.log = std::move(log.value());
   s.idx = std::move(idx.value());
   s.tix = std::move(tix.value());
-  s.allocated_bytes = align_up(prealloc, kPage);
+  s.allocated_bytes = prealloc;
   s.index_persisted = s.time_index_persisted = 0;
   s.files_created = true;
   co_return ok_result();
@@ -376,11 +467,30 @@ io::Task<Result<void>> PartitionLog::seal(Segment& s, uint64_t size_bytes) {
   if (!r) co_return r;
   s.sealed = true;
   s.roll_pending = false;
+  retire_chunks(s, true);
+  // The memory kept per sealed segment is its index: give back what the active one reserved
+  // (a hostile offset pattern can make many small segments).
+  s.chunks.shrink_to_fit();
+  s.index.shrink_to_fit();
+  s.time_index.shrink_to_fit();
+  close_sealed(s);
+  SLUICE_ASSERT(s.durable_bytes == s.size_bytes && !s.idx && !s.tix);
+  co_return ok_result();
+}
+
+// A sealed segment needs no open file: its indexes are complete in memory and its .log reopens
+// on demand (ensure_open). With a reader in flight it stays open, under the LRU's bound.
+void PartitionLog::close_sealed(Segment& s) {
+  SLUICE_ASSERT(s.sealed);
   s.idx.reset();
   s.tix.reset();
-  retire_chunks(s, true);
-  SLUICE_ASSERT(s.durable_bytes == s.size_bytes);
-  co_return ok_result();
+  if (!s.log) return;
+  if (s.pins == 0) {
+    OpenSegmentLru::local().remove(s);
+    s.log.reset();
+  } else {
+    OpenSegmentLru::local().touch(s);
+  }
 }
 
 io::Task<Result<void>> PartitionLog::do_flush() {
@@ -398,7 +508,7 @@ io::Task<Result<void>> PartitionLog::do_flush() {
     const bool last = i == n - 1;
     const uint64_t target = last ? last_target : s.size_bytes;
     if (!s.files_created) {
-      result = co_await create_segment_files(s);
+      result = co_await create_segment_files(s, true);
       if (!result) break;
     }
     const uint64_t before = s.durable_bytes;
@@ -467,10 +577,11 @@ io::Task<Result<void>> PartitionLog::apply_retention(int64_t now_ms) {
   uint64_t total = 0;
   if (config_.retention_bytes >= 0) {
     for (auto& s : segments_) {
-      if (s->sealed) {
-        auto r = co_await ensure_open(*s);
+      if (!s->size_known) {  // sealed, not read since open: learn its size, keep no fd
+        auto r = co_await ensure_open(*s, false);
         if (!r) co_return r;
       }
+      SLUICE_ASSERT(s->size_known);
       total += s->size_bytes;
     }
   }
@@ -560,7 +671,10 @@ io::Task<Result<void>> PartitionLog::truncate_to(int64_t offset) {
   LockGuard guard(io_lock_);
   Segment* s = find_segment(offset);
   SLUICE_ASSERT(s);
+  Pin pin(s);  // its .log stays open across the reads below (it is becoming the active one)
   auto r = co_await ensure_indexes(*s, true);
+  if (!r) co_return r;
+  r = co_await ensure_open(*s);
   if (!r) co_return r;
   // Drop whole segments after s.
   bool removed = false;
@@ -596,7 +710,8 @@ io::Task<Result<void>> PartitionLog::truncate_to(int64_t offset) {
       pos += hp.value().size_bytes();
     }
   }
-  // s becomes the active segment, cut at pos.
+  // s becomes the active segment, cut at pos (pinned meanwhile, so its .log stays open).
+  SLUICE_ASSERT(s->log);
   s->chunks.clear();
   if (!s->idx) {
     auto fi = co_await fs_.open(path(s->base_offset, "idx"), OpenOptions{true, false});
@@ -610,6 +725,7 @@ io::Task<Result<void>> PartitionLog::truncate_to(int64_t offset) {
   }
   s->sealed = false;
   s->roll_pending = false;
+  OpenSegmentLru::local().remove(*s);  // not sealed any more: its files stay open, outside the LRU
   s->allocated_bytes = std::max<uint64_t>(s->allocated_bytes, s->size_bytes);
   r = co_await recover_tail(*s, pos);
   if (!r) co_return r;
@@ -624,13 +740,18 @@ io::Task<Result<void>> PartitionLog::truncate_to(int64_t offset) {
 
 io::Task<Result<void>> PartitionLog::close() {
   if (closed_) co_return ok_result();
+  // On a full disk this fails for data that never became durable; what is durable is already
+  // complete on disk, and without the marker the next open() runs recovery (which needs no new
+  // space either). Nothing below makes the files unreadable if it fails half way: index files
+  // only grow by whole entries after a truncation to their persisted prefix, and the marker is
+  // renamed into place only once complete.
   auto r = co_await flush();
   if (!r) co_return r;
   co_await io_lock_.lock();
   LockGuard guard(io_lock_);
   Segment& a = active();
-  if (!a.files_created) {  // an empty segment rolled but never flushed
-    r = co_await create_segment_files(a);
+  if (!a.files_created) {  // an empty segment rolled but never flushed: no reservation needed
+    r = co_await create_segment_files(a, false);
     if (!r) co_return r;
   }
   // Complete indexes (incl. a final max-timestamp entry), synced, then the marker.

@@ -10,7 +10,8 @@
 //
 // On disk, per partition directory:
 //   <20-digit base offset>.log  RecordBatch v2 frames back to back, exactly as on the wire;
-//                               pre-allocated; zeros after the last batch mark the end
+//                               reserved ahead in growing steps; zeros after the last batch
+//                               mark the end
 //   <base>.idx                  sparse offset index: (u32 relative offset, u32 position) BE
 //   <base>.tix                  sparse time index: (i64 max timestamp so far, u32 relative
 //                               offset, u32 position) BE, one entry when the max grows
@@ -18,6 +19,11 @@
 // Index entries are written (unsynced, page cache) only for batches already durable, so an index
 // entry found after a crash never points past durable data. Sealed (non-last) segments have
 // their exact size and synced indexes before the next segment file is created.
+//
+// File descriptors: the active segment keeps its three files open. A sealed segment keeps none:
+// its index is in memory, and its .log reopens on demand for readers and stays open only while
+// it is among the max_open_sealed_segments() most recently read sealed segments of this thread
+// (shard), or while a read is in flight on it.
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -56,7 +62,14 @@ struct LogConfig {
   int32_t leader_epoch = 0;  // written into partitionLeaderEpoch
 
   // Sluice limits.
-  uint64_t preallocate_bytes = 16u << 20;     // fallocate step for the active segment
+  // Disk space is reserved ahead of the data of the active segment (fallocate, or zeros with
+  // `prezero`) so a sync rarely pays for extent allocation. A new segment reserves only
+  // preallocate_initial_bytes (an idle partition costs little disk, and a full disk is found
+  // when data comes, not when thousands of empty partitions are created); every later step
+  // reserves as much again as the segment already has (geometric growth), at most
+  // preallocate_bytes per step and never past segment.bytes.
+  uint64_t preallocate_bytes = 16u << 20;     // largest reservation step
+  uint64_t preallocate_initial_bytes = 64u << 10;  // first reservation of a new segment
   // Reserve segment space by writing zeros instead of fallocate. fallocate leaves unwritten
   // extents, and the first fdatasync after data lands in one must also commit the extent
   // conversion to the journal (here ~190 us instead of ~90 us per durable append). Zeroing makes
@@ -97,6 +110,7 @@ struct LogStats {
   bool recovery_cut_tail = false;        // recovery found a torn/corrupt batch and cut the file there
   uint64_t index_write_errors = 0;
   uint64_t tail_chunk_allocations = 0;
+  uint64_t segment_opens = 0;  // lazy reopens of sealed segments' .log files
 };
 
 struct Segment;  // internal
@@ -119,6 +133,12 @@ class PartitionLog {
   // Validates one RecordBatch v2 (CRC, lengths, counts, max.message.bytes), assigns offsets and
   // places it in the memory tail. No I/O, no heap allocation in steady state.
   Result<AppendResult> append(std::span<const std::byte> one_batch);
+  // The same validation append() does, with this log's limits, without appending: the owner runs
+  // it before it touches any state derived from the batch (producer state), then appends with
+  // append_validated() so the batch is checked exactly once.
+  Result<BatchHeader> validate(std::span<const std::byte> one_batch) const;
+  // Appends a batch that validate() accepted; `header` is what it returned.
+  Result<AppendResult> append_validated(std::span<const std::byte> one_batch, BatchHeader header);
 
   // Makes everything appended before the call durable (writes dirty pages, datasync).
   io::Task<Result<void>> flush();
@@ -153,6 +173,9 @@ class PartitionLog {
   // Removes every batch with an offset >= `offset` (the batch containing it goes entirely).
   io::Task<Result<void>> truncate_to(int64_t offset);
   // Flushes, writes complete indexes and the clean-shutdown marker. The log is unusable after.
+  // It needs no new disk space beyond what unflushed data needs: on a full disk (ENOSPC) it
+  // returns the error without the marker, every durable batch stays on disk, and the next
+  // open() recovers.
   io::Task<Result<void>> close();
 
   // Visits durable-or-not batches with base offset in [from_offset, to_offset_exclusive) in
@@ -170,18 +193,27 @@ class PartitionLog {
   const LogStats& stats() const noexcept { return stats_; }
   uint64_t unflushed_bytes() const noexcept { return unflushed_bytes_; }
 
+  // Thread-wide (per shard) bound on sealed segments whose .log stays open for readers, shared
+  // by every log of the calling thread; least recently used ones close first, never one with a
+  // read in flight. Default 64, minimum 1.
+  static void set_max_open_sealed_segments(std::size_t n);
+  static std::size_t max_open_sealed_segments();
+  static std::size_t open_sealed_segments();  // of the calling thread
+
  private:
   PartitionLog(FileSystem& fs, std::string dir, LogConfig config, Clock& clock);
   friend class SegmentReader;
 
   io::Task<Result<void>> load();
   io::Task<Result<void>> do_flush();
-  io::Task<Result<void>> create_segment_files(Segment& s);
+  io::Task<Result<void>> create_segment_files(Segment& s, bool reserve_space);
   io::Task<Result<void>> write_pages(Segment& s, uint64_t from, uint64_t to);
   io::Task<Result<void>> reserve(File& f, uint64_t from, uint64_t to);
   io::Task<Result<void>> drop_oldest_segment();
   io::Task<Result<void>> seal(Segment& s, uint64_t size_bytes);
-  io::Task<Result<void>> ensure_open(Segment& s);
+  io::Task<Result<void>> ensure_open(Segment& s, bool keep_open = true);
+  void close_sealed(Segment& s);
+  uint64_t next_reservation(const Segment& s, uint64_t end) const;
   io::Task<Result<void>> ensure_indexes(Segment& s, bool locked);
   io::Task<Result<void>> load_index_files(Segment& s, bool* valid);
   io::Task<Result<void>> rebuild_indexes(Segment& s);

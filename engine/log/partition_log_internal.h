@@ -29,6 +29,7 @@ inline constexpr const char* kCleanMarkerName = ".clean_shutdown";
 inline constexpr uint32_t kMarkerMagic = 0x534c4353;  // "SLCS"
 inline constexpr uint32_t kMarkerVersion = 1;
 inline constexpr std::size_t kMarkerBytes = 36;
+inline constexpr std::size_t kDefaultMaxOpenSealedSegments = 64;  // per thread (shard)
 
 inline uint64_t align_down(uint64_t v, uint64_t a) { return v / a * a; }
 inline uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
@@ -66,7 +67,40 @@ struct Chunk {
   uint64_t file_pos;  // aligned to kPage
 };
 
+struct Segment;
+
+// The sealed segments whose .log is open, least recently used first. One registry per thread,
+// shared by every PartitionLog of that thread: a shard is one thread and owns its logs, so no
+// lock. Sealed segments are many (one per segment.bytes of history, or one per batch under a
+// hostile offset pattern) and each open file is an fd: only `capacity` of them stay open, the
+// rest reopen on demand (PartitionLog::ensure_open). Active and roll-pending segments are never
+// here (their files stay open for appends). Intrusive list through Segment: no allocation.
+class OpenSegmentLru {
+ public:
+  static OpenSegmentLru& local() noexcept;
+  // s is sealed and its .log open: make it the most recently used, then close the least
+  // recently used unpinned ones beyond capacity (never s itself).
+  void touch(Segment& s) noexcept;
+  void remove(Segment& s) noexcept;  // s closes its .log, goes away or becomes active again
+  void trim() noexcept;
+  std::size_t size() const noexcept { return size_; }
+  std::size_t capacity() const noexcept { return capacity_; }
+  void set_capacity(std::size_t n) noexcept;
+
+ private:
+  void unlink(Segment& s) noexcept;
+  Segment* head_ = nullptr;  // least recently used
+  Segment* tail_ = nullptr;  // most recently used
+  std::size_t size_ = 0;
+  std::size_t capacity_ = kDefaultMaxOpenSealedSegments;
+};
+
 struct Segment {
+  Segment() = default;
+  ~Segment();
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
   int64_t base_offset = 0;
   int64_t end_offset = 0;       // offset after the last batch (== base_offset when empty)
   uint64_t size_bytes = 0;      // data bytes, including those only in memory
@@ -89,14 +123,28 @@ struct Segment {
   uint64_t bytes_since_index = 0;
   uint64_t index_synced_pos = 0;  // data covered by synced index entries (bounds crash recovery)
   std::vector<Chunk> chunks;    // memory tail: contiguous, covering [chunks[0].file_pos, size_bytes)
-  uint32_t pins = 0;            // readers in flight
+  uint32_t pins = 0;            // readers in flight: never closed under them
+  // OpenSegmentLru links (sealed segments with an open .log only).
+  Segment* lru_prev = nullptr;
+  Segment* lru_next = nullptr;
+  bool in_lru = false;
 
   uint64_t first_cached_pos() const noexcept { return chunks.empty() ? UINT64_MAX : chunks.front().file_pos; }
 };
 
+inline Segment::~Segment() {
+  if (in_lru) OpenSegmentLru::local().remove(*this);
+}
+
+// Keeps a segment's files open (and the segment alive in the graveyard) while a reader or a
+// maintenance task uses them across suspensions.
 struct Pin {
   explicit Pin(Segment* s) : s_(s) { s_->pins++; }
-  ~Pin() { s_->pins--; }
+  ~Pin() {
+    SLUICE_ASSERT(s_->pins > 0);
+    // The cache may have gone over capacity while this segment could not be closed.
+    if (--s_->pins == 0 && s_->in_lru) OpenSegmentLru::local().trim();
+  }
   Pin(const Pin&) = delete;
   Pin& operator=(const Pin&) = delete;
   Segment* s_;

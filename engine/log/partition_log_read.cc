@@ -18,6 +18,12 @@ io::Task<Result<ReadResult>> PartitionLog::read(int64_t offset, std::size_t max_
   Pin pin(s);
   auto r = co_await ensure_indexes(*s, false);
   if (!r) co_return r.error();
+  if (s->sealed) {  // its .log may have been closed (fd bound); the active one is always open
+    r = co_await ensure_open(*s);
+    if (!r && r.error().code == ENOENT && offset < log_start_)  // retention removed it meanwhile
+      co_return log_error(LogErrc::kOffsetOutOfRange, "offset out of range");
+    if (!r) co_return r.error();
+  }
   uint64_t pos = 0;
   {
     auto it = std::upper_bound(s->index.begin(), s->index.end(), static_cast<uint32_t>(offset - s->base_offset),
@@ -92,6 +98,8 @@ io::Task<Result<int64_t>> PartitionLog::offset_for_timestamp(int64_t ts_ms) {
     auto r = co_await ensure_indexes(*s, false);
     if (!r) co_return r.error();
     if (s->max_timestamp_ms < ts_ms) continue;
+    r = co_await ensure_open(*s);
+    if (!r) co_return r.error();
     uint64_t pos = 0;
     auto it = std::lower_bound(s->time_index.begin(), s->time_index.end(), ts_ms,
                                [](const TimeIndexEntry& e, int64_t t) { return e.timestamp_ms < t; });

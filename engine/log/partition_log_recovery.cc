@@ -1,6 +1,11 @@
 #include "engine/log/partition_log_internal.h"
 
 namespace sluice::log {
+namespace {
+// Out of space. Recovery and index rebuilds treat it as "keep going without the reservation or
+// without persisting the index": a full disk must not make durable data unreadable.
+bool no_space(const Error& e) noexcept { return e.code == ENOSPC || e.code == EDQUOT; }
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Open / recovery.
@@ -60,7 +65,7 @@ io::Task<Result<void>> PartitionLog::load() {
     auto s = std::make_unique<Segment>();
     s->created_ms = now;
     s->indexes_loaded = true;
-    r = co_await create_segment_files(*s);
+    r = co_await create_segment_files(*s, true);
     if (!r) co_return r;
     segments_.push_back(std::move(s));
   }
@@ -90,6 +95,9 @@ io::Task<Result<void>> PartitionLog::load() {
       r = co_await recover_tail(a, a.allocated_bytes);
       if (!r) co_return r;
     }
+    // Reservation works in whole pages; a file cut on a full disk may end mid-page, and the
+    // partial last page is rewritten from memory anyway.
+    a.allocated_bytes = align_up(a.allocated_bytes, kPage);
     a.end_offset = std::max(a.end_offset, a.base_offset);
   }
   if (marker) {  // consumed: a crash from now on must run recovery
@@ -210,11 +218,14 @@ io::Task<Result<void>> PartitionLog::write_clean_marker() {
   auto f = co_await fs_.open(tmp, OpenOptions{true, false});
   if (!f) co_return f.error();
   auto r = co_await f.value()->truncate(0);
-  if (!r) co_return r;
-  auto w = co_await f.value()->write(0, m);
-  if (!w) co_return w.error();
-  r = co_await f.value()->datasync();
-  if (!r) co_return r;
+  auto w = r ? co_await f.value()->write(0, m) : Result<std::size_t>(r.error());
+  if (w) r = co_await f.value()->datasync();
+  else r = w.error();
+  f.value().reset();
+  if (!r) {
+    (void)co_await fs_.remove(tmp);  // e.g. ENOSPC: no marker, the next open recovers
+    co_return r;
+  }
   r = co_await fs_.rename(tmp, dir_ + "/" + kCleanMarkerName);
   if (!r) co_return r;
   co_return co_await fs_.sync_dir(dir_);
@@ -300,33 +311,51 @@ io::Task<Result<void>> PartitionLog::recover_tail(Segment& s, uint64_t limit) {
   // Whatever follows the last good batch goes; the pre-allocation is restored with zeros.
   auto r = co_await s.log->truncate(pos);
   if (!r) co_return r;
-  const uint64_t keep = std::max(align_up(pos, kPage), align_up(old_size, kPage));
+  uint64_t keep = std::max(align_up(pos, kPage), align_up(old_size, kPage));
   if (keep > pos) {  // fallocate refuses a zero length (EINVAL)
     r = co_await s.log->allocate(pos, keep - pos);
-    if (!r) co_return r;
+    // Full disk: go on without the reservation (appends will fail until space returns; the
+    // data is readable). Only whole pages count as reserved: see write_pages.
+    if (!r && no_space(r.error())) keep = align_up(pos, kPage);
+    else if (!r) co_return r;
   }
   r = co_await s.log->datasync();
   if (!r) co_return r;
   stats_.syncs++;
   s.allocated_bytes = keep;
   r = co_await persist_indexes(s, true, scratch_);
-  if (!r) co_return r;
+  // An index that could not grow is a stale prefix on disk, which recovery tolerates; the
+  // complete index is in memory.
+  if (!r && no_space(r.error())) stats_.index_write_errors++;
+  else if (!r) co_return r;
   SLUICE_ASSERT(s.end_offset >= s.base_offset && s.size_bytes <= s.allocated_bytes);
   co_return ok_result();
 }
 
-io::Task<Result<void>> PartitionLog::ensure_open(Segment& s) {
-  if (s.log) co_return ok_result();
+// Opens a sealed segment's .log for reading (a no-op for open files; non-sealed segments always
+// have theirs). Kept open under the thread's OpenSegmentLru; with keep_open false (only the size
+// is wanted) it closes again at once. Callers that use s.log across a suspension hold a Pin.
+io::Task<Result<void>> PartitionLog::ensure_open(Segment& s, bool keep_open) {
+  if (s.log) {
+    if (s.sealed) OpenSegmentLru::local().touch(s);
+    co_return ok_result();
+  }
+  if (!s.sealed) co_return ok_result();  // not flushed yet: all its data is in memory
+  SLUICE_ASSERT(s.files_created);
   auto f = co_await fs_.open(path(s.base_offset, "log"), OpenOptions{false, true});
   if (!f) co_return f.error();
   auto sz = co_await f.value()->size();
   if (!sz) co_return sz.error();
-  s.log = std::move(f.value());
+  stats_.segment_opens++;
   if (!s.size_known) {
-    SLUICE_ASSERT(s.sealed);
     s.size_bytes = s.durable_bytes = s.allocated_bytes = sz.value();
     s.size_known = true;
   }
+  // Another reader may have opened it meanwhile: keep that one (reads may be in flight on it).
+  if (!keep_open || s.log) co_return ok_result();
+  s.log = std::move(f.value());
+  OpenSegmentLru::local().touch(s);
+  SLUICE_ASSERT(s.log && s.in_lru);
   co_return ok_result();
 }
 
@@ -338,17 +367,26 @@ io::Task<Result<void>> PartitionLog::ensure_indexes(Segment& s, bool locked) {
     LockGuard guard(io_lock_);
     co_return co_await ensure_indexes(s, true);
   }
+  Pin pin(&s);  // rebuild_indexes reads s.log across suspensions
   auto r = co_await ensure_open(s);
   if (!r) co_return r;
   bool valid = false;
   r = co_await load_index_files(s, &valid);
-  if (!r) co_return r;
+  if (!r) {
+    s.idx.reset();  // a sealed segment keeps no index file open
+    s.tix.reset();
+    co_return r;
+  }
   if (valid && !s.index.empty() && s.index.back().position >= s.size_bytes) valid = false;
   if (valid && !s.time_index.empty() && s.time_index.back().position >= s.size_bytes) valid = false;
   if (valid && s.index.empty() && s.size_bytes > 2ull * config_.index_interval_bytes) valid = false;
   if (!valid) {
     r = co_await rebuild_indexes(s);
-    if (!r) co_return r;
+    if (!r) {
+      s.idx.reset();
+      s.tix.reset();
+      co_return r;
+    }
   }
   if (!s.time_index.empty()) {
     s.max_timestamp_ms = s.time_index.back().timestamp_ms;
@@ -388,7 +426,14 @@ io::Task<Result<void>> PartitionLog::rebuild_indexes(Segment& s) {
     s.time_index.push_back(TimeIndexEntry{s.max_timestamp_ms, s.max_timestamp_rel, s.max_timestamp_pos});
   s.index_persisted = s.time_index_persisted = 0;
   std::vector<std::byte> scratch(kScratchBytes);  // reads may run this next to a flush using scratch_
-  co_return co_await persist_indexes(s, true, scratch);
+  auto r = co_await persist_indexes(s, true, scratch);
+  // A full disk keeps the rebuilt index in memory only (rebuilt again after the next restart):
+  // reads and retention must keep working while nothing can be written.
+  if (!r && no_space(r.error())) {
+    stats_.index_write_errors++;
+    co_return ok_result();
+  }
+  co_return r;
 }
 
 }  // namespace sluice::log

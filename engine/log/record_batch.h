@@ -1,6 +1,7 @@
 #pragma once
 // Kafka RecordBatch v2: header parsing, validation, patching. Records are never decoded into
-// objects; an optional bounds-only walk checks the structure of uncompressed records.
+// objects; an optional bounds-only walk checks the structure of the records, decompressing
+// compressed batches window by window (compression.h) to do so.
 //
 // Layout (big-endian), 61-byte header followed by the records:
 //   0 baseOffset i64 | 8 batchLength i32 | 12 partitionLeaderEpoch i32 | 16 magic i8 | 17 crc u32
@@ -101,7 +102,7 @@ Result<BatchHeader> parse_batch_header(std::span<const std::byte> bytes) noexcep
 
 struct ValidateOptions {
   uint32_t max_message_bytes = 1048588;  // max.message.bytes (whole batch incl. 12-byte overhead)
-  bool check_records = true;             // bounds-only walk of uncompressed records
+  bool check_records = true;             // bounds-only record walk (compressed batches decompressed)
   bool require_dense_offsets = true;     // producer batches: recordCount == lastOffsetDelta + 1
   bool allow_control = false;            // control batches only from coordinators
   int64_t now_ms = -1;                   // with max_timestamp_diff_ms >= 0: timestamp window check
@@ -121,12 +122,17 @@ void set_partition_leader_epoch(std::span<std::byte> batch, int32_t epoch) noexc
 // LogAppendTime: sets the timestampType bit and maxTimestamp, then recomputes the CRC.
 void set_log_append_time(std::span<std::byte> batch, int64_t append_time_ms) noexcept;
 
-// Bounds-only walk of the records of an uncompressed batch (INVALID_RECORD on any violation).
+// Bounds-only walk of the records (INVALID_RECORD on any violation): exactly recordCount records,
+// then the end of the records section or, for a compressed batch, of the decompressed stream
+// (decompressed window by window on the calling thread's Decompressor, at most
+// kMaxUncompressedBatchBytes; a payload that does not decompress is INVALID_RECORD too). The codec must
+// be known (validate_batch checks that first).
 Result<void> check_records(std::span<const std::byte> batch, const BatchHeader& h,
                            bool require_dense_offsets) noexcept;
 
 // For ListOffsets: offset of the first record with timestamp >= ts_ms in this batch. Walks the
-// records of uncompressed CreateTime batches; otherwise returns the batch base offset.
+// records of CreateTime batches (decompressing compressed ones); LogAppendTime batches, and
+// batches without such a record, answer with the batch base offset.
 int64_t first_offset_at_or_after(std::span<const std::byte> batch, const BatchHeader& h, int64_t ts_ms) noexcept;
 
 struct BatchView {

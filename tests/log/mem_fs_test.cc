@@ -100,3 +100,55 @@ TEST(MemFileSystem, DeferredSyncSuspendsUntilReleased) {
   ASSERT_TRUE(t.done());
   EXPECT_TRUE(t.result().ok());
 }
+
+TEST(MemFileSystem, DiskFullStillShrinksRemovesAndWritesInsideFiles) {
+  MemFileSystem fs(1);
+  ASSERT_TRUE(run(fs.mkdirs("/d")).ok());
+  Aligned a;
+  auto f = open_file(fs, "/d/x");
+  ASSERT_TRUE(run(f->allocate(0, 8192)).ok());
+  fs.fill_disk();
+  EXPECT_EQ(run(f->allocate(8192, 4096)).error().code, ENOSPC);
+  EXPECT_EQ(run(f->write(8192, a.span(512, std::byte{1}))).error().code, ENOSPC);
+  EXPECT_TRUE(run(f->write(4096, a.span(4096, std::byte{2}))).ok());  // inside the reservation
+  EXPECT_TRUE(run(f->datasync()).ok());
+  EXPECT_TRUE(run(f->truncate(4096)).ok());
+  EXPECT_TRUE(run(f->allocate(0, 8192)).ok());  // the space freed above
+  auto g = open_file(fs, "/d/y", false);        // an empty file costs nothing
+  EXPECT_EQ(run(g->write(0, a.span(1, std::byte{3}))).error().code, ENOSPC);
+  EXPECT_TRUE(run(fs.remove("/d/y")).ok());
+  EXPECT_TRUE(run(fs.rename("/d/x", "/d/z")).ok());
+  EXPECT_TRUE(run(fs.remove_dir_recursive("/d")).ok());
+}
+
+TEST(MemFileSystem, CountsOpenFilesAndDefersReads) {
+  MemFileSystem fs(1);
+  ASSERT_TRUE(run(fs.mkdirs("/d")).ok());
+  Aligned a;
+  auto f = open_file(fs, "/d/x");
+  EXPECT_EQ(fs.open_files(), 1u);
+  {
+    auto g = open_file(fs, "/d/x");
+    auto h = open_file(fs, "/d/y");
+    EXPECT_EQ(fs.open_files(), 3u);
+    EXPECT_EQ(fs.open_handles("/d/x"), 2u);
+  }
+  EXPECT_EQ(fs.open_files(), 1u);
+  EXPECT_EQ(fs.peak_open_files(), 3u);
+  EXPECT_EQ(fs.open_handles("/d/y"), 0u);
+  ASSERT_TRUE(run(f->write(0, a.span(512, std::byte{7}))).ok());
+  fs.defer_next_reads(1);
+  std::span<std::byte> buf(a.b->data(), 512);
+  std::memset(buf.data(), 0, buf.size());
+  auto t = f->read(0, buf);
+  EXPECT_FALSE(t.start());
+  EXPECT_EQ(fs.deferred_reads(), 1u);
+  EXPECT_TRUE(run(f->read(0, buf)).ok());  // only the next one was deferred
+  std::memset(buf.data(), 0, buf.size());
+  EXPECT_EQ(fs.release_deferred_reads(), 1u);
+  ASSERT_TRUE(t.done());
+  EXPECT_EQ(t.result().value(), 512u);
+  EXPECT_EQ(buf[511], std::byte{7});
+  f.reset();
+  EXPECT_EQ(fs.open_files(), 0u);
+}

@@ -121,7 +121,15 @@ io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records) 
     out.error_message = "Produce requests with version 3 or higher must contain exactly one record batch";
     co_return out;
   }
-  const log::BatchHeader& h = first.value().header;
+  // The whole batch is validated (CRC, counts against the records, deltas, sizes) before any
+  // state is derived from its header: a hostile header must never reach the producer table.
+  auto validated = log_->validate(first.value().bytes);
+  if (!validated.ok()) {
+    out.error_code = log::to_kafka_error_code(validated.error());
+    out.error_message = validated.error().what;
+    co_return out;
+  }
+  const log::BatchHeader& h = validated.value();
   broker::BatchIdentity id = identity_of(h);
   broker::SequenceVerdict verdict = producers_.check(id);
   if (verdict.check == broker::SequenceCheck::out_of_order) {
@@ -139,7 +147,7 @@ io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records) 
     last_offset = verdict.duplicate_base_offset + h.last_offset_delta;
     if (log_->config().log_append_time) out.log_append_time_ms = verdict.duplicate_timestamp_ms;
   } else {
-    auto r = log_->append(first.value().bytes);
+    auto r = log_->append_validated(first.value().bytes, h);
     if (!r.ok()) {
       out.error_code = log::to_kafka_error_code(r.error());
       if (log::is_log_error(r.error(), log::LogErrc::kTailFull)) {
