@@ -374,7 +374,16 @@ void detail::close_conn(ConnState* c) {
   if (c->armed) c->shard->cancel_op(c);  // its final CQE wakes a pending recv()
   c->shard->remove_starved(c);
   detail::recycle_all(c);
-  ::close(c->fd);  // in-flight ops hold their own file reference
+  // In-flight ops hold their own file reference, so close() alone would leave a send to a peer
+  // that never reads blocked forever (and its buffers pinned): shutdown fails it at once. With a
+  // send in flight the close is abortive (RST): queued bytes for a peer that does not read would
+  // otherwise keep zero-copy pages, and their notifications, pending for minutes.
+  if (c->sending) {
+    linger abort_on_close{1, 0};
+    ::setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
+  }
+  ::shutdown(c->fd, SHUT_RDWR);
+  ::close(c->fd);
   if (c->waiter && !c->armed) {
     c->ready.handle = std::exchange(c->waiter, {});
     c->shard->schedule(&c->ready);

@@ -67,6 +67,12 @@ Result<void> apply_broker_property(BrokerConfig& c, std::string_view key, std::s
     ok = parse_int(value, c.default_partitions) && c.default_partitions >= 1 && c.default_partitions <= 10000;
   } else if (key == "socket.request.max.bytes") {
     ok = parse_int(value, c.max_request_bytes) && c.max_request_bytes >= 1024;
+  } else if (key == "queued.max.request.bytes") {
+    ok = parse_int(value, c.queued_max_request_bytes_per_shard) && c.queued_max_request_bytes_per_shard >= 65536;
+  } else if (key == "sluice.fetch.max.memory.bytes") {
+    ok = parse_int(value, c.fetch_max_memory_bytes_per_shard) && c.fetch_max_memory_bytes_per_shard >= 65536;
+  } else if (key == "sluice.connection.send.timeout.ms") {
+    ok = parse_int(value, c.connection_send_timeout_ms) && c.connection_send_timeout_ms >= 100;
   } else if (key == "max.connections.per.shard") {
     ok = parse_int(value, c.max_connections_per_shard) && c.max_connections_per_shard >= 1;
   } else if (key == "group.min.session.timeout.ms") {

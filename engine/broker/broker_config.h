@@ -26,6 +26,15 @@ struct BrokerConfig {
   uint32_t max_connections_per_shard = 10000;   // max.connections.per.shard
   int32_t max_inflight_requests_per_connection = 128;
   int64_t connection_budget_bytes = 256 << 20;  // request bytes buffered per connection
+  // Per shard: request frames being received or handled (queued.max.request.bytes; frames up to
+  // 64 KiB are not counted, so small requests are never held up by large ones).
+  int64_t queued_max_request_bytes_per_shard = 128 << 20;
+  // Per shard: fetch response bytes read and not yet handed to the kernel
+  // (sluice.fetch.max.memory.bytes); fetches beyond it shrink, then wait, then answer empty.
+  int64_t fetch_max_memory_bytes_per_shard = 64 << 20;
+  // A connection whose response send makes no progress this long is closed
+  // (sluice.connection.send.timeout.ms): a peer that stops reading must not pin memory forever.
+  int64_t connection_send_timeout_ms = 30000;
   int32_t group_min_session_timeout_ms = 6000;
   int32_t group_max_session_timeout_ms = 1800000;
   int32_t group_initial_rebalance_delay_ms = 0;

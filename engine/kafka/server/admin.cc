@@ -1,6 +1,9 @@
 #include "engine/kafka/server/admin.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <memory>
 
 #include "engine/broker/topic_config.h"
 #include "engine/kafka/server/shard_state.h"
@@ -26,22 +29,55 @@ struct AdminLock {
   ~AdminLock() { m.unlock(); }
 };
 
-// Persists the catalogue and makes every shard adopt it; returns once all have reconciled.
-io::Task<Result<void>> publish() {
+// Makes every shard adopt shard 0's catalogue; returns once all have reconciled, with the number
+// of partitions that could not be opened (EMFILE, ENOSPC...).
+io::Task<int> publish_in_memory() {
   ShardState& st = shard_state();
   SLUICE_ASSERT(st.shard_id == 0);
-  st.catalogue.version++;
-  if (auto r = st.catalogue.save(st.config->data_dir); !r) co_return r.error();
+  auto failures = std::make_shared<int>(0);
   std::vector<io::Task<void>> tasks;
   for (unsigned s = 0; s < st.shard_count; ++s) {
-    tasks.push_back([](unsigned target, broker::Catalogue copy) -> io::Task<void> {
+    tasks.push_back([](unsigned target, broker::Catalogue copy, std::shared_ptr<int> failed) -> io::Task<void> {
       // Named, then moved: g++ 12 destroys lambda temporaries in a co_await expression twice.
       auto fn = [c = std::move(copy)]() mutable { return apply_catalogue(std::move(c)); };
-      co_await io::submit_to(target, std::move(fn));
-    }(s, st.catalogue));
+      int n = co_await io::submit_to(target, std::move(fn));
+      *failed += n;
+    }(s, st.catalogue, failures));
   }
   co_await when_all(std::move(tasks));
-  co_return Result<void>{};
+  co_return *failures;
+}
+
+// All-or-nothing catalogue change: `next` is persisted first and only then becomes the live
+// catalogue, so a failed write leaves memory, disk and every shard as they were.
+// (Catalogues are passed by pointer: the caller's copy outlives the awaited call.)
+io::Task<Result<int>> commit(broker::Catalogue* next) {
+  ShardState& st = shard_state();
+  SLUICE_ASSERT(st.shard_id == 0);
+  // Replicas adopt only newer versions (add/remove on the copy may have bumped it already).
+  next->version = std::max(next->version, st.catalogue.version) + 1;
+  auto saved = next->save(st.config->data_dir);
+  if (!saved.ok()) co_return saved.error();
+  st.catalogue = std::move(*next);
+  int failed = co_await publish_in_memory();
+  co_return failed;
+}
+
+// A change that opened partitions but could not open all of them is taken back (the topic or the
+// new partitions must not be reported created and then be unwritable).
+io::Task<std::optional<int16_t>> commit_or_roll_back(broker::Catalogue* next, broker::Catalogue* previous,
+                                                     std::string* message) {
+  auto r = co_await commit(next);
+  if (!r.ok()) {
+    *message = std::string("cannot persist the topic catalogue: ") + r.error().describe();
+    co_return kStorageError;
+  }
+  if (r.value() == 0) co_return std::nullopt;
+  *message = std::to_string(r.value()) + " partition(s) could not be opened (out of file descriptors or disk space)";
+  auto undo = co_await commit(previous);
+  if (!undo.ok())
+    std::fprintf(stderr, "sluiced: catalogue roll-back failed: %s (retried by housekeeping)\n", undo.error().describe());
+  co_return kStorageError;
 }
 
 AdminResult fail(int16_t code, std::string msg) { return AdminResult{code, std::move(msg)}; }
@@ -96,9 +132,14 @@ io::Task<void> start_group_services() {
   }
 }
 
-io::Task<void> apply_catalogue(broker::Catalogue snapshot) {
+io::Task<int> apply_catalogue(broker::Catalogue snapshot) {
   ShardState& st = shard_state();
-  if (snapshot.version < st.catalogue.version && st.shard_id != 0) co_return;  // stale copy
+  if (snapshot.version < st.catalogue.version && st.shard_id != 0) co_return 0;  // stale copy
+  // One reconciliation at a time per shard (a publish and housekeeping's retry may overlap).
+  co_await st.reconcile_mutex.lock();
+  AdminLock lock{st.reconcile_mutex};
+  if (snapshot.version < st.catalogue.version && st.shard_id != 0) co_return 0;
+  int failed = 0;
   if (st.shard_id != 0) st.catalogue = std::move(snapshot);
   const broker::Catalogue& cat = st.catalogue;
   // Close and delete partitions that no longer exist.
@@ -131,17 +172,21 @@ io::Task<void> apply_catalogue(broker::Catalogue snapshot) {
       auto mk = co_await st.fs->mkdirs(dir);
       if (!mk.ok()) {
         std::fprintf(stderr, "sluiced: %s: %s\n", dir.c_str(), mk.error().describe());
+        failed++;
         continue;
       }
       auto p = co_await Partition::open(*st.fs, st.clock, dir, name, i, lc, &st.data_arrived);
       if (!p.ok()) {
         std::fprintf(stderr, "sluiced: opening %s-%d: %s\n", name.c_str(), i, p.error().describe());
+        failed++;
         continue;
       }
       st.partitions.emplace(PartitionKey(name, i), std::move(p.value()));
     }
   }
   co_await start_group_services();
+  st.open_failures = failed;
+  co_return failed;
 }
 
 io::Task<Result<void>> load_and_publish_catalogue() {
@@ -150,6 +195,7 @@ io::Task<Result<void>> load_and_publish_catalogue() {
   auto loaded = broker::Catalogue::load_or_create(st.config->data_dir);
   if (!loaded.ok()) co_return loaded.error();
   st.catalogue = std::move(loaded.value());
+  bool changed = false;
   // The internal group topic: one partition per shard, partition i on shard i. After a restart
   // with another shard count it keeps its partition count (groups hash to the same partition).
   if (!st.catalogue.find(kGroupTopic)) {
@@ -160,18 +206,29 @@ io::Task<Result<void>> load_and_publish_catalogue() {
     t.configs = {{"retention.ms", "-1"}, {"segment.bytes", "16777216"}};
     for (unsigned s = 0; s < st.shard_count; ++s) t.partition_owner_shard.push_back(static_cast<uint16_t>(s));
     st.catalogue.add(std::move(t));
+    changed = true;
   }
   // A restart with another shard count re-places partitions (same hash, new modulus).
   for (const auto& [name, t] : st.catalogue.topics()) {
     broker::TopicInfo* m = st.catalogue.find_mutable(name);
     for (int32_t i = 0; i < t.partition_count(); ++i) {
       auto& owner = m->partition_owner_shard[static_cast<size_t>(i)];
-      if (owner >= st.shard_count)
+      if (owner >= st.shard_count) {
         owner = t.internal ? static_cast<uint16_t>(i % static_cast<int32_t>(st.shard_count))
                            : broker::placement_shard(name, i, st.shard_count);
+        changed = true;
+      }
     }
   }
-  co_return co_await publish();
+  // Written only when start-up changed it: a start on a full disk must not need to write.
+  if (changed) {
+    st.catalogue.version++;
+    if (auto r = st.catalogue.save(st.config->data_dir); !r) co_return r.error();
+  }
+  int failed = co_await publish_in_memory();
+  if (failed > 0)
+    std::fprintf(stderr, "sluiced: %d partition(s) could not be opened at start; retried every second\n", failed);
+  co_return Result<void>{};
 }
 
 io::Task<void> close_all_partitions() {
@@ -206,8 +263,12 @@ io::Task<AdminResult> create_topic(CreateTopicSpec spec) {
   t.topic_id = broker::random_uuid();
   t.configs = spec.configs;
   for (int32_t i = 0; i < partitions; ++i) t.partition_owner_shard.push_back(broker::placement_shard(t.name, i, st.shard_count));
-  st.catalogue.add(std::move(t));
-  if (auto r = co_await publish(); !r.ok()) co_return fail(kStorageError, r.error().describe());
+  broker::Catalogue next = st.catalogue;
+  next.add(std::move(t));
+  broker::Catalogue previous = st.catalogue;
+  std::string message;
+  std::optional<int16_t> err = co_await commit_or_roll_back(&next, &previous, &message);
+  if (err) co_return fail(*err, message);
   co_return AdminResult{};
 }
 
@@ -219,8 +280,26 @@ io::Task<AdminResult> delete_topic(std::string name) {
   const broker::TopicInfo* t = st.catalogue.find(name);
   if (!t) co_return fail(kUnknownTopicOrPartition, "This server does not host this topic-partition.");
   if (t->internal) co_return fail(kInvalidTopic, "Internal topics cannot be deleted");
-  st.catalogue.remove(name);
-  if (auto r = co_await publish(); !r.ok()) co_return fail(kStorageError, r.error().describe());
+  broker::Catalogue next = st.catalogue;
+  next.remove(name);
+  broker::Catalogue attempt = next;
+  auto persisted = co_await commit(&attempt);
+  if (!persisted.ok() && persisted.error().code == ENOSPC) {
+    // Disk full: deleting is how an operator frees space, so the topic's data goes first (it is
+    // what was asked for), then the catalogue write is tried again in the space that freed.
+    broker::Catalogue previous = st.catalogue;
+    st.catalogue = next;
+    co_await publish_in_memory();
+    (void)co_await st.fs->remove_dir_recursive(st.config->data_dir + "/" + name);
+    if (auto r = st.catalogue.save(st.config->data_dir); !r) {
+      // Still full: the catalogue keeps the (now empty) topic, on disk as in memory.
+      st.catalogue = std::move(previous);
+      co_await publish_in_memory();
+      co_return fail(kStorageError, std::string("topic data deleted, catalogue not updated: ") + r.error().describe());
+    }
+    co_return AdminResult{};
+  }
+  if (!persisted.ok()) co_return fail(kStorageError, persisted.error().describe());
   // The topic directory itself (partition directories are removed by their owners).
   (void)co_await st.fs->remove_dir_recursive(st.config->data_dir + "/" + name);
   co_return AdminResult{};
@@ -231,7 +310,7 @@ io::Task<AdminResult> create_partitions(std::string name, int32_t new_total, boo
   SLUICE_ASSERT(st.shard_id == 0);
   co_await st.admin_mutex.lock();
   AdminLock lock{st.admin_mutex};
-  broker::TopicInfo* t = st.catalogue.find_mutable(name);
+  const broker::TopicInfo* t = st.catalogue.find(name);
   if (!t) co_return fail(kUnknownTopicOrPartition, "This server does not host this topic-partition.");
   if (new_total < t->partition_count())
     co_return fail(kInvalidPartitions, "Topic currently has " + std::to_string(t->partition_count()) +
@@ -240,9 +319,14 @@ io::Task<AdminResult> create_partitions(std::string name, int32_t new_total, boo
     co_return fail(kInvalidPartitions, "Topic already has " + std::to_string(new_total) + " partitions.");
   if (new_total > broker::kMaxPartitionsPerTopic) co_return fail(kInvalidPartitions, "Too many partitions");
   if (validate_only) co_return AdminResult{};
-  for (int32_t i = t->partition_count(); i < new_total; ++i)
-    t->partition_owner_shard.push_back(broker::placement_shard(name, i, st.shard_count));
-  if (auto r = co_await publish(); !r.ok()) co_return fail(kStorageError, r.error().describe());
+  broker::Catalogue next = st.catalogue;
+  broker::TopicInfo* nt = next.find_mutable(name);
+  for (int32_t i = nt->partition_count(); i < new_total; ++i)
+    nt->partition_owner_shard.push_back(broker::placement_shard(name, i, st.shard_count));
+  broker::Catalogue previous = st.catalogue;
+  std::string message;
+  std::optional<int16_t> err = co_await commit_or_roll_back(&next, &previous, &message);
+  if (err) co_return fail(*err, message);
   co_return AdminResult{};
 }
 
@@ -252,7 +336,7 @@ io::Task<AdminResult> alter_topic_configs(std::string name, std::map<std::string
   SLUICE_ASSERT(st.shard_id == 0);
   co_await st.admin_mutex.lock();
   AdminLock lock{st.admin_mutex};
-  broker::TopicInfo* t = st.catalogue.find_mutable(name);
+  const broker::TopicInfo* t = st.catalogue.find(name);
   if (!t) co_return fail(kUnknownTopicOrPartition, "Topic " + name + " does not exist");
   std::map<std::string, std::string> next = incremental ? t->configs : std::map<std::string, std::string>{};
   for (const auto& [k, v] : changes) {
@@ -265,8 +349,10 @@ io::Task<AdminResult> alter_topic_configs(std::string name, std::map<std::string
     next[k] = *v;
   }
   if (validate_only) co_return AdminResult{};
-  t->configs = std::move(next);
-  if (auto r = co_await publish(); !r.ok()) co_return fail(kStorageError, r.error().describe());
+  broker::Catalogue changed = st.catalogue;
+  changed.find_mutable(name)->configs = std::move(next);
+  auto r = co_await commit(&changed);
+  if (!r.ok()) co_return fail(kStorageError, r.error().describe());
   co_return AdminResult{};
 }
 

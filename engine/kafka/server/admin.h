@@ -1,6 +1,6 @@
 #pragma once
-// Catalogue changes. Every change runs on shard 0 under its admin mutex: validate, change the
-// authoritative catalogue, persist it, then publish a copy to every shard, each of which
+// Catalogue changes. Every change runs on shard 0 under its admin mutex: validate, build the
+// next catalogue, persist it (nothing changes if that fails), then publish a copy to every shard, each of which
 // reconciles its partitions with it (opens new ones, closes and deletes removed ones, applies
 // config changes). Callers on other shards reach these with io::submit_to(0, ...).
 #include <cstdint>
@@ -41,8 +41,9 @@ io::Task<Result<int64_t>> allocate_producer_id();
 
 // Startup on shard 0: load the catalogue, fix placement for the shard count, publish it.
 io::Task<Result<void>> load_and_publish_catalogue();
-// Any shard: adopt `snapshot` and reconcile owned partitions with it.
-io::Task<void> apply_catalogue(broker::Catalogue snapshot);
+// Any shard: adopt `snapshot` and reconcile owned partitions with it. Returns how many owned
+// partitions could not be opened (also kept in ShardState::open_failures: housekeeping retries).
+io::Task<int> apply_catalogue(broker::Catalogue snapshot);
 // Shutdown: close every partition of this shard (flush + clean marker).
 io::Task<void> close_all_partitions();
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -22,21 +23,46 @@ namespace {
 
 std::vector<std::unique_ptr<ShardState>> g_states;
 constexpr auto kHousekeepingInterval = std::chrono::seconds(1);
+constexpr auto kAcceptBackoffMin = std::chrono::milliseconds(10);
+constexpr auto kAcceptBackoffMax = std::chrono::milliseconds(1000);
+constexpr int64_t kAcceptErrorLogIntervalNs = 10'000'000'000;
+bool g_start_failed = false;
 
 struct ShardServer {
   std::optional<io::TcpListener> listener;
 };
 std::vector<ShardServer> g_servers;
 
+bool out_of_descriptors(int code) { return code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM; }
+
 io::Task<void> accept_loop(unsigned shard) {
   ShardState& st = shard_state();
+  auto backoff = kAcceptBackoffMin;
+  int64_t last_log_ns = io::Shard::current().now_ns() - kAcceptErrorLogIntervalNs;
+  uint64_t refused_since_log = 0;
   while (!st.stopping) {
     auto conn = co_await g_servers[shard].listener->accept();
-    if (!conn.ok()) {
-      if (st.stopping || io::Shard::current().stop_requested()) break;
-      continue;  // EMFILE, ECONNABORTED...: keep accepting
+    if (conn.ok()) {
+      backoff = kAcceptBackoffMin;
+      io::spawn(serve_connection(std::move(conn.value())));
+      continue;
     }
-    io::spawn(serve_connection(std::move(conn.value())));
+    if (st.stopping || io::Shard::current().stop_requested()) break;
+    if (!out_of_descriptors(conn.error().code)) continue;  // ECONNABORTED...: the next one may work
+    // Out of file descriptors: accepting again at once fails again and spins the core. Back off
+    // (the pending connections wait in the listen backlog) and say so, once per interval.
+    refused_since_log++;
+    const int64_t now_ns = io::Shard::current().now_ns();
+    if (now_ns - last_log_ns >= kAcceptErrorLogIntervalNs) {
+      std::fprintf(stderr, "sluiced: shard %u: accept: %s; backing off %lld ms (%llu failures since last report)\n",
+                   shard, conn.error().describe(), static_cast<long long>(backoff.count()),
+                   static_cast<unsigned long long>(refused_since_log));
+      last_log_ns = now_ns;
+      refused_since_log = 0;
+    }
+    bool slept = co_await io::sleep_for(backoff);
+    if (!slept) break;
+    backoff = std::min(backoff * 2, kAcceptBackoffMax);
   }
 }
 
@@ -45,6 +71,11 @@ io::Task<void> housekeeping_loop() {
   while (!st.stopping) {
     bool slept = co_await io::sleep_for(kHousekeepingInterval);  // g++ 12: no `!co_await`
     if (!slept) break;
+    // Partitions that could not be opened (out of fds, disk full) are retried until they open.
+    if (st.open_failures > 0) {
+      int still = co_await apply_catalogue(st.catalogue);
+      if (still == 0) std::fprintf(stderr, "sluiced: shard %u: every partition is open again\n", st.shard_id);
+    }
     int64_t now_ms = st.clock.now_ms();
     std::vector<Partition*> parts;
     for (auto& [k, p] : st.partitions) parts.push_back(p.get());
@@ -135,6 +166,7 @@ io::Task<void> shard_main(unsigned id, io::Runtime* rt) {
   if (id == 0) {
     bool started = co_await start_shard0();
     if (!started) {
+      g_start_failed = true;
       rt->stop();
       co_return;
     }
@@ -183,11 +215,19 @@ int run_broker(const broker::BrokerConfig& cfg) {
     s->shard_id = i;
     s->shard_count = n;
     s->fs = std::make_unique<log::UringFileSystem>();
+    s->request_budget.set_limit(static_cast<std::size_t>(cfg.queued_max_request_bytes_per_shard));
+    s->fetch_budget.set_limit(static_cast<std::size_t>(cfg.fetch_max_memory_bytes_per_shard));
     g_states.push_back(std::move(s));
   }
+  g_start_failed = false;
   int rc_run = runtime.run([&runtime](unsigned id) { return shard_main(id, &runtime); });
   g_servers.clear();
   g_states.clear();
+  if (g_start_failed) {
+    // A supervisor must see a failed start: never exit 0 without having served.
+    std::fprintf(stderr, "sluiced: start-up failed, exiting with code 1\n");
+    return 1;
+  }
   std::fprintf(stderr, "sluiced: stopped (%s)\n", rc_run == 0 ? "clean" : "with errors");
   return rc_run;
 }

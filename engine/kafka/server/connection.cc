@@ -4,6 +4,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <array>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -14,7 +17,10 @@
 namespace sluice::kafka {
 namespace {
 
-constexpr std::size_t kCompactThresholdBytes = 64 * 1024;
+// Frames up to this size are not charged to the shard's request budget: the per-connection
+// limits bound them, and metadata, heartbeats or fetch requests must never queue behind a large
+// produce waiting for budget.
+constexpr std::size_t kUncountedFrameBytes = 64 * 1024;
 // Memory a client that pipelines requests but does not read its responses can pin: Fetch
 // responses read from disk own their buffers, so without a bound 128 pipelined 1 MiB fetches
 // pin 128 MiB per connection. Real clients keep one Fetch in flight per connection.
@@ -34,12 +40,29 @@ std::string peer_host(int fd) {
   return buf;
 }
 
+class Connection;
+
+// Connections with a response send in progress, per shard (intrusive, no allocation per send).
+// A peer that stops reading keeps its response, and the shard fetch memory it holds, forever:
+// one watchdog per shard closes connections whose response has not gone out within
+// sluice.connection.send.timeout.ms, as NATS does with slow consumers.
+struct SendWatch {
+  Connection* head = nullptr;
+  bool watchdog_running = false;
+};
+thread_local SendWatch t_send_watch;
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   explicit Connection(io::TcpConnection sock) : sock_(std::move(sock)), peer_(peer_host(sock_.fd())) {}
-  ~Connection() { sock_.close(); }
+  ~Connection() {
+    if (watched_) unwatch_send();  // a send torn down with the runtime at shutdown
+    sock_.close();
+  }
 
   io::Task<void> read_loop();
+  // Closes every connection whose current send started before `deadline_ns`; returns how many.
+  static int close_stalled_senders(int64_t started_before_ns);
 
  private:
   struct Slot {
@@ -47,7 +70,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     HandlerOutput out;
   };
 
-  io::Task<void> run_request(alloc::BufferRef frame, uint64_t seq);
+  io::Task<void> run_request(alloc::BufferRef frame, BudgetLease frame_memory, uint64_t seq);
   io::Task<void> pump();
   // Response bytes that will go out before request `seq`'s response (those ahead of it in order).
   std::size_t unsent_before(uint64_t seq) const {
@@ -74,55 +97,83 @@ class Connection : public std::enable_shared_from_this<Connection> {
   io::Event fetch_gate_;           // pulsed when a fetch finishes or a response is sent
   bool sending_ = false;
   bool closed_ = false;
+  // SendWatch membership while a send is in progress.
+  bool watched_ = false;
+  int64_t send_started_ns_ = 0;
+  Connection* watch_prev_ = nullptr;
+  Connection* watch_next_ = nullptr;
+  void watch_send();
+  void unwatch_send();
   io::Event slot_freed_;
 };
 
 io::Task<void> Connection::read_loop() {
-  const ShardState& st = shard_state();
+  ShardState& st = shard_state();
   const auto max_frame = static_cast<std::size_t>(st.config->max_request_bytes);
   const auto max_inflight = static_cast<std::size_t>(st.config->max_inflight_requests_per_connection);
   const auto budget = static_cast<std::size_t>(st.config->connection_budget_bytes);
-  std::vector<std::byte> acc;
-  std::size_t rd = 0;
   auto self = shared_from_this();
+  // Received bytes go once, straight into a frame buffer of exactly the announced size; memory
+  // for it is taken only after the per-connection and per-shard limits admit it.
+  std::array<std::byte, 4> size_prefix{};
+  std::size_t prefix_have = 0;
+  alloc::BufferRef frame;
+  std::size_t frame_have = 0;
+  BudgetLease frame_memory;
   while (!closed_) {
     auto chunk = co_await sock_.recv();
     if (!chunk.ok() || chunk.value().empty()) break;
-    acc.insert(acc.end(), chunk.value().begin(), chunk.value().end());
-    while (!closed_ && acc.size() - rd >= 4) {
-      uint32_t raw;
-      std::memcpy(&raw, acc.data() + rd, 4);
-      int32_t size = static_cast<int32_t>(ntohl(raw));
-      // A negative, tiny or oversized frame cannot be answered: close, as the real broker does.
-      if (size < 8 || static_cast<std::size_t>(size) > max_frame) {
-        close();
-        break;
+    std::span<const std::byte> data = chunk.value();  // valid until the next recv()
+    while (!closed_ && !data.empty()) {
+      if (!frame) {
+        const std::size_t n = std::min(data.size(), size_prefix.size() - prefix_have);
+        std::memcpy(size_prefix.data() + prefix_have, data.data(), n);
+        prefix_have += n;
+        data = data.subspan(n);
+        if (prefix_have < size_prefix.size()) break;
+        uint32_t raw;
+        std::memcpy(&raw, size_prefix.data(), 4);
+        const int32_t size = static_cast<int32_t>(ntohl(raw));
+        // A negative, tiny or oversized frame cannot be answered: close, as the real broker does.
+        if (size < 8 || static_cast<std::size_t>(size) > max_frame) {
+          close();
+          break;
+        }
+        const auto frame_bytes = static_cast<std::size_t>(size);
+        // Back-pressure: bounded requests and bytes in flight per connection...
+        while (!closed_ && !st.stopping &&
+               (slots_.size() >= max_inflight || (inflight_bytes_ + unsent_bytes_ > budget && !slots_.empty())))
+          co_await slot_freed_.wait(std::chrono::seconds(1));
+        // ...and per shard for large frames (small ones are bounded by the connection limits).
+        if (frame_bytes > kUncountedFrameBytes) {
+          while (!closed_ && !st.stopping && !st.request_budget.fits(frame_bytes)) {
+            const int64_t deadline_ns = io::Shard::current().now_ns() + 1'000'000'000;
+            (void)co_await st.request_budget.wait_until_fits(frame_bytes, deadline_ns, &st.stopping);
+          }
+          frame_memory = BudgetLease(st.request_budget, frame_bytes);
+        }
+        if (closed_ || st.stopping) break;
+        frame = alloc::BufferRef(alloc::Buffer::allocate(frame_bytes));
+        frame_have = 0;
+        prefix_have = 0;
       }
-      if (acc.size() - rd - 4 < static_cast<std::size_t>(size)) break;
-      // Back-pressure: bounded requests and bytes in flight per connection.
-      while (!closed_ && !st.stopping &&
-             (slots_.size() >= max_inflight || (inflight_bytes_ + unsent_bytes_ > budget && !slots_.empty())))
-        co_await slot_freed_.wait(std::chrono::seconds(1));
-      if (closed_) break;
-      alloc::BufferRef frame(alloc::Buffer::allocate(static_cast<std::size_t>(size)));
-      std::memcpy(frame->data(), acc.data() + rd + 4, static_cast<std::size_t>(size));
-      rd += 4 + static_cast<std::size_t>(size);
-      inflight_bytes_ += static_cast<std::size_t>(size);
+      const std::size_t want = frame->capacity() - frame_have;
+      const std::size_t n = std::min(data.size(), want);
+      std::memcpy(frame->data() + frame_have, data.data(), n);
+      frame_have += n;
+      data = data.subspan(n);
+      if (frame_have < frame->capacity()) break;
+      SLUICE_ASSERT(frame_have == frame->capacity());
+      inflight_bytes_ += frame_have;
       slots_.emplace_back();
-      io::spawn(run_request(std::move(frame), next_seq_++));
-    }
-    if (rd == acc.size()) {
-      acc.clear();
-      rd = 0;
-    } else if (rd > kCompactThresholdBytes) {
-      acc.erase(acc.begin(), acc.begin() + static_cast<std::ptrdiff_t>(rd));
-      rd = 0;
+      io::spawn(run_request(std::move(frame), std::move(frame_memory), next_seq_++));
+      frame = alloc::BufferRef();
     }
   }
   close();
 }
 
-io::Task<void> Connection::run_request(alloc::BufferRef frame, uint64_t seq) {
+io::Task<void> Connection::run_request(alloc::BufferRef frame, BudgetLease frame_memory, uint64_t seq) {
   auto self = shared_from_this();  // the connection outlives every request it runs
   std::size_t frame_bytes = frame->capacity();
   Reader r(std::span<const std::byte>(frame->data(), frame_bytes));
@@ -157,6 +208,7 @@ io::Task<void> Connection::run_request(alloc::BufferRef frame, uint64_t seq) {
   slot.done = true;
   slot.out = std::move(out);
   inflight_bytes_ -= frame_bytes;
+  frame_memory.release();
   unsent_bytes_ += slot.out.frame.size();
   co_await pump();
 }
@@ -174,7 +226,9 @@ io::Task<void> Connection::pump() {
     if (!closed_ && out.kind == HandlerOutput::Kind::close_connection) close();
     if (!closed_ && out.kind == HandlerOutput::Kind::respond) {
       sending_bytes_ = response_bytes;
+      watch_send();
       auto sent = co_await sock_.send(std::move(out.frame));
+      unwatch_send();
       sending_bytes_ = 0;
       if (!sent.ok()) close();
     }
@@ -188,9 +242,57 @@ io::Task<void> Connection::pump() {
   sending_ = false;
 }
 
+void Connection::watch_send() {
+  SLUICE_ASSERT(!watched_);
+  watched_ = true;
+  send_started_ns_ = io::Shard::current().now_ns();
+  watch_prev_ = nullptr;
+  watch_next_ = t_send_watch.head;
+  if (watch_next_) watch_next_->watch_prev_ = this;
+  t_send_watch.head = this;
+}
+
+void Connection::unwatch_send() {
+  SLUICE_ASSERT(watched_);
+  watched_ = false;
+  if (watch_prev_) watch_prev_->watch_next_ = watch_next_;
+  else t_send_watch.head = watch_next_;
+  if (watch_next_) watch_next_->watch_prev_ = watch_prev_;
+  watch_prev_ = watch_next_ = nullptr;
+}
+
+int Connection::close_stalled_senders(int64_t started_before_ns) {
+  int closed = 0;
+  for (Connection* c = t_send_watch.head; c; c = c->watch_next_) {
+    if (c->send_started_ns_ >= started_before_ns || c->closed_) continue;
+    // The send fails at once (the socket is shut down); pump() then unwatches it.
+    c->close();
+    closed++;
+  }
+  return closed;
+}
+
+io::Task<void> send_watchdog() {
+  ShardState& st = shard_state();
+  const int64_t timeout_ns = st.config->connection_send_timeout_ms * 1'000'000;
+  while (!st.stopping) {
+    bool slept = co_await io::sleep_for(std::chrono::milliseconds(std::clamp<int64_t>(st.config->connection_send_timeout_ms / 4, 10, 1000)));
+    if (!slept) break;
+    int n = Connection::close_stalled_senders(io::Shard::current().now_ns() - timeout_ns);
+    if (n > 0)
+      std::fprintf(stderr, "sluiced: shard %u: closed %d connection(s) not reading their responses for %lld ms\n",
+                   st.shard_id, n, static_cast<long long>(st.config->connection_send_timeout_ms));
+  }
+  t_send_watch.watchdog_running = false;
+}
+
 }  // namespace
 
 io::Task<void> serve_connection(io::TcpConnection sock) {
+  if (!t_send_watch.watchdog_running) {
+    t_send_watch.watchdog_running = true;
+    io::spawn(send_watchdog());
+  }
   auto c = std::make_shared<Connection>(std::move(sock));
   co_await c->read_loop();
 }

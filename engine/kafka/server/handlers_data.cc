@@ -1,5 +1,6 @@
 // Produce, Fetch, ListOffsets: the data path. Partitions are grouped by owner shard; each owner
 // gets one cross-shard message per request; the replies are gathered here and encoded once.
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -19,6 +20,10 @@ constexpr int16_t kUnsupportedVersion = 35;
 constexpr int16_t kInvalidRecord = 87;
 constexpr int16_t kTransactionalIdAuthorizationFailed = 53;
 constexpr int16_t kUnsupportedCompressionType = 76;
+// Every fetch may take this much of the shard's fetch memory once it is free, so a fetch is never
+// starved by larger ones; a throttled (memory-less) answer asks the client to wait this long.
+constexpr std::size_t kMinFetchGrantBytes = 64 * 1024;
+constexpr int32_t kFetchMemoryThrottleMs = 100;
 
 // A v2 batch compressed with zstd (attributes & 7 == 4): Produce v7+ only (KIP-110).
 bool is_zstd_batch(std::span<const std::byte> records) {
@@ -137,17 +142,34 @@ struct FetchItem {
   FetchOutcome outcome;
 };
 
-io::Task<void> fetch_on_owner(std::vector<FetchItem*> items) {
-  ShardState& st = shard_state();
-  for (FetchItem* it : items) {
-    Partition* p = st.find_partition(*it->topic, it->partition);
-    if (!p) {
-      it->outcome = FetchOutcome{};
-      it->outcome.error_code = kUnknownTopicOrPartition;
-      continue;
-    }
-    it->outcome = co_await p->fetch(it->offset, it->max_bytes);
+// Reads one partition for a fetch, counting what it returns against `byte_limit` (the part of
+// the shard's fetch memory this fetch was granted). Once the limit is used up, the remaining
+// partitions answer with their offsets only; max_bytes 0 asks for offsets only as well.
+io::Task<FetchOutcome> read_for_fetch(ShardState& st, std::string_view topic, int32_t partition, int64_t offset,
+                                      int32_t max_bytes, std::size_t byte_limit, std::size_t& used) {
+  Partition* p = st.find_partition(topic, partition);
+  FetchOutcome out;
+  if (!p) {
+    out.error_code = kUnknownTopicOrPartition;
+    co_return out;
   }
+  if (max_bytes <= 0 || used >= byte_limit) {
+    out.high_watermark = p->high_watermark();
+    out.last_stable_offset = out.high_watermark;
+    out.log_start_offset = p->log_start_offset();
+    co_return out;
+  }
+  const auto cap = static_cast<int32_t>(std::min<std::size_t>(static_cast<std::size_t>(max_bytes), byte_limit - used));
+  out = co_await p->fetch(offset, cap);
+  used += out.records.size();
+  co_return out;
+}
+
+io::Task<void> fetch_on_owner(std::vector<FetchItem*> items, std::size_t byte_limit) {
+  ShardState& st = shard_state();
+  std::size_t used = 0;
+  for (FetchItem* it : items)
+    it->outcome = co_await read_for_fetch(st, *it->topic, it->partition, it->offset, it->max_bytes, byte_limit, used);
 }
 
 // What a long poll waits on. A copy, not FetchItem*: the waits on the other owner shards outlive
@@ -167,7 +189,7 @@ struct OwnerWaitResult {
 
 // On the owner shard: returns once any of the partitions has data past the fetch offset, and
 // then reads them at once (saving the fetch a second round trip to this shard), or at the deadline.
-io::Task<OwnerWaitResult> wait_on_owner(std::vector<WaitItem> items, int64_t deadline_ns) {
+io::Task<OwnerWaitResult> wait_on_owner(std::vector<WaitItem> items, int64_t deadline_ns, std::size_t byte_limit) {
   ShardState& st = shard_state();
   OwnerWaitResult out;
   for (;;) {
@@ -188,14 +210,9 @@ io::Task<OwnerWaitResult> wait_on_owner(std::vector<WaitItem> items, int64_t dea
       co_return out;
     }
   }
-  for (WaitItem& it : items) {
-    Partition* p = st.find_partition(it.topic, it.partition);
-    if (!p) {
-      it.outcome.error_code = kUnknownTopicOrPartition;
-      continue;
-    }
-    it.outcome = co_await p->fetch(it.offset, it.max_bytes);
-  }
+  std::size_t used = 0;
+  for (WaitItem& it : items)
+    it.outcome = co_await read_for_fetch(st, it.topic, it.partition, it.offset, it.max_bytes, byte_limit, used);
   out.read = true;
   out.items = std::move(items);
   co_return out;
@@ -209,16 +226,32 @@ struct FetchWait {
 };
 
 io::Task<void> owner_wait_then_wake(unsigned target, std::vector<WaitItem> items, int64_t deadline_ns,
-                                    std::shared_ptr<FetchWait> wait) {
-  auto fn = [items = std::move(items), deadline_ns]() mutable { return wait_on_owner(std::move(items), deadline_ns); };
+                                    std::size_t byte_limit, std::shared_ptr<FetchWait> wait) {
+  auto fn = [items = std::move(items), deadline_ns, byte_limit]() mutable {
+    return wait_on_owner(std::move(items), deadline_ns, byte_limit);
+  };
   OwnerWaitResult r = co_await io::submit_to(target, std::move(fn));
   const bool data = r.read;
   wait->per_shard[target] = std::move(r);
   if (data) wait->woken.set();
 }
 
-io::Task<void> read_all(const std::vector<std::vector<FetchItem*>>& by_shard) {
-  co_await on_each_owner(by_shard, fetch_on_owner);
+io::Task<void> read_all(const std::vector<std::vector<FetchItem*>>& by_shard, std::size_t byte_limit) {
+  auto on_owner = [byte_limit](std::vector<FetchItem*> part) { return fetch_on_owner(std::move(part), byte_limit); };
+  co_await on_each_owner(by_shard, on_owner);
+}
+
+// How much of this shard's fetch memory a fetch may use: what it asks for, at most a quarter of
+// the budget (no single client takes it all), and what is free. With too little free it waits
+// for memory until its max_wait_ms; a zero grant is answered with offsets only and a throttle.
+io::Task<BudgetLease> grant_fetch_memory(ShardState& st, std::size_t wanted_bytes, int64_t deadline_ns) {
+  ByteBudget& budget = st.fetch_budget;
+  const std::size_t per_fetch_cap = std::max(budget.limit_bytes() / 4, kMinFetchGrantBytes);
+  const std::size_t want = std::clamp<std::size_t>(wanted_bytes, 1, per_fetch_cap);
+  const std::size_t floor = std::min(want, kMinFetchGrantBytes);
+  bool fits = co_await budget.wait_until_fits(floor, deadline_ns, &st.stopping);
+  if (!fits) co_return BudgetLease{};
+  co_return BudgetLease(budget, std::max(floor, std::min(want, budget.available_bytes())));
 }
 
 io::Task<HandlerOutput> fetch(RequestContext& ctx) {
@@ -233,6 +266,12 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
   for (const auto& t : req.topics)
     for (const auto& p : t.partitions)
       items.push_back({&t.topic, p.partition, p.fetch_offset, std::max(p.partition_max_bytes, 0), {}});
+  // Memory first: the response may hold only what the shard's fetch budget grants.
+  BudgetLease memory = co_await grant_fetch_memory(st, static_cast<std::size_t>(std::max(req.max_bytes, 0)),
+                                                    start_ns + int64_t{std::max(req.max_wait_ms, 0)} * 1'000'000);
+  const std::size_t byte_limit = memory.bytes();
+  if (byte_limit == 0)
+    for (auto& it : items) it.max_bytes = 0;  // offsets only; the client is asked to back off
   std::vector<std::vector<FetchItem*>> by_shard(st.shard_count);
   bool any_error = false;
   for (auto& it : items) {
@@ -244,7 +283,7 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
       by_shard[static_cast<size_t>(owner)].push_back(&it);
     }
   }
-  co_await read_all(by_shard);
+  co_await read_all(by_shard, byte_limit);
 
   auto total_bytes = [&] {
     std::size_t n = 0;
@@ -256,7 +295,8 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
   };
   std::size_t bytes = total_bytes();
   // Long poll: wait for an append on any owner shard, then read once more.
-  if (!any_error && bytes < static_cast<std::size_t>(std::max(req.min_bytes, 1)) && req.max_wait_ms > 0 && !items.empty()) {
+  if (!any_error && byte_limit > 0 && bytes < static_cast<std::size_t>(std::max(req.min_bytes, 1)) && req.max_wait_ms > 0 &&
+      !items.empty()) {
     int64_t deadline_ns = start_ns + int64_t{req.max_wait_ms} * 1'000'000;
     auto wait = std::make_shared<FetchWait>();
     wait->per_shard.resize(by_shard.size());
@@ -265,7 +305,7 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
       std::vector<WaitItem> keys;
       keys.reserve(by_shard[s].size());
       for (const FetchItem* it : by_shard[s]) keys.push_back({*it->topic, it->partition, it->offset, it->max_bytes, {}});
-      io::spawn(owner_wait_then_wake(s, std::move(keys), deadline_ns, wait));
+      io::spawn(owner_wait_then_wake(s, std::move(keys), deadline_ns, byte_limit, wait));
     }
     int64_t left = deadline_ns - io::Shard::current().now_ns();
     if (left > 0) co_await wait->woken.wait(std::chrono::nanoseconds(left));
@@ -282,13 +322,14 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
     }
     if (!delivered) {
       for (auto& it : items) it.outcome.records.clear();
-      co_await read_all(by_shard);
+      co_await read_all(by_shard, byte_limit);
     }
     bytes = total_bytes();
   }
 
   FetchResponse resp;
   resp.session_id = 0;  // no fetch sessions (KIP-227): every response is a full one
+  if (byte_limit == 0) resp.throttle_time_ms = kFetchMemoryThrottleMs;
   std::size_t budget = static_cast<std::size_t>(std::max(req.max_bytes, 0));
   std::size_t used = 0;
   size_t k = 0;
@@ -318,6 +359,10 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
   Writer w;
   HandlerOutput out;
   out.frame = encode_response_frame(w, ctx.header.correlation_id, version, resp);
+  // Held until the response is handed to the kernel: what it really holds (the first batch may
+  // exceed the grant, as max_bytes is soft for it).
+  if (byte_limit > 0) memory.resize(out.frame.size());
+  out.memory = std::move(memory);
   co_return out;
 }
 

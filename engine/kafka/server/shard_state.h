@@ -11,6 +11,7 @@
 
 #include "engine/broker/broker_config.h"
 #include "engine/broker/catalogue.h"
+#include "engine/kafka/server/byte_budget.h"
 #include "engine/kafka/server/group_service.h"
 #include "engine/kafka/server/partition.h"
 #include "engine/log/clock.h"
@@ -47,8 +48,12 @@ struct ShardState {
   log::SystemClock clock;
   io::Event data_arrived;                                    // pulsed when any owned partition's HW moves
   log::AsyncMutex admin_mutex;
+  log::AsyncMutex reconcile_mutex;    // serialises apply_catalogue on this shard
   int64_t next_producer_id = 0;       // shard 0: ids left in the persisted block
   int64_t producer_id_block_end = 0;                               // shard 0: serialises catalogue changes
+  ByteBudget request_budget;          // request frames received and not yet handled
+  ByteBudget fetch_budget;            // fetch response bytes not yet handed to the kernel
+  int open_failures = 0;              // owned partitions the last reconciliation could not open
   bool stopping = false;
 
   Partition* find_partition(std::string_view topic, int32_t index) {
