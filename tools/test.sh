@@ -9,5 +9,5 @@ cmake --preset ci
 cmake --build --preset ci -j"$(nproc)"
 ctest --preset ci -j"$(nproc)" --timeout 600 "$@"
 cmake --preset fuzz
-cmake --build --preset fuzz -j"$(nproc)" --target fuzz_request_decoder fuzz_batch_validation
+cmake --build --preset fuzz -j"$(nproc)" --target fuzz_request_decoder fuzz_batch_validation fuzz_broker_requests
 ctest --test-dir build/fuzz -R fuzz --timeout 300 --output-on-failure

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -27,6 +28,8 @@ constexpr auto kAcceptBackoffMin = std::chrono::milliseconds(10);
 constexpr auto kAcceptBackoffMax = std::chrono::milliseconds(1000);
 constexpr int64_t kAcceptErrorLogIntervalNs = 10'000'000'000;
 bool g_start_failed = false;
+std::atomic<io::Runtime*> g_runtime{nullptr};
+const BrokerHooks* g_hooks = nullptr;
 
 struct ShardServer {
   std::optional<io::TcpListener> listener;
@@ -157,6 +160,7 @@ io::Task<bool> start_shard0() {
                st.catalogue.topics().size(), partitions);
   if (!cfg.ready_file.empty() && !write_ready_file(cfg.ready_file, port.value()))
     std::fprintf(stderr, "sluiced: cannot write ready file %s\n", cfg.ready_file.c_str());
+  if (g_hooks && g_hooks->on_listening) g_hooks->on_listening(port.value());
   co_return true;
 }
 
@@ -187,8 +191,16 @@ ShardState& shard_state() {
   return *g_states[id];
 }
 
-int run_broker(const broker::BrokerConfig& cfg) {
+int run_broker(const broker::BrokerConfig& cfg) { return run_broker(cfg, BrokerHooks{}); }
+
+void stop_broker() {
+  if (io::Runtime* rt = g_runtime.load()) rt->stop();
+}
+
+int run_broker(const broker::BrokerConfig& cfg, const BrokerHooks& hooks) {
   io::RuntimeConfig rc;
+  rc.handle_signals = hooks.handle_signals;
+  rc.pin_threads = hooks.pin_threads;
   rc.smp = cfg.smp;
   rc.poll_us = cfg.poll_us;
   rc.max_connections_per_shard = cfg.max_connections_per_shard;
@@ -214,13 +226,17 @@ int run_broker(const broker::BrokerConfig& cfg) {
     s->config = &cfg;
     s->shard_id = i;
     s->shard_count = n;
-    s->fs = std::make_unique<log::UringFileSystem>();
+    s->fs = hooks.make_file_system ? hooks.make_file_system(i) : std::make_unique<log::UringFileSystem>();
     s->request_budget.set_limit(static_cast<std::size_t>(cfg.queued_max_request_bytes_per_shard));
     s->fetch_budget.set_limit(static_cast<std::size_t>(cfg.fetch_max_memory_bytes_per_shard));
     g_states.push_back(std::move(s));
   }
   g_start_failed = false;
+  g_hooks = &hooks;
+  g_runtime.store(&runtime);
   int rc_run = runtime.run([&runtime](unsigned id) { return shard_main(id, &runtime); });
+  g_runtime.store(nullptr);
+  g_hooks = nullptr;
   g_servers.clear();
   g_states.clear();
   if (g_start_failed) {

@@ -1,8 +1,30 @@
 #pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+
 #include "engine/broker/broker_config.h"
+#include "engine/log/file_io.h"
 
 namespace sluice::kafka {
+
+// Seams for running the broker in process (tests, the whole-request fuzzer): any FileSystem per
+// shard, a callback once it listens, and a stop from another thread.
+struct BrokerHooks {
+  // Default: the io_uring FileSystem. Called once per shard, on the starting thread.
+  std::function<std::unique_ptr<log::FileSystem>(unsigned shard)> make_file_system;
+  // Called on shard 0 once every shard listens, with the bound port.
+  std::function<void(uint16_t port)> on_listening;
+  bool handle_signals = true;  // SIGINT/SIGTERM stop the broker
+  bool pin_threads = true;
+};
+
 // Starts the shards, loads the catalogue and partitions, listens, and serves until SIGINT or
-// SIGTERM. Returns the process exit code (0 on an orderly stop).
+// SIGTERM (or stop_broker()). Returns the process exit code (0 on an orderly stop, 1 when the
+// start failed).
 int run_broker(const broker::BrokerConfig& cfg);
+int run_broker(const broker::BrokerConfig& cfg, const BrokerHooks& hooks);
+// Thread-safe: asks the running broker to stop (run_broker then returns).
+void stop_broker();
+
 }  // namespace sluice::kafka
