@@ -73,6 +73,9 @@ Result<void> apply_broker_property(BrokerConfig& c, std::string_view key, std::s
     ok = parse_int(value, c.fetch_max_memory_bytes_per_shard) && c.fetch_max_memory_bytes_per_shard >= 65536;
   } else if (key == "sluice.connection.send.timeout.ms") {
     ok = parse_int(value, c.connection_send_timeout_ms) && c.connection_send_timeout_ms >= 100;
+  } else if (key == "sluice.max.open.sealed.segments.per.shard") {
+    ok = parse_int(value, c.max_open_sealed_segments_per_shard) && c.max_open_sealed_segments_per_shard >= 1 &&
+         c.max_open_sealed_segments_per_shard <= 1000000;
   } else if (key == "max.connections.per.shard") {
     ok = parse_int(value, c.max_connections_per_shard) && c.max_connections_per_shard >= 1;
   } else if (key == "group.min.session.timeout.ms") {

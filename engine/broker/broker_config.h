@@ -35,6 +35,9 @@ struct BrokerConfig {
   // A connection whose response send makes no progress this long is closed
   // (sluice.connection.send.timeout.ms): a peer that stops reading must not pin memory forever.
   int64_t connection_send_timeout_ms = 30000;
+  // Sealed segments whose .log stays open for readers, per shard (least recently read closed
+  // first; active segments always stay open): sluice.max.open.sealed.segments.per.shard.
+  int64_t max_open_sealed_segments_per_shard = 64;
   int32_t group_min_session_timeout_ms = 6000;
   int32_t group_max_session_timeout_ms = 1800000;
   int32_t group_initial_rebalance_delay_ms = 0;

@@ -14,6 +14,7 @@
 #include "engine/kafka/server/admin.h"
 #include "engine/kafka/server/connection.h"
 #include "engine/kafka/server/shard_state.h"
+#include "engine/log/partition_log.h"
 #include "engine/log/uring_file_system.h"
 #include "io/cross_shard.h"
 #include "io/runtime.h"
@@ -167,6 +168,7 @@ io::Task<bool> start_shard0() {
 io::Task<void> shard_main(unsigned id, io::Runtime* rt) {
   ShardState& st = shard_state();
   SLUICE_ASSERT(st.shard_id == id);
+  log::PartitionLog::set_max_open_sealed_segments(static_cast<std::size_t>(st.config->max_open_sealed_segments_per_shard));
   if (id == 0) {
     bool started = co_await start_shard0();
     if (!started) {
