@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "compat"))
 
 import kafka_wire as kw  # noqa: E402
 from broker import Broker, main_wrapper  # noqa: E402
+from hostile_input_test import rss_kib  # noqa: E402
 
 NONE = 0
 UNKNOWN_TOPIC_OR_PARTITION = 3
@@ -121,14 +122,6 @@ def serves(port):
 
 def open_fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 # ----------------------------------------------------------------------------- findings 1 and 2
