@@ -44,7 +44,12 @@ constexpr int32_t kMaxFetchWaitMs = 20;
 constexpr int32_t kMaxGroupTimeoutMs = 200;
 constexpr int32_t kMaxPartitions = 4;
 constexpr std::size_t kMaxTopicsPerAdminRequest = 2;
+// An input whose requests are not all answered in this time is abandoned (a request may park by
+// design); the broker then has kServeTimeoutMs to answer a fresh connection. Both are generous:
+// the fuzzer shares two cores with whatever else runs, and only a broker that stopped serving
+// may fail it.
 constexpr int kResponseTimeoutMs = 1000;
+constexpr int kServeTimeoutMs = 30000;
 constexpr int32_t kTerminatorCorrelationId = 0x7ffffff0;
 
 uint16_t g_port = 0;
@@ -74,11 +79,11 @@ bool send_all(int fd, const std::vector<std::byte>& b) {
 }
 
 // Reads one response frame; returns its correlation id, or -1 on EOF/timeout/error.
-int64_t read_response(int fd) {
-  auto read_exact = [fd](std::byte* p, std::size_t n) {
+int64_t read_response(int fd, int timeout_ms = kResponseTimeoutMs) {
+  auto read_exact = [fd, timeout_ms](std::byte* p, std::size_t n) {
     while (n > 0) {
       pollfd pf{fd, POLLIN, 0};
-      if (::poll(&pf, 1, kResponseTimeoutMs) <= 0) return false;
+      if (::poll(&pf, 1, timeout_ms) <= 0) return false;
       ssize_t r = ::recv(fd, p, n, 0);
       if (r <= 0) return false;
       p += r;
@@ -110,7 +115,7 @@ std::vector<std::byte> api_versions_frame(int32_t correlation_id) {
 void assert_serves() {
   int fd = connect_broker();
   SLUICE_ASSERT(send_all(fd, api_versions_frame(1)));
-  SLUICE_ASSERT_MSG(read_response(fd) == 1, "broker stopped answering");
+  SLUICE_ASSERT_MSG(read_response(fd, kServeTimeoutMs) == 1, "broker stopped answering");
   ::close(fd);
 }
 
