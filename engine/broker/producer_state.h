@@ -1,10 +1,17 @@
 #pragma once
 // Idempotent-producer state of one partition: for each producer id, its epoch and the sequence
 // ranges of its last 5 batches, as Kafka's ProducerStateManager keeps them. Owned by the shard
-// that owns the partition. Rebuilt after a restart by replaying batch headers from the log.
+// that owns the partition. Restored after a restart from a snapshot (encode_snapshot /
+// decode_snapshot below; the files are producer_snapshot.h's) plus a replay of the batch headers
+// the log holds beyond it, or, without a usable snapshot, from a replay of the newest segments.
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <unordered_map>
+#include <vector>
+
+#include "alloc/result.h"
 
 namespace sluice::broker {
 
@@ -32,9 +39,23 @@ struct SequenceVerdict {
   int64_t duplicate_timestamp_ms = -1;
 };
 
+inline constexpr std::size_t kDefaultMaxProducers = 100000;
+
+class ProducerStateTable;
+struct DecodedProducerSnapshot;
+// Snapshot serialisation (format in producer_state.cc): the whole table as it stands once every
+// batch below `offset` is recorded and none at or above it. Entries are written in producer-id
+// order, so equal tables encode to equal bytes.
+std::vector<std::byte> encode_snapshot(const ProducerStateTable& table, int64_t offset);
+// Treats `bytes` as hostile: every length, count and field is bounds- and range-checked and the
+// CRC-32C must match; anything else is an error (EBADMSG), never a crash or a partly trusted
+// table. A snapshot with more producers than `max_producers` is refused too.
+Result<DecodedProducerSnapshot> decode_snapshot(std::span<const std::byte> bytes,
+                                                std::size_t max_producers = kDefaultMaxProducers);
+
 class ProducerStateTable {
  public:
-  explicit ProducerStateTable(std::size_t max_producers = 100000) : max_producers_(max_producers) {}
+  explicit ProducerStateTable(std::size_t max_producers = kDefaultMaxProducers) : max_producers_(max_producers) {}
 
   // Decides what to do with a batch before it is appended. Never mutates.
   SequenceVerdict check(const BatchIdentity& b) const;
@@ -46,7 +67,15 @@ class ProducerStateTable {
   void truncate_from(int64_t offset);
 
   std::size_t producer_count() const { return producers_.size(); }
+  std::size_t max_producers() const { return max_producers_; }
   int16_t epoch_of(int64_t producer_id) const;
+  // The table's own consistency rules (ring shape, non-negative sequences and offsets, base
+  // offsets increasing oldest..newest, size bound). Always true for tables built by record(); a
+  // decoded snapshot is checked against them before it is trusted.
+  bool invariants_hold() const;
+
+  friend std::vector<std::byte> encode_snapshot(const ProducerStateTable& table, int64_t offset);
+  friend Result<DecodedProducerSnapshot> decode_snapshot(std::span<const std::byte> bytes, std::size_t max_producers);
 
  private:
   struct BatchMeta {
@@ -65,6 +94,11 @@ class ProducerStateTable {
   };
   std::unordered_map<int64_t, Entry> producers_;
   std::size_t max_producers_;
+};
+
+struct DecodedProducerSnapshot {
+  int64_t offset = 0;  // every batch below it is reflected in `table`, none at or above it
+  ProducerStateTable table;
 };
 
 }  // namespace sluice::broker

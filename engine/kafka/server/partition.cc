@@ -42,12 +42,13 @@ struct YieldToLoop : io::detail::ReadyNode {
 };
 }  // namespace
 
-Partition::Partition(std::string topic, int32_t index, std::unique_ptr<log::PartitionLog> log,
-                     io::Event* shard_data_event)
+Partition::Partition(log::FileSystem& fs, std::string dir, std::string topic, int32_t index,
+                     std::unique_ptr<log::PartitionLog> log, io::Event* shard_data_event)
     : topic_(std::move(topic)),
       index_(index),
       owner_shard_(io::Shard::current().id()),
       log_(std::move(log)),
+      snapshots_(fs, std::move(dir)),
       shard_data_event_(shard_data_event) {
   // Every waiting fetch of this shard re-checks its partitions when any high watermark moves.
   log_->set_on_high_watermark([this](int64_t) {
@@ -55,8 +56,7 @@ Partition::Partition(std::string topic, int32_t index, std::unique_ptr<log::Part
   });
 }
 
-
-Partition::~Partition() { SLUICE_ASSERT(!flush_running_ && reads_in_flight_ == 0); }
+Partition::~Partition() { SLUICE_ASSERT(!flush_running_ && reads_in_flight_ == 0 && !snapshot_writer_running_); }
 
 struct Partition::ReadGuard {
   explicit ReadGuard(Partition& p) : p_(p) { p_.reads_in_flight_++; }
@@ -71,28 +71,71 @@ struct Partition::ReadGuard {
 io::Task<Result<std::unique_ptr<Partition>>> Partition::open(log::FileSystem& fs, log::Clock& clock, std::string dir,
                                                              std::string topic, int32_t index,
                                                              log::LogConfig config, io::Event* shard_data_event) {
-  auto log = co_await log::PartitionLog::open(fs, std::move(dir), config, clock);
+  auto log = co_await log::PartitionLog::open(fs, dir, config, clock);
   if (!log.ok()) co_return log.error();
-  std::unique_ptr<Partition> p(new Partition(std::move(topic), index, std::move(log.value()), shard_data_event));
-  co_await p->rebuild_producer_state();
+  std::unique_ptr<Partition> p(
+      new Partition(fs, std::move(dir), std::move(topic), index, std::move(log.value()), shard_data_event));
+  co_await p->restore_producer_state();
   co_return p;
 }
 
-// Idempotence state is rebuilt from the batch headers of the newest segments (a restart after
-// SIGKILL included: the log's recovery has already cut any torn tail).
-io::Task<void> Partition::rebuild_producer_state() {
+// The newest usable snapshot plus a replay of the batch headers after it: after a clean stop the
+// replay is empty; after SIGKILL it covers what was appended since the last snapshot written (a
+// roll, or every kProducerSnapshotIntervalBytes), on top of what the log's recovery already cut.
+// Without a usable snapshot (first start, or every one lost or corrupt) the newest segments are
+// replayed, as before snapshots existed.
+io::Task<void> Partition::restore_producer_state() {
+  const int64_t start = log_->log_start_offset();
+  const int64_t end = log_->log_end_offset();
+  // After a clean stop the snapshot written at close covers the log end: one file read, no
+  // directory listing (5,000 partitions start in about the time the log itself needs). Otherwise
+  // the directory is listed and the newest usable snapshot taken.
+  std::optional<broker::DecodedProducerSnapshot> loaded = co_await snapshots_.load_exact(end, producers_.max_producers());
+  Result<void> listed = ok_result();
+  if (!loaded) {
+    listed = co_await snapshots_.scan_directory();
+    if (listed.ok())
+      loaded = co_await snapshots_.load_newest(start, end, producers_.max_producers());
+    else
+      report_snapshot_error("listing producer snapshots", listed.error());
+  }
+  int64_t from = start;
+  if (loaded) {
+    SLUICE_ASSERT(start <= loaded->offset && loaded->offset <= end);
+    producers_ = std::move(loaded->table);
+    from = loaded->offset;
+    restore_.snapshot_offset = loaded->offset;
+  } else {
+    auto bases = log_->segment_base_offsets();
+    if (bases.size() > static_cast<std::size_t>(kProducerStateSegmentsScanned))
+      from = std::max(from, bases[bases.size() - kProducerStateSegmentsScanned]);
+  }
+  restore_.replayed_from_offset = from;
+  if (from < end) {
+    log::PartitionLog::BatchVisitor visit = [this](const log::BatchView& v) {
+      producers_.record(identity_of(v.header), v.header.base_offset, v.header.max_timestamp_ms);
+      restore_.batches_replayed++;
+      return true;
+    };
+    auto r = co_await log_->scan(from, end, visit);
+    if (!r.ok())
+      std::fprintf(stderr, "sluiced: %s-%d: producer state rebuild stopped: %s\n", topic_.c_str(), index_,
+                   r.error().describe());
+  }
+  // A close with nothing appended or expired since writes no new snapshot.
+  if (loaded && restore_.snapshot_offset == end) snapshot_on_disk_offset_ = end;
+  // Snapshots beyond the recovered end (the disk lost more than the log had synced) go before the
+  // log can grow past them again; so do old ones. (After a start by exact name the first prune,
+  // after the next snapshot write, lists the directory instead.)
+  if (restore_.snapshot_offset != end && listed.ok() && snapshots_.prune_needed(start, end)) {
+    auto pr = co_await snapshots_.prune(start, end);
+    if (!pr.ok()) report_snapshot_error("deleting old producer snapshots", pr.error());
+  }
   auto bases = log_->segment_base_offsets();
-  int64_t from = log_->log_start_offset();
-  if (bases.size() > static_cast<std::size_t>(kProducerStateSegmentsScanned))
-    from = std::max(from, bases[bases.size() - kProducerStateSegmentsScanned]);
-  log::PartitionLog::BatchVisitor visit = [this](const log::BatchView& v) {
-    producers_.record(identity_of(v.header), v.header.base_offset, v.header.max_timestamp_ms);
-    return true;
-  };
-  auto r = co_await log_->scan(from, log_->log_end_offset(), visit);
-  if (!r.ok())
-    std::fprintf(stderr, "sluiced: %s-%d: producer state rebuild stopped: %s\n", topic_.c_str(), index_,
-                 r.error().describe());
+  SLUICE_ASSERT(!bases.empty());
+  seen_segment_count_ = bases.size();
+  seen_active_base_offset_ = bases.back();
+  seen_log_start_offset_ = start;
 }
 
 io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records) {
@@ -161,7 +204,12 @@ io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records) 
     last_offset = r->last_offset;
     int64_t ts = r->log_append_time_ms >= 0 ? r->log_append_time_ms : h.max_timestamp_ms;
     producers_.record(id, r->base_offset, ts);
+    producer_state_changes_++;
     SLUICE_ASSERT(r->last_offset - r->base_offset == h.last_offset_delta);
+    // Cheap on the hot path: only a changed segment count (a size roll) looks further.
+    bytes_since_snapshot_ += first.value().bytes.size();
+    if (log_->segment_count() != seen_segment_count_) note_segment_changes();
+    if (bytes_since_snapshot_ >= snapshot_interval_bytes_) capture_snapshot();
   }
   request_flush();
   out.last_offset = last_offset;
@@ -191,9 +239,92 @@ io::Task<void> Partition::flush_loop() {
       flush_errors_++;
       break;
     }
+    // A snapshot captured at a roll may have just become durable in the log.
+    if (pending_snapshot_) start_snapshot_writer();
   }
   flush_running_ = false;
+  if (pending_snapshot_) start_snapshot_writer();
   pulse(activity_done_);
+}
+
+// After anything that can roll the active segment or delete old ones.
+void Partition::note_segment_changes() {
+  const int64_t start = log_->log_start_offset();
+  if (log_->segment_count() == seen_segment_count_ && start == seen_log_start_offset_) return;
+  auto bases = log_->segment_base_offsets();
+  SLUICE_ASSERT(!bases.empty() && bases.back() <= log_->log_end_offset());
+  seen_segment_count_ = bases.size();
+  const bool rolled = bases.back() != seen_active_base_offset_;
+  seen_active_base_offset_ = bases.back();
+  if (start != seen_log_start_offset_) {
+    // Retention moved the log start: snapshots below it describe deleted batches.
+    seen_log_start_offset_ = start;
+    if (snapshots_.prune_needed(start, log_->log_end_offset())) {
+      prune_requested_ = true;
+      start_snapshot_writer();
+    }
+  }
+  if (rolled) capture_snapshot();
+}
+
+// The table describes exactly the batches below the log end at any point where no produce is
+// half-way (the append and its record() run without suspending), so it is encoded now, at that
+// offset, and written once the log has made the offset durable.
+void Partition::capture_snapshot() {
+  if (closing_) return;
+  const int64_t offset = log_->log_end_offset();
+  pending_snapshot_ = PendingSnapshot{offset, broker::encode_snapshot(producers_, offset), producer_state_changes_};
+  bytes_since_snapshot_ = 0;
+  // Many producers make a big snapshot: then snapshot less often, so snapshots stay a small
+  // fraction (at most 1/8) of what is written.
+  snapshot_interval_bytes_ = std::max<uint64_t>(kProducerSnapshotIntervalBytes, 8 * pending_snapshot_->bytes.size());
+  start_snapshot_writer();
+  if (pending_snapshot_ && pending_snapshot_->offset > log_->durable_end_offset()) request_flush();
+}
+
+void Partition::start_snapshot_writer() {
+  if (snapshot_writer_running_ || closing_) return;
+  const bool write_ready = pending_snapshot_ && pending_snapshot_->offset <= log_->durable_end_offset();
+  if (!write_ready && !prune_requested_) return;
+  snapshot_writer_running_ = true;
+  io::spawn(snapshot_writer());
+}
+
+// One snapshot file operation at a time. Never fails a produce: errors are reported once and
+// otherwise ignored (the next start then replays more of the log).
+io::Task<void> Partition::snapshot_writer() {
+  SLUICE_ASSERT(snapshot_writer_running_);
+  while (!closing_) {
+    if (pending_snapshot_ && pending_snapshot_->offset <= log_->durable_end_offset()) {
+      PendingSnapshot snap = std::move(*pending_snapshot_);
+      pending_snapshot_.reset();
+      auto w = co_await snapshots_.write(snap.offset, snap.bytes);
+      if (w.ok()) {
+        snapshot_on_disk_offset_ = snap.offset;
+        snapshot_on_disk_changes_ = snap.producer_state_changes;
+        prune_requested_ = true;
+      } else {
+        report_snapshot_error("writing a producer snapshot", w.error());
+      }
+      continue;
+    }
+    if (prune_requested_) {
+      prune_requested_ = false;
+      auto pr = co_await snapshots_.prune(log_->log_start_offset(), log_->log_end_offset());
+      if (!pr.ok()) report_snapshot_error("deleting old producer snapshots", pr.error());
+      continue;
+    }
+    break;
+  }
+  snapshot_writer_running_ = false;
+  pulse(activity_done_);
+}
+
+void Partition::report_snapshot_error(const char* what, const Error& e) {
+  if (snapshot_error_reported_) return;
+  snapshot_error_reported_ = true;
+  std::fprintf(stderr, "sluiced: %s-%d: %s: %s (reported once; a restart replays the log instead)\n", topic_.c_str(),
+               index_, what, e.describe());
 }
 
 io::Task<FetchOutcome> Partition::fetch(int64_t offset, int32_t max_bytes) {
@@ -251,23 +382,44 @@ io::Task<void> Partition::housekeeping(int64_t now_ms, int64_t producer_expirati
   if (closing_) co_return;
   auto roll = co_await log_->roll_if_needed(now_ms);
   if (!roll.ok()) std::fprintf(stderr, "sluiced: %s-%d: roll: %s\n", topic_.c_str(), index_, roll.error().describe());
+  note_segment_changes();  // a segment.ms roll
   auto ret = co_await log_->apply_retention(now_ms);
   if (!ret.ok())
     std::fprintf(stderr, "sluiced: %s-%d: retention: %s\n", topic_.c_str(), index_, ret.error().describe());
+  note_segment_changes();
   if (log_->flush_due(now_ms)) request_flush();
+  const std::size_t producers_before = producers_.producer_count();
   producers_.expire(now_ms, producer_expiration_ms);
+  if (producers_.producer_count() != producers_before) producer_state_changes_++;
 }
 
 io::Task<void> Partition::close() {
   closing_ = true;
-  while (flush_running_ || reads_in_flight_ > 0) {
+  while (flush_running_ || reads_in_flight_ > 0 || snapshot_writer_running_) {
     // Event::wait does not suspend once the shard is stopping: then yield to the run loop
-    // instead, so the flush's and the reads' completions are reaped.
+    // instead, so the flush's, the reads' and the snapshot writer's completions are reaped.
     bool woken = co_await activity_done_.wait(std::chrono::milliseconds(100));
-    if (!woken && (flush_running_ || reads_in_flight_ > 0)) co_await YieldToLoop{};
+    if (!woken && (flush_running_ || reads_in_flight_ > 0 || snapshot_writer_running_)) co_await YieldToLoop{};
   }
   auto r = co_await log_->close();
   if (!r.ok()) std::fprintf(stderr, "sluiced: %s-%d: close: %s\n", topic_.c_str(), index_, r.error().describe());
+  // The snapshot that makes the next start replay nothing; it supersedes one captured at a roll.
+  // Only after the log's final flush succeeded: a snapshot never covers data that is not durable.
+  pending_snapshot_.reset();
+  const int64_t end = log_->log_end_offset();
+  const bool unchanged = snapshot_on_disk_offset_ == end && snapshot_on_disk_changes_ == producer_state_changes_;
+  if (r.ok() && log_->durable_end_offset() >= end && !unchanged) {
+    std::vector<std::byte> bytes = broker::encode_snapshot(producers_, end);
+    auto w = co_await snapshots_.write(end, bytes);
+    if (w.ok()) {
+      snapshot_on_disk_offset_ = end;
+      snapshot_on_disk_changes_ = producer_state_changes_;
+      auto pr = co_await snapshots_.prune(log_->log_start_offset(), end);
+      if (!pr.ok()) report_snapshot_error("deleting old producer snapshots", pr.error());
+    } else {
+      report_snapshot_error("writing the producer snapshot at close", w.error());
+    }
+  }
   // Wake this shard's long polls: those on this partition answer now instead of at their deadline.
   if (shard_data_event_) pulse(*shard_data_event_);
 }
@@ -275,8 +427,11 @@ io::Task<void> Partition::close() {
 io::Task<Result<void>> Partition::drop_segments_below(int64_t offset, int64_t now_ms) {
   io::Shard::current().assert_owner(owner_shard_);
   auto rolled = co_await log_->roll_now(now_ms);
+  note_segment_changes();
   if (!rolled.ok()) co_return rolled;
-  co_return co_await log_->delete_segments_below(offset);
+  auto deleted = co_await log_->delete_segments_below(offset);
+  note_segment_changes();
+  co_return deleted;
 }
 
 io::Task<Result<void>> Partition::remove_files(log::FileSystem& fs, const std::string& dir) {

@@ -2,18 +2,34 @@
 // Partition: one topic-partition as the broker serves it. Owned by exactly one shard (the one
 // placement_shard() names); every method asserts it runs there. Wraps the durable log with the
 // idempotent-producer state, the background group-commit flusher and the long-poll wake-up.
+//
+// Producer state survives restarts through snapshots (engine/broker/producer_snapshot.h), so
+// start-up does not depend on how much data the partition holds: one is written at every clean
+// close (covering the log end), and one is captured whenever the active segment rolls and after
+// every kProducerSnapshotIntervalBytes appended (at least 8x the last snapshot's size), covering
+// the log end at that moment and written once the log has made that offset durable. open() loads
+// the newest usable one and replays only the batches after it (none after a clean stop; after
+// SIGKILL at most about one interval); without one it replays the newest segments.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "alloc/iobuf.h"
+#include "engine/broker/producer_snapshot.h"
 #include "engine/broker/producer_state.h"
 #include "engine/log/partition_log.h"
 #include "io/shard.h"
 #include "io/task.h"
 
 namespace sluice::kafka {
+
+// Appended bytes between snapshots: bounds what a start after SIGKILL replays (16 MiB: ~25 ms
+// of reading here, against ~40 ms for a whole empty start) at the price of one small file write
+// (two syncs, ~1 ms) per interval, a quarter of what the log's index syncs (every 4 MiB) cost.
+inline constexpr uint64_t kProducerSnapshotIntervalBytes = 16ull << 20;
 
 struct ProduceOutcome {
   int16_t error_code = 0;
@@ -36,6 +52,13 @@ struct ListOffsetOutcome {
   int16_t error_code = 0;
   int64_t timestamp_ms = -1;
   int64_t offset = -1;
+};
+
+// How open() restored the producer state (tests, diagnostics).
+struct ProducerStateRestore {
+  int64_t snapshot_offset = -1;  // the snapshot loaded, -1 = none usable (the newest segments were replayed)
+  int64_t replayed_from_offset = 0;
+  int64_t batches_replayed = 0;
 };
 
 class Partition {
@@ -62,27 +85,62 @@ class Partition {
   int64_t log_start_offset() const { return log_->log_start_offset(); }
   int64_t log_end_offset() const { return log_->log_end_offset(); }
 
+  const ProducerStateRestore& producer_state_restore() const { return restore_; }
+  // Offsets of this partition's snapshot files, ascending.
+  const std::vector<int64_t>& producer_snapshot_offsets() const { return snapshots_.offsets(); }
+
   Result<void> update_config(const log::LogConfig& config) { return log_->update_config(config); }
   // Internal partitions: seal the active segment, then drop whole segments below `offset`.
   io::Task<Result<void>> drop_segments_below(int64_t offset, int64_t now_ms);
   // Periodic housekeeping: retention, segment.ms rolls, producer-state expiry.
   io::Task<void> housekeeping(int64_t now_ms, int64_t producer_expiration_ms);
-  // Flushes and closes the log (clean-shutdown marker).
+  // Flushes and closes the log (clean-shutdown marker), then snapshots the producer state.
   io::Task<void> close();
   // Deletes everything on disk (after close()).
   static io::Task<Result<void>> remove_files(log::FileSystem& fs, const std::string& dir);
 
  private:
-  Partition(std::string topic, int32_t index, std::unique_ptr<log::PartitionLog> log, io::Event* shard_data_event);
-  io::Task<void> rebuild_producer_state();
+  Partition(log::FileSystem& fs, std::string dir, std::string topic, int32_t index,
+            std::unique_ptr<log::PartitionLog> log, io::Event* shard_data_event);
+  io::Task<void> restore_producer_state();
   void request_flush();
   io::Task<void> flush_loop();
+  // Snapshots: noticed after every operation that can roll or delete segments.
+  void note_segment_changes();
+  void capture_snapshot();
+  void start_snapshot_writer();
+  io::Task<void> snapshot_writer();
+  void report_snapshot_error(const char* what, const Error& e);
 
   std::string topic_;
   int32_t index_;
   unsigned owner_shard_;
   std::unique_ptr<log::PartitionLog> log_;
   broker::ProducerStateTable producers_;
+  broker::ProducerSnapshotStore snapshots_;
+  ProducerStateRestore restore_;
+  // A snapshot captured at a roll (encoded at once, since the table moves on), written by
+  // snapshot_writer() once the log's durable end reaches its offset.
+  struct PendingSnapshot {
+    int64_t offset = 0;
+    std::vector<std::byte> bytes;
+    uint64_t producer_state_changes = 0;
+  };
+  std::optional<PendingSnapshot> pending_snapshot_;
+  bool snapshot_writer_running_ = false;
+  bool prune_requested_ = false;
+  bool snapshot_error_reported_ = false;
+  // What the last look at the segments saw: a roll shows as a new active segment base offset.
+  std::size_t seen_segment_count_ = 0;
+  int64_t seen_active_base_offset_ = 0;
+  int64_t seen_log_start_offset_ = 0;
+  // Producer-table changes (records, expiries) and the count the newest snapshot file reflects,
+  // so a close with nothing new since the last snapshot writes none.
+  uint64_t producer_state_changes_ = 0;
+  uint64_t bytes_since_snapshot_ = 0;      // appended since the last capture
+  uint64_t snapshot_interval_bytes_ = kProducerSnapshotIntervalBytes;
+  int64_t snapshot_on_disk_offset_ = -1;
+  uint64_t snapshot_on_disk_changes_ = 0;
   io::Event* shard_data_event_;   // pulsed when the high watermark moves: long polls wait on it
   io::Event activity_done_;       // pulsed when the flusher or the last read in flight finishes
   bool flush_running_ = false;
