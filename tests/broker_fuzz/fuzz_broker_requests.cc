@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -56,16 +57,28 @@ uint16_t g_port = 0;
 int g_fd = -1;
 
 int connect_broker() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  SLUICE_ASSERT(fd >= 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(g_port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  SLUICE_ASSERT_MSG(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0, "broker not reachable");
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
+  for (int attempt = 0;; ++attempt) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    SLUICE_ASSERT(fd >= 0);
+    // Closed with RST (no TIME_WAIT): hundreds of reconnects a second would otherwise use up the
+    // ephemeral ports and fail the harness, not the broker.
+    linger abort_on_close{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+      int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      return fd;
+    }
+    const int err = errno;
+    ::close(fd);
+    // A local shortage (ports, fds) is retried; a refused connection means no broker.
+    SLUICE_ASSERT_MSG(err != ECONNREFUSED && attempt < 300, "broker not reachable");
+    ::usleep(100 * 1000);
+  }
 }
 
 bool send_all(int fd, const std::vector<std::byte>& b) {
