@@ -20,6 +20,7 @@ class MemFile final : public File {
   }
 
   io::Task<Result<std::size_t>> write(uint64_t pos, std::span<const std::byte> buf) override {
+    fs_->op_count_++;
     if (stale()) co_return make_error(EIO, "file handle from before a crash");
     if (!aligned(pos, buf.data(), buf.size())) co_return make_error(EINVAL, "misaligned direct write");
     if (fs_->fail_writes_ > 0) {
@@ -38,6 +39,7 @@ class MemFile final : public File {
   }
 
   io::Task<Result<std::size_t>> read(uint64_t pos, std::span<std::byte> buf) override {
+    fs_->op_count_++;
     if (stale()) co_return make_error(EIO, "file handle from before a crash");
     if (!aligned(pos, buf.data(), buf.size())) co_return make_error(EINVAL, "misaligned direct read");
     if (fs_->fail_reads_ > 0) {
@@ -58,6 +60,7 @@ class MemFile final : public File {
   }
 
   io::Task<Result<void>> datasync() override {
+    fs_->op_count_++;
     if (stale()) co_return make_error(EIO, "file handle from before a crash");
     if (fs_->fail_syncs_ > 0) {
       fs_->fail_syncs_--;
@@ -75,6 +78,7 @@ class MemFile final : public File {
   }
 
   io::Task<Result<void>> allocate(uint64_t offset, uint64_t len) override {
+    fs_->op_count_++;
     if (stale()) co_return make_error(EIO, "file handle from before a crash");
     uint64_t end = offset + len;
     auto& data = inode_->data;
@@ -87,6 +91,7 @@ class MemFile final : public File {
   }
 
   io::Task<Result<void>> truncate(uint64_t len) override {
+    fs_->op_count_++;
     if (stale()) co_return make_error(EIO, "file handle from before a crash");
     auto& data = inode_->data;
     if (len > data.size() && !fs_->grow_allowed(len - data.size())) co_return make_error(ENOSPC, "capacity exhausted");
@@ -97,6 +102,7 @@ class MemFile final : public File {
   }
 
   io::Task<Result<uint64_t>> size() override {
+    fs_->op_count_++;
     if (stale()) co_return make_error(EIO, "file handle from before a crash");
     co_return static_cast<uint64_t>(inode_->data.size());
   }
@@ -154,6 +160,7 @@ bool MemFileSystem::grow_allowed(uint64_t extra) const {
 }
 
 io::Task<Result<std::unique_ptr<File>>> MemFileSystem::open(const std::string& path, OpenOptions options) {
+  op_count_++;
   auto it = names_.find(path);
   if (it == names_.end()) {
     if (!options.create) co_return make_error(ENOENT, "no such file");
@@ -164,11 +171,13 @@ io::Task<Result<std::unique_ptr<File>>> MemFileSystem::open(const std::string& p
 }
 
 io::Task<Result<void>> MemFileSystem::remove(const std::string& path) {
+  op_count_++;
   if (names_.erase(path) == 0) co_return make_error(ENOENT, "no such file");
   co_return ok_result();
 }
 
 io::Task<Result<void>> MemFileSystem::rename(const std::string& from, const std::string& to) {
+  op_count_++;
   auto it = names_.find(from);
   if (it == names_.end()) co_return make_error(ENOENT, "no such file");
   auto inode = it->second;
@@ -178,6 +187,7 @@ io::Task<Result<void>> MemFileSystem::rename(const std::string& from, const std:
 }
 
 io::Task<Result<void>> MemFileSystem::mkdirs(const std::string& dir) {
+  op_count_++;
   if (dir.empty()) co_return make_error(EINVAL, "empty path");
   std::size_t pos = 0;
   while (pos != std::string::npos) {
@@ -189,6 +199,7 @@ io::Task<Result<void>> MemFileSystem::mkdirs(const std::string& dir) {
 }
 
 io::Task<Result<void>> MemFileSystem::remove_dir_recursive(const std::string& dir) {
+  op_count_++;
   if (!dirs_.count(dir)) co_return make_error(ENOENT, "no such directory");
   std::string prefix = dir + "/";
   auto under = [&](const std::string& p) { return p == dir || p.compare(0, prefix.size(), prefix) == 0; };
@@ -199,6 +210,7 @@ io::Task<Result<void>> MemFileSystem::remove_dir_recursive(const std::string& di
 }
 
 io::Task<Result<void>> MemFileSystem::sync_dir(const std::string& dir) {
+  op_count_++;
   if (!dirs_.count(dir)) co_return make_error(ENOENT, "no such directory");
   if (fail_syncs_ > 0) {
     fail_syncs_--;
@@ -208,10 +220,12 @@ io::Task<Result<void>> MemFileSystem::sync_dir(const std::string& dir) {
   for (const auto& [path, inode] : names_)
     if (parent_of(path) == dir) durable_names_[path] = inode;
   sync_count_++;
+  dir_sync_count_++;
   co_return ok_result();
 }
 
 io::Task<Result<std::vector<std::string>>> MemFileSystem::list(const std::string& dir) {
+  op_count_++;
   if (!dirs_.count(dir)) co_return make_error(ENOENT, "no such directory");
   std::vector<std::string> out;
   auto base = [](const std::string& p) { return p.substr(p.rfind('/') + 1); };

@@ -20,7 +20,7 @@
 // the next N reads likewise (a read in flight).
 //
 // Open File objects are counted (open_files(), per path open_handles()): the log's bound on
-// open file descriptors is tested against them.
+// open file descriptors is tested against them. op_count() counts every call (round trips).
 #include <coroutine>
 #include <cstdint>
 #include <map>
@@ -77,6 +77,10 @@ class MemFileSystem final : public FileSystem {
   uint64_t sync_count() const { return sync_count_; }
   uint64_t write_count() const { return write_count_; }
   uint64_t read_count() const { return read_count_; }
+  // Every File and FileSystem call (each is at most one io_uring round trip in the broker), and
+  // sync_dir calls: tests bound the I/O an operation (e.g. a clean open) costs.
+  uint64_t op_count() const { return op_count_; }
+  uint64_t dir_sync_count() const { return dir_sync_count_; }
   bool exists(const std::string& path) const { return names_.count(path) != 0; }
   // Test hooks: the volatile image, and in-place damage applied to both images.
   std::vector<std::byte> contents(const std::string& path) const;
@@ -125,6 +129,7 @@ class MemFileSystem final : public FileSystem {
   std::vector<DeferredSync> deferred_reads_;
   std::size_t open_files_ = 0, peak_open_files_ = 0;
   uint64_t sync_count_ = 0, write_count_ = 0, read_count_ = 0;
+  uint64_t op_count_ = 0, dir_sync_count_ = 0;
 };
 
 }  // namespace sluice::log

@@ -85,7 +85,12 @@ std::size_t PartitionLog::open_sealed_segments() { return OpenSegmentLru::local(
 PartitionLog::PartitionLog(FileSystem& fs, std::string dir, LogConfig config, Clock& clock)
     : fs_(fs), dir_(std::move(dir)), config_(config), clock_(clock) {
   spare_chunks_.reserve(kMaxSpareChunks);
-  scratch_.resize(kScratchBytes);
+  // scratch_ is sized on first use (index_scratch): a partition that is only opened needs none.
+}
+
+std::span<std::byte> PartitionLog::index_scratch() {
+  if (scratch_.empty()) scratch_.resize(kScratchBytes);
+  return scratch_;
 }
 
 PartitionLog::~PartitionLog() = default;
@@ -154,16 +159,26 @@ void PartitionLog::retire_chunks(Segment& s, bool all) {
       if (s.chunks.size() == 1 || end > align_down(s.durable_bytes, kPage)) break;
       if (s.durable_bytes - end < config_.tail_cache_bytes) break;
     }
+    // A hole is filled by the first write_pages, before any page of the chunk is durable.
+    SLUICE_ASSERT(s.tail_hole_end == 0);
     if (c.buf->refs() == 1 && c.buf->capacity() == config_.tail_chunk_bytes && spare_chunks_.size() < kMaxSpareChunks)
       spare_chunks_.push_back(std::move(c.buf));
     s.chunks.erase(s.chunks.begin());
+    s.tail_hole_end = 0;
   }
 }
 
 void PartitionLog::copy_into_tail(Segment& s, uint64_t pos, std::span<const std::byte> bytes) {
+  if (s.chunks.capacity() == 0) reserve_for_appends(s);  // first append since open / truncate_to
   while (!bytes.empty()) {
     if (s.chunks.empty() || pos >= s.chunks.back().file_pos + s.chunks.back().buf->capacity()) {
       uint64_t fp = s.chunks.empty() ? align_down(pos, kPage) : s.chunks.back().file_pos + s.chunks.back().buf->capacity();
+      if (s.chunks.empty() && fp < pos) {
+        // The first append after open/truncate_to (the tail loads lazily): [fp, pos) is durable
+        // on disk and not read here (append does no I/O); write_pages fills it in first.
+        SLUICE_ASSERT(pos == s.durable_bytes && pos == s.size_bytes);
+        s.tail_hole_end = pos;
+      }
       s.chunks.push_back(Chunk{take_chunk(), fp});
     }
     Chunk& c = s.chunks.back();
@@ -174,6 +189,15 @@ void PartitionLog::copy_into_tail(Segment& s, uint64_t pos, std::span<const std:
     bytes = bytes.subspan(n);
     pos += n;
   }
+}
+
+// Room for the active segment's tail chunks and index growth, so appends in steady state do not
+// allocate. Taken at a roll, or by the first append after open: a partition that is only opened
+// (thousands at start-up) allocates none of it.
+void PartitionLog::reserve_for_appends(Segment& s) {
+  s.chunks.reserve(config_.max_unflushed_bytes / config_.tail_chunk_bytes + config_.tail_cache_bytes / config_.tail_chunk_bytes + 4);
+  s.index.reserve(kIndexReserveEntries);
+  s.time_index.reserve(kIndexReserveEntries);
 }
 
 // Index entries for a batch at `pos`. The offset index gets an entry every
@@ -212,9 +236,7 @@ void PartitionLog::roll_in_memory(int64_t now_ms) {
   s->end_offset = log_end_;
   s->created_ms = now_ms;
   s->indexes_loaded = true;
-  s->chunks.reserve(config_.max_unflushed_bytes / config_.tail_chunk_bytes + config_.tail_cache_bytes / config_.tail_chunk_bytes + 4);
-  s->index.reserve(kIndexReserveEntries);
-  s->time_index.reserve(kIndexReserveEntries);
+  reserve_for_appends(*s);
   segments_.push_back(std::move(s));
 }
 
@@ -326,6 +348,10 @@ io::Task<Result<void>> PartitionLog::write_pages(Segment& s, uint64_t from, uint
     s.allocated_bytes = want;
   }
   SLUICE_ASSERT(!s.chunks.empty() && s.chunks.front().file_pos <= start);
+  if (s.tail_hole_end != 0) {
+    auto r = co_await fill_tail_hole(s);
+    if (!r) co_return r;
+  }
   for (const Chunk& c : s.chunks) {
     uint64_t cs = c.file_pos, ce = c.file_pos + c.buf->capacity();
     uint64_t lo = std::max(start, cs), hi = std::min(end, ce);
@@ -334,6 +360,26 @@ io::Task<Result<void>> PartitionLog::write_pages(Segment& s, uint64_t from, uint
     auto w = co_await s.log->write(lo, std::span<const std::byte>(keep->data() + (lo - cs), hi - lo));
     if (!w) co_return w.error();
   }
+  co_return ok_result();
+}
+
+// Reads the durable head [file_pos, tail_hole_end) of the first tail chunk's page from disk into
+// the chunk (see Segment::tail_hole_end), so the page can be rewritten whole. Once per segment,
+// at the first flush after open/truncate_to with a partial last page. Caller holds io_lock_.
+io::Task<Result<void>> PartitionLog::fill_tail_hole(Segment& s) {
+  SLUICE_ASSERT(s.log && !s.chunks.empty() && s.tail_hole_end > s.chunks.front().file_pos);
+  const uint64_t fp = s.chunks.front().file_pos;
+  const uint64_t n = s.tail_hole_end - fp;
+  SLUICE_ASSERT(n < kPage && s.durable_bytes >= s.tail_hole_end);
+  // Its own page: the chunk's page already holds appended bytes after the hole (and readers may
+  // share them), so the disk page cannot be read into it directly.
+  alloc::BufferRef page(alloc::Buffer::allocate(kPage, kPage));
+  auto r = co_await s.log->read(fp, std::span<std::byte>(page->data(), kPage));
+  if (!r) co_return r.error();
+  if (r.value() < n) co_return log_error(LogErrc::kCorruptLog, "active segment shorter than its data");
+  SLUICE_ASSERT(!s.chunks.empty() && s.chunks.front().file_pos == fp && s.tail_hole_end == fp + n);
+  std::memcpy(s.chunks.front().buf->data(), page->data(), static_cast<std::size_t>(n));
+  s.tail_hole_end = 0;
   co_return ok_result();
 }
 
@@ -392,6 +438,8 @@ io::Task<Result<void>> PartitionLog::create_segment_files(Segment& s, bool reser
     auto r = co_await reserve(*lf, 0, prealloc);
     if (!r) co_return r;
   }
+  // A new segment only (a new partition, or a roll), never a reopen: fdatasync of a file does
+  // not make its name durable, and data in it is reported durable by the next flush.
   auto r = co_await fs_.sync_dir(dir_);
   if (!r) co_return r;
   s.log = std::move(log.value());
@@ -463,7 +511,7 @@ io::Task<Result<void>> PartitionLog::seal(Segment& s, uint64_t size_bytes) {
   if (s.max_timestamp_ms >= 0 && (s.time_index.empty() || s.time_index.back().timestamp_ms < s.max_timestamp_ms) &&
       (s.time_index.empty() || s.time_index.back().position < s.max_timestamp_pos))
     s.time_index.push_back(TimeIndexEntry{s.max_timestamp_ms, s.max_timestamp_rel, s.max_timestamp_pos});
-  r = co_await persist_indexes(s, true, scratch_);
+  r = co_await persist_indexes(s, true, index_scratch());
   if (!r) co_return r;
   s.sealed = true;
   s.roll_pending = false;
@@ -496,6 +544,12 @@ void PartitionLog::close_sealed(Segment& s) {
 io::Task<Result<void>> PartitionLog::do_flush() {
   co_await io_lock_.lock();
   LockGuard guard(io_lock_);
+  // The first change to the files after a clean open: the marker describing them goes first.
+  auto marker = co_await consume_clean_marker();
+  if (!marker) {
+    storage_error_ = marker.error();
+    co_return marker;
+  }
   const int64_t target_offset = log_end_;
   const int64_t target_messages = appended_messages_;
   const std::size_t n = segments_.size();
@@ -540,7 +594,7 @@ io::Task<Result<void>> PartitionLog::do_flush() {
   last_flush_ms_ = clock_.now_ms();
   Segment& a = *segments_[n - 1];
   if (a.files_created && !a.sealed) {
-    auto pr = co_await persist_indexes(a, false, scratch_);  // best effort: recovery tolerates a stale index
+    auto pr = co_await persist_indexes(a, false, index_scratch());  // best effort: recovery tolerates a stale index
     if (!pr) stats_.index_write_errors++;
     // Now and then make the index durable too, so recovery after a crash scans at most about
     // index_sync_interval_bytes of this segment instead of all of it.
@@ -669,6 +723,8 @@ io::Task<Result<void>> PartitionLog::truncate_to(int64_t offset) {
   if (!f) co_return f;
   co_await io_lock_.lock();
   LockGuard guard(io_lock_);
+  auto mr = co_await consume_clean_marker();  // the files change below
+  if (!mr) co_return mr;
   Segment* s = find_segment(offset);
   SLUICE_ASSERT(s);
   Pin pin(s);  // its .log stays open across the reads below (it is becoming the active one)
@@ -713,6 +769,7 @@ io::Task<Result<void>> PartitionLog::truncate_to(int64_t offset) {
   // s becomes the active segment, cut at pos (pinned meanwhile, so its .log stays open).
   SLUICE_ASSERT(s->log);
   s->chunks.clear();
+  s->tail_hole_end = 0;
   if (!s->idx) {
     auto fi = co_await fs_.open(path(s->base_offset, "idx"), OpenOptions{true, false});
     if (!fi) co_return fi.error();
@@ -729,9 +786,7 @@ io::Task<Result<void>> PartitionLog::truncate_to(int64_t offset) {
   s->allocated_bytes = std::max<uint64_t>(s->allocated_bytes, s->size_bytes);
   r = co_await recover_tail(*s, pos);
   if (!r) co_return r;
-  SLUICE_ASSERT(s->size_bytes == pos);
-  r = co_await load_tail_chunk(*s);
-  if (!r) co_return r;
+  SLUICE_ASSERT(s->size_bytes == pos && s->chunks.empty());  // the tail loads lazily again
   log_end_ = durable_end_ = s->end_offset;
   hw_ = std::min(hw_, log_end_);
   unflushed_bytes_ = 0;
@@ -758,7 +813,7 @@ io::Task<Result<void>> PartitionLog::close() {
   if (a.max_timestamp_ms >= 0 && (a.time_index.empty() || (a.time_index.back().timestamp_ms < a.max_timestamp_ms &&
                                                            a.time_index.back().position < a.max_timestamp_pos)))
     a.time_index.push_back(TimeIndexEntry{a.max_timestamp_ms, a.max_timestamp_rel, a.max_timestamp_pos});
-  r = co_await persist_indexes(a, true, scratch_);
+  r = co_await persist_indexes(a, true, index_scratch());
   if (!r) co_return r;
   r = co_await write_clean_marker();
   if (!r) co_return r;

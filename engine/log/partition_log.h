@@ -218,7 +218,8 @@ class PartitionLog {
   io::Task<Result<void>> load_index_files(Segment& s, bool* valid);
   io::Task<Result<void>> rebuild_indexes(Segment& s);
   io::Task<Result<void>> recover_tail(Segment& s, uint64_t limit);
-  io::Task<Result<void>> load_tail_chunk(Segment& s);
+  io::Task<Result<void>> consume_clean_marker();
+  io::Task<Result<void>> fill_tail_hole(Segment& s);
   io::Task<Result<void>> persist_indexes(Segment& s, bool full, std::span<std::byte> scratch);
   io::Task<Result<bool>> read_clean_marker(const Segment& active);
   io::Task<Result<void>> write_clean_marker();
@@ -227,6 +228,8 @@ class PartitionLog {
   void roll_in_memory(int64_t now_ms);
   void index_batch(Segment& s, const BatchHeader& h, uint64_t pos);
   void copy_into_tail(Segment& s, uint64_t pos, std::span<const std::byte> bytes);
+  void reserve_for_appends(Segment& s);
+  std::span<std::byte> index_scratch();
   alloc::BufferRef take_chunk();
   void retire_chunks(Segment& s, bool all);
   void set_hw(int64_t v);
@@ -250,13 +253,14 @@ class PartitionLog {
   int64_t last_flush_ms_ = 0;
   std::optional<Error> storage_error_;
   bool closed_ = false;
+  bool marker_on_disk_ = false;  // open() trusted a clean marker and left it: see consume_clean_marker
   bool flushing_ = false;
   uint64_t flush_generation_ = 0;
   std::optional<Error> last_flush_error_;
   AsyncMutex io_lock_;   // serialises flush / roll / retention / truncate / close I/O
   WaitList flush_done_;  // flush() callers waiting for the flush in flight
   std::vector<alloc::BufferRef> spare_chunks_;
-  std::vector<std::byte> scratch_;  // index serialisation
+  std::vector<std::byte> scratch_;  // index serialisation (index_scratch() sizes it on first use)
   std::function<void(int64_t)> on_hw_;
   LogStats stats_;
 };

@@ -123,13 +123,23 @@ struct Segment {
   uint64_t bytes_since_index = 0;
   uint64_t index_synced_pos = 0;  // data covered by synced index entries (bounds crash recovery)
   std::vector<Chunk> chunks;    // memory tail: contiguous, covering [chunks[0].file_pos, size_bytes)
+  // The tail is loaded lazily: after open (or truncate_to) the active segment has no chunk, and
+  // the first append starts one at the partial last page without reading that page. Bytes
+  // [chunks[0].file_pos, tail_hole_end) of that chunk are then zeros in memory; the data is on
+  // disk (durable, and it ends at a batch boundary), so readers read it from disk, and the
+  // first write_pages reads the page and fills the hole before rewriting it. 0 = no hole.
+  uint64_t tail_hole_end = 0;
   uint32_t pins = 0;            // readers in flight: never closed under them
   // OpenSegmentLru links (sealed segments with an open .log only).
   Segment* lru_prev = nullptr;
   Segment* lru_next = nullptr;
   bool in_lru = false;
 
-  uint64_t first_cached_pos() const noexcept { return chunks.empty() ? UINT64_MAX : chunks.front().file_pos; }
+  // First position whose bytes memory holds (readers take everything from there on from the
+  // chunks, everything before it from disk).
+  uint64_t first_cached_pos() const noexcept {
+    return chunks.empty() ? UINT64_MAX : std::max<uint64_t>(chunks.front().file_pos, tail_hole_end);
+  }
 };
 
 inline Segment::~Segment() {

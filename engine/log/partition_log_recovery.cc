@@ -27,10 +27,16 @@ io::Task<Result<void>> PartitionLog::remove(FileSystem& fs, std::string dir) {
 }
 
 io::Task<Result<void>> PartitionLog::load() {
-  auto r = co_await fs_.mkdirs(dir_);
-  if (!r) co_return r;
+  // Listed first: an existing partition (every one at a restart) needs no mkdirs, which costs
+  // a mkdir(2) per path component.
   auto names = co_await fs_.list(dir_);
+  if (!names && names.error().code == ENOENT) {
+    auto mk = co_await fs_.mkdirs(dir_);
+    if (!mk) co_return mk;
+    names = co_await fs_.list(dir_);
+  }
   if (!names) co_return names.error();
+  Result<void> r = ok_result();
   std::vector<int64_t> bases;
   std::vector<std::pair<int64_t, std::string>> others;
   bool marker = false;
@@ -69,10 +75,7 @@ io::Task<Result<void>> PartitionLog::load() {
     if (!r) co_return r;
     segments_.push_back(std::move(s));
   }
-  Segment& a = active();
-  a.chunks.reserve(config_.max_unflushed_bytes / config_.tail_chunk_bytes + config_.tail_cache_bytes / config_.tail_chunk_bytes + 4);
-  a.index.reserve(kIndexReserveEntries);
-  a.time_index.reserve(kIndexReserveEntries);
+  Segment& a = active();  // its append reservations come with the first append (reserve_for_appends)
   if (!a.log) {
     auto lf = co_await fs_.open(path(a.base_offset, "log"), OpenOptions{false, true});
     if (!lf) co_return lf.error();
@@ -100,14 +103,24 @@ io::Task<Result<void>> PartitionLog::load() {
     a.allocated_bytes = align_up(a.allocated_bytes, kPage);
     a.end_offset = std::max(a.end_offset, a.base_offset);
   }
-  if (marker) {  // consumed: a crash from now on must run recovery
+  if (marker && stats_.opened_clean) {
+    // Trusted, and still true: it describes the active segment's files, and nothing has changed
+    // them since close(). It stays on disk until the first operation that changes them
+    // (consume_clean_marker: first flush, roll or truncation), so a clean open does no directory
+    // write and no sync; a crash before that change finds the marker still true.
+    marker_on_disk_ = true;
+  } else if (marker) {
+    // An untrusted marker goes now, durably (sync_dir): recovery has just changed the files, and
+    // a stale marker left behind could match them after a later crash and be trusted wrongly.
+    // This is the crash path only; a clean open never gets here.
     r = co_await fs_.remove(dir_ + "/" + kCleanMarkerName);
     if (!r) co_return r;
     r = co_await fs_.sync_dir(dir_);
     if (!r) co_return r;
   }
-  r = co_await load_tail_chunk(a);
-  if (!r) co_return r;
+  // No tail chunk yet (see Segment::tail_hole_end): an opened partition that is never written
+  // costs no 256 KiB chunk and no read of its last page; readers read the tail from disk.
+  SLUICE_ASSERT(a.chunks.empty() && a.tail_hole_end == 0);
   log_start_ = segments_.front()->base_offset;
   log_end_ = a.end_offset;
   durable_end_ = log_end_;
@@ -117,16 +130,17 @@ io::Task<Result<void>> PartitionLog::load() {
   co_return ok_result();
 }
 
-io::Task<Result<void>> PartitionLog::load_tail_chunk(Segment& s) {
-  s.chunks.clear();
-  if (s.size_bytes % kPage == 0) co_return ok_result();
-  uint64_t fp = align_down(s.size_bytes, kPage);
-  alloc::BufferRef b = take_chunk();
-  auto r = co_await s.log->read(fp, std::span<std::byte>(b->data(), kPage));
-  if (!r) co_return r.error();
-  if (r.value() < s.size_bytes - fp) co_return log_error(LogErrc::kCorruptLog, "active segment shorter than its data");
-  std::memset(b->data() + (s.size_bytes - fp), 0, b->capacity() - (s.size_bytes - fp));
-  s.chunks.push_back(Chunk{std::move(b), fp});
+// Removes a clean-shutdown marker that open() left in place, durably, before the first change
+// to the files it describes (callers hold io_lock_). The sync_dir is what makes the removal
+// survive a crash: without it a crash after new data became durable could bring the marker
+// back, and the next open would trust its old size and lose that data.
+io::Task<Result<void>> PartitionLog::consume_clean_marker() {
+  if (!marker_on_disk_) co_return ok_result();
+  auto r = co_await fs_.remove(dir_ + "/" + kCleanMarkerName);
+  if (!r && r.error().code != ENOENT) co_return r;
+  r = co_await fs_.sync_dir(dir_);
+  if (!r) co_return r;
+  marker_on_disk_ = false;
   co_return ok_result();
 }
 
@@ -319,11 +333,14 @@ io::Task<Result<void>> PartitionLog::recover_tail(Segment& s, uint64_t limit) {
     if (!r && no_space(r.error())) keep = align_up(pos, kPage);
     else if (!r) co_return r;
   }
+  // Crash path only (a clean open never runs recover_tail; truncate_to does): the cut and the
+  // restored reservation become durable before anything is appended after `pos`, so a later
+  // crash cannot bring back bytes this scan rejected next to batches reported durable since.
   r = co_await s.log->datasync();
   if (!r) co_return r;
   stats_.syncs++;
   s.allocated_bytes = keep;
-  r = co_await persist_indexes(s, true, scratch_);
+  r = co_await persist_indexes(s, true, index_scratch());
   // An index that could not grow is a stale prefix on disk, which recovery tolerates; the
   // complete index is in memory.
   if (!r && no_space(r.error())) stats_.index_write_errors++;

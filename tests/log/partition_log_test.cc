@@ -304,7 +304,7 @@ TEST(PartitionLog, CleanReopenSkipsRecoveryScan) {
   ASSERT_TRUE(f.log->append(batch(1, 10)).ok());
   ASSERT_TRUE(run(f.log->flush()).ok());
   EXPECT_EQ(split(f.read_all()).size(), 51u);
-  // The marker is consumed at open: a crash now must recover by scanning.
+  // The marker was consumed by that first flush: a crash now must recover by scanning.
   f.log.reset();
   f.fs.crash();
   f.open();
@@ -562,6 +562,75 @@ TEST(PartitionLog, ManyPartitionsOpenWithoutReadingSegments) {
   }
   // Per partition: marker + active .idx/.tix + the partial last page. No segment scans.
   EXPECT_LE(fs.read_count() - reads, 200u * 4);
+}
+
+// Start-up cost of a partition after a clean stop (a broker opens thousands): no tail chunk
+// allocated or zeroed, no sync, and a small bounded number of file operations (each one an
+// io_uring round trip in the broker). The first append loads the partial last page lazily; the
+// marker left by the open is removed (durably) by the first flush, not before.
+TEST(PartitionLog, CleanOpenAllocatesNoTailChunkAndDoesFewFileOperations) {
+  Fixture f;
+  f.config.tail_chunk_bytes = 256 << 10;  // the default: what an open must not allocate
+  f.open();
+  std::vector<std::vector<std::byte>> written;
+  for (int i = 0; i < 7; ++i) {  // 7 x ~330 bytes: the last page is partial
+    written.push_back(batch(2, 300, 1000 + i, static_cast<char>('a' + i)));
+    ASSERT_TRUE(f.log->append(written.back()).ok());
+  }
+  ASSERT_TRUE(run(f.log->close()).ok());
+  f.log.reset();
+
+  const uint64_t ops = f.fs.op_count(), syncs = f.fs.sync_count(), writes = f.fs.write_count();
+  const uint64_t allocs = alloc::thread_alloc_counters().allocations;
+  const uint64_t alloc_bytes = alloc::thread_alloc_counters().bytes_allocated;
+  f.open();
+  const uint64_t open_alloc_bytes = alloc::thread_alloc_counters().bytes_allocated - alloc_bytes;
+  EXPECT_TRUE(f.log->stats().opened_clean);
+  EXPECT_EQ(f.log->stats().tail_chunk_allocations, 0u);
+  EXPECT_EQ(f.fs.sync_count(), syncs);   // no datasync, no sync_dir
+  EXPECT_EQ(f.fs.write_count(), writes);
+  // list; .log open + size; .idx and .tix open + size + read; marker open + read.
+  EXPECT_LE(f.fs.op_count() - ops, 11u);
+  EXPECT_TRUE(f.fs.exists(f.dir + "/.clean_shutdown"));
+  EXPECT_GT(alloc::thread_alloc_counters().allocations, allocs);
+  EXPECT_LT(open_alloc_bytes, uint64_t{f.config.tail_chunk_bytes});
+
+  // A crash before anything changed: the marker is still true, the open is clean again.
+  f.log.reset();
+  f.fs.crash();
+  f.open();
+  EXPECT_TRUE(f.log->stats().opened_clean);
+  EXPECT_EQ(f.log->log_end_offset(), 14);
+
+  // Reads of the tail before any append come from disk, whole.
+  auto all = split(f.read_all());
+  ASSERT_EQ(all.size(), 7u);
+  for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(unpatched(all[i]), unpatched(written[i])) << i;
+
+  // The first append starts the tail chunk without reading; the flush fills the partial page
+  // from disk before rewriting it, and removes the marker first.
+  written.push_back(batch(1, 50, 2000, 'z'));
+  ASSERT_TRUE(f.log->append(written.back()).ok());
+  EXPECT_EQ(f.log->stats().tail_chunk_allocations, 1u);
+  EXPECT_EQ(split(f.read_all()).size(), 8u);  // the durable part from disk, the rest from memory
+  const uint64_t dir_syncs = f.fs.dir_sync_count();
+  ASSERT_TRUE(run(f.log->flush()).ok());
+  EXPECT_EQ(f.fs.dir_sync_count(), dir_syncs + 1);
+  EXPECT_FALSE(f.fs.exists(f.dir + "/.clean_shutdown"));
+  all = split(f.read_all());
+  ASSERT_EQ(all.size(), 8u);
+  for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(unpatched(all[i]), unpatched(written[i])) << i;
+
+  // A crash now recovers by scanning, and finds every durable batch intact (the rewritten
+  // partial page kept its old bytes).
+  f.log.reset();
+  f.fs.crash();
+  f.open();
+  EXPECT_FALSE(f.log->stats().opened_clean);
+  EXPECT_FALSE(f.log->stats().recovery_cut_tail);
+  all = split(f.read_all());
+  ASSERT_EQ(all.size(), 8u);
+  for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(unpatched(all[i]), unpatched(written[i])) << i;
 }
 
 // Pre-zeroed reservation (the broker's setting): same data and recovery semantics across
