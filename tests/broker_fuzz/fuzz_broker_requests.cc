@@ -128,7 +128,14 @@ std::vector<std::byte> api_versions_frame(int32_t correlation_id) {
 void assert_serves() {
   int fd = connect_broker();
   SLUICE_ASSERT(send_all(fd, api_versions_frame(1)));
-  SLUICE_ASSERT_MSG(read_response(fd, kServeTimeoutMs) == 1, "broker stopped answering");
+  int64_t got = read_response(fd, kServeTimeoutMs);
+  if (got != 1) {
+    // Every thread's stack (the broker's shard included) before the abort: what it was doing.
+    std::fprintf(stderr, "fuzz: fresh connection got %lld; stacks:\n", static_cast<long long>(got));
+    std::string cmd = "gdb -batch -p " + std::to_string(::getpid()) + " -ex 'thread apply all bt 30' 1>&2";
+    (void)std::system(cmd.c_str());
+  }
+  SLUICE_ASSERT_MSG(got == 1, "broker stopped answering");
   ::close(fd);
 }
 
