@@ -14,6 +14,7 @@
 
 #include "engine/broker/producer_snapshot.h"
 #include "engine/broker/producer_state.h"
+#include "producer_test_util.h"
 #include "engine/kafka/server/partition.h"
 #include "engine/log/batch_builder.h"
 #include "engine/log/clock.h"
@@ -24,17 +25,10 @@
 
 using namespace sluice;
 using namespace sluice::broker;
+using sluice::broker::testing::batch;
 
 namespace {
 
-BatchIdentity batch(int64_t pid, int16_t epoch, int32_t seq, int32_t count) {
-  BatchIdentity b;
-  b.producer_id = pid;
-  b.producer_epoch = epoch;
-  b.base_sequence = seq;
-  b.last_offset_delta = count - 1;
-  return b;
-}
 
 // A table with the shapes record() produces: full rings that wrapped, short ones, a sequence
 // wrap-around, an epoch bump, a producer with no idempotent batch (epoch only).

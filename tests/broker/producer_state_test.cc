@@ -1,19 +1,10 @@
 #include <gtest/gtest.h>
 
 #include "engine/broker/producer_state.h"
+#include "producer_test_util.h"
 
 using namespace sluice::broker;
-
-namespace {
-BatchIdentity batch(int64_t pid, int16_t epoch, int32_t seq, int32_t count) {
-  BatchIdentity b;
-  b.producer_id = pid;
-  b.producer_epoch = epoch;
-  b.base_sequence = seq;
-  b.last_offset_delta = count - 1;
-  return b;
-}
-}  // namespace
+using sluice::broker::testing::batch;
 
 TEST(ProducerState, InSequenceAcceptedGapRejected) {
   ProducerStateTable t;

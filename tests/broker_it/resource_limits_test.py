@@ -120,6 +120,11 @@ def serves(port):
         c.close()
 
 
+def stop_cleanly(b):
+    rc = b.stop(signal.SIGTERM)
+    assert rc == 0, (rc, b.read_log())
+
+
 def open_fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
@@ -261,8 +266,7 @@ def test_fd_exhaustion(binary):
                     break
                 time.sleep(0.2)
             assert err == NONE, (p, err)
-        rc = b.stop(signal.SIGTERM)
-        assert rc == 0, (rc, b.read_log())
+        stop_cleanly(b)
     finally:
         for s in hogs:
             s.close()
@@ -317,13 +321,11 @@ def test_disk_full(binary):
         assert err == NONE, err
         # Full again, then a clean stop: the next start must read everything back.
         assert fill(b.port, "after") == KAFKA_STORAGE_ERROR
-        rc = b.stop(signal.SIGTERM)
-        assert rc == 0, (rc, b.read_log())
+        stop_cleanly(b)
         b.start()
         assert topic_exists(b.port, "after")
         assert high_watermark(b.port, "after") >= 1
-        rc = b.stop(signal.SIGTERM)
-        assert rc == 0, (rc, b.read_log())
+        stop_cleanly(b)
         # A start that cannot work exits non-zero with one clear line.
         with open(os.path.join(data, "meta", "catalogue"), "wb") as f:
             f.write(b"not a catalogue\n")
@@ -351,8 +353,7 @@ def test_slow_readers(binary):
             err, _ = produce(b.port, "hundred", 0, kw.record_batch([value]), acks=1)
             assert err == NONE, err
         # Restart so every fetch reads from disk into fresh buffers.
-        rc = b.stop(signal.SIGTERM)
-        assert rc == 0, (rc, b.read_log())
+        stop_cleanly(b)
         b.start()
         idle = rss_kib(b.proc.pid)
         for i in range(50):
@@ -384,8 +385,7 @@ def test_slow_readers(binary):
         while "not reading their responses" not in b.read_log() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert "not reading their responses" in b.read_log(), b.read_log()
-        rc = b.stop(signal.SIGTERM)
-        assert rc == 0, (rc, b.read_log())
+        stop_cleanly(b)
     finally:
         for h in hogs:
             h.close()
@@ -398,8 +398,7 @@ def run(binary):
         for t in (test_negative_offset_delta, test_compressed_validation, test_segment_fd_flood):
             t(b)
             print("ok", t.__name__, flush=True)
-        rc = b.stop(signal.SIGTERM)
-        assert rc == 0, (rc, b.read_log())
+        stop_cleanly(b)
     finally:
         b.cleanup()
     test_fd_exhaustion(binary)
