@@ -34,7 +34,7 @@
 
 #include "alloc/alloc_counters.h"
 #include "engine/kafka/codec/kafka_codec.h"
-#include "engine/kafka/server/partition.h"
+#include "engine/core/partition.h"
 #include "engine/log/batch_builder.h"
 #include "engine/log/compression.h"
 #include "engine/log/partition_log.h"
@@ -416,13 +416,13 @@ void BM_ProducePath_Allocs(benchmark::State& st) {
     io::Event shard_event;
     auto removed = co_await log::PartitionLog::remove(fs, dir);
     (void)removed;
-    auto opened = co_await kafka::Partition::open(fs, clock, dir, "bench-topic", 0, log_config(false), &shard_event);
+    auto opened = co_await core::Partition::open(fs, clock, dir, "bench-topic", 0, log_config(false), &shard_event);
     if (!opened.ok()) {
       st.SkipWithError(opened.error().describe());
       r->stop();
       co_return;
     }
-    std::unique_ptr<kafka::Partition> part = std::move(opened.value());
+    std::unique_ptr<core::Partition> part = std::move(opened.value());
     kafka::ProduceRequest req;
     kafka::ProduceResponse resp;
     resp.responses.resize(1);
@@ -438,8 +438,8 @@ void BM_ProducePath_Allocs(benchmark::State& st) {
       auto d = kafka::decode(rd, h.value().request_api_version, req);
       if (!d.ok()) co_return false;
       uint64_t a1 = ac.allocations;
-      kafka::ProduceOutcome out = co_await part->produce(req.topic_data[0].partition_data[0].records.view);
-      if (out.error_code != 0) co_return false;
+      core::ProduceOutcome out = co_await part->produce(req.topic_data[0].partition_data[0].records.view);
+      if (out.error != core::Errc::kOk) co_return false;
       if (acks == -1) {
         bool durable = co_await part->wait_durable(out);
         if (!durable) co_return false;

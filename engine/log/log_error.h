@@ -1,7 +1,7 @@
 #pragma once
-// Error codes of the log. An Error's code is either a positive errno (EIO, ENOSPC, ... — all
-// reported to Kafka clients as KAFKA_STORAGE_ERROR) or one of LogErrc below (>= 10000, so they
-// never collide with errno values).
+// Error codes of the log. An Error's code is either a positive errno (EIO, ENOSPC, ...) or one of
+// LogErrc below (>= 10000, so they never collide with errno values). The engine core maps them to
+// its protocol-neutral broker::Errc (engine/core/errors.h); the log knows no protocol.
 #include <cstdint>
 
 #include "alloc/result.h"
@@ -19,25 +19,16 @@ enum class LogErrc : int {
   kTailFull,                     // too many unflushed bytes in memory (back-pressure)
   kLogClosed,                    // operation on a closed log
   kCorruptLog,                   // on-disk structure unusable (not a torn tail, which is cut)
+  kIoFailure,                    // what log_errc() reports for an errno (EIO, ENOSPC, ...)
 };
 
-// Kafka protocol error codes used by the log.
-namespace kafka_code {
-inline constexpr int16_t kNone = 0;
-inline constexpr int16_t kOffsetOutOfRange = 1;
-inline constexpr int16_t kCorruptMessage = 2;
-inline constexpr int16_t kMessageTooLarge = 10;
-inline constexpr int16_t kInvalidTimestamp = 32;
-inline constexpr int16_t kUnsupportedForMessageFormat = 43;
-inline constexpr int16_t kKafkaStorageError = 56;
-inline constexpr int16_t kUnsupportedCompressionType = 76;
-inline constexpr int16_t kInvalidRecord = 87;
-}  // namespace kafka_code
 
 inline Error log_error(LogErrc c, const char* what) noexcept { return Error{static_cast<int>(c), what}; }
 inline bool is_log_error(const Error& e, LogErrc c) noexcept { return e.code == static_cast<int>(c); }
 
-// Maps any Error produced by this module to the Kafka error code the real broker would send.
-int16_t to_kafka_error_code(const Error& e) noexcept;
+// The kind of an Error produced by this module: errno values become kIoFailure.
+LogErrc log_errc(const Error& e) noexcept;
+// The disk or the log failed (errno, tail full, closed, corrupt): not the caller's input.
+bool is_storage_failure(const Error& e) noexcept;
 
 }  // namespace sluice::log

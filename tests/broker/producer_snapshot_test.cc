@@ -15,7 +15,7 @@
 #include "engine/broker/producer_snapshot.h"
 #include "engine/broker/producer_state.h"
 #include "producer_test_util.h"
-#include "engine/kafka/server/partition.h"
+#include "engine/core/partition.h"
 #include "engine/log/batch_builder.h"
 #include "engine/log/clock.h"
 #include "engine/log/crc32c.h"
@@ -469,21 +469,21 @@ bool on_shard(const std::function<io::Task<void>()>& body) {
 }
 
 struct Produced {
-  int16_t error_code = -1;
+  core::Errc error = core::Errc::kInternal;
   int64_t base_offset = -1;
 };
 
-io::Task<Produced> produce(kafka::Partition& p, int64_t pid, int32_t seq, int count = 2, std::size_t value_bytes = 200) {
+io::Task<Produced> produce(core::Partition& p, int64_t pid, int32_t seq, int count = 2, std::size_t value_bytes = 200) {
   auto bytes = idempotent_batch(pid, 0, seq, count, value_bytes);
-  kafka::ProduceOutcome out = co_await p.produce(bytes);
-  co_return Produced{out.error_code, out.base_offset};
+  core::ProduceOutcome out = co_await p.produce(bytes);
+  co_return Produced{out.error, out.base_offset};
 }
 
-io::Task<std::unique_ptr<kafka::Partition>> open_partition(log::FileSystem& fs, log::Clock& clock,
+io::Task<std::unique_ptr<core::Partition>> open_partition(log::FileSystem& fs, log::Clock& clock,
                                                            const std::string& dir, const log::LogConfig& c) {
   auto mk = co_await fs.mkdirs(dir);
   EXPECT_TRUE(mk.ok());
-  auto p = co_await kafka::Partition::open(fs, clock, dir, "t", 0, c, nullptr);
+  auto p = co_await core::Partition::open(fs, clock, dir, "t", 0, c, nullptr);
   EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().describe());
   if (!p.ok()) co_return nullptr;
   co_return std::move(p.value());
@@ -499,7 +499,7 @@ TEST(PartitionProducerSnapshot, CleanRestartReplaysNothing) {
   const std::string dir = "/data/t/0";
   std::map<int64_t, int64_t> first_offset_of;  // pid -> base offset of its seq-0 batch
   int64_t end_before = -1;
-  kafka::ProducerStateRestore first{}, second{};
+  core::ProducerStateRestore first{}, second{};
   Produced dup_last{}, dup_old{}, next{}, gap{};
   bool ran = on_shard([&]() -> io::Task<void> {
     auto p = co_await open_partition(fs, clock, dir, small_segments());
@@ -508,7 +508,7 @@ TEST(PartitionProducerSnapshot, CleanRestartReplaysNothing) {
     for (int64_t pid = 1; pid <= 3; ++pid) {
       for (int32_t seq = 0; seq < 20; seq += 2) {
         Produced r = co_await produce(*p, pid, seq);
-        EXPECT_EQ(r.error_code, 0);
+        EXPECT_EQ(r.error, core::Errc::kOk);
         if (seq == 0) first_offset_of[pid] = r.base_offset;
       }
     }
@@ -529,13 +529,13 @@ TEST(PartitionProducerSnapshot, CleanRestartReplaysNothing) {
   EXPECT_EQ(second.snapshot_offset, end_before);
   EXPECT_EQ(second.replayed_from_offset, end_before);
   EXPECT_EQ(second.batches_replayed, 0);
-  EXPECT_EQ(dup_last.error_code, 0);
+  EXPECT_EQ(dup_last.error, core::Errc::kOk);
   EXPECT_EQ(dup_last.base_offset, first_offset_of[2] + 18);  // two records per batch, offset = seq
-  EXPECT_EQ(dup_old.error_code, 0);
+  EXPECT_EQ(dup_old.error, core::Errc::kOk);
   EXPECT_EQ(dup_old.base_offset, first_offset_of[3] + 10);
-  EXPECT_EQ(next.error_code, 0);
+  EXPECT_EQ(next.error, core::Errc::kOk);
   EXPECT_EQ(next.base_offset, end_before);
-  EXPECT_EQ(gap.error_code, 45);  // OUT_OF_ORDER_SEQUENCE_NUMBER
+  EXPECT_EQ(gap.error, core::Errc::kOutOfOrderSequence);
 }
 
 // Segment rolls write snapshots (the newest two kept). After a crash the partition replays only
@@ -548,7 +548,7 @@ TEST(PartitionProducerSnapshot, CrashReplaysOnlyAfterTheLastRollSnapshot) {
   int64_t durable_end = -1, end_at_crash = -1, lost_base = -1;
   std::vector<int64_t> snapshots_before_crash;
   std::size_t segments = 0;
-  kafka::ProducerStateRestore restored{};
+  core::ProducerStateRestore restored{};
   int64_t end_after = -1;
   Produced retried{}, dup_durable{};
   int64_t durable_batch_offset = -1;
@@ -559,7 +559,7 @@ TEST(PartitionProducerSnapshot, CrashReplaysOnlyAfterTheLastRollSnapshot) {
     // ~600 batches of ~450 bytes over 64 KiB segments: several rolls.
     for (int i = 0; i < 600; ++i, next_seq += 2) {
       Produced r = co_await produce(*p, 9, next_seq);
-      EXPECT_EQ(r.error_code, 0);
+      EXPECT_EQ(r.error, core::Errc::kOk);
       if (i == 590) durable_batch_offset = r.base_offset;
     }
     snapshots_before_crash = p->producer_snapshot_offsets();
@@ -567,7 +567,7 @@ TEST(PartitionProducerSnapshot, CrashReplaysOnlyAfterTheLastRollSnapshot) {
     // The next batch is appended but its sync fails, then the machine crashes: it is lost.
     fs.fail_next_syncs(1, EIO);
     Produced lost = co_await produce(*p, 9, next_seq);
-    EXPECT_EQ(lost.error_code, 0);
+    EXPECT_EQ(lost.error, core::Errc::kOk);
     lost_base = lost.base_offset;
     end_at_crash = p->log_end_offset();
     EXPECT_LT(p->high_watermark(), end_at_crash);
@@ -593,9 +593,9 @@ TEST(PartitionProducerSnapshot, CrashReplaysOnlyAfterTheLastRollSnapshot) {
   // At most one segment's worth replayed (64 KiB / ~450 bytes per batch).
   EXPECT_GT(restored.batches_replayed, 0);
   EXPECT_LT(restored.batches_replayed, 160);
-  EXPECT_EQ(retried.error_code, 0);
+  EXPECT_EQ(retried.error, core::Errc::kOk);
   EXPECT_EQ(retried.base_offset, lost_base);  // appended again, at the offset the crash freed
-  EXPECT_EQ(dup_durable.error_code, 0);
+  EXPECT_EQ(dup_durable.error, core::Errc::kOk);
   EXPECT_EQ(dup_durable.base_offset, lost_base - 2);
   (void)durable_batch_offset;
   (void)segments;
@@ -608,7 +608,7 @@ TEST(PartitionProducerSnapshot, CorruptSnapshotFallsBackToReplay) {
   log::ManualClock clock;
   const std::string dir = "/data/t/0";
   int64_t end = -1, dup_expected = -1;
-  kafka::ProducerStateRestore restored{};
+  core::ProducerStateRestore restored{};
   Produced dup{};
   bool ran = on_shard([&]() -> io::Task<void> {
     auto p = co_await open_partition(fs, clock, dir, small_segments());
@@ -631,7 +631,7 @@ TEST(PartitionProducerSnapshot, CorruptSnapshotFallsBackToReplay) {
   EXPECT_EQ(restored.snapshot_offset, -1);
   EXPECT_EQ(restored.replayed_from_offset, 0);
   EXPECT_EQ(restored.batches_replayed, 10);
-  EXPECT_EQ(dup.error_code, 0);
+  EXPECT_EQ(dup.error, core::Errc::kOk);
   EXPECT_EQ(dup.base_offset, dup_expected);
 }
 
@@ -641,7 +641,7 @@ TEST(PartitionProducerSnapshot, SnapshotBeyondLogEndIsDeletedAtOpen) {
   log::MemFileSystem fs;
   log::ManualClock clock;
   const std::string dir = "/data/t/0";
-  kafka::ProducerStateRestore restored{};
+  core::ProducerStateRestore restored{};
   std::vector<int64_t> offsets_after;
   Produced first{};
   bool ran = on_shard([&]() -> io::Task<void> {
@@ -667,7 +667,7 @@ TEST(PartitionProducerSnapshot, SnapshotBeyondLogEndIsDeletedAtOpen) {
   EXPECT_EQ(restored.snapshot_offset, -1);
   EXPECT_TRUE(std::find(offsets_after.begin(), offsets_after.end(), 1000) == offsets_after.end());
   EXPECT_FALSE(fs.exists(dir + "/" + producer_snapshot_name(1000)));
-  EXPECT_EQ(first.error_code, 0);
+  EXPECT_EQ(first.error, core::Errc::kOk);
   EXPECT_EQ(first.base_offset, 0);
 }
 
@@ -684,7 +684,7 @@ TEST(PartitionProducerSnapshot, IntervalSnapshotBoundsReplayWithinOneSegment) {
   constexpr std::size_t kValueBytes = 200u << 10;  // two records: ~400 KiB per batch, ~40 MiB in all
   std::vector<int64_t> snapshots;
   std::size_t segments = 0;
-  kafka::ProducerStateRestore restored{};
+  core::ProducerStateRestore restored{};
   int64_t end_before = -1, end_after = -1;
   Produced dup{};
   int64_t last_base = -1;
@@ -693,7 +693,7 @@ TEST(PartitionProducerSnapshot, IntervalSnapshotBoundsReplayWithinOneSegment) {
     if (!p) co_return;
     for (int i = 0; i < kBatches; ++i) {
       Produced r = co_await produce(*p, 3, 2 * i, 2, kValueBytes);
-      EXPECT_EQ(r.error_code, 0);
+      EXPECT_EQ(r.error, core::Errc::kOk);
       last_base = r.base_offset;
     }
     snapshots = p->producer_snapshot_offsets();
@@ -716,10 +716,10 @@ TEST(PartitionProducerSnapshot, IntervalSnapshotBoundsReplayWithinOneSegment) {
   EXPECT_EQ(restored.snapshot_offset, snapshots.back());
   EXPECT_GT(restored.batches_replayed, 0);
   // At most one interval's worth of ~400 KiB batches is replayed, never all 100.
-  const int64_t per_interval = static_cast<int64_t>(kafka::kProducerSnapshotIntervalBytes / (2 * kValueBytes)) + 1;
+  const int64_t per_interval = static_cast<int64_t>(core::kProducerSnapshotIntervalBytes / (2 * kValueBytes)) + 1;
   EXPECT_LE(restored.batches_replayed, per_interval);
   EXPECT_LT(per_interval, kBatches / 2);
-  EXPECT_EQ(dup.error_code, 0);
+  EXPECT_EQ(dup.error, core::Errc::kOk);
   EXPECT_EQ(dup.base_offset, last_base);
   (void)segments;
 }
@@ -739,7 +739,7 @@ TEST(PartitionProducerSnapshot, RollSnapshotWaitsForDurability) {
     fs.set_defer_syncs(true);
     for (int i = 0; i < 300; ++i) {  // ~150 KB: at least one roll of the 64 KiB segments
       Produced r = co_await produce(*p, 5, 2 * i);
-      EXPECT_EQ(r.error_code, 0);
+      EXPECT_EQ(r.error, core::Errc::kOk);
     }
     while_unsynced = p->producer_snapshot_offsets();
     // Not even a write in progress (a temp file) for an offset that is not durable yet.
@@ -774,7 +774,7 @@ TEST(PartitionProducerSnapshot, RepeatedCleanRestartsKeepTwoSnapshots) {
   log::ManualClock clock;
   const std::string dir = "/data/t/0";
   std::vector<std::size_t> files_after_close;
-  std::vector<kafka::ProducerStateRestore> restores;
+  std::vector<core::ProducerStateRestore> restores;
   bool ran = on_shard([&]() -> io::Task<void> {
     int32_t seq = 0;
     for (int cycle = 0; cycle < 6; ++cycle) {
@@ -783,7 +783,7 @@ TEST(PartitionProducerSnapshot, RepeatedCleanRestartsKeepTwoSnapshots) {
       restores.push_back(p->producer_state_restore());
       for (int i = 0; i < 200; ++i, seq += 2) {  // ~100 KB: at least one roll per cycle
         Produced r = co_await produce(*p, 8, seq);
-        EXPECT_EQ(r.error_code, 0);
+        EXPECT_EQ(r.error, core::Errc::kOk);
       }
       co_await p->close();
       p.reset();

@@ -193,7 +193,7 @@ ValidateOptions big_opts() {
   return o;
 }
 
-int16_t kafka(const Result<BatchHeader>& r) { return r.ok() ? 0 : to_kafka_error_code(r.error()); }
+LogErrc errc_of(const Result<BatchHeader>& r) { return r.ok() ? LogErrc{} : log_errc(r.error()); }
 std::string why(const Result<BatchHeader>& r) { return r.ok() ? "ok" : r.error().describe(); }
 
 class CompressedBatch : public ::testing::TestWithParam<Codec> {};
@@ -234,11 +234,11 @@ TEST_P(CompressedBatch, GarbagePayloadIsInvalidRecord) {
     Bytes junk(n);
     for (auto& x : junk) x = static_cast<std::byte>(rng());
     Bytes b = wrap(plain, attribute_of(GetParam()), junk);
-    EXPECT_EQ(kafka(validate_batch(b, {})), kafka_code::kInvalidRecord) << n;
+    EXPECT_EQ(errc_of(validate_batch(b, {})), LogErrc::kInvalidRecord) << n;
   }
   // The uncompressed records themselves, labelled as compressed.
   Bytes b = wrap(plain, attribute_of(GetParam()), records_of(plain));
-  EXPECT_EQ(kafka(validate_batch(b, {})), kafka_code::kInvalidRecord);
+  EXPECT_EQ(errc_of(validate_batch(b, {})), LogErrc::kInvalidRecord);
 }
 
 TEST_P(CompressedBatch, TruncatedPayloadIsInvalidRecord) {
@@ -246,7 +246,7 @@ TEST_P(CompressedBatch, TruncatedPayloadIsInvalidRecord) {
   Bytes payload = compress(GetParam(), records_of(plain));
   for (std::size_t cut : {std::size_t{1}, std::size_t{4}, std::size_t{9}, payload.size() / 2, payload.size() - 4, payload.size() - 1}) {
     Bytes b = wrap(plain, attribute_of(GetParam()), std::span<const std::byte>(payload).first(cut));
-    EXPECT_EQ(kafka(validate_batch(b, {})), kafka_code::kInvalidRecord) << "cut at " << cut << " of " << payload.size();
+    EXPECT_EQ(errc_of(validate_batch(b, {})), LogErrc::kInvalidRecord) << "cut at " << cut << " of " << payload.size();
   }
 }
 
@@ -257,7 +257,7 @@ TEST_P(CompressedBatch, TrailingGarbageIsInvalidRecord) {
     Bytes p = payload;
     p.insert(p.end(), tail.begin(), tail.end());
     Bytes b = wrap(plain, attribute_of(GetParam()), p);
-    EXPECT_EQ(kafka(validate_batch(b, {})), kafka_code::kInvalidRecord) << tail.size() << " trailing bytes";
+    EXPECT_EQ(errc_of(validate_batch(b, {})), LogErrc::kInvalidRecord) << tail.size() << " trailing bytes";
   }
 }
 
@@ -267,12 +267,12 @@ TEST_P(CompressedBatch, RecordCountMustMatchThePayload) {
   // More records claimed than there are (lastOffsetDelta matching), up to pushing offsets by 2^31.
   for (int32_t n : {51, 1000, INT32_MAX}) {
     auto r = validate_batch(compressed_batch(GetParam(), plain, n), {});
-    EXPECT_EQ(kafka(r), kafka_code::kInvalidRecord) << n << ": " << why(r);
+    EXPECT_EQ(errc_of(r), LogErrc::kInvalidRecord) << n << ": " << why(r);
   }
   // Fewer: the records after the claimed count are extra bytes.
   for (int32_t n : {1, 49}) {
     auto r = validate_batch(compressed_batch(GetParam(), plain, n), {});
-    EXPECT_EQ(kafka(r), kafka_code::kInvalidRecord) << n << ": " << why(r);
+    EXPECT_EQ(errc_of(r), LogErrc::kInvalidRecord) << n << ": " << why(r);
   }
 }
 
@@ -302,7 +302,7 @@ TEST_P(CompressedBatch, DecompressionBombIsInvalidRecord) {
   Bytes bomb = big_records(65, (1u << 20) + 1);
   ASSERT_GT(bomb.size(), kMaxUncompressedBatchBytes);
   auto r = validate_batch(wrap(header_of, attribute_of(GetParam()), compress(GetParam(), bomb), 65), big_opts());
-  ASSERT_EQ(kafka(r), kafka_code::kInvalidRecord) << why(r);
+  ASSERT_EQ(errc_of(r), LogErrc::kInvalidRecord) << why(r);
   EXPECT_NE(std::string(r.error().what).find("64 MiB"), std::string::npos) << why(r);
   EXPECT_LE(thread_decompressor().total_out(), kMaxUncompressedBatchBytes + kDecompressWindowBytes);
   // Two records fewer is just under the ceiling and fine.
@@ -326,7 +326,7 @@ TEST_P(CompressedBatch, RecordClaimingAHugeValueIsBoundedByTheCeiling) {
   Bytes plain = plain_batch(1, 10);
   Bytes b = wrap(plain, attribute_of(GetParam()), compress(GetParam(), raw), 1);
   auto r = validate_batch(b, big_opts());
-  ASSERT_EQ(kafka(r), kafka_code::kInvalidRecord) << why(r);
+  ASSERT_EQ(errc_of(r), LogErrc::kInvalidRecord) << why(r);
   EXPECT_NE(std::string(r.error().what).find("64 MiB"), std::string::npos) << why(r);
   EXPECT_LE(thread_decompressor().total_out(), kMaxUncompressedBatchBytes + kDecompressWindowBytes);
 }
@@ -341,7 +341,7 @@ TEST_P(CompressedBatch, HostileHeaderDoesNotMakeTheValidatorAllocate) {
     uint64_t bytes0 = c.bytes_allocated;
     auto r = validate_batch(hostile, {});
     uint64_t allocated = c.bytes_allocated - bytes0;
-    EXPECT_EQ(kafka(r), kafka_code::kInvalidRecord);
+    EXPECT_EQ(errc_of(r), LogErrc::kInvalidRecord);
     EXPECT_LE(allocated, kDecompressWindowBytes) << n;
     EXPECT_EQ(allocated, 0u) << n;  // in fact nothing: the window and contexts are reused
   }
@@ -358,14 +358,14 @@ TEST_P(CompressedBatch, FreshThreadAllocatesAWindowPlusCodecState) {
   Bytes plain = plain_batch(400, 100);
   Bytes hostile = compressed_batch(GetParam(), plain, INT32_MAX);
   uint64_t allocated = 0;
-  int16_t code = 0;
+  LogErrc code{};
   std::thread t([&] {
     uint64_t b0 = alloc::thread_alloc_counters().bytes_allocated;
-    code = kafka(validate_batch(hostile, {}));
+    code = errc_of(validate_batch(hostile, {}));
     allocated = alloc::thread_alloc_counters().bytes_allocated - b0;
   });
   t.join();
-  EXPECT_EQ(code, kafka_code::kInvalidRecord);
+  EXPECT_EQ(code, LogErrc::kInvalidRecord);
   RecordProperty("allocated_bytes", std::to_string(allocated));
   EXPECT_LE(allocated, kDecompressWindowBytes + (256u << 10)) << codec_name(GetParam());
 }
@@ -398,7 +398,7 @@ TEST_P(CompressedBatch, MutatedPayloadsNeverCrash) {
     fuzz::check_batch_bytes(b);
     auto r = validate_batch(b, {});
     if (!r.ok()) {
-      EXPECT_EQ(kafka(r), kafka_code::kInvalidRecord) << why(r);
+      EXPECT_EQ(errc_of(r), LogErrc::kInvalidRecord) << why(r);
       refused++;
     }
   }
@@ -428,19 +428,19 @@ TEST(CompressedBatchSnappy, XerialFramingErrors) {
   Bytes plain = plain_batch(100, 100);
   Bytes x = snappy_xerial(records_of(plain));
   // Header only (no block): a valid empty stream, but 100 records are missing.
-  EXPECT_EQ(kafka(validate_batch(wrap(plain, Compression::kSnappy, std::span<const std::byte>(x).first(16)), {})),
-            kafka_code::kInvalidRecord);
+  EXPECT_EQ(errc_of(validate_batch(wrap(plain, Compression::kSnappy, std::span<const std::byte>(x).first(16)), {})),
+            LogErrc::kInvalidRecord);
   // Truncated header.
-  EXPECT_EQ(kafka(validate_batch(wrap(plain, Compression::kSnappy, std::span<const std::byte>(x).first(12)), {})),
-            kafka_code::kInvalidRecord);
+  EXPECT_EQ(errc_of(validate_batch(wrap(plain, Compression::kSnappy, std::span<const std::byte>(x).first(12)), {})),
+            LogErrc::kInvalidRecord);
   // A block length past the end.
   Bytes y = x;
   store_be<uint32_t>(y.data() + 16, 0x7fffffff);
-  EXPECT_EQ(kafka(validate_batch(wrap(plain, Compression::kSnappy, y), {})), kafka_code::kInvalidRecord);
+  EXPECT_EQ(errc_of(validate_batch(wrap(plain, Compression::kSnappy, y), {})), LogErrc::kInvalidRecord);
   // A zero-length block is not a snappy block.
   Bytes z = x;
   z.insert(z.end(), 4, std::byte{0});
-  EXPECT_EQ(kafka(validate_batch(wrap(plain, Compression::kSnappy, z), {})), kafka_code::kInvalidRecord);
+  EXPECT_EQ(errc_of(validate_batch(wrap(plain, Compression::kSnappy, z), {})), LogErrc::kInvalidRecord);
 }
 
 TEST(CompressedBatchSnappy, RawBlockClaimingMoreThanTheCeilingIsRefusedWithoutAllocating) {
@@ -461,7 +461,7 @@ TEST(CompressedBatchSnappy, RawBlockClaimingMoreThanTheCeilingIsRefusedWithoutAl
     uint64_t bytes0 = c.bytes_allocated;
     auto r = validate_batch(b, {});
     uint64_t allocated = c.bytes_allocated - bytes0;
-    EXPECT_EQ(kafka(r), kafka_code::kInvalidRecord) << why(r);
+    EXPECT_EQ(errc_of(r), LogErrc::kInvalidRecord) << why(r);
     EXPECT_EQ(allocated, 0u);
   }
 }
@@ -486,7 +486,7 @@ TEST(CompressedBatchZstd, WindowLargerThanTheCeilingIsRefusedWithoutAllocating) 
   uint64_t bytes0 = c.bytes_allocated;
   auto r = validate_batch(b, {});
   uint64_t allocated = c.bytes_allocated - bytes0;
-  EXPECT_EQ(kafka(r), kafka_code::kInvalidRecord) << why(r);
+  EXPECT_EQ(errc_of(r), LogErrc::kInvalidRecord) << why(r);
   EXPECT_NE(std::string(r.error().what).find("window"), std::string::npos) << why(r);
   EXPECT_EQ(allocated, 0u);
 }
@@ -496,7 +496,7 @@ TEST(CompressedBatchGzip, ConcatenatedMembersAreRefused) {
   Bytes two = gzip(records_of(plain));
   Bytes empty_member = gzip({});
   two.insert(two.end(), empty_member.begin(), empty_member.end());
-  EXPECT_EQ(kafka(validate_batch(wrap(plain, Compression::kGzip, two), {})), kafka_code::kInvalidRecord);
+  EXPECT_EQ(errc_of(validate_batch(wrap(plain, Compression::kGzip, two), {})), LogErrc::kInvalidRecord);
 }
 
 TEST(CompressedBatchErrors, CodecsReuseThreadContextsAcrossBadStreams) {

@@ -29,7 +29,7 @@ std::vector<std::byte> good() {
   return BatchBuilder::build(s);
 }
 void refresh_crc(std::vector<std::byte>& b) { store_be<uint32_t>(b.data() + batch_field::kCrc, compute_batch_crc(b)); }
-int16_t kafka(const Result<BatchHeader>& r) { return r.ok() ? 0 : to_kafka_error_code(r.error()); }
+LogErrc errc_of(const Result<BatchHeader>& r) { return r.ok() ? LogErrc{} : log_errc(r.error()); }
 }  // namespace
 
 TEST(RecordBatch, GoodBatchParsesAndValidates) {
@@ -50,35 +50,35 @@ TEST(RecordBatch, GoodBatchParsesAndValidates) {
 TEST(RecordBatch, WrongCrcIsCorruptMessage) {
   auto b = good();
   b[200] ^= std::byte{1};
-  EXPECT_EQ(kafka(validate_batch(b, {})), kafka_code::kCorruptMessage);
+  EXPECT_EQ(errc_of(validate_batch(b, {})), LogErrc::kCorruptMessage);
   auto c = good();
   c[batch_field::kCrc] ^= std::byte{0x80};
-  EXPECT_EQ(kafka(validate_batch(c, {})), kafka_code::kCorruptMessage);
+  EXPECT_EQ(errc_of(validate_batch(c, {})), LogErrc::kCorruptMessage);
 }
 
 TEST(RecordBatch, BadMagic) {
   auto b = good();
   b[batch_field::kMagic] = std::byte{1};
-  EXPECT_EQ(kafka(validate_batch(b, {})), kafka_code::kUnsupportedForMessageFormat);
+  EXPECT_EQ(errc_of(validate_batch(b, {})), LogErrc::kUnsupportedForMessageFormat);
   b[batch_field::kMagic] = std::byte{7};
-  EXPECT_EQ(kafka(validate_batch(b, {})), kafka_code::kCorruptMessage);
+  EXPECT_EQ(errc_of(validate_batch(b, {})), LogErrc::kCorruptMessage);
 }
 
 TEST(RecordBatch, TruncatedAndTrailingBytes) {
   auto b = good();
   for (std::size_t n : {std::size_t{0}, std::size_t{11}, std::size_t{60}, b.size() - 1}) {
-    EXPECT_EQ(kafka(validate_batch(std::span<const std::byte>(b).first(n), {})), kafka_code::kCorruptMessage) << n;
+    EXPECT_EQ(errc_of(validate_batch(std::span<const std::byte>(b).first(n), {})), LogErrc::kCorruptMessage) << n;
   }
   b.push_back(std::byte{0});
-  EXPECT_EQ(kafka(validate_batch(b, {})), kafka_code::kCorruptMessage);
+  EXPECT_EQ(errc_of(validate_batch(b, {})), LogErrc::kCorruptMessage);
 }
 
 TEST(RecordBatch, NegativeOrTinyLength) {
   auto b = good();
   store_be<int32_t>(b.data() + batch_field::kBatchLength, -5);
-  EXPECT_EQ(kafka(validate_batch(b, {})), kafka_code::kCorruptMessage);
+  EXPECT_EQ(errc_of(validate_batch(b, {})), LogErrc::kCorruptMessage);
   store_be<int32_t>(b.data() + batch_field::kBatchLength, 48);
-  EXPECT_EQ(kafka(validate_batch(b, {})), kafka_code::kCorruptMessage);
+  EXPECT_EQ(errc_of(validate_batch(b, {})), LogErrc::kCorruptMessage);
   EXPECT_FALSE(peek_batch_size(b).ok());
 }
 
@@ -86,7 +86,7 @@ TEST(RecordBatch, OversizeIsMessageTooLarge) {
   auto b = BatchBuilder::of_size(5000);
   ValidateOptions o;
   o.max_message_bytes = 4999;
-  EXPECT_EQ(kafka(validate_batch(b, o)), kafka_code::kMessageTooLarge);
+  EXPECT_EQ(errc_of(validate_batch(b, o)), LogErrc::kMessageTooLarge);
   o.max_message_bytes = 5000;
   EXPECT_TRUE(validate_batch(b, o).ok());
 }
@@ -95,9 +95,9 @@ TEST(RecordBatch, CountMismatchAndEmptyAreInvalidRecord) {
   auto b = good();
   store_be<int32_t>(b.data() + batch_field::kRecordCount, 4);
   refresh_crc(b);
-  EXPECT_EQ(kafka(validate_batch(b, {})), kafka_code::kInvalidRecord);
+  EXPECT_EQ(errc_of(validate_batch(b, {})), LogErrc::kInvalidRecord);
   auto e = BatchBuilder::build(BatchSpec{});
-  EXPECT_EQ(kafka(validate_batch(e, {})), kafka_code::kInvalidRecord);
+  EXPECT_EQ(errc_of(validate_batch(e, {})), LogErrc::kInvalidRecord);
   ValidateOptions compacted;
   compacted.require_dense_offsets = false;
   EXPECT_TRUE(validate_batch(e, compacted).ok());
@@ -111,7 +111,7 @@ TEST(RecordBatch, BrokenRecordStructureIsInvalidRecord) {
   b.insert(b.begin() + kBatchHeaderBytes + 1, std::byte{0x7f});
   store_be<int32_t>(b.data() + batch_field::kBatchLength, static_cast<int32_t>(b.size() - 12));
   refresh_crc(b);
-  EXPECT_EQ(kafka(validate_batch(b, {})), kafka_code::kInvalidRecord);
+  EXPECT_EQ(errc_of(validate_batch(b, {})), LogErrc::kInvalidRecord);
   // With the walk off (or a compressed codec) structure is not inspected.
   ValidateOptions o;
   o.check_records = false;
@@ -123,7 +123,7 @@ TEST(RecordBatch, ControlBatchFromClientRejected) {
   s.attributes = batch_attr::kControl;
   s.records.push_back(RecordSpec{"k", "v"});
   auto b = BatchBuilder::build(s);
-  EXPECT_EQ(kafka(validate_batch(b, {})), kafka_code::kInvalidRecord);
+  EXPECT_EQ(errc_of(validate_batch(b, {})), LogErrc::kInvalidRecord);
   ValidateOptions o;
   o.allow_control = true;
   EXPECT_TRUE(validate_batch(b, o).ok());
@@ -134,7 +134,7 @@ TEST(RecordBatch, UnknownCompressionCodec) {
   s.attributes = 6;
   s.records.push_back(RecordSpec{"k", "v"});
   auto b = BatchBuilder::build(s);
-  EXPECT_EQ(kafka(validate_batch(b, {})), kafka_code::kUnsupportedCompressionType);
+  EXPECT_EQ(errc_of(validate_batch(b, {})), LogErrc::kUnsupportedCompressionType);
 }
 
 TEST(RecordBatch, TimestampWindow) {
@@ -142,7 +142,7 @@ TEST(RecordBatch, TimestampWindow) {
   ValidateOptions o;
   o.now_ms = 1700000000000 + 10'000;
   o.max_timestamp_diff_ms = 5'000;
-  EXPECT_EQ(kafka(validate_batch(b, o)), kafka_code::kInvalidTimestamp);
+  EXPECT_EQ(errc_of(validate_batch(b, o)), LogErrc::kInvalidTimestamp);
   o.max_timestamp_diff_ms = 60'000;
   EXPECT_TRUE(validate_batch(b, o).ok());
 }
@@ -198,11 +198,11 @@ TEST(RecordBatch, FirstOffsetAtOrAfterWalksRecords) {
 }
 
 TEST(RecordBatch, KafkaErrorMapping) {
-  EXPECT_EQ(to_kafka_error_code(make_error(EIO)), kafka_code::kKafkaStorageError);
-  EXPECT_EQ(to_kafka_error_code(make_error(ENOSPC)), kafka_code::kKafkaStorageError);
-  EXPECT_EQ(to_kafka_error_code(log_error(LogErrc::kOffsetOutOfRange, "")), kafka_code::kOffsetOutOfRange);
-  EXPECT_EQ(to_kafka_error_code(log_error(LogErrc::kMessageTooLarge, "")), kafka_code::kMessageTooLarge);
-  EXPECT_EQ(to_kafka_error_code(log_error(LogErrc::kInvalidTimestamp, "")), kafka_code::kInvalidTimestamp);
+  EXPECT_TRUE(is_storage_failure(make_error(EIO)));
+  EXPECT_TRUE(is_storage_failure(make_error(ENOSPC)));
+  EXPECT_EQ(log_errc(log_error(LogErrc::kOffsetOutOfRange, "")), LogErrc::kOffsetOutOfRange);
+  EXPECT_EQ(log_errc(log_error(LogErrc::kMessageTooLarge, "")), LogErrc::kMessageTooLarge);
+  EXPECT_EQ(log_errc(log_error(LogErrc::kInvalidTimestamp, "")), LogErrc::kInvalidTimestamp);
 }
 
 TEST(RecordBatch, BuilderOfSizeIsExact) {

@@ -11,9 +11,9 @@
 #include <optional>
 #include <vector>
 
-#include "engine/kafka/server/admin.h"
+#include "engine/core/admin.h"
 #include "engine/kafka/server/connection.h"
-#include "engine/kafka/server/shard_state.h"
+#include "engine/core/shard_state.h"
 #include "engine/log/partition_log.h"
 #include "engine/log/uring_file_system.h"
 #include "io/cross_shard.h"
@@ -23,7 +23,6 @@
 namespace sluice::kafka {
 namespace {
 
-std::vector<std::unique_ptr<ShardState>> g_states;
 constexpr auto kHousekeepingInterval = std::chrono::seconds(1);
 constexpr auto kAcceptBackoffMin = std::chrono::milliseconds(10);
 constexpr auto kAcceptBackoffMax = std::chrono::milliseconds(1000);
@@ -40,7 +39,7 @@ std::vector<ShardServer> g_servers;
 bool out_of_descriptors(int code) { return code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM; }
 
 io::Task<void> accept_loop(unsigned shard) {
-  ShardState& st = shard_state();
+  core::ShardState& st = core::shard_state();
   auto backoff = kAcceptBackoffMin;
   int64_t last_log_ns = io::Shard::current().now_ns() - kAcceptErrorLogIntervalNs;
   uint64_t refused_since_log = 0;
@@ -71,19 +70,19 @@ io::Task<void> accept_loop(unsigned shard) {
 }
 
 io::Task<void> housekeeping_loop() {
-  ShardState& st = shard_state();
+  core::ShardState& st = core::shard_state();
   while (!st.stopping) {
     bool slept = co_await io::sleep_for(kHousekeepingInterval);  // g++ 12: no `!co_await`
     if (!slept) break;
     // Partitions that could not be opened (out of fds, disk full) are retried until they open.
     if (st.open_failures > 0) {
-      int still = co_await apply_catalogue(st.catalogue);
+      int still = co_await core::apply_catalogue(st.catalogue);
       if (still == 0) std::fprintf(stderr, "sluiced: shard %u: every partition is open again\n", st.shard_id);
     }
-    int64_t now_ms = st.clock.now_ms();
-    std::vector<Partition*> parts;
+    int64_t now_ms = st.clock->now_ms();
+    std::vector<core::Partition*> parts;
     for (auto& [k, p] : st.partitions) parts.push_back(p.get());
-    for (Partition* p : parts) {
+    for (core::Partition* p : parts) {
       if (st.stopping) break;
       co_await p->housekeeping(now_ms, st.config->producer_id_expiration_ms);
     }
@@ -99,7 +98,7 @@ Result<uint16_t> listen_on(unsigned shard, const std::string& host, uint16_t por
 }
 
 void start_serving(const std::string& adv_host, uint16_t adv_port) {
-  ShardState& st = shard_state();
+  core::ShardState& st = core::shard_state();
   st.advertised_host = adv_host;
   st.advertised_port = adv_port;
   io::spawn(accept_loop(st.shard_id));
@@ -118,13 +117,13 @@ bool write_ready_file(const std::string& path, uint16_t port) {
 
 // Shard 0 brings the broker up: catalogue, partitions on every shard, listeners on every shard.
 io::Task<bool> start_shard0() {
-  ShardState& st = shard_state();
+  core::ShardState& st = core::shard_state();
   const broker::BrokerConfig& cfg = *st.config;
   if (auto r = co_await st.fs->mkdirs(cfg.data_dir); !r.ok()) {
     std::fprintf(stderr, "sluiced: cannot create data dir %s: %s\n", cfg.data_dir.c_str(), r.error().describe());
     co_return false;
   }
-  if (auto r = co_await load_and_publish_catalogue(); !r.ok()) {
+  if (auto r = co_await core::load_and_publish_catalogue(); !r.ok()) {
     std::fprintf(stderr, "sluiced: cannot load the topic catalogue in %s/meta: %s\n", cfg.data_dir.c_str(),
                  r.error().describe());
     co_return false;
@@ -166,7 +165,7 @@ io::Task<bool> start_shard0() {
 }
 
 io::Task<void> shard_main(unsigned id, io::Runtime* rt) {
-  ShardState& st = shard_state();
+  core::ShardState& st = core::shard_state();
   SLUICE_ASSERT(st.shard_id == id);
   log::PartitionLog::set_max_open_sealed_segments(static_cast<std::size_t>(st.config->max_open_sealed_segments_per_shard));
   if (id == 0) {
@@ -182,16 +181,11 @@ io::Task<void> shard_main(unsigned id, io::Runtime* rt) {
   if (g_servers[id].listener) g_servers[id].listener->close();
   st.data_arrived.set();  // release long polls
   st.groups.clear();      // waiting JoinGroup/SyncGroup calls are answered COORDINATOR_NOT_AVAILABLE
-  co_await close_all_partitions();
+  co_await core::close_all_partitions();
 }
 
 }  // namespace
 
-ShardState& shard_state() {
-  unsigned id = io::Shard::current().id();
-  SLUICE_ASSERT(id < g_states.size() && g_states[id]);
-  return *g_states[id];
-}
 
 int run_broker(const broker::BrokerConfig& cfg) { return run_broker(cfg, BrokerHooks{}); }
 
@@ -220,19 +214,20 @@ int run_broker(const broker::BrokerConfig& cfg, const BrokerHooks& hooks) {
               (cores[i] >= 0 ? "core " + std::to_string(cores[i]) : std::string("unpinned"));
   std::fprintf(stderr, "sluiced: %u shards (%s), poll %u us, io_uring flags 0x%x\n", n, layout.c_str(), cfg.poll_us,
                runtime.ring_setup_flags());
-  g_states.clear();
+  std::vector<std::unique_ptr<core::ShardState>> states;
   g_servers.clear();
   g_servers.resize(n);
   for (unsigned i = 0; i < n; ++i) {
-    auto s = std::make_unique<ShardState>();
+    auto s = std::make_unique<core::ShardState>();
     s->config = &cfg;
     s->shard_id = i;
     s->shard_count = n;
     s->fs = hooks.make_file_system ? hooks.make_file_system(i) : std::make_unique<log::UringFileSystem>();
     s->request_budget.set_limit(static_cast<std::size_t>(cfg.queued_max_request_bytes_per_shard));
     s->fetch_budget.set_limit(static_cast<std::size_t>(cfg.fetch_max_memory_bytes_per_shard));
-    g_states.push_back(std::move(s));
+    states.push_back(std::move(s));
   }
+  core::install_shard_states(std::move(states));
   g_start_failed = false;
   g_hooks = &hooks;
   g_runtime.store(&runtime);
@@ -240,7 +235,7 @@ int run_broker(const broker::BrokerConfig& cfg, const BrokerHooks& hooks) {
   g_runtime.store(nullptr);
   g_hooks = nullptr;
   g_servers.clear();
-  g_states.clear();
+  core::clear_shard_states();
   if (g_start_failed) {
     // A supervisor must see a failed start: never exit 0 without having served.
     std::fprintf(stderr, "sluiced: start-up failed, exiting with code 1\n");

@@ -12,7 +12,7 @@
 #include <memory>
 
 #include "engine/kafka/server/request.h"
-#include "engine/kafka/server/shard_state.h"
+#include "engine/core/shard_state.h"
 
 namespace sluice::kafka {
 namespace {
@@ -70,7 +70,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     HandlerOutput out;
   };
 
-  io::Task<void> run_request(alloc::BufferRef frame, BudgetLease frame_memory, uint64_t seq);
+  io::Task<void> run_request(alloc::BufferRef frame, core::BudgetLease frame_memory, uint64_t seq);
   io::Task<void> pump();
   // Response bytes that will go out before request `seq`'s response (those ahead of it in order).
   std::size_t unsent_before(uint64_t seq) const {
@@ -108,7 +108,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 };
 
 io::Task<void> Connection::read_loop() {
-  ShardState& st = shard_state();
+  core::ShardState& st = core::shard_state();
   const auto max_frame = static_cast<std::size_t>(st.config->max_request_bytes);
   const auto max_inflight = static_cast<std::size_t>(st.config->max_inflight_requests_per_connection);
   const auto budget = static_cast<std::size_t>(st.config->connection_budget_bytes);
@@ -119,7 +119,7 @@ io::Task<void> Connection::read_loop() {
   std::size_t prefix_have = 0;
   alloc::BufferRef frame;
   std::size_t frame_have = 0;
-  BudgetLease frame_memory;
+  core::BudgetLease frame_memory;
   while (!closed_) {
     auto chunk = co_await sock_.recv();
     if (!chunk.ok() || chunk.value().empty()) break;
@@ -150,7 +150,7 @@ io::Task<void> Connection::read_loop() {
             const int64_t deadline_ns = io::Shard::current().now_ns() + 1'000'000'000;
             (void)co_await st.request_budget.wait_until_fits(frame_bytes, deadline_ns, &st.stopping);
           }
-          frame_memory = BudgetLease(st.request_budget, frame_bytes);
+          frame_memory = core::BudgetLease(st.request_budget, frame_bytes);
         }
         if (closed_ || st.stopping) break;
         frame = alloc::BufferRef(alloc::Buffer::allocate(frame_bytes));
@@ -173,7 +173,7 @@ io::Task<void> Connection::read_loop() {
   close();
 }
 
-io::Task<void> Connection::run_request(alloc::BufferRef frame, BudgetLease frame_memory, uint64_t seq) {
+io::Task<void> Connection::run_request(alloc::BufferRef frame, core::BudgetLease frame_memory, uint64_t seq) {
   auto self = shared_from_this();  // the connection outlives every request it runs
   std::size_t frame_bytes = frame->capacity();
   Reader r(std::span<const std::byte>(frame->data(), frame_bytes));
@@ -187,7 +187,7 @@ io::Task<void> Connection::run_request(alloc::BufferRef frame, BudgetLease frame
     if (is_fetch) {
       // Fetches run one or two at a time and not while responses ahead of theirs pile up unsent
       // (only those ahead: they drain without this fetch, so the wait cannot deadlock).
-      while (!closed_ && !shard_state().stopping &&
+      while (!closed_ && !core::shard_state().stopping &&
              (running_fetches_ >= kMaxRunningFetches || unsent_before(seq) > kMaxUnsentResponseBytes))
         co_await fetch_gate_.wait(std::chrono::seconds(1));
       running_fetches_++;
@@ -273,7 +273,7 @@ int Connection::close_stalled_senders(int64_t started_before_ns) {
 }
 
 io::Task<void> send_watchdog() {
-  ShardState& st = shard_state();
+  core::ShardState& st = core::shard_state();
   const int64_t timeout_ns = st.config->connection_send_timeout_ms * 1'000'000;
   while (!st.stopping) {
     bool slept = co_await io::sleep_for(std::chrono::milliseconds(std::clamp<int64_t>(st.config->connection_send_timeout_ms / 4, 10, 1000)));

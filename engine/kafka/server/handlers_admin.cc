@@ -1,9 +1,10 @@
 // CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs, AlterConfigs,
 // IncrementalAlterConfigs. Changes run on shard 0 (admin.cc); reads use the local catalogue.
 #include "engine/broker/topic_config.h"
-#include "engine/kafka/server/admin.h"
+#include "engine/core/admin.h"
+#include "engine/kafka/server/errors.h"
 #include "engine/kafka/server/request.h"
-#include "engine/kafka/server/shard_state.h"
+#include "engine/core/shard_state.h"
 #include "io/cross_shard.h"
 
 namespace sluice::kafka {
@@ -11,9 +12,6 @@ namespace {
 
 constexpr int8_t kResourceTopic = 2;
 constexpr int8_t kResourceBroker = 4;
-constexpr int16_t kUnknownTopicOrPartition = 3;
-constexpr int16_t kInvalidRequest = 42;
-constexpr int16_t kInvalidConfig = 40;
 constexpr int8_t kSourceDynamicTopic = 1;
 constexpr int8_t kSourceStaticBroker = 4;
 constexpr int8_t kSourceDefault = 5;
@@ -21,7 +19,7 @@ constexpr int8_t kSourceDefault = 5;
 io::Task<CreateTopicsResponse> create_topics(RequestContext&, CreateTopicsRequest& req) {
   CreateTopicsResponse resp;
   for (auto& t : req.topics) {
-    CreateTopicSpec spec;
+    core::CreateTopicSpec spec;
     spec.name = t.name;
     spec.num_partitions = t.num_partitions;
     spec.replication_factor = t.replication_factor;
@@ -38,12 +36,12 @@ io::Task<CreateTopicsResponse> create_topics(RequestContext&, CreateTopicsReques
       spec.configs[c.name] = *c.value;
     }
     if (bad_config) {
-      result.error_code = kInvalidConfig;
+      result.error_code = code(ErrorCode::INVALID_CONFIG);
       result.error_message = "Null value not supported for topic configs";
     } else {
-      auto fn = [spec]() mutable { return create_topic(std::move(spec)); };
-      AdminResult r = co_await io::submit_to(0, std::move(fn));
-      result.error_code = r.error_code;
+      auto fn = [spec]() mutable { return core::create_topic(std::move(spec)); };
+      core::AdminResult r = co_await io::submit_to(0, std::move(fn));
+      result.error_code = kafka_code(r.error);
       result.error_message = r.ok() ? std::nullopt : std::optional<std::string>(r.error_message);
     }
     resp.topics.push_back(std::move(result));
@@ -54,11 +52,11 @@ io::Task<CreateTopicsResponse> create_topics(RequestContext&, CreateTopicsReques
 io::Task<DeleteTopicsResponse> delete_topics(RequestContext&, DeleteTopicsRequest& req) {
   DeleteTopicsResponse resp;
   for (const auto& name : req.topic_names) {
-    auto fn = [name]() { return delete_topic(name); };
-    AdminResult r = co_await io::submit_to(0, std::move(fn));
+    auto fn = [name]() { return core::delete_topic(name); };
+    core::AdminResult r = co_await io::submit_to(0, std::move(fn));
     DeleteTopicsResponse::DeletableTopicResult result;
     result.name = name;
-    result.error_code = r.error_code;
+    result.error_code = kafka_code(r.error);
     resp.responses.push_back(std::move(result));
   }
   co_return resp;
@@ -70,15 +68,15 @@ io::Task<CreatePartitionsResponse> create_partitions_handler(RequestContext&, Cr
     CreatePartitionsResponse::CreatePartitionsTopicResult result;
     result.name = t.name;
     if (t.assignments && !t.assignments->empty()) {
-      result.error_code = 39;  // INVALID_REPLICA_ASSIGNMENT
+      result.error_code = code(ErrorCode::INVALID_REPLICA_ASSIGNMENT);
       result.error_message = "Manual replica assignment is not supported by a single-node broker";
     } else {
       std::string name = t.name;
       int32_t count = t.count;
       bool validate = req.validate_only;
-      auto fn = [name, count, validate]() { return create_partitions(name, count, validate); };
-      AdminResult r = co_await io::submit_to(0, std::move(fn));
-      result.error_code = r.error_code;
+      auto fn = [name, count, validate]() { return core::create_partitions(name, count, validate); };
+      core::AdminResult r = co_await io::submit_to(0, std::move(fn));
+      result.error_code = kafka_code(r.error);
       if (!r.ok()) result.error_message = r.error_message;
     }
     resp.results.push_back(std::move(result));
@@ -90,7 +88,7 @@ using DescribedConfig = DescribeConfigsResponse::DescribeConfigsResult::Describe
 
 void describe_topic_configs(const broker::TopicInfo& t, const DescribeConfigsRequest::DescribeConfigsResource& res,
                             bool synonyms, bool documentation, DescribeConfigsResponse::DescribeConfigsResult& out) {
-  const broker::TopicDefaults& defaults = shard_state().config->topic_defaults;
+  const broker::TopicDefaults& defaults = core::shard_state().config->topic_defaults;
   for (const auto& key : broker::topic_config_keys()) {
     std::string name(key.name);
     if (res.configuration_keys && !res.configuration_keys->empty()) {
@@ -117,7 +115,7 @@ void describe_topic_configs(const broker::TopicInfo& t, const DescribeConfigsReq
 }
 
 void describe_broker_configs(bool documentation, DescribeConfigsResponse::DescribeConfigsResult& out) {
-  const broker::BrokerConfig& cfg = *shard_state().config;
+  const broker::BrokerConfig& cfg = *core::shard_state().config;
   auto add = [&](std::string name, std::string value, broker::ConfigType type, const char* doc) {
     DescribedConfig c;
     c.name = std::move(name);
@@ -139,7 +137,7 @@ void describe_broker_configs(bool documentation, DescribeConfigsResponse::Descri
 }
 
 io::Task<DescribeConfigsResponse> describe_configs(RequestContext& ctx, DescribeConfigsRequest& req) {
-  ShardState& st = shard_state();
+  core::ShardState& st = core::shard_state();
   DescribeConfigsResponse resp;
   const bool synonyms = ctx.header.request_api_version >= 1 && req.include_synonyms;
   const bool documentation = ctx.header.request_api_version >= 3 && req.include_documentation;
@@ -151,7 +149,7 @@ io::Task<DescribeConfigsResponse> describe_configs(RequestContext& ctx, Describe
     if (res.resource_type == kResourceTopic) {
       const broker::TopicInfo* t = st.catalogue.find(res.resource_name);
       if (!t) {
-        out.error_code = kUnknownTopicOrPartition;
+        out.error_code = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
         out.error_message = "Topic " + res.resource_name + " does not exist";
       } else {
         describe_topic_configs(*t, res, synonyms, documentation, out);
@@ -160,7 +158,7 @@ io::Task<DescribeConfigsResponse> describe_configs(RequestContext& ctx, Describe
                (res.resource_name.empty() || res.resource_name == std::to_string(st.config->node_id))) {
       describe_broker_configs(documentation, out);
     } else {
-      out.error_code = kInvalidRequest;
+      out.error_code = code(ErrorCode::INVALID_REQUEST);
       out.error_message = "Unsupported resource " + res.resource_name;
     }
     resp.results.push_back(std::move(out));
@@ -183,7 +181,7 @@ io::Task<IncrementalAlterConfigsResponse> incremental_alter(RequestContext&, Inc
   using Out = decltype(resp.responses);
   for (const auto& res : req.resources) {
     if (res.resource_type != kResourceTopic) {
-      resp.responses.push_back(alter_result<Out>(res.resource_type, res.resource_name, kInvalidRequest,
+      resp.responses.push_back(alter_result<Out>(res.resource_type, res.resource_name, code(ErrorCode::INVALID_REQUEST),
                                                  "Only topic configs can be altered; broker configs are static"));
       continue;
     }
@@ -192,12 +190,12 @@ io::Task<IncrementalAlterConfigsResponse> incremental_alter(RequestContext&, Inc
     std::string msg;
     for (const auto& c : res.configs) {
       if (c.config_operation == 0) {  // SET
-        if (!c.value) { err = kInvalidRequest; msg = "Null value for SET of " + c.name; break; }
+        if (!c.value) { err = code(ErrorCode::INVALID_REQUEST); msg = "Null value for SET of " + c.name; break; }
         changes[c.name] = *c.value;
       } else if (c.config_operation == 1) {  // DELETE
         changes[c.name] = std::nullopt;
       } else {  // APPEND / SUBTRACT: only list configs have them; cleanup.policy accepts one value
-        err = kInvalidConfig;
+        err = code(ErrorCode::INVALID_CONFIG);
         msg = "APPEND/SUBTRACT are not supported for " + c.name;
         break;
       }
@@ -205,9 +203,9 @@ io::Task<IncrementalAlterConfigsResponse> incremental_alter(RequestContext&, Inc
     if (err == 0) {
       std::string name = res.resource_name;
       bool validate = req.validate_only;
-      auto fn = [name, changes, validate]() mutable { return alter_topic_configs(name, std::move(changes), true, validate); };
-      AdminResult r = co_await io::submit_to(0, std::move(fn));
-      err = r.error_code;
+      auto fn = [name, changes, validate]() mutable { return core::alter_topic_configs(name, std::move(changes), true, validate); };
+      core::AdminResult r = co_await io::submit_to(0, std::move(fn));
+      err = kafka_code(r.error);
       msg = r.error_message;
     }
     resp.responses.push_back(alter_result<Out>(res.resource_type, res.resource_name, err, msg));
@@ -220,7 +218,7 @@ io::Task<AlterConfigsResponse> alter(RequestContext&, AlterConfigsRequest& req) 
   using Out = decltype(resp.responses);
   for (const auto& res : req.resources) {
     if (res.resource_type != kResourceTopic) {
-      resp.responses.push_back(alter_result<Out>(res.resource_type, res.resource_name, kInvalidRequest,
+      resp.responses.push_back(alter_result<Out>(res.resource_type, res.resource_name, code(ErrorCode::INVALID_REQUEST),
                                                  "Only topic configs can be altered; broker configs are static"));
       continue;
     }
@@ -228,9 +226,9 @@ io::Task<AlterConfigsResponse> alter(RequestContext&, AlterConfigsRequest& req) 
     for (const auto& c : res.configs) changes[c.name] = c.value;
     std::string name = res.resource_name;
     bool validate = req.validate_only;
-    auto fn = [name, changes, validate]() mutable { return alter_topic_configs(name, std::move(changes), false, validate); };
-    AdminResult r = co_await io::submit_to(0, std::move(fn));
-    resp.responses.push_back(alter_result<Out>(res.resource_type, res.resource_name, r.error_code, r.error_message));
+    auto fn = [name, changes, validate]() mutable { return core::alter_topic_configs(name, std::move(changes), false, validate); };
+    core::AdminResult r = co_await io::submit_to(0, std::move(fn));
+    resp.responses.push_back(alter_result<Out>(res.resource_type, res.resource_name, kafka_code(r.error), r.error_message));
   }
   co_return resp;
 }

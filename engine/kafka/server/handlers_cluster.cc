@@ -1,20 +1,15 @@
 // ApiVersions, Metadata, FindCoordinator, InitProducerId: what a client asks before it works.
 #include "engine/broker/catalogue.h"
-#include "engine/kafka/server/admin.h"
+#include "engine/core/admin.h"
 #include "engine/kafka/server/api_table.h"
+#include "engine/kafka/server/errors.h"
 #include "engine/kafka/server/request.h"
-#include "engine/kafka/server/shard_state.h"
+#include "engine/core/shard_state.h"
 #include "io/cross_shard.h"
 
 namespace sluice::kafka {
 namespace {
 
-constexpr int16_t kUnsupportedVersion = 35;
-constexpr int16_t kUnknownTopicOrPartition = 3;
-constexpr int16_t kInvalidTopic = 17;
-constexpr int16_t kCoordinatorNotAvailable = 15;
-constexpr int16_t kInvalidRequest = 42;
-constexpr int16_t kTransactionalIdAuthorizationFailed = 53;
 constexpr int16_t kApiVersionsMax = 3;
 
 ApiVersionsResponse advertised_versions() {
@@ -47,7 +42,7 @@ MetadataResponse::MetadataResponseTopic describe_topic(const broker::TopicInfo& 
 }
 
 io::Task<MetadataResponse> metadata(RequestContext&, MetadataRequest& req) {
-  ShardState& st = shard_state();
+  core::ShardState& st = core::shard_state();
   const int32_t node = st.config->node_id;
   MetadataResponse resp;
   resp.brokers.push_back({node, st.advertised_host, st.advertised_port, std::nullopt});
@@ -61,9 +56,9 @@ io::Task<MetadataResponse> metadata(RequestContext&, MetadataRequest& req) {
     std::string name = rt.name.value_or("");
     const broker::TopicInfo* t = st.catalogue.find(name);
     if (!t && broker::valid_topic_name(name) && st.config->auto_create_topics && req.allow_auto_topic_creation) {
-      CreateTopicSpec spec;
+      core::CreateTopicSpec spec;
       spec.name = name;
-      auto fn = [spec]() mutable { return create_topic(std::move(spec)); };
+      auto fn = [spec]() mutable { return core::create_topic(std::move(spec)); };
       auto r = co_await io::submit_to(0, std::move(fn));
       (void)r;  // a concurrent creation by another client is fine: look it up again
       t = st.catalogue.find(name);
@@ -74,14 +69,14 @@ io::Task<MetadataResponse> metadata(RequestContext&, MetadataRequest& req) {
     }
     MetadataResponse::MetadataResponseTopic missing;
     missing.name = name;
-    missing.error_code = broker::valid_topic_name(name) ? kUnknownTopicOrPartition : kInvalidTopic;
+    missing.error_code = code(broker::valid_topic_name(name) ? ErrorCode::UNKNOWN_TOPIC_OR_PARTITION : ErrorCode::INVALID_TOPIC_EXCEPTION);
     resp.topics.push_back(std::move(missing));
   }
   co_return resp;
 }
 
 io::Task<FindCoordinatorResponse> find_coordinator(RequestContext& ctx, FindCoordinatorRequest& req) {
-  ShardState& st = shard_state();
+  core::ShardState& st = core::shard_state();
   FindCoordinatorResponse resp;
   auto answer = [&](const std::string& key, int8_t key_type, int16_t& error, std::optional<std::string>& msg,
                     int32_t& node, std::string& host, int32_t& port) {
@@ -94,7 +89,7 @@ io::Task<FindCoordinatorResponse> find_coordinator(RequestContext& ctx, FindCoor
       port = st.advertised_port;
     } else {
       // Transactions are not implemented yet: no transaction coordinator to find.
-      error = key_type == 1 ? kCoordinatorNotAvailable : kInvalidRequest;
+      error = code(key_type == 1 ? ErrorCode::COORDINATOR_NOT_AVAILABLE : ErrorCode::INVALID_REQUEST);
       msg = key_type == 1 ? "Transactions are not supported by this broker" : "Unknown coordinator key type";
       node = -1;
       host = "";
@@ -117,7 +112,7 @@ io::Task<FindCoordinatorResponse> find_coordinator(RequestContext& ctx, FindCoor
 io::Task<InitProducerIdResponse> init_producer_id(RequestContext&, InitProducerIdRequest& req) {
   InitProducerIdResponse resp;
   if (req.transactional_id && !req.transactional_id->empty()) {
-    resp.error_code = kTransactionalIdAuthorizationFailed;
+    resp.error_code = code(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
     co_return resp;
   }
   // KIP-360: an idempotent producer that knows its id asks for an epoch bump.
@@ -126,9 +121,9 @@ io::Task<InitProducerIdResponse> init_producer_id(RequestContext&, InitProducerI
     resp.producer_epoch = static_cast<int16_t>(req.producer_epoch + 1);
     co_return resp;
   }
-  auto id = co_await io::submit_to(0, [] { return allocate_producer_id(); });
+  auto id = co_await io::submit_to(0, [] { return core::allocate_producer_id(); });
   if (!id.ok()) {
-    resp.error_code = 56;  // KAFKA_STORAGE_ERROR: the id block could not be persisted
+    resp.error_code = kafka_code(core::Errc::kStorage);  // the id block could not be persisted
     co_return resp;
   }
   resp.producer_id = id.value();
@@ -145,7 +140,7 @@ io::Task<HandlerOutput> handle_api_versions(RequestContext& ctx) {
     // KIP-511: answer with a v0 body carrying UNSUPPORTED_VERSION and our range for ApiVersions,
     // so the client retries with a version we speak.
     ApiVersionsResponse resp;
-    resp.error_code = kUnsupportedVersion;
+    resp.error_code = code(ErrorCode::UNSUPPORTED_VERSION);
     resp.api_keys.push_back({ApiVersionsRequest::kApiKey, 0, kApiVersionsMax});
     out.frame = encode_response_frame(w, ctx.header.correlation_id, 0, resp);
     co_return out;
@@ -153,7 +148,7 @@ io::Task<HandlerOutput> handle_api_versions(RequestContext& ctx) {
   ApiVersionsRequest req;
   Reader r(ctx.body);
   ApiVersionsResponse resp = advertised_versions();
-  if (!decode(r, ctx.header.request_api_version, req).ok()) resp.error_code = kInvalidRequest;
+  if (!decode(r, ctx.header.request_api_version, req).ok()) resp.error_code = code(ErrorCode::INVALID_REQUEST);
   out.frame = encode_response_frame(w, ctx.header.correlation_id, ctx.header.request_api_version, resp);
   co_return out;
 }

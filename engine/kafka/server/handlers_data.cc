@@ -6,20 +6,15 @@
 #include <optional>
 
 #include "engine/kafka/server/api_table.h"
+#include "engine/kafka/server/errors.h"
 #include "engine/kafka/server/request.h"
-#include "engine/kafka/server/shard_state.h"
-#include "engine/kafka/server/when_all.h"
+#include "engine/core/shard_state.h"
+#include "engine/core/when_all.h"
 #include "io/cross_shard.h"
 
 namespace sluice::kafka {
 namespace {
 
-constexpr int16_t kUnknownTopicOrPartition = 3;
-constexpr int16_t kInvalidRequiredAcks = 21;
-constexpr int16_t kUnsupportedVersion = 35;
-constexpr int16_t kInvalidRecord = 87;
-constexpr int16_t kTransactionalIdAuthorizationFailed = 53;
-constexpr int16_t kUnsupportedCompressionType = 76;
 // Every fetch may take this much of the shard's fetch memory once it is free, so a fetch is never
 // starved by larger ones; a throttled (memory-less) answer asks the client to wait this long.
 constexpr std::size_t kMinFetchGrantBytes = 64 * 1024;
@@ -34,7 +29,7 @@ bool is_zstd_batch(std::span<const std::byte> records) {
 
 // Which shard owns (topic, partition), from the local catalogue replica; -1 if unknown.
 int owner_of(const std::string& topic, int32_t partition) {
-  const broker::TopicInfo* t = shard_state().catalogue.find(topic);
+  const broker::TopicInfo* t = core::shard_state().catalogue.find(topic);
   if (!t || partition < 0 || partition >= t->partition_count()) return -1;
   return t->partition_owner_shard[static_cast<size_t>(partition)];
 }
@@ -46,29 +41,31 @@ struct ProduceItem {
   const std::string* topic;
   int32_t partition;
   std::span<const std::byte> records;
-  ProduceOutcome outcome;
+  core::ProduceOutcome outcome;
+  ErrorCode wire_error = ErrorCode::NONE;  // refused at the edge, before any engine call
+  ErrorCode error() const { return wire_error != ErrorCode::NONE ? wire_error : to_kafka(outcome.error); }
 };
 
 // On the owner shard: append every item first, then wait for durability, so one group commit
 // covers all of this request's partitions on this shard.
 io::Task<void> produce_on_owner(std::vector<ProduceItem*> items, int16_t acks) {
-  ShardState& st = shard_state();
+  core::ShardState& st = core::shard_state();
   for (ProduceItem* it : items) {
-    Partition* p = st.find_partition(*it->topic, it->partition);
+    core::Partition* p = st.find_partition(*it->topic, it->partition);
     if (!p) {
-      it->outcome.error_code = kUnknownTopicOrPartition;
+      it->outcome.error = core::Errc::kUnknownPartition;
       continue;
     }
     it->outcome = co_await p->produce(it->records);
   }
   if (acks != -1) co_return;
   for (ProduceItem* it : items) {
-    if (it->outcome.error_code != 0) continue;
+    if (it->outcome.error != core::Errc::kOk) continue;
     // Looked up again: the topic may have been deleted while this request was suspended.
-    Partition* p = st.find_partition(*it->topic, it->partition);
+    core::Partition* p = st.find_partition(*it->topic, it->partition);
     bool durable = p != nullptr;
     if (p) durable = co_await p->wait_durable(it->outcome);
-    if (!durable) it->outcome.error_code = 56;  // KAFKA_STORAGE_ERROR
+    if (!durable) it->outcome.error = core::Errc::kStorage;
   }
 }
 
@@ -85,25 +82,25 @@ io::Task<HandlerOutput> produce(RequestContext& ctx) {
   for (const auto& t : req.topic_data)
     for (const auto& p : t.partition_data) items.push_back({&t.name, p.index, p.records.view, {}});
 
-  std::vector<std::vector<ProduceItem*>> by_shard(shard_state().shard_count);
+  std::vector<std::vector<ProduceItem*>> by_shard(core::shard_state().shard_count);
   for (auto& it : items) {
     int owner = owner_of(*it.topic, it.partition);
-    if (!accepted) it.outcome.error_code = kUnsupportedVersion;
-    else if (!acks_ok) it.outcome.error_code = kInvalidRequiredAcks;
-    else if (transactional) it.outcome.error_code = kTransactionalIdAuthorizationFailed;
-    else if (owner < 0) it.outcome.error_code = kUnknownTopicOrPartition;
-    else if (it.records.empty()) it.outcome.error_code = kInvalidRecord;
-    else if (version < 7 && is_zstd_batch(it.records)) it.outcome.error_code = kUnsupportedCompressionType;
+    if (!accepted) it.wire_error = ErrorCode::UNSUPPORTED_VERSION;
+    else if (!acks_ok) it.wire_error = ErrorCode::INVALID_REQUIRED_ACKS;
+    else if (transactional) it.wire_error = ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    else if (owner < 0) it.outcome.error = core::Errc::kUnknownPartition;
+    else if (it.records.empty()) it.outcome.error = core::Errc::kInvalidRecord;
+    else if (version < 7 && is_zstd_batch(it.records)) it.wire_error = ErrorCode::UNSUPPORTED_COMPRESSION_TYPE;
     else by_shard[static_cast<size_t>(owner)].push_back(&it);
   }
   const int16_t acks = req.acks;
   auto on_owner = [acks](std::vector<ProduceItem*> part) { return produce_on_owner(std::move(part), acks); };
-  co_await on_each_owner(std::move(by_shard), on_owner);
+  co_await core::on_each_owner(std::move(by_shard), on_owner);
   if (req.acks == 0) {
     // No response for acks=0; but as in Kafka, an error closes the connection: it is the only
     // way the producer learns of it (and refreshes its metadata).
     for (const auto& it : items)
-      if (it.outcome.error_code != 0) co_return close_connection("acks=0 produce failed");
+      if (it.error() != ErrorCode::NONE) co_return close_connection("acks=0 produce failed");
     co_return HandlerOutput{HandlerOutput::Kind::no_response, {}, nullptr};
   }
 
@@ -113,11 +110,12 @@ io::Task<HandlerOutput> produce(RequestContext& ctx) {
     ProduceResponse::TopicProduceResponse tr;
     tr.name = t.name;
     for (const auto& p : t.partition_data) {
-      const ProduceOutcome& o = items[k++].outcome;
+      const ProduceItem& item = items[k++];
+      const core::ProduceOutcome& o = item.outcome;
       ProduceResponse::TopicProduceResponse::PartitionProduceResponse pr;
       pr.index = p.index;
-      pr.error_code = o.error_code;
-      pr.base_offset = o.error_code ? -1 : o.base_offset;
+      pr.error_code = code(item.error());
+      pr.base_offset = pr.error_code != 0 ? -1 : o.base_offset;
       pr.log_append_time_ms = o.log_append_time_ms;
       pr.log_start_offset = o.log_start_offset;
       if (o.error_message) pr.error_message = std::string(o.error_message);
@@ -139,18 +137,18 @@ struct FetchItem {
   int32_t partition;
   int64_t offset;
   int32_t max_bytes;
-  FetchOutcome outcome;
+  core::FetchOutcome outcome;
 };
 
 // Reads one partition for a fetch, counting what it returns against `byte_limit` (the part of
 // the shard's fetch memory this fetch was granted). Once the limit is used up, the remaining
 // partitions answer with their offsets only; max_bytes 0 asks for offsets only as well.
-io::Task<FetchOutcome> read_for_fetch(ShardState& st, std::string_view topic, int32_t partition, int64_t offset,
+io::Task<core::FetchOutcome> read_for_fetch(core::ShardState& st, std::string_view topic, int32_t partition, int64_t offset,
                                       int32_t max_bytes, std::size_t byte_limit, std::size_t& used) {
-  Partition* p = st.find_partition(topic, partition);
-  FetchOutcome out;
+  core::Partition* p = st.find_partition(topic, partition);
+  core::FetchOutcome out;
   if (!p) {
-    out.error_code = kUnknownTopicOrPartition;
+    out.error = core::Errc::kUnknownPartition;
     co_return out;
   }
   if (max_bytes <= 0 || used >= byte_limit) {
@@ -166,7 +164,7 @@ io::Task<FetchOutcome> read_for_fetch(ShardState& st, std::string_view topic, in
 }
 
 io::Task<void> fetch_on_owner(std::vector<FetchItem*> items, std::size_t byte_limit) {
-  ShardState& st = shard_state();
+  core::ShardState& st = core::shard_state();
   std::size_t used = 0;
   for (FetchItem* it : items)
     it->outcome = co_await read_for_fetch(st, *it->topic, it->partition, it->offset, it->max_bytes, byte_limit, used);
@@ -179,7 +177,7 @@ struct WaitItem {
   int32_t partition;
   int64_t offset;
   int32_t max_bytes;
-  FetchOutcome outcome;  // filled when the wait ended because data arrived
+  core::FetchOutcome outcome;  // filled when the wait ended because data arrived
 };
 
 struct OwnerWaitResult {
@@ -190,12 +188,12 @@ struct OwnerWaitResult {
 // On the owner shard: returns once any of the partitions has data past the fetch offset, and
 // then reads them at once (saving the fetch a second round trip to this shard), or at the deadline.
 io::Task<OwnerWaitResult> wait_on_owner(std::vector<WaitItem> items, int64_t deadline_ns, std::size_t byte_limit) {
-  ShardState& st = shard_state();
+  core::ShardState& st = core::shard_state();
   OwnerWaitResult out;
   for (;;) {
     bool ready = false;
     for (const WaitItem& it : items) {
-      Partition* p = st.find_partition(it.topic, it.partition);
+      core::Partition* p = st.find_partition(it.topic, it.partition);
       ready = ready || !p || p->high_watermark() != it.offset;
     }
     if (ready) break;
@@ -238,20 +236,20 @@ io::Task<void> owner_wait_then_wake(unsigned target, std::vector<WaitItem> items
 
 io::Task<void> read_all(const std::vector<std::vector<FetchItem*>>& by_shard, std::size_t byte_limit) {
   auto on_owner = [byte_limit](std::vector<FetchItem*> part) { return fetch_on_owner(std::move(part), byte_limit); };
-  co_await on_each_owner(by_shard, on_owner);
+  co_await core::on_each_owner(by_shard, on_owner);
 }
 
 // How much of this shard's fetch memory a fetch may use: what it asks for, at most a quarter of
 // the budget (no single client takes it all), and what is free. With too little free it waits
 // for memory until its max_wait_ms; a zero grant is answered with offsets only and a throttle.
-io::Task<BudgetLease> grant_fetch_memory(ShardState& st, std::size_t wanted_bytes, int64_t deadline_ns) {
-  ByteBudget& budget = st.fetch_budget;
+io::Task<core::BudgetLease> grant_fetch_memory(core::ShardState& st, std::size_t wanted_bytes, int64_t deadline_ns) {
+  core::ByteBudget& budget = st.fetch_budget;
   const std::size_t per_fetch_cap = std::max(budget.limit_bytes() / 4, kMinFetchGrantBytes);
   const std::size_t want = std::clamp<std::size_t>(wanted_bytes, 1, per_fetch_cap);
   const std::size_t floor = std::min(want, kMinFetchGrantBytes);
   bool fits = co_await budget.wait_until_fits(floor, deadline_ns, &st.stopping);
-  if (!fits) co_return BudgetLease{};
-  co_return BudgetLease(budget, std::max(floor, std::min(want, budget.available_bytes())));
+  if (!fits) co_return core::BudgetLease{};
+  co_return core::BudgetLease(budget, std::max(floor, std::min(want, budget.available_bytes())));
 }
 
 io::Task<HandlerOutput> fetch(RequestContext& ctx) {
@@ -259,7 +257,7 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
   Reader r(ctx.body);
   const int16_t version = ctx.header.request_api_version;
   if (!decode(r, version, req).ok()) co_return close_connection("malformed fetch request");
-  ShardState& st = shard_state();
+  core::ShardState& st = core::shard_state();
   const int64_t start_ns = io::Shard::current().now_ns();
 
   std::vector<FetchItem> items;
@@ -267,7 +265,7 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
     for (const auto& p : t.partitions)
       items.push_back({&t.topic, p.partition, p.fetch_offset, std::max(p.partition_max_bytes, 0), {}});
   // Memory first: the response may hold only what the shard's fetch budget grants.
-  BudgetLease memory = co_await grant_fetch_memory(st, static_cast<std::size_t>(std::max(req.max_bytes, 0)),
+  core::BudgetLease memory = co_await grant_fetch_memory(st, static_cast<std::size_t>(std::max(req.max_bytes, 0)),
                                                     start_ns + int64_t{std::max(req.max_wait_ms, 0)} * 1'000'000);
   const std::size_t byte_limit = memory.bytes();
   if (byte_limit == 0)
@@ -277,7 +275,7 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
   for (auto& it : items) {
     int owner = owner_of(*it.topic, it.partition);
     if (owner < 0) {
-      it.outcome.error_code = kUnknownTopicOrPartition;
+      it.outcome.error = core::Errc::kUnknownPartition;
       any_error = true;
     } else {
       by_shard[static_cast<size_t>(owner)].push_back(&it);
@@ -289,7 +287,7 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
     std::size_t n = 0;
     for (auto& it : items) {
       n += it.outcome.records.size();
-      any_error = any_error || it.outcome.error_code != 0;
+      any_error = any_error || it.outcome.error != core::Errc::kOk;
     }
     return n;
   };
@@ -341,7 +339,7 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
       FetchItem& it = items[k++];
       FetchResponse::FetchableTopicResponse::PartitionData pd;
       pd.partition_index = p.partition;
-      pd.error_code = it.outcome.error_code;
+      pd.error_code = kafka_code(it.outcome.error);
       pd.high_watermark = it.outcome.high_watermark;
       pd.last_stable_offset = it.outcome.last_stable_offset;
       pd.log_start_offset = it.outcome.log_start_offset;
@@ -373,15 +371,15 @@ struct ListItem {
   const std::string* topic;
   int32_t partition;
   int64_t timestamp;
-  ListOffsetOutcome outcome;
+  core::ListOffsetOutcome outcome;
 };
 
 io::Task<void> list_on_owner(std::vector<ListItem*> items) {
-  ShardState& st = shard_state();
+  core::ShardState& st = core::shard_state();
   for (ListItem* it : items) {
-    Partition* p = st.find_partition(*it->topic, it->partition);
+    core::Partition* p = st.find_partition(*it->topic, it->partition);
     if (!p) {
-      it->outcome.error_code = kUnknownTopicOrPartition;
+      it->outcome.error = core::Errc::kUnknownPartition;
       continue;
     }
     it->outcome = co_await p->list_offset(it->timestamp);
@@ -393,30 +391,30 @@ io::Task<HandlerOutput> list_offsets(RequestContext& ctx) {
   Reader r(ctx.body);
   const int16_t version = ctx.header.request_api_version;
   if (!decode(r, version, req).ok()) co_return close_connection("malformed list offsets request");
-  ShardState& st = shard_state();
+  core::ShardState& st = core::shard_state();
   std::vector<ListItem> items;
   for (const auto& t : req.topics)
     for (const auto& p : t.partitions) items.push_back({&t.name, p.partition_index, p.timestamp, {}});
   std::vector<std::vector<ListItem*>> by_shard(st.shard_count);
   for (auto& it : items) {
     int owner = owner_of(*it.topic, it.partition);
-    if (owner < 0) it.outcome.error_code = kUnknownTopicOrPartition;
+    if (owner < 0) it.outcome.error = core::Errc::kUnknownPartition;
     else by_shard[static_cast<size_t>(owner)].push_back(&it);
   }
-  co_await on_each_owner(std::move(by_shard), list_on_owner);
+  co_await core::on_each_owner(std::move(by_shard), list_on_owner);
   ListOffsetsResponse resp;
   size_t k = 0;
   for (const auto& t : req.topics) {
     ListOffsetsResponse::ListOffsetsTopicResponse tr;
     tr.name = t.name;
     for (const auto& p : t.partitions) {
-      const ListOffsetOutcome& o = items[k++].outcome;
+      const core::ListOffsetOutcome& o = items[k++].outcome;
       ListOffsetsResponse::ListOffsetsTopicResponse::ListOffsetsPartitionResponse pr;
       pr.partition_index = p.partition_index;
-      pr.error_code = o.error_code;
+      pr.error_code = kafka_code(o.error);
       pr.timestamp = o.timestamp_ms;
       pr.offset = o.offset;
-      pr.leader_epoch = o.error_code ? -1 : 0;
+      pr.leader_epoch = o.error != core::Errc::kOk ? -1 : 0;
       tr.partitions.push_back(std::move(pr));
     }
     resp.topics.push_back(std::move(tr));

@@ -1,15 +1,15 @@
 // Consumer-group APIs. Each group lives in the GroupService of its internal partition, on the
 // shard owning that partition; the connection's shard forwards the request there.
-#include "engine/kafka/server/group_service.h"
+#include "engine/core/group_service.h"
+#include "engine/kafka/server/errors.h"
 #include "engine/kafka/server/request.h"
-#include "engine/kafka/server/shard_state.h"
-#include "engine/kafka/server/when_all.h"
+#include "engine/core/shard_state.h"
+#include "engine/core/when_all.h"
 #include "io/cross_shard.h"
 
 namespace sluice::kafka {
 namespace {
 
-constexpr int16_t kCoordinatorNotAvailable = 15;
 
 std::string to_string(const Bytes& b) {
   if (b.empty()) return {};  // an empty vector's data() may be null
@@ -20,7 +20,6 @@ Bytes to_bytes(const std::string& s) {
   if (!s.empty()) std::memcpy(b.data(), s.data(), s.size());
   return b;
 }
-int64_t wall_ms() { return log::SystemClock().now_ms(); }
 
 struct GroupRoute {
   int32_t partition = -1;
@@ -28,14 +27,14 @@ struct GroupRoute {
 };
 
 GroupRoute route(const std::string& group_id) {
-  const broker::TopicInfo* t = shard_state().catalogue.find(kGroupTopic);
+  const broker::TopicInfo* t = core::shard_state().catalogue.find(core::kGroupTopic);
   if (!t || t->partition_count() == 0) return {};
-  int32_t p = group_partition(group_id, t->partition_count());
+  int32_t p = core::group_partition(group_id, t->partition_count());
   return {p, t->partition_owner_shard[static_cast<size_t>(p)]};
 }
 
-GroupService* local_service(int32_t partition) {
-  ShardState& st = shard_state();
+core::GroupService* local_service(int32_t partition) {
+  core::ShardState& st = core::shard_state();
   if (st.stopping) return nullptr;
   auto it = st.groups.find(partition);
   return it == st.groups.end() ? nullptr : it->second.get();
@@ -49,7 +48,7 @@ io::Task<R> on_coordinator(const std::string& group_id, R unavailable, Fn fn) {
   if (r.shard < 0) co_return unavailable;
   // Named, then moved: g++ 12 destroys lambda temporaries in a co_await expression twice.
   auto call = [p = r.partition, unavailable, fn]() mutable -> io::Task<R> {
-    GroupService* svc = local_service(p);
+    core::GroupService* svc = local_service(p);
     if (!svc) co_return unavailable;
     co_return co_await fn(*svc);
   };
@@ -72,11 +71,11 @@ io::Task<JoinGroupResponse> join_group(RequestContext& ctx, JoinGroupRequest& re
   for (const auto& p : req.protocols) g.protocols.push_back({p.name, to_string(p.metadata)});
   g.api_version = ctx.header.request_api_version;
   group::JoinGroupResponse unavailable;
-  unavailable.error_code = kCoordinatorNotAvailable;
+  unavailable.error_code = kafka_code(core::Errc::kCoordinatorNotAvailable);
   unavailable.member_id = req.member_id;
-  auto fn = [g](GroupService& svc) -> io::Task<group::JoinGroupResponse> {
-    CallbackResult<group::JoinGroupResponse> result;
-    svc.coordinator().join_group(g, result.callback(), wall_ms());
+  auto fn = [g](core::GroupService& svc) -> io::Task<group::JoinGroupResponse> {
+    core::CallbackResult<group::JoinGroupResponse> result;
+    svc.coordinator().join_group(g, result.callback(), svc.now_ms());
     co_await svc.persist();
     auto resp = co_await result;
     co_return resp;
@@ -111,17 +110,17 @@ io::Task<SyncGroupResponse> sync_group(RequestContext&, SyncGroupRequest& req) {
   g.protocol_name = req.protocol_name;
   for (const auto& a : req.assignments) g.assignments.push_back({a.member_id, to_string(a.assignment)});
   group::SyncGroupResponse unavailable;
-  unavailable.error_code = kCoordinatorNotAvailable;
-  auto fn = [g](GroupService& svc) -> io::Task<group::SyncGroupResponse> {
-    CallbackResult<group::SyncGroupResponse> result;
-    svc.coordinator().sync_group(g, result.callback(), wall_ms());
+  unavailable.error_code = kafka_code(core::Errc::kCoordinatorNotAvailable);
+  auto fn = [g](core::GroupService& svc) -> io::Task<group::SyncGroupResponse> {
+    core::CallbackResult<group::SyncGroupResponse> result;
+    svc.coordinator().sync_group(g, result.callback(), svc.now_ms());
     co_await svc.persist();
     auto resp = co_await result;
-    if (shard_state().stopping) co_return resp;
+    if (core::shard_state().stopping) co_return resp;
     // The assignment is answered only once the group's new state is durable.
     if (resp.error_code == 0) {
       bool durable = co_await svc.wait_durable();
-      if (!durable) resp.error_code = kCoordinatorNotAvailable;
+      if (!durable) resp.error_code = kafka_code(core::Errc::kCoordinatorNotAvailable);
     }
     co_return resp;
   };
@@ -138,9 +137,9 @@ io::Task<SyncGroupResponse> sync_group(RequestContext&, SyncGroupRequest& req) {
 
 io::Task<HeartbeatResponse> heartbeat(RequestContext&, HeartbeatRequest& req) {
   group::HeartbeatRequest g{req.group_id, req.generation_id, req.member_id, req.group_instance_id};
-  group::HeartbeatResponse unavailable{kCoordinatorNotAvailable};
-  auto fn = [g](GroupService& svc) -> io::Task<group::HeartbeatResponse> {
-    auto resp = svc.coordinator().heartbeat(g, wall_ms());
+  group::HeartbeatResponse unavailable{kafka_code(core::Errc::kCoordinatorNotAvailable)};
+  auto fn = [g](core::GroupService& svc) -> io::Task<group::HeartbeatResponse> {
+    auto resp = svc.coordinator().heartbeat(g, svc.now_ms());
     co_await svc.persist();
     co_return resp;
   };
@@ -157,9 +156,9 @@ io::Task<LeaveGroupResponse> leave_group(RequestContext& ctx, LeaveGroupRequest&
   if (ctx.header.request_api_version < 3) g.members.push_back({req.member_id, std::nullopt});
   for (const auto& m : req.members) g.members.push_back({m.member_id, m.group_instance_id});
   group::LeaveGroupResponse unavailable;
-  unavailable.error_code = kCoordinatorNotAvailable;
-  auto fn = [g](GroupService& svc) -> io::Task<group::LeaveGroupResponse> {
-    auto resp = svc.coordinator().leave_group(g, wall_ms());
+  unavailable.error_code = kafka_code(core::Errc::kCoordinatorNotAvailable);
+  auto fn = [g](core::GroupService& svc) -> io::Task<group::LeaveGroupResponse> {
+    auto resp = svc.coordinator().leave_group(g, svc.now_ms());
     co_await svc.persist();
     co_return resp;
   };
@@ -189,11 +188,11 @@ io::Task<OffsetCommitResponse> offset_commit(RequestContext&, OffsetCommitReques
   group::OffsetCommitResult unavailable;
   for (const auto& t : g.topics) {
     group::OffsetCommitTopicResult tr{t.name, {}};
-    for (const auto& p : t.partitions) tr.partitions.push_back({p.partition, kCoordinatorNotAvailable});
+    for (const auto& p : t.partitions) tr.partitions.push_back({p.partition, kafka_code(core::Errc::kCoordinatorNotAvailable)});
     unavailable.topics.push_back(std::move(tr));
   }
-  auto fn = [g, unavailable](GroupService& svc) -> io::Task<group::OffsetCommitResult> {
-    auto resp = svc.coordinator().commit_offsets(g, wall_ms());
+  auto fn = [g, unavailable](core::GroupService& svc) -> io::Task<group::OffsetCommitResult> {
+    auto resp = svc.coordinator().commit_offsets(g, svc.now_ms());
     co_await svc.persist();
     // A commit is acknowledged only once durable.
     bool durable = co_await svc.wait_durable();
@@ -220,9 +219,9 @@ io::Task<OffsetFetchResponse> offset_fetch(RequestContext& ctx, OffsetFetchReque
     for (const auto& t : *req.topics) g.topics->push_back({t.name, t.partition_indexes});
   }
   group::OffsetFetchResult unavailable;
-  unavailable.error_code = kCoordinatorNotAvailable;
-  auto fn = [g](GroupService& svc) -> io::Task<group::OffsetFetchResult> {
-    co_return svc.coordinator().fetch_offsets(g, wall_ms());
+  unavailable.error_code = kafka_code(core::Errc::kCoordinatorNotAvailable);
+  auto fn = [g](core::GroupService& svc) -> io::Task<group::OffsetFetchResult> {
+    co_return svc.coordinator().fetch_offsets(g, svc.now_ms());
   };
   auto r = co_await on_coordinator<group::OffsetFetchResult>(req.group_id, unavailable, std::move(fn));
   OffsetFetchResponse resp;
@@ -249,7 +248,7 @@ io::Task<OffsetFetchResponse> offset_fetch(RequestContext& ctx, OffsetFetchReque
 // ---------------------------------------------------------------------------------------- Admin
 
 io::Task<ListGroupsResponse> list_groups(RequestContext&, ListGroupsRequest& req) {
-  ShardState& st = shard_state();
+  core::ShardState& st = core::shard_state();
   std::vector<std::vector<group::ListedGroup>> per_shard(st.shard_count);
   std::vector<int16_t> errors(st.shard_count, 0);
   std::vector<io::Task<void>> calls;
@@ -258,8 +257,8 @@ io::Task<ListGroupsResponse> list_groups(RequestContext&, ListGroupsRequest& req
                        int16_t* err) -> io::Task<void> {
       auto fn = [filter]() {
         group::ListGroupsResult all;
-        for (auto& [p, svc] : shard_state().groups) {
-          auto one = svc->coordinator().list_groups(filter, wall_ms());
+        for (auto& [p, svc] : core::shard_state().groups) {
+          auto one = svc->coordinator().list_groups(filter, svc->now_ms());
           if (one.error_code) all.error_code = one.error_code;
           all.groups.insert(all.groups.end(), one.groups.begin(), one.groups.end());
         }
@@ -270,7 +269,7 @@ io::Task<ListGroupsResponse> list_groups(RequestContext&, ListGroupsRequest& req
       *err = r.error_code;
     }(s, req.states_filter, &per_shard[s], &errors[s]));
   }
-  co_await when_all(std::move(calls));
+  co_await core::when_all(std::move(calls));
   ListGroupsResponse resp;
   for (unsigned s = 0; s < st.shard_count; ++s) {
     if (errors[s]) resp.error_code = errors[s];
@@ -283,10 +282,10 @@ io::Task<DescribeGroupsResponse> describe_groups(RequestContext&, DescribeGroups
   DescribeGroupsResponse resp;
   for (const auto& id : req.groups) {
     group::DescribedGroup unavailable;
-    unavailable.error_code = kCoordinatorNotAvailable;
+    unavailable.error_code = kafka_code(core::Errc::kCoordinatorNotAvailable);
     unavailable.group_id = id;
-    auto fn = [id](GroupService& svc) -> io::Task<group::DescribedGroup> {
-      auto v = svc.coordinator().describe_groups({id}, wall_ms());
+    auto fn = [id](core::GroupService& svc) -> io::Task<group::DescribedGroup> {
+      auto v = svc.coordinator().describe_groups({id}, svc.now_ms());
       SLUICE_ASSERT(v.size() == 1);
       co_return v[0];
     };
@@ -315,9 +314,9 @@ io::Task<DescribeGroupsResponse> describe_groups(RequestContext&, DescribeGroups
 io::Task<DeleteGroupsResponse> delete_groups(RequestContext&, DeleteGroupsRequest& req) {
   DeleteGroupsResponse resp;
   for (const auto& id : req.groups_names) {
-    group::DeletedGroup unavailable{id, kCoordinatorNotAvailable};
-    auto fn = [id](GroupService& svc) -> io::Task<group::DeletedGroup> {
-      auto v = svc.coordinator().delete_groups({id}, wall_ms());
+    group::DeletedGroup unavailable{id, kafka_code(core::Errc::kCoordinatorNotAvailable)};
+    auto fn = [id](core::GroupService& svc) -> io::Task<group::DeletedGroup> {
+      auto v = svc.coordinator().delete_groups({id}, svc.now_ms());
       co_await svc.persist();
       SLUICE_ASSERT(v.size() == 1);
       co_return v[0];

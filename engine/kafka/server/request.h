@@ -6,7 +6,7 @@
 
 #include "alloc/iobuf.h"
 #include "engine/kafka/codec/kafka_codec.h"
-#include "engine/kafka/server/byte_budget.h"
+#include "engine/core/byte_budget.h"
 #include "io/task.h"
 
 namespace sluice::kafka {
@@ -22,7 +22,7 @@ struct HandlerOutput {
   enum class Kind : uint8_t { respond, no_response, close_connection } kind = Kind::respond;
   alloc::IoBuf frame;                // size-prefixed response when kind == respond
   const char* close_reason = nullptr;
-  BudgetLease memory;                // the shard's fetch memory this response holds until sent
+  core::BudgetLease memory;                // the shard's fetch memory this response holds until sent
 };
 
 inline HandlerOutput close_connection(const char* why) {

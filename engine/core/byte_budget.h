@@ -13,7 +13,7 @@
 #include "io/shard.h"
 #include "io/task.h"
 
-namespace sluice::kafka {
+namespace sluice::core {
 
 class ByteBudget {
  public:
@@ -93,4 +93,4 @@ class BudgetLease {
   std::size_t bytes_ = 0;
 };
 
-}  // namespace sluice::kafka
+}  // namespace sluice::core

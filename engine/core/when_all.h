@@ -8,7 +8,7 @@
 #include "io/cross_shard.h"
 #include "io/task.h"
 
-namespace sluice::kafka {
+namespace sluice::core {
 
 // Counts down to zero, then resumes the one coroutine waiting on it. Shard-local.
 class Latch {
@@ -72,4 +72,4 @@ io::Task<void> on_each_owner(std::vector<std::vector<Item*>> by_shard, Fn fn) {
   co_await when_all(std::move(calls));
 }
 
-}  // namespace sluice::kafka
+}  // namespace sluice::core

@@ -10,14 +10,15 @@
 #include <vector>
 
 #include "engine/broker/catalogue.h"
+#include "engine/core/errors.h"
 #include "io/task.h"
 
-namespace sluice::kafka {
+namespace sluice::core {
 
 struct AdminResult {
-  int16_t error_code = 0;
-  std::string error_message;
-  bool ok() const { return error_code == 0; }
+  Errc error = Errc::kOk;
+  std::string error_message;  // English, for the operator: protocols may pass it on
+  bool ok() const { return error == Errc::kOk; }
 };
 
 struct CreateTopicSpec {
@@ -47,4 +48,4 @@ io::Task<int> apply_catalogue(broker::Catalogue snapshot);
 // Shutdown: close every partition of this shard (flush + clean marker).
 io::Task<void> close_all_partitions();
 
-}  // namespace sluice::kafka
+}  // namespace sluice::core

@@ -10,7 +10,7 @@
 
 #include "alloc/result.h"
 
-namespace sluice::kafka {
+namespace sluice::core {
 
 struct KeyValue {
   std::string key;
@@ -22,4 +22,4 @@ std::vector<std::byte> encode_internal_batch(const std::vector<KeyValue>& record
 // Records of one uncompressed batch (the whole batch bytes). EBADMSG on any malformation.
 Result<std::vector<KeyValue>> decode_internal_batch(std::span<const std::byte> batch);
 
-}  // namespace sluice::kafka
+}  // namespace sluice::core

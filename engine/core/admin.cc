@@ -1,4 +1,4 @@
-#include "engine/kafka/server/admin.h"
+#include "engine/core/admin.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -6,22 +6,14 @@
 #include <memory>
 
 #include "engine/broker/topic_config.h"
-#include "engine/kafka/server/shard_state.h"
-#include "engine/kafka/server/group_service.h"
-#include "engine/kafka/server/when_all.h"
+#include "engine/core/shard_state.h"
+#include "engine/core/group_service.h"
+#include "engine/core/when_all.h"
 #include "io/cross_shard.h"
 
-namespace sluice::kafka {
+namespace sluice::core {
 namespace {
 
-constexpr int16_t kUnknownTopicOrPartition = 3;
-constexpr int16_t kInvalidTopic = 17;
-constexpr int16_t kTopicAlreadyExists = 36;
-constexpr int16_t kInvalidPartitions = 37;
-constexpr int16_t kInvalidReplicationFactor = 38;
-constexpr int16_t kInvalidReplicaAssignment = 39;
-constexpr int16_t kInvalidConfig = 40;
-constexpr int16_t kStorageError = 56;
 constexpr int64_t kProducerIdBlock = 1000;
 
 struct AdminLock {
@@ -65,46 +57,25 @@ io::Task<Result<int>> commit(broker::Catalogue* next) {
 
 // A change that opened partitions but could not open all of them is taken back (the topic or the
 // new partitions must not be reported created and then be unwritable).
-io::Task<std::optional<int16_t>> commit_or_roll_back(broker::Catalogue* next, broker::Catalogue* previous,
+io::Task<std::optional<Errc>> commit_or_roll_back(broker::Catalogue* next, broker::Catalogue* previous,
                                                      std::string* message) {
   auto r = co_await commit(next);
   if (!r.ok()) {
     *message = std::string("cannot persist the topic catalogue: ") + r.error().describe();
-    co_return kStorageError;
+    co_return Errc::kStorage;
   }
   if (r.value() == 0) co_return std::nullopt;
   *message = std::to_string(r.value()) + " partition(s) could not be opened (out of file descriptors or disk space)";
   auto undo = co_await commit(previous);
   if (!undo.ok())
     std::fprintf(stderr, "sluiced: catalogue roll-back failed: %s (retried by housekeeping)\n", undo.error().describe());
-  co_return kStorageError;
+  co_return Errc::kStorage;
 }
 
-AdminResult fail(int16_t code, std::string msg) { return AdminResult{code, std::move(msg)}; }
+AdminResult fail(Errc code, std::string msg) { return AdminResult{code, std::move(msg)}; }
 
 }  // namespace
 
-std::string partition_dir(const std::string& data_dir, const std::string& topic, int32_t index) {
-  return data_dir + "/" + topic + "/" + std::to_string(index);
-}
-
-log::LogConfig log_config_for(const broker::BrokerConfig& cfg, const broker::TopicInfo& topic) {
-  auto eff = broker::effective_topic_config(cfg.topic_defaults, topic.configs);
-  log::LogConfig c;
-  // The log needs whole pages per segment; Kafka's lower bound (14 bytes) is lifted to 4 KiB.
-  c.segment_bytes = static_cast<uint64_t>(std::clamp<int64_t>(eff.segment_bytes, 4096, (int64_t{1} << 31) - 1));
-  c.segment_ms = std::max<int64_t>(eff.segment_ms, 1);
-  c.retention_bytes = eff.retention_bytes;
-  c.retention_ms = eff.retention_ms;
-  c.flush_messages = std::max<int64_t>(eff.flush_messages, 1);
-  c.flush_ms = std::max<int64_t>(eff.flush_ms, 0);
-  c.log_append_time = eff.log_append_time;
-  c.max_message_bytes = static_cast<uint32_t>(std::clamp<int64_t>(eff.max_message_bytes, 61, 64 << 20));
-  c.visible_before_sync = eff.visible_before_sync;
-  c.max_unflushed_bytes = std::max<uint64_t>(c.max_unflushed_bytes, uint64_t{c.max_message_bytes} * 2);
-
-  return c;
-}
 
 group::Config group_config(const broker::BrokerConfig& cfg) {
   group::Config g;
@@ -124,7 +95,7 @@ io::Task<void> start_group_services() {
     if (t->partition_owner_shard[static_cast<size_t>(i)] != st.shard_id || st.groups.count(i)) continue;
     Partition* p = st.find_partition(kGroupTopic, i);
     if (!p) continue;
-    auto svc = std::make_unique<GroupService>(p, group_config(*st.config), st.config->group_compaction_min_records);
+    auto svc = std::make_unique<GroupService>(p, st.clock.get(), group_config(*st.config), st.config->group_compaction_min_records);
     co_await svc->load();
     GroupService* raw = svc.get();
     st.groups.emplace(i, std::move(svc));
@@ -149,7 +120,7 @@ io::Task<void> open_partition(std::string name, int32_t i, log::LogConfig lc, in
     (*failed)++;
     co_return;
   }
-  auto p = co_await Partition::open(*st.fs, st.clock, dir, name, i, lc, &st.data_arrived);
+  auto p = co_await Partition::open(*st.fs, *st.clock, dir, name, i, lc, &st.data_arrived);
   if (!p.ok()) {
     std::fprintf(stderr, "sluiced: opening %s-%d: %s\n", name.c_str(), i, p.error().describe());
     (*failed)++;
@@ -281,18 +252,18 @@ io::Task<AdminResult> create_topic(CreateTopicSpec spec) {
   co_await st.admin_mutex.lock();
   AdminLock lock{st.admin_mutex};
   if (!broker::valid_topic_name(spec.name))
-    co_return fail(kInvalidTopic, "Topic name '" + spec.name + "' is illegal: it must be 1-249 characters of [a-zA-Z0-9._-]");
-  if (st.catalogue.find(spec.name)) co_return fail(kTopicAlreadyExists, "Topic '" + spec.name + "' already exists.");
+    co_return fail(Errc::kInvalidTopicName, "Topic name '" + spec.name + "' is illegal: it must be 1-249 characters of [a-zA-Z0-9._-]");
+  if (st.catalogue.find(spec.name)) co_return fail(Errc::kTopicExists, "Topic '" + spec.name + "' already exists.");
   if (spec.has_manual_assignment)
-    co_return fail(kInvalidReplicaAssignment, "Manual replica assignment is not supported by a single-node broker");
+    co_return fail(Errc::kInvalidReplicaAssignment, "Manual replica assignment is not supported by a single-node broker");
   int32_t partitions = spec.num_partitions == -1 ? st.config->default_partitions : spec.num_partitions;
   if (partitions < 1 || partitions > broker::kMaxPartitionsPerTopic)
-    co_return fail(kInvalidPartitions, "Number of partitions must be between 1 and 10000.");
+    co_return fail(Errc::kInvalidPartitionCount, "Number of partitions must be between 1 and 10000.");
   if (spec.replication_factor != -1 && spec.replication_factor != 1)
-    co_return fail(kInvalidReplicationFactor, "Replication factor: " + std::to_string(spec.replication_factor) +
+    co_return fail(Errc::kInvalidReplicationFactor, "Replication factor: " + std::to_string(spec.replication_factor) +
                                                   " larger than available brokers: 1.");
   for (const auto& [k, v] : spec.configs)
-    if (auto err = broker::validate_topic_config(k, v)) co_return fail(kInvalidConfig, *err);
+    if (auto err = broker::validate_topic_config(k, v)) co_return fail(Errc::kInvalidConfig, *err);
   if (spec.validate_only) co_return AdminResult{};
   broker::TopicInfo t;
   t.name = spec.name;
@@ -303,7 +274,7 @@ io::Task<AdminResult> create_topic(CreateTopicSpec spec) {
   next.add(std::move(t));
   broker::Catalogue previous = st.catalogue;
   std::string message;
-  std::optional<int16_t> err = co_await commit_or_roll_back(&next, &previous, &message);
+  std::optional<Errc> err = co_await commit_or_roll_back(&next, &previous, &message);
   if (err) co_return fail(*err, message);
   co_return AdminResult{};
 }
@@ -314,8 +285,8 @@ io::Task<AdminResult> delete_topic(std::string name) {
   co_await st.admin_mutex.lock();
   AdminLock lock{st.admin_mutex};
   const broker::TopicInfo* t = st.catalogue.find(name);
-  if (!t) co_return fail(kUnknownTopicOrPartition, "This server does not host this topic-partition.");
-  if (t->internal) co_return fail(kInvalidTopic, "Internal topics cannot be deleted");
+  if (!t) co_return fail(Errc::kUnknownPartition, "This server does not host this topic-partition.");
+  if (t->internal) co_return fail(Errc::kInvalidTopicName, "Internal topics cannot be deleted");
   broker::Catalogue next = st.catalogue;
   next.remove(name);
   broker::Catalogue attempt = next;
@@ -331,11 +302,11 @@ io::Task<AdminResult> delete_topic(std::string name) {
       // Still full: the catalogue keeps the (now empty) topic, on disk as in memory.
       st.catalogue = std::move(previous);
       co_await publish_in_memory();
-      co_return fail(kStorageError, std::string("topic data deleted, catalogue not updated: ") + r.error().describe());
+      co_return fail(Errc::kStorage, std::string("topic data deleted, catalogue not updated: ") + r.error().describe());
     }
     co_return AdminResult{};
   }
-  if (!persisted.ok()) co_return fail(kStorageError, persisted.error().describe());
+  if (!persisted.ok()) co_return fail(Errc::kStorage, persisted.error().describe());
   // The topic directory itself (partition directories are removed by their owners).
   (void)co_await st.fs->remove_dir_recursive(st.config->data_dir + "/" + name);
   co_return AdminResult{};
@@ -347,13 +318,13 @@ io::Task<AdminResult> create_partitions(std::string name, int32_t new_total, boo
   co_await st.admin_mutex.lock();
   AdminLock lock{st.admin_mutex};
   const broker::TopicInfo* t = st.catalogue.find(name);
-  if (!t) co_return fail(kUnknownTopicOrPartition, "This server does not host this topic-partition.");
+  if (!t) co_return fail(Errc::kUnknownPartition, "This server does not host this topic-partition.");
   if (new_total < t->partition_count())
-    co_return fail(kInvalidPartitions, "Topic currently has " + std::to_string(t->partition_count()) +
+    co_return fail(Errc::kInvalidPartitionCount, "Topic currently has " + std::to_string(t->partition_count()) +
                                            " partitions, which is higher than the requested " + std::to_string(new_total) + ".");
   if (new_total == t->partition_count())
-    co_return fail(kInvalidPartitions, "Topic already has " + std::to_string(new_total) + " partitions.");
-  if (new_total > broker::kMaxPartitionsPerTopic) co_return fail(kInvalidPartitions, "Too many partitions");
+    co_return fail(Errc::kInvalidPartitionCount, "Topic already has " + std::to_string(new_total) + " partitions.");
+  if (new_total > broker::kMaxPartitionsPerTopic) co_return fail(Errc::kInvalidPartitionCount, "Too many partitions");
   if (validate_only) co_return AdminResult{};
   broker::Catalogue next = st.catalogue;
   broker::TopicInfo* nt = next.find_mutable(name);
@@ -361,7 +332,7 @@ io::Task<AdminResult> create_partitions(std::string name, int32_t new_total, boo
     nt->partition_owner_shard.push_back(broker::placement_shard(name, i, st.shard_count));
   broker::Catalogue previous = st.catalogue;
   std::string message;
-  std::optional<int16_t> err = co_await commit_or_roll_back(&next, &previous, &message);
+  std::optional<Errc> err = co_await commit_or_roll_back(&next, &previous, &message);
   if (err) co_return fail(*err, message);
   co_return AdminResult{};
 }
@@ -373,22 +344,22 @@ io::Task<AdminResult> alter_topic_configs(std::string name, std::map<std::string
   co_await st.admin_mutex.lock();
   AdminLock lock{st.admin_mutex};
   const broker::TopicInfo* t = st.catalogue.find(name);
-  if (!t) co_return fail(kUnknownTopicOrPartition, "Topic " + name + " does not exist");
+  if (!t) co_return fail(Errc::kUnknownPartition, "Topic " + name + " does not exist");
   std::map<std::string, std::string> next = incremental ? t->configs : std::map<std::string, std::string>{};
   for (const auto& [k, v] : changes) {
-    if (!broker::find_topic_config_key(k)) co_return fail(kInvalidConfig, "Unknown topic config name: " + k);
+    if (!broker::find_topic_config_key(k)) co_return fail(Errc::kInvalidConfig, "Unknown topic config name: " + k);
     if (!v) {
       next.erase(k);
       continue;
     }
-    if (auto err = broker::validate_topic_config(k, *v)) co_return fail(kInvalidConfig, *err);
+    if (auto err = broker::validate_topic_config(k, *v)) co_return fail(Errc::kInvalidConfig, *err);
     next[k] = *v;
   }
   if (validate_only) co_return AdminResult{};
   broker::Catalogue changed = st.catalogue;
   changed.find_mutable(name)->configs = std::move(next);
   auto r = co_await commit(&changed);
-  if (!r.ok()) co_return fail(kStorageError, r.error().describe());
+  if (!r.ok()) co_return fail(Errc::kStorage, r.error().describe());
   co_return AdminResult{};
 }
 
@@ -416,4 +387,4 @@ io::Task<Result<int64_t>> allocate_producer_id() {
   co_return st.next_producer_id++;
 }
 
-}  // namespace sluice::kafka
+}  // namespace sluice::core

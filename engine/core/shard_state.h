@@ -8,18 +8,19 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "engine/broker/broker_config.h"
 #include "engine/broker/catalogue.h"
-#include "engine/kafka/server/byte_budget.h"
-#include "engine/kafka/server/group_service.h"
-#include "engine/kafka/server/partition.h"
+#include "engine/core/byte_budget.h"
+#include "engine/core/group_service.h"
+#include "engine/core/partition.h"
 #include "engine/log/clock.h"
 #include "engine/log/file_io.h"
 #include "engine/log/async_sync.h"
 #include "io/shard.h"
 
-namespace sluice::kafka {
+namespace sluice::core {
 
 using PartitionKey = std::pair<std::string, int32_t>;
 
@@ -45,7 +46,7 @@ struct ShardState {
   std::map<PartitionKey, std::unique_ptr<Partition>, PartitionKeyLess> partitions;  // owned by this shard
   std::map<int32_t, std::unique_ptr<GroupService>> groups;   // by __consumer_offsets partition
   std::unique_ptr<log::FileSystem> fs;
-  log::SystemClock clock;
+  std::unique_ptr<log::Clock> clock = std::make_unique<log::SystemClock>();  // wall clock unless a test injects one
   io::Event data_arrived;                                    // pulsed when any owned partition's HW moves
   log::AsyncMutex admin_mutex;
   log::AsyncMutex reconcile_mutex;    // serialises apply_catalogue on this shard
@@ -62,9 +63,13 @@ struct ShardState {
   }
 };
 
+// The states of every shard, installed before the runtime starts and cleared after it stops.
+void install_shard_states(std::vector<std::unique_ptr<ShardState>> states);
+void clear_shard_states();
+// The calling shard's state.
 ShardState& shard_state();
 
 std::string partition_dir(const std::string& data_dir, const std::string& topic, int32_t index);
 log::LogConfig log_config_for(const broker::BrokerConfig& cfg, const broker::TopicInfo& topic);
 
-}  // namespace sluice::kafka
+}  // namespace sluice::core

@@ -1,11 +1,11 @@
-#include "engine/kafka/server/internal_records.h"
+#include "engine/core/internal_records.h"
 
 #include <cstring>
 
 #include "engine/log/batch_builder.h"
 #include "engine/log/record_batch.h"
 
-namespace sluice::kafka {
+namespace sluice::core {
 namespace {
 
 bool get_varint(std::span<const std::byte>& in, int64_t& v) {
@@ -67,4 +67,4 @@ Result<std::vector<KeyValue>> decode_internal_batch(std::span<const std::byte> b
   return out;
 }
 
-}  // namespace sluice::kafka
+}  // namespace sluice::core

@@ -20,11 +20,12 @@
 #include "alloc/iobuf.h"
 #include "engine/broker/producer_snapshot.h"
 #include "engine/broker/producer_state.h"
+#include "engine/core/errors.h"
 #include "engine/log/partition_log.h"
 #include "io/shard.h"
 #include "io/task.h"
 
-namespace sluice::kafka {
+namespace sluice::core {
 
 // Appended bytes between snapshots: bounds what a start after SIGKILL replays (16 MiB: ~25 ms
 // of reading here, against ~40 ms for a whole empty start) at the price of one small file write
@@ -32,7 +33,7 @@ namespace sluice::kafka {
 inline constexpr uint64_t kProducerSnapshotIntervalBytes = 16ull << 20;
 
 struct ProduceOutcome {
-  int16_t error_code = 0;
+  Errc error = Errc::kOk;
   int64_t base_offset = -1;
   int64_t log_append_time_ms = -1;
   int64_t log_start_offset = -1;
@@ -41,7 +42,7 @@ struct ProduceOutcome {
 };
 
 struct FetchOutcome {
-  int16_t error_code = 0;
+  Errc error = Errc::kOk;
   int64_t high_watermark = -1;
   int64_t last_stable_offset = -1;
   int64_t log_start_offset = -1;
@@ -49,7 +50,7 @@ struct FetchOutcome {
 };
 
 struct ListOffsetOutcome {
-  int16_t error_code = 0;
+  Errc error = Errc::kOk;
   int64_t timestamp_ms = -1;
   int64_t offset = -1;
 };
@@ -152,4 +153,4 @@ class Partition {
   struct ReadGuard;
 };
 
-}  // namespace sluice::kafka
+}  // namespace sluice::core

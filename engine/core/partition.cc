@@ -1,15 +1,9 @@
-#include "engine/kafka/server/partition.h"
+#include "engine/core/partition.h"
 
-#include "engine/kafka/codec/error_code.h"
 #include "engine/log/log_error.h"
 
-namespace sluice::kafka {
+namespace sluice::core {
 namespace {
-constexpr int16_t kCorruptMessage = 2;
-constexpr int16_t kOutOfOrderSequence = 45;
-constexpr int16_t kInvalidProducerEpoch = 47;
-constexpr int16_t kInvalidRecord = 87;
-constexpr int16_t kStorageError = 56;
 constexpr int kProducerStateSegmentsScanned = 2;
 
 broker::BatchIdentity identity_of(const log::BatchHeader& h) {
@@ -143,24 +137,24 @@ io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records) 
   ProduceOutcome out;
   out.log_start_offset = log_->log_start_offset();
   if (closing_) {
-    out.error_code = 6;  // NOT_LEADER_OR_FOLLOWER: the client refreshes metadata and retries
+    out.error = Errc::kNotOwner;  // closing: the client refreshes its metadata and retries
     co_return out;
   }
   log::BatchIterator it(records);
   auto first = it.next();
   if (!first.ok()) {
-    out.error_code = log::to_kafka_error_code(first.error());
+    out.error = to_errc(first.error());
     co_return out;
   }
   // Kafka's ProduceRequest.validateRecords (v3+): magic 0/1 is INVALID_RECORD (not the log's
   // UNSUPPORTED_FOR_MESSAGE_FORMAT); an unknown magic is a corrupt batch.
   if (const int8_t magic = first.value().header.magic; magic != 2) {
-    out.error_code = magic == 0 || magic == 1 ? kInvalidRecord : kCorruptMessage;
+    out.error = magic == 0 || magic == 1 ? Errc::kInvalidRecord : Errc::kCorruptBatch;
     out.error_message = "Produce requests with version 3 or higher must contain record batches with magic version 2";
     co_return out;
   }
   if (!it.done()) {
-    out.error_code = kInvalidRecord;
+    out.error = Errc::kInvalidRecord;
     out.error_message = "Produce requests with version 3 or higher must contain exactly one record batch";
     co_return out;
   }
@@ -168,7 +162,7 @@ io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records) 
   // state is derived from its header: a hostile header must never reach the producer table.
   auto validated = log_->validate(first.value().bytes);
   if (!validated.ok()) {
-    out.error_code = log::to_kafka_error_code(validated.error());
+    out.error = to_errc(validated.error());
     out.error_message = validated.error().what;
     co_return out;
   }
@@ -176,11 +170,11 @@ io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records) 
   broker::BatchIdentity id = identity_of(h);
   broker::SequenceVerdict verdict = producers_.check(id);
   if (verdict.check == broker::SequenceCheck::out_of_order) {
-    out.error_code = kOutOfOrderSequence;
+    out.error = Errc::kOutOfOrderSequence;
     co_return out;
   }
   if (verdict.check == broker::SequenceCheck::invalid_epoch) {
-    out.error_code = kInvalidProducerEpoch;
+    out.error = Errc::kProducerFenced;
     co_return out;
   }
   int64_t last_offset = -1;
@@ -192,11 +186,8 @@ io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records) 
   } else {
     auto r = log_->append_validated(first.value().bytes, h);
     if (!r.ok()) {
-      out.error_code = log::to_kafka_error_code(r.error());
-      if (log::is_log_error(r.error(), log::LogErrc::kTailFull)) {
-        out.error_code = kStorageError;
-        request_flush();
-      }
+      out.error = to_errc(r.error());
+      if (log::is_log_error(r.error(), log::LogErrc::kTailFull)) request_flush();
       co_return out;
     }
     out.base_offset = r->base_offset;
@@ -219,7 +210,7 @@ io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records) 
 
 io::Task<bool> Partition::wait_durable(const ProduceOutcome& produced) {
   io::Shard::current().assert_owner(owner_shard_);
-  SLUICE_ASSERT(produced.error_code == 0 && produced.last_offset >= produced.base_offset);
+  SLUICE_ASSERT(produced.error == Errc::kOk && produced.last_offset >= produced.base_offset);
   auto d = co_await log_->wait_durable(produced.last_offset);
   co_return d.ok();
 }
@@ -331,7 +322,7 @@ io::Task<FetchOutcome> Partition::fetch(int64_t offset, int32_t max_bytes) {
   io::Shard::current().assert_owner(owner_shard_);
   FetchOutcome out;
   if (closing_) {
-    out.error_code = 6;  // NOT_LEADER_OR_FOLLOWER: shutting down (or deleted)
+    out.error = Errc::kNotOwner;  // shutting down (or deleted)
     co_return out;
   }
   ReadGuard guard(*this);
@@ -339,13 +330,13 @@ io::Task<FetchOutcome> Partition::fetch(int64_t offset, int32_t max_bytes) {
   out.last_stable_offset = out.high_watermark;
   out.log_start_offset = log_->log_start_offset();
   if (offset < out.log_start_offset || offset > out.high_watermark) {
-    out.error_code = 1;  // OFFSET_OUT_OF_RANGE
+    out.error = Errc::kOffsetOutOfRange;
     co_return out;
   }
   if (offset == out.high_watermark) co_return out;
   auto r = co_await log_->read(offset, static_cast<std::size_t>(std::max(max_bytes, 0)), out.high_watermark);
   if (!r.ok()) {
-    out.error_code = log::to_kafka_error_code(r.error());
+    out.error = to_errc(r.error());
     co_return out;
   }
   out.records = std::move(r->batches);
@@ -356,7 +347,7 @@ io::Task<ListOffsetOutcome> Partition::list_offset(int64_t timestamp_ms) {
   io::Shard::current().assert_owner(owner_shard_);
   ListOffsetOutcome out;
   if (closing_) {
-    out.error_code = 6;  // NOT_LEADER_OR_FOLLOWER
+    out.error = Errc::kNotOwner;
     co_return out;
   }
   ReadGuard guard(*this);
@@ -370,7 +361,7 @@ io::Task<ListOffsetOutcome> Partition::list_offset(int64_t timestamp_ms) {
   }
   auto r = co_await log_->offset_for_timestamp(timestamp_ms);
   if (!r.ok()) {
-    out.error_code = log::to_kafka_error_code(r.error());
+    out.error = to_errc(r.error());
     co_return out;
   }
   out.offset = r.value();
@@ -438,4 +429,4 @@ io::Task<Result<void>> Partition::remove_files(log::FileSystem& fs, const std::s
   co_return co_await log::PartitionLog::remove(fs, dir);
 }
 
-}  // namespace sluice::kafka
+}  // namespace sluice::core
