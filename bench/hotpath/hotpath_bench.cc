@@ -413,10 +413,9 @@ void BM_ProducePath_Allocs(benchmark::State& st) {
   r->run([&](unsigned) -> io::Task<void> {
     log::UringFileSystem fs;
     log::SystemClock clock;
-    io::Event shard_event;
     auto removed = co_await log::PartitionLog::remove(fs, dir);
     (void)removed;
-    auto opened = co_await core::Partition::open(fs, clock, dir, "bench-topic", 0, log_config(false), &shard_event);
+    auto opened = co_await core::Partition::open(fs, clock, dir, "bench-topic", 0, log_config(false));
     if (!opened.ok()) {
       st.SkipWithError(opened.error().describe());
       r->stop();

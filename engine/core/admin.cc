@@ -120,7 +120,7 @@ io::Task<void> open_partition(std::string name, int32_t i, log::LogConfig lc, in
     (*failed)++;
     co_return;
   }
-  auto p = co_await Partition::open(*st.fs, *st.clock, dir, name, i, lc, &st.data_arrived);
+  auto p = co_await Partition::open(*st.fs, *st.clock, dir, name, i, lc);
   if (!p.ok()) {
     std::fprintf(stderr, "sluiced: opening %s-%d: %s\n", name.c_str(), i, p.error().describe());
     (*failed)++;

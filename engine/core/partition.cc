@@ -37,20 +37,57 @@ struct YieldToLoop : io::detail::ReadyNode {
 }  // namespace
 
 Partition::Partition(log::FileSystem& fs, std::string dir, std::string topic, int32_t index,
-                     std::unique_ptr<log::PartitionLog> log, io::Event* shard_data_event)
+                     std::unique_ptr<log::PartitionLog> log)
     : topic_(std::move(topic)),
       index_(index),
       owner_shard_(io::Shard::current().id()),
       log_(std::move(log)),
-      snapshots_(fs, std::move(dir)),
-      shard_data_event_(shard_data_event) {
-  // Every waiting fetch of this shard re-checks its partitions when any high watermark moves.
-  log_->set_on_high_watermark([this](int64_t) {
-    if (shard_data_event_) pulse(*shard_data_event_);
-  });
+      snapshots_(fs, std::move(dir)) {
+  // Only the fetches waiting on this partition re-check when its high watermark moves.
+  log_->set_on_high_watermark([this](int64_t) { wake_watchers(); });
 }
 
-Partition::~Partition() { SLUICE_ASSERT(!flush_running_ && reads_in_flight_ == 0 && !snapshot_writer_running_); }
+Partition::~Partition() {
+  SLUICE_ASSERT(!flush_running_ && reads_in_flight_ == 0 && !snapshot_writer_running_);
+  wake_watchers();  // close() woke them already; a partition dropped without close() must not dangle
+  SLUICE_ASSERT(watch_head_ == nullptr && watch_count_ == 0);
+}
+
+DataWatch::~DataWatch() {
+  if (watched_) watched_->unwatch(this);
+}
+
+void Partition::watch(DataWatch* w, io::Event* wake) {
+  io::Shard::current().assert_owner(owner_shard_);
+  SLUICE_ASSERT(w->watched_ == nullptr && wake != nullptr);
+  w->watched_ = this;
+  w->wake_ = wake;
+  w->prev_ = nullptr;
+  w->next_ = watch_head_;
+  if (watch_head_) watch_head_->prev_ = w;
+  watch_head_ = w;
+  watch_count_++;
+}
+
+void Partition::unwatch(DataWatch* w) {
+  SLUICE_ASSERT(w->watched_ == this && watch_count_ > 0);
+  if (w->prev_) w->prev_->next_ = w->next_;
+  else watch_head_ = w->next_;
+  if (w->next_) w->next_->prev_ = w->prev_;
+  w->watched_ = nullptr;
+  w->prev_ = w->next_ = nullptr;
+  watch_count_--;
+}
+
+void Partition::wake_watchers() {
+  // Unlinked before waking: a woken fetch may stop watching its other partitions, or this one
+  // may close, before it runs.
+  while (DataWatch* w = watch_head_) {
+    io::Event* wake = w->wake_;
+    unwatch(w);
+    wake->set();
+  }
+}
 
 struct Partition::ReadGuard {
   explicit ReadGuard(Partition& p) : p_(p) { p_.reads_in_flight_++; }
@@ -64,11 +101,11 @@ struct Partition::ReadGuard {
 
 io::Task<Result<std::unique_ptr<Partition>>> Partition::open(log::FileSystem& fs, log::Clock& clock, std::string dir,
                                                              std::string topic, int32_t index,
-                                                             log::LogConfig config, io::Event* shard_data_event) {
+                                                             log::LogConfig config) {
   auto log = co_await log::PartitionLog::open(fs, dir, config, clock);
   if (!log.ok()) co_return log.error();
   std::unique_ptr<Partition> p(
-      new Partition(fs, std::move(dir), std::move(topic), index, std::move(log.value()), shard_data_event));
+      new Partition(fs, std::move(dir), std::move(topic), index, std::move(log.value())));
   co_await p->restore_producer_state();
   co_return p;
 }
@@ -411,8 +448,8 @@ io::Task<void> Partition::close() {
       report_snapshot_error("writing the producer snapshot at close", w.error());
     }
   }
-  // Wake this shard's long polls: those on this partition answer now instead of at their deadline.
-  if (shard_data_event_) pulse(*shard_data_event_);
+  // Long polls on this partition answer now instead of at their deadline.
+  wake_watchers();
 }
 
 io::Task<Result<void>> Partition::drop_segments_below(int64_t offset, int64_t now_ms) {

@@ -62,11 +62,32 @@ struct ProducerStateRestore {
   int64_t batches_replayed = 0;
 };
 
+class Partition;
+
+// One long poll waiting for a partition's high watermark to move (DESIGN §3: a waiter list per
+// partition, so an append wakes only the fetches that wait on that partition). Lives in the
+// waiting coroutine's frame; neither copied nor moved once watching. The partition wakes and
+// unlinks it when its high watermark moves or it closes; otherwise the destructor unlinks it.
+class DataWatch {
+ public:
+  DataWatch() = default;
+  ~DataWatch();
+  DataWatch(const DataWatch&) = delete;
+  DataWatch& operator=(const DataWatch&) = delete;
+  bool watching() const { return watched_ != nullptr; }
+
+ private:
+  friend class Partition;
+  Partition* watched_ = nullptr;
+  io::Event* wake_ = nullptr;
+  DataWatch* prev_ = nullptr;
+  DataWatch* next_ = nullptr;
+};
+
 class Partition {
  public:
   static io::Task<Result<std::unique_ptr<Partition>>> open(log::FileSystem& fs, log::Clock& clock, std::string dir,
-                                                           std::string topic, int32_t index, log::LogConfig config,
-                                                           io::Event* shard_data_event);
+                                                           std::string topic, int32_t index, log::LogConfig config);
   ~Partition();
 
   const std::string& topic() const { return topic_; }
@@ -83,6 +104,10 @@ class Partition {
   io::Task<ListOffsetOutcome> list_offset(int64_t timestamp_ms);
 
   int64_t high_watermark() const { return log_->high_watermark(); }
+  // Sets `wake` once the high watermark moves (or the partition closes); see DataWatch.
+  void watch(DataWatch* w, io::Event* wake);
+  void unwatch(DataWatch* w);
+  std::size_t watch_count() const { return watch_count_; }
   int64_t log_start_offset() const { return log_->log_start_offset(); }
   int64_t log_end_offset() const { return log_->log_end_offset(); }
 
@@ -102,7 +127,8 @@ class Partition {
 
  private:
   Partition(log::FileSystem& fs, std::string dir, std::string topic, int32_t index,
-            std::unique_ptr<log::PartitionLog> log, io::Event* shard_data_event);
+            std::unique_ptr<log::PartitionLog> log);
+  void wake_watchers();
   io::Task<void> restore_producer_state();
   void request_flush();
   io::Task<void> flush_loop();
@@ -142,7 +168,8 @@ class Partition {
   uint64_t snapshot_interval_bytes_ = kProducerSnapshotIntervalBytes;
   int64_t snapshot_on_disk_offset_ = -1;
   uint64_t snapshot_on_disk_changes_ = 0;
-  io::Event* shard_data_event_;   // pulsed when the high watermark moves: long polls wait on it
+  DataWatch* watch_head_ = nullptr;  // long polls on this partition, woken when the high watermark moves
+  std::size_t watch_count_ = 0;
   io::Event activity_done_;       // pulsed when the flusher or the last read in flight finishes
   bool flush_running_ = false;
   bool closing_ = false;

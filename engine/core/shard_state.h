@@ -47,7 +47,6 @@ struct ShardState {
   std::map<int32_t, std::unique_ptr<GroupService>> groups;   // by __consumer_offsets partition
   std::unique_ptr<log::FileSystem> fs;
   std::unique_ptr<log::Clock> clock = std::make_unique<log::SystemClock>();  // wall clock unless a test injects one
-  io::Event data_arrived;                                    // pulsed when any owned partition's HW moves
   log::AsyncMutex admin_mutex;
   log::AsyncMutex reconcile_mutex;    // serialises apply_catalogue on this shard
   int64_t next_producer_id = 0;       // shard 0: ids left in the persisted block

@@ -2,9 +2,11 @@
 // The file-system interface the log uses for ALL its I/O. Implementations:
 //   PosixFileSystem  plain syscalls wrapped in tasks that complete immediately (tools, tests, benches)
 //   MemFileSystem    in-memory, with crash simulation and fault injection (tests)
-//   (broker)         an io_uring adapter over io::DmaFile, written in io/ — a thin shim, because
-//                    every data write here is already position-, length- and address-aligned to
-//                    File::alignment() and comes from 4 KiB-aligned buffers.
+//   UringFileSystem  the broker's (uring_file_system.h, library sluice_log_uring): segment data
+//                    through the shard's io_uring with O_DIRECT (every data write here is already
+//                    position-, length- and address-aligned to File::alignment() from 4 KiB-aligned
+//                    buffers), and fallocate / ftruncate / fdatasync submitted through the ring too,
+//                    so no blocking syscall runs on a shard thread on the produce/fetch path.
 //
 // Errors are positive errno values (EIO, ENOSPC, EINVAL, ENOENT, ...).
 #include <cstddef>

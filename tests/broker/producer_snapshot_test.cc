@@ -483,7 +483,7 @@ io::Task<std::unique_ptr<core::Partition>> open_partition(log::FileSystem& fs, l
                                                            const std::string& dir, const log::LogConfig& c) {
   auto mk = co_await fs.mkdirs(dir);
   EXPECT_TRUE(mk.ok());
-  auto p = co_await core::Partition::open(fs, clock, dir, "t", 0, c, nullptr);
+  auto p = co_await core::Partition::open(fs, clock, dir, "t", 0, c);
   EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().describe());
   if (!p.ok()) co_return nullptr;
   co_return std::move(p.value());

@@ -179,7 +179,6 @@ io::Task<void> shard_main(unsigned id, io::Runtime* rt) {
   co_await io::Shard::current().wait_stop();
   st.stopping = true;
   if (g_servers[id].listener) g_servers[id].listener->close();
-  st.data_arrived.set();  // release long polls
   st.groups.clear();      // waiting JoinGroup/SyncGroup calls are answered COORDINATOR_NOT_AVAILABLE
   co_await core::close_all_partitions();
 }

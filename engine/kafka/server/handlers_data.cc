@@ -8,6 +8,7 @@
 #include "engine/kafka/server/api_table.h"
 #include "engine/kafka/server/errors.h"
 #include "engine/kafka/server/request.h"
+#include "engine/log/record_batch.h"
 #include "engine/core/shard_state.h"
 #include "engine/core/when_all.h"
 #include "io/cross_shard.h"
@@ -20,11 +21,11 @@ namespace {
 constexpr std::size_t kMinFetchGrantBytes = 64 * 1024;
 constexpr int32_t kFetchMemoryThrottleMs = 100;
 
-// A v2 batch compressed with zstd (attributes & 7 == 4): Produce v7+ only (KIP-110).
+// A v2 batch compressed with zstd: Produce v7+ only (KIP-110). Read with the log's own header
+// parser; anything it refuses is left to the partition's full validation.
 bool is_zstd_batch(std::span<const std::byte> records) {
-  constexpr std::size_t kMagicAt = 16, kAttributesAt = 21;
-  if (records.size() < kAttributesAt + 2 || static_cast<int8_t>(records[kMagicAt]) != 2) return false;
-  return (static_cast<uint8_t>(records[kAttributesAt + 1]) & 0x07) == 4;
+  auto h = log::parse_batch_header(records);
+  return h.ok() && h->magic == log::kMagicV2 && h->compression() == log::Compression::kZstd;
 }
 
 // Which shard owns (topic, partition), from the local catalogue replica; -1 if unknown.
@@ -190,11 +191,15 @@ struct OwnerWaitResult {
 io::Task<OwnerWaitResult> wait_on_owner(std::vector<WaitItem> items, int64_t deadline_ns, std::size_t byte_limit) {
   core::ShardState& st = core::shard_state();
   OwnerWaitResult out;
+  // One watch per partition, all setting one event: only appends to these partitions wake us.
+  auto watches = std::make_unique<core::DataWatch[]>(items.size());
+  io::Event wake;
   for (;;) {
     bool ready = false;
-    for (const WaitItem& it : items) {
-      core::Partition* p = st.find_partition(it.topic, it.partition);
-      ready = ready || !p || p->high_watermark() != it.offset;
+    for (std::size_t i = 0; i < items.size() && !ready; ++i) {
+      core::Partition* p = st.find_partition(items[i].topic, items[i].partition);
+      ready = !p || p->high_watermark() != items[i].offset;
+      if (!ready && !watches[i].watching()) p->watch(&watches[i], &wake);
     }
     if (ready) break;
     int64_t left = deadline_ns - io::Shard::current().now_ns();
@@ -202,7 +207,8 @@ io::Task<OwnerWaitResult> wait_on_owner(std::vector<WaitItem> items, int64_t dea
       out.items = std::move(items);
       co_return out;
     }
-    bool woken = co_await st.data_arrived.wait(std::chrono::nanoseconds(left));
+    wake.reset();
+    bool woken = co_await wake.wait(std::chrono::nanoseconds(left));
     if (!woken) {
       out.items = std::move(items);
       co_return out;
