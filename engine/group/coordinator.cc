@@ -9,6 +9,8 @@
 
 namespace sluice::group {
 
+using broker::Errc;
+
 // ---------------------------------------------------------------------------------------------
 // Internal state
 // ---------------------------------------------------------------------------------------------
@@ -175,16 +177,16 @@ uint64_t splitmix64(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
-JoinGroupResponse join_error(int16_t error, std::string member_id) {
+JoinGroupResponse join_error(Errc error, std::string member_id) {
   JoinGroupResponse r;
-  r.error_code = error;
+  r.error = error;
   r.member_id = std::move(member_id);
   return r;
 }
 
-SyncGroupResponse sync_error(int16_t error) {
+SyncGroupResponse sync_error(Errc error) {
   SyncGroupResponse r;
-  r.error_code = error;
+  r.error = error;
   return r;
 }
 
@@ -234,8 +236,8 @@ GroupCoordinator::~GroupCoordinator() {
   // Whatever still waits gets an answer: callbacks are run exactly once, even on shutdown.
   for (auto& [id, g] : groups_)
     for (auto& m : g->members) {
-      if (m->join_cb) defer_join(std::move(m->join_cb), join_error(err::COORDINATOR_NOT_AVAILABLE, m->id));
-      if (m->sync_cb) defer_sync(std::move(m->sync_cb), sync_error(err::COORDINATOR_NOT_AVAILABLE));
+      if (m->join_cb) defer_join(std::move(m->join_cb), join_error(Errc::kCoordinatorNotAvailable, m->id));
+      if (m->sync_cb) defer_sync(std::move(m->sync_cb), sync_error(Errc::kCoordinatorNotAvailable));
       m->join_cb = nullptr;
       m->sync_cb = nullptr;
     }
@@ -401,8 +403,8 @@ void GroupCoordinator::remove_member(Group& g, const std::string& member_id) {
     g.by_id.erase(member_id);
     if (m->instance_id) g.static_members.erase(*m->instance_id);
     // Never leave a waiting request unanswered.
-    if (m->join_cb) defer_join(std::move(m->join_cb), join_error(err::UNKNOWN_MEMBER_ID, ""));
-    if (m->sync_cb) defer_sync(std::move(m->sync_cb), sync_error(err::UNKNOWN_MEMBER_ID));
+    if (m->join_cb) defer_join(std::move(m->join_cb), join_error(Errc::kUnknownMember, ""));
+    if (m->sync_cb) defer_sync(std::move(m->sync_cb), sync_error(Errc::kUnknownMember));
   }
   if (g.is_leader(member_id)) {
     if (g.members.empty()) {
@@ -417,7 +419,7 @@ void GroupCoordinator::remove_member(Group& g, const std::string& member_id) {
 }
 
 void GroupCoordinator::remove_member_and_update_group(Group& g, const std::string& member_id, int64_t now) {
-  // remove_member answers a pending JoinGroup with UNKNOWN_MEMBER_ID (Kafka does it here).
+  // remove_member answers a pending JoinGroup with kUnknownMember (Kafka does it here).
   remove_member(g, member_id);
   switch (g.state) {
     case GroupState::kDead:
@@ -433,15 +435,15 @@ void GroupCoordinator::remove_pending_member_and_update_group(Group& g, const st
   if (g.is(GroupState::kPreparingRebalance)) maybe_complete_join(g, now);
 }
 
-int16_t GroupCoordinator::validate_current_member(const Group& g, const std::string& member_id,
-                                                  const std::optional<std::string>& instance_id) const {
+Errc GroupCoordinator::validate_current_member(const Group& g, const std::string& member_id,
+                                               const std::optional<std::string>& instance_id) const {
   if (instance_id) {
     auto current = g.current_static_member(*instance_id);
-    if (!current) return err::UNKNOWN_MEMBER_ID;
-    if (*current != member_id) return err::FENCED_INSTANCE_ID;
-    return err::NONE;
+    if (!current) return Errc::kUnknownMember;
+    if (*current != member_id) return Errc::kFencedInstance;
+    return Errc::kOk;
   }
-  return g.has(member_id) ? err::NONE : err::UNKNOWN_MEMBER_ID;
+  return g.has(member_id) ? Errc::kOk : Errc::kUnknownMember;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -457,7 +459,7 @@ void GroupCoordinator::prepare_rebalance(Group& g, int64_t now) {
   // Members waiting for their assignment must rejoin.
   if (g.is(GroupState::kCompletingRebalance)) {
     for (auto& m : g.members) m->assignment.clear();
-    propagate_assignment(g, err::REBALANCE_IN_PROGRESS, now);
+    propagate_assignment(g, Errc::kRebalanceInProgress, now);
   }
   g.sync_deadline = kNoDeadline;
   const bool initial = g.is(GroupState::kEmpty) && cfg_.initial_rebalance_delay_ms > 0;
@@ -554,7 +556,7 @@ void GroupCoordinator::complete_join(Group& g, int64_t now) {
     for (auto& m : g.members) {
       if (m->join_cb) {
         JoinGroupResponse r;
-        r.error_code = err::NONE;
+        r.error = Errc::kOk;
         r.generation_id = g.generation;
         r.protocol_type = g.protocol_type;
         r.protocol_name = g.protocol_name;
@@ -574,12 +576,12 @@ void GroupCoordinator::complete_join(Group& g, int64_t now) {
   touch(g);
 }
 
-void GroupCoordinator::propagate_assignment(Group& g, int16_t error, int64_t now) {
+void GroupCoordinator::propagate_assignment(Group& g, Errc error, int64_t now) {
   for (auto& m : g.members) {
     if (!m->sync_cb) continue;
     SyncGroupResponse r;
-    r.error_code = error;
-    if (error == err::NONE) {
+    r.error = error;
+    if (error == Errc::kOk) {
       r.protocol_type = g.protocol_type;
       r.protocol_name = g.protocol_name;
       r.assignment = m->assignment;
@@ -608,19 +610,19 @@ void GroupCoordinator::join_group(const JoinGroupRequest& req, JoinCallback done
   Scope scope(*this, now);
   SLUICE_ASSERT(done);
   if (!group_id_ok(req.group_id, /*allow_empty=*/false))
-    return defer_join(std::move(done), join_error(err::INVALID_GROUP_ID, req.member_id));
+    return defer_join(std::move(done), join_error(Errc::kInvalidGroupId, req.member_id));
   if (req.session_timeout_ms < cfg_.min_session_timeout_ms || req.session_timeout_ms > cfg_.max_session_timeout_ms)
-    return defer_join(std::move(done), join_error(err::INVALID_SESSION_TIMEOUT, req.member_id));
+    return defer_join(std::move(done), join_error(Errc::kInvalidSessionTimeout, req.member_id));
   size_t metadata_bytes = 0;
   for (const auto& p : req.protocols) metadata_bytes += p.name.size() + p.metadata.size();
   if (metadata_bytes > cfg_.max_member_metadata_bytes)
-    return defer_join(std::move(done), join_error(err::INVALID_REQUEST, req.member_id));
+    return defer_join(std::move(done), join_error(Errc::kInvalidRequest, req.member_id));
 
   const bool unknown_member = req.member_id.empty();
   Group* g = find_group(req.group_id);
   if (!g) {
     // Created only for a member without an id (Kafka getOrMaybeCreateGroup).
-    if (!unknown_member) return defer_join(std::move(done), join_error(err::UNKNOWN_MEMBER_ID, req.member_id));
+    if (!unknown_member) return defer_join(std::move(done), join_error(Errc::kUnknownMember, req.member_id));
     g = &create_group(req.group_id, now);
   }
   touch(*g);
@@ -643,7 +645,7 @@ void GroupCoordinator::join_group(const JoinGroupRequest& req, JoinCallback done
   }
   if (!accept) {
     if (g->has(req.member_id)) remove_member(*g, req.member_id);
-    defer_join(std::move(done), join_error(err::GROUP_MAX_SIZE_REACHED, ""));
+    defer_join(std::move(done), join_error(Errc::kGroupFull, ""));
   } else if (unknown_member) {
     do_new_member_join(*g, req, std::move(protocols), std::move(done), now);
   } else {
@@ -656,7 +658,7 @@ void GroupCoordinator::join_group(const JoinGroupRequest& req, JoinCallback done
 void GroupCoordinator::do_new_member_join(Group& g, const JoinGroupRequest& req, std::vector<Protocol> protocols,
                                           JoinCallback done, int64_t now) {
   if (!g.supports_protocols(req.protocol_type, protocols))
-    return defer_join(std::move(done), join_error(err::INCONSISTENT_GROUP_PROTOCOL, ""));
+    return defer_join(std::move(done), join_error(Errc::kInconsistentGroupProtocol, ""));
   const std::string new_id =
       generate_member_id(g, req.group_instance_id ? std::string_view(*req.group_instance_id) : req.client_id);
   if (req.group_instance_id) {
@@ -668,7 +670,7 @@ void GroupCoordinator::do_new_member_join(Group& g, const JoinGroupRequest& req,
   } else if (req.api_version >= 4) {
     // KIP-394: hand out an id, remember it as pending, let the member come back with it.
     g.pending_members[new_id] = deadline_after(now, req.session_timeout_ms);
-    defer_join(std::move(done), join_error(err::MEMBER_ID_REQUIRED, new_id));
+    defer_join(std::move(done), join_error(Errc::kMemberIdRequired, new_id));
   } else {
     add_member_and_rebalance(g, req, std::move(protocols), new_id, std::move(done), now);
   }
@@ -677,12 +679,12 @@ void GroupCoordinator::do_new_member_join(Group& g, const JoinGroupRequest& req,
 void GroupCoordinator::do_current_member_join(Group& g, const JoinGroupRequest& req, std::vector<Protocol> protocols,
                                               JoinCallback done, int64_t now) {
   if (!g.supports_protocols(req.protocol_type, protocols))
-    return defer_join(std::move(done), join_error(err::INCONSISTENT_GROUP_PROTOCOL, req.member_id));
+    return defer_join(std::move(done), join_error(Errc::kInconsistentGroupProtocol, req.member_id));
   if (!req.group_instance_id && g.pending_members.count(req.member_id)) {
     add_member_and_rebalance(g, req, std::move(protocols), req.member_id, std::move(done), now);
     return;
   }
-  if (int16_t e = validate_current_member(g, req.member_id, req.group_instance_id); e != err::NONE)
+  if (Errc e = validate_current_member(g, req.member_id, req.group_instance_id); e != Errc::kOk)
     return defer_join(std::move(done), join_error(e, req.member_id));
 
   Member& m = *g.find(req.member_id);
@@ -724,7 +726,7 @@ void GroupCoordinator::do_current_member_join(Group& g, const JoinGroupRequest& 
       break;
     case GroupState::kEmpty:
     case GroupState::kDead:
-      defer_join(std::move(done), join_error(err::UNKNOWN_MEMBER_ID, req.member_id));
+      defer_join(std::move(done), join_error(Errc::kUnknownMember, req.member_id));
       break;
   }
 }
@@ -768,7 +770,7 @@ void GroupCoordinator::update_member_and_rebalance(Group& g, Member& m, const Jo
   m.session_timeout_ms = req.session_timeout_ms;
   m.rebalance_timeout_ms = req.rebalance_timeout_ms < 0 ? req.session_timeout_ms : req.rebalance_timeout_ms;
   // A second JoinGroup while one waits supersedes it; the old one is answered (Kafka drops it).
-  if (m.join_cb) defer_join(std::move(m.join_cb), join_error(err::REBALANCE_IN_PROGRESS, m.id));
+  if (m.join_cb) defer_join(std::move(m.join_cb), join_error(Errc::kRebalanceInProgress, m.id));
   m.join_cb = std::move(done);
   maybe_prepare_rebalance(g, now);
 }
@@ -780,8 +782,8 @@ void GroupCoordinator::update_static_member_and_rebalance(Group& g, const std::s
   const std::optional<std::string> current_leader = g.leader;
   // Kafka replaceStaticMember: fence whatever the old incarnation is waiting for.
   Member& m = *g.find(old_id);
-  if (m.join_cb) defer_join(std::move(m.join_cb), join_error(err::FENCED_INSTANCE_ID, old_id));
-  if (m.sync_cb) defer_sync(std::move(m.sync_cb), sync_error(err::FENCED_INSTANCE_ID));
+  if (m.join_cb) defer_join(std::move(m.join_cb), join_error(Errc::kFencedInstance, old_id));
+  if (m.sync_cb) defer_sync(std::move(m.sync_cb), sync_error(Errc::kFencedInstance));
   m.join_cb = nullptr;
   m.sync_cb = nullptr;
   g.by_id.erase(old_id);
@@ -836,32 +838,32 @@ void GroupCoordinator::update_static_member_and_rebalance(Group& g, const std::s
 void GroupCoordinator::sync_group(const SyncGroupRequest& req, SyncCallback done, int64_t now) {
   Scope scope(*this, now);
   SLUICE_ASSERT(done);
-  if (!group_id_ok(req.group_id, false)) return defer_sync(std::move(done), sync_error(err::INVALID_GROUP_ID));
+  if (!group_id_ok(req.group_id, false)) return defer_sync(std::move(done), sync_error(Errc::kInvalidGroupId));
   Group* gp = find_group(req.group_id);
-  if (!gp) return defer_sync(std::move(done), sync_error(err::UNKNOWN_MEMBER_ID));
+  if (!gp) return defer_sync(std::move(done), sync_error(Errc::kUnknownMember));
   Group& g = *gp;
   touch(g);
-  if (int16_t e = validate_current_member(g, req.member_id, req.group_instance_id); e != err::NONE)
+  if (Errc e = validate_current_member(g, req.member_id, req.group_instance_id); e != Errc::kOk)
     return defer_sync(std::move(done), sync_error(e));
-  if (req.generation_id != g.generation) return defer_sync(std::move(done), sync_error(err::ILLEGAL_GENERATION));
+  if (req.generation_id != g.generation) return defer_sync(std::move(done), sync_error(Errc::kIllegalGeneration));
   if (req.protocol_type && g.protocol_type != req.protocol_type)
-    return defer_sync(std::move(done), sync_error(err::INCONSISTENT_GROUP_PROTOCOL));
+    return defer_sync(std::move(done), sync_error(Errc::kInconsistentGroupProtocol));
   if (req.protocol_name && g.protocol_name != req.protocol_name)
-    return defer_sync(std::move(done), sync_error(err::INCONSISTENT_GROUP_PROTOCOL));
+    return defer_sync(std::move(done), sync_error(Errc::kInconsistentGroupProtocol));
 
   Member& m = *g.find(req.member_id);
   switch (g.state) {
     case GroupState::kEmpty:
-    case GroupState::kDead: return defer_sync(std::move(done), sync_error(err::UNKNOWN_MEMBER_ID));
-    case GroupState::kPreparingRebalance: return defer_sync(std::move(done), sync_error(err::REBALANCE_IN_PROGRESS));
+    case GroupState::kDead: return defer_sync(std::move(done), sync_error(Errc::kUnknownMember));
+    case GroupState::kPreparingRebalance: return defer_sync(std::move(done), sync_error(Errc::kRebalanceInProgress));
     case GroupState::kCompletingRebalance: {
       const bool leader = g.is_leader(m.id);
       if (leader) {
         for (const auto& a : req.assignments)
           if (a.assignment.size() > cfg_.max_assignment_bytes)
-            return defer_sync(std::move(done), sync_error(err::INVALID_REQUEST));
+            return defer_sync(std::move(done), sync_error(Errc::kInvalidRequest));
       }
-      if (m.sync_cb) defer_sync(std::move(m.sync_cb), sync_error(err::REBALANCE_IN_PROGRESS));
+      if (m.sync_cb) defer_sync(std::move(m.sync_cb), sync_error(Errc::kRebalanceInProgress));
       m.sync_cb = std::move(done);
       g.pending_sync.erase(m.id);
       if (g.pending_sync.empty()) g.sync_deadline = kNoDeadline;
@@ -874,7 +876,7 @@ void GroupCoordinator::sync_group(const SyncGroupRequest& req, SyncCallback done
           o->assignment = it == given.end() ? std::string() : *it->second;
         }
         store_group(g);
-        propagate_assignment(g, err::NONE, now);
+        propagate_assignment(g, Errc::kOk, now);
         transition(g, GroupState::kStable, now);
       }
       return;
@@ -895,39 +897,39 @@ void GroupCoordinator::sync_group(const SyncGroupRequest& req, SyncCallback done
 
 HeartbeatResponse GroupCoordinator::heartbeat(const HeartbeatRequest& req, int64_t now) {
   Scope scope(*this, now);
-  if (!group_id_ok(req.group_id, false)) return {err::INVALID_GROUP_ID};
+  if (!group_id_ok(req.group_id, false)) return {Errc::kInvalidGroupId};
   Group* gp = find_group(req.group_id);
-  if (!gp) return {err::UNKNOWN_MEMBER_ID};
+  if (!gp) return {Errc::kUnknownMember};
   Group& g = *gp;
   touch(g);
-  if (int16_t e = validate_current_member(g, req.member_id, req.group_instance_id); e != err::NONE) return {e};
-  if (req.generation_id != g.generation) return {err::ILLEGAL_GENERATION};
+  if (Errc e = validate_current_member(g, req.member_id, req.group_instance_id); e != Errc::kOk) return {e};
+  if (req.generation_id != g.generation) return {Errc::kIllegalGeneration};
   Member& m = *g.find(req.member_id);
   switch (g.state) {
     case GroupState::kEmpty:
-    case GroupState::kDead: return {err::UNKNOWN_MEMBER_ID};
+    case GroupState::kDead: return {Errc::kUnknownMember};
     case GroupState::kCompletingRebalance:
-    case GroupState::kStable: schedule_heartbeat(m, m.session_timeout_ms, now); return {err::NONE};
+    case GroupState::kStable: schedule_heartbeat(m, m.session_timeout_ms, now); return {Errc::kOk};
     case GroupState::kPreparingRebalance:
       schedule_heartbeat(m, m.session_timeout_ms, now);
-      return {err::REBALANCE_IN_PROGRESS};
+      return {Errc::kRebalanceInProgress};
   }
-  return {err::UNKNOWN_SERVER_ERROR};
+  return {Errc::kInternal};
 }
 
 LeaveGroupResponse GroupCoordinator::leave_group(const LeaveGroupRequest& req, int64_t now) {
   Scope scope(*this, now);
   LeaveGroupResponse resp;
   if (!group_id_ok(req.group_id, false)) {
-    resp.error_code = err::INVALID_GROUP_ID;
+    resp.error = Errc::kInvalidGroupId;
     return resp;
   }
   Group* g = find_group(req.group_id);
   if (g) touch(*g);
   for (const auto& who : req.members) {
-    LeaveGroupMemberResponse r{who.member_id, who.group_instance_id, err::NONE};
+    LeaveGroupMemberResponse r{who.member_id, who.group_instance_id, Errc::kOk};
     if (!g) {
-      r.error_code = err::UNKNOWN_MEMBER_ID;
+      r.error = Errc::kUnknownMember;
     } else if (who.member_id.empty()) {
       // Administrative removal by instance id.
       std::optional<std::string> current;
@@ -935,20 +937,20 @@ LeaveGroupResponse GroupCoordinator::leave_group(const LeaveGroupRequest& req, i
       if (current) {
         remove_member_and_update_group(*g, *current, now);
       } else {
-        r.error_code = err::UNKNOWN_MEMBER_ID;
+        r.error = Errc::kUnknownMember;
       }
     } else if (g->pending_members.count(who.member_id)) {
       remove_pending_member_and_update_group(*g, who.member_id, now);
     } else {
-      r.error_code = validate_current_member(*g, who.member_id, who.group_instance_id);
-      if (r.error_code == err::NONE) remove_member_and_update_group(*g, who.member_id, now);
+      r.error = validate_current_member(*g, who.member_id, who.group_instance_id);
+      if (r.error == Errc::kOk) remove_member_and_update_group(*g, who.member_id, now);
     }
     resp.members.push_back(std::move(r));
   }
   if (req.api_version < 3) {
     for (const auto& r : resp.members)
-      if (r.error_code != err::NONE) {
-        resp.error_code = r.error_code;
+      if (r.error != Errc::kOk) {
+        resp.error = r.error;
         break;
       }
   }
@@ -962,7 +964,7 @@ LeaveGroupResponse GroupCoordinator::leave_group(const LeaveGroupRequest& req, i
 OffsetCommitResult GroupCoordinator::commit_offsets(const OffsetCommitRequest& req, int64_t now) {
   Scope scope(*this, now);
   OffsetCommitResult result;
-  auto all = [&](int16_t e) {
+  auto all = [&](Errc e) {
     OffsetCommitResult r;
     for (const auto& t : req.topics) {
       OffsetCommitTopicResult tr{t.name, {}};
@@ -971,29 +973,29 @@ OffsetCommitResult GroupCoordinator::commit_offsets(const OffsetCommitRequest& r
     }
     return r;
   };
-  if (!group_id_ok(req.group_id, /*allow_empty=*/true)) return all(err::INVALID_GROUP_ID);
+  if (!group_id_ok(req.group_id, /*allow_empty=*/true)) return all(Errc::kInvalidGroupId);
   Group* gp = find_group(req.group_id);
   if (!gp) {
     // A group that does not use Kafka for membership may commit (it is created Empty); anything
     // else comes from a generation this coordinator does not know.
-    if (req.generation_id >= 0) return all(err::ILLEGAL_GENERATION);
+    if (req.generation_id >= 0) return all(Errc::kIllegalGeneration);
     gp = &create_group(req.group_id, now);
   }
   Group& g = *gp;
   touch(g);
 
   // Kafka validateOffsetCommit.
-  int16_t e = err::NONE;
+  Errc e = Errc::kOk;
   if (req.generation_id >= 0 || !req.member_id.empty() || req.group_instance_id) {
     e = validate_current_member(g, req.member_id, req.group_instance_id);
-    if (e == err::NONE && req.generation_id != g.generation) e = err::ILLEGAL_GENERATION;
+    if (e == Errc::kOk && req.generation_id != g.generation) e = Errc::kIllegalGeneration;
   } else if (!g.is(GroupState::kEmpty)) {
-    e = err::UNKNOWN_MEMBER_ID;  // only members may commit to a non-empty group
+    e = Errc::kUnknownMember;  // only members may commit to a non-empty group
   }
-  if (e != err::NONE) return all(e);
+  if (e != Errc::kOk) return all(e);
 
   switch (g.state) {
-    case GroupState::kCompletingRebalance: return all(err::REBALANCE_IN_PROGRESS);
+    case GroupState::kCompletingRebalance: return all(Errc::kRebalanceInProgress);
     case GroupState::kStable:
     case GroupState::kPreparingRebalance: {
       Member* m = g.find(req.member_id);
@@ -1002,7 +1004,7 @@ OffsetCommitResult GroupCoordinator::commit_offsets(const OffsetCommitRequest& r
       break;
     }
     case GroupState::kEmpty: break;
-    case GroupState::kDead: return all(err::UNKNOWN_MEMBER_ID);
+    case GroupState::kDead: return all(Errc::kUnknownMember);
   }
 
   for (const auto& t : req.topics) {
@@ -1010,7 +1012,7 @@ OffsetCommitResult GroupCoordinator::commit_offsets(const OffsetCommitRequest& r
     for (const auto& p : t.partitions) {
       const size_t md_size = p.metadata ? p.metadata->size() : 0;
       if (md_size > cfg_.offset_metadata_max_bytes) {
-        tr.partitions.push_back({p.partition, err::OFFSET_METADATA_TOO_LARGE});
+        tr.partitions.push_back({p.partition, Errc::kMetadataTooLarge});
         continue;
       }
       OffsetRecordValue v;
@@ -1021,7 +1023,7 @@ OffsetCommitResult GroupCoordinator::commit_offsets(const OffsetCommitRequest& r
       v.expire_timestamp_ms = req.retention_time_ms == -1 ? -1 : now + req.retention_time_ms;
       emit(Record{encode_offset_key(g.id, t.name, p.partition), encode_offset_value(v)});
       g.offsets[OffsetKey{t.name, p.partition}] = std::move(v);
-      tr.partitions.push_back({p.partition, err::NONE});
+      tr.partitions.push_back({p.partition, Errc::kOk});
     }
     result.topics.push_back(std::move(tr));
   }
@@ -1032,7 +1034,7 @@ OffsetFetchResult GroupCoordinator::fetch_offsets(const OffsetFetchRequest& req,
   Scope scope(*this, now);
   OffsetFetchResult result;
   if (!group_id_ok(req.group_id, /*allow_empty=*/true)) {
-    result.error_code = err::INVALID_GROUP_ID;
+    result.error = Errc::kInvalidGroupId;
     return result;
   }
   const Group* g = find_group(req.group_id);
@@ -1060,7 +1062,7 @@ OffsetFetchResult GroupCoordinator::fetch_offsets(const OffsetFetchRequest& req,
       if (result.topics.empty() || result.topics.back().name != key.topic)
         result.topics.push_back(OffsetFetchTopicResult{key.topic, {}});
       result.topics.back().partitions.push_back(OffsetFetchPartitionResult{key.partition, v.offset, v.leader_epoch,
-                                                                           v.metadata, err::NONE});
+                                                                           v.metadata, Errc::kOk});
     }
   }
   return result;
@@ -1130,7 +1132,7 @@ std::vector<DescribedGroup> GroupCoordinator::describe_groups(const std::vector<
     DescribedGroup d;
     d.group_id = id;
     if (!group_id_ok(id, /*allow_empty=*/true)) {
-      d.error_code = err::INVALID_GROUP_ID;
+      d.error = Errc::kInvalidGroupId;
       out.push_back(std::move(d));
       continue;
     }
@@ -1163,14 +1165,14 @@ std::vector<DeletedGroup> GroupCoordinator::delete_groups(const std::vector<std:
   std::set<std::string> seen;
   for (const auto& id : group_ids) {
     if (!seen.insert(id).second) continue;  // Kafka takes a set of ids
-    DeletedGroup d{id, err::NONE};
+    DeletedGroup d{id, Errc::kOk};
     Group* g = group_id_ok(id, true) ? find_group(id) : nullptr;
     if (!group_id_ok(id, true)) {
-      d.error_code = err::INVALID_GROUP_ID;
+      d.error = Errc::kInvalidGroupId;
     } else if (!g) {
-      d.error_code = err::GROUP_ID_NOT_FOUND;
+      d.error = Errc::kGroupNotFound;
     } else if (!g->is(GroupState::kEmpty)) {
-      d.error_code = err::NON_EMPTY_GROUP;
+      d.error = Errc::kGroupNotEmpty;
     } else {
       transition(*g, GroupState::kDead, now);
       for (const auto& [key, v] : g->offsets) emit(Record{encode_offset_key(id, key.topic, key.partition), std::nullopt});

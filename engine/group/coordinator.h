@@ -12,6 +12,8 @@
 // callback runs exactly once. Change records are handed to the sink synchronously, always before
 // any response that depends on them is produced (so a broker that holds responses until the
 // records emitted before them are durable gets Kafka's "ack after append" guarantee).
+// Errors: every result carries a broker::Errc, the engine's protocol-neutral vocabulary; the
+// Kafka edge turns it into the wire code (engine/kafka/server/errors.h).
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -24,29 +26,10 @@
 #include <vector>
 
 #include "alloc/result.h"
+#include "engine/broker/errc.h"
 #include "engine/group/records.h"
 
 namespace sluice::group {
-
-// Kafka error codes used by the coordinator.
-namespace err {
-inline constexpr int16_t NONE = 0;
-inline constexpr int16_t UNKNOWN_SERVER_ERROR = -1;
-inline constexpr int16_t OFFSET_METADATA_TOO_LARGE = 12;
-inline constexpr int16_t COORDINATOR_NOT_AVAILABLE = 15;
-inline constexpr int16_t ILLEGAL_GENERATION = 22;
-inline constexpr int16_t INCONSISTENT_GROUP_PROTOCOL = 23;
-inline constexpr int16_t INVALID_GROUP_ID = 24;
-inline constexpr int16_t UNKNOWN_MEMBER_ID = 25;
-inline constexpr int16_t INVALID_SESSION_TIMEOUT = 26;
-inline constexpr int16_t REBALANCE_IN_PROGRESS = 27;
-inline constexpr int16_t INVALID_REQUEST = 42;
-inline constexpr int16_t NON_EMPTY_GROUP = 68;
-inline constexpr int16_t GROUP_ID_NOT_FOUND = 69;
-inline constexpr int16_t MEMBER_ID_REQUIRED = 79;
-inline constexpr int16_t GROUP_MAX_SIZE_REACHED = 81;
-inline constexpr int16_t FENCED_INSTANCE_ID = 82;
-}  // namespace err
 
 enum class GroupState : uint8_t { kEmpty, kPreparingRebalance, kCompletingRebalance, kStable, kDead };
 // "Empty", "PreparingRebalance", "CompletingRebalance", "Stable", "Dead" (Kafka's spelling).
@@ -66,7 +49,7 @@ struct Config {
   size_t offset_metadata_max_bytes = 4096;      // offset.metadata.max.bytes
   int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;        // offsets.retention.minutes
   int64_t offsets_retention_check_interval_ms = 600000;          // offsets.retention.check.interval.ms
-  size_t max_group_id_bytes = 255;              // longer (or, where Kafka requires, empty) ids: INVALID_GROUP_ID
+  size_t max_group_id_bytes = 255;              // longer (or, where Kafka requires, empty) ids: kInvalidGroupId
   size_t max_member_metadata_bytes = 1 << 20;   // sum of protocol names + metadata of one JoinGroup
   size_t max_assignment_bytes = 1 << 20;        // per member, in the leader's SyncGroup
   size_t max_client_id_in_member_id = 255;      // client/instance id prefix of generated member ids
@@ -100,7 +83,7 @@ struct JoinGroupMember {
 };
 
 struct JoinGroupResponse {
-  int16_t error_code = err::NONE;
+  broker::Errc error = broker::Errc::kOk;
   int32_t generation_id = -1;
   std::optional<std::string> protocol_type;  // wire v7+; null on errors
   std::optional<std::string> protocol_name;  // null on errors (write "" before v7)
@@ -126,7 +109,7 @@ struct SyncGroupRequest {
 };
 
 struct SyncGroupResponse {
-  int16_t error_code = err::NONE;
+  broker::Errc error = broker::Errc::kOk;
   std::optional<std::string> protocol_type;
   std::optional<std::string> protocol_name;
   std::string assignment;
@@ -141,7 +124,7 @@ struct HeartbeatRequest {
 };
 
 struct HeartbeatResponse {
-  int16_t error_code = err::NONE;
+  broker::Errc error = broker::Errc::kOk;
 };
 
 // ---- LeaveGroup (v0-2: one member id; v3+: batch) ----
@@ -159,12 +142,12 @@ struct LeaveGroupRequest {
 struct LeaveGroupMemberResponse {
   std::string member_id;
   std::optional<std::string> group_instance_id;
-  int16_t error_code = err::NONE;
+  broker::Errc error = broker::Errc::kOk;
 };
 
 struct LeaveGroupResponse {
   // For api_version < 3 this already holds the first member error (what v0-2 put on the wire).
-  int16_t error_code = err::NONE;
+  broker::Errc error = broker::Errc::kOk;
   std::vector<LeaveGroupMemberResponse> members;
 };
 
@@ -192,7 +175,7 @@ struct OffsetCommitRequest {
 
 struct OffsetCommitPartitionResult {
   int32_t partition = 0;
-  int16_t error_code = err::NONE;
+  broker::Errc error = broker::Errc::kOk;
 };
 
 struct OffsetCommitTopicResult {
@@ -221,7 +204,7 @@ struct OffsetFetchPartitionResult {
   int64_t offset = -1;
   int32_t leader_epoch = -1;
   std::string metadata;
-  int16_t error_code = err::NONE;
+  broker::Errc error = broker::Errc::kOk;
   friend bool operator==(const OffsetFetchPartitionResult&, const OffsetFetchPartitionResult&) = default;
 };
 
@@ -232,7 +215,7 @@ struct OffsetFetchTopicResult {
 };
 
 struct OffsetFetchResult {
-  int16_t error_code = err::NONE;  // group-level (v2+)
+  broker::Errc error = broker::Errc::kOk;  // group-level (v2+)
   std::vector<OffsetFetchTopicResult> topics;  // all offsets: sorted by topic, partition
   friend bool operator==(const OffsetFetchResult&, const OffsetFetchResult&) = default;
 };
@@ -246,7 +229,7 @@ struct ListedGroup {
 };
 
 struct ListGroupsResult {
-  int16_t error_code = err::NONE;
+  broker::Errc error = broker::Errc::kOk;
   std::vector<ListedGroup> groups;  // sorted by group id
 };
 
@@ -261,7 +244,7 @@ struct DescribedMember {
 };
 
 struct DescribedGroup {
-  int16_t error_code = err::NONE;
+  broker::Errc error = broker::Errc::kOk;
   std::string group_id;
   std::string state;          // "Dead" for an unknown group
   std::string protocol_type;
@@ -272,7 +255,7 @@ struct DescribedGroup {
 
 struct DeletedGroup {
   std::string group_id;
-  int16_t error_code = err::NONE;
+  broker::Errc error = broker::Errc::kOk;
 };
 
 using JoinCallback = std::function<void(JoinGroupResponse)>;
@@ -361,8 +344,8 @@ class GroupCoordinator {
   void update_static_member_and_rebalance(Group& g, const std::string& old_id, const std::string& new_id,
                                           const JoinGroupRequest& req, std::vector<Protocol> protocols,
                                           JoinCallback done, int64_t now);
-  int16_t validate_current_member(const Group& g, const std::string& member_id,
-                                  const std::optional<std::string>& instance_id) const;
+  broker::Errc validate_current_member(const Group& g, const std::string& member_id,
+                                       const std::optional<std::string>& instance_id) const;
   void maybe_prepare_rebalance(Group& g, int64_t now);
   void prepare_rebalance(Group& g, int64_t now);
   void maybe_complete_join(Group& g, int64_t now);
@@ -373,7 +356,7 @@ class GroupCoordinator {
   void remove_member(Group& g, const std::string& member_id);
   void remove_member_and_update_group(Group& g, const std::string& member_id, int64_t now);
   void remove_pending_member_and_update_group(Group& g, const std::string& member_id, int64_t now);
-  void propagate_assignment(Group& g, int16_t error, int64_t now);
+  void propagate_assignment(Group& g, broker::Errc error, int64_t now);
   void transition(Group& g, GroupState to, int64_t now);
   void store_group(Group& g);
   void emit(Record r);

@@ -22,7 +22,7 @@ Pair stable_pair(Harness& h, const std::string& g) {
   EXPECT_TRUE(sa->ready());
   auto jb = h.join_new(g, "cb");
   EXPECT_FALSE(jb->ready());
-  EXPECT_EQ(h.heartbeat(g, ja->value->generation_id, p.a), err::REBALANCE_IN_PROGRESS);
+  EXPECT_EQ(h.heartbeat(g, ja->value->generation_id, p.a), Errc::kRebalanceInProgress);
   auto ja2 = h.join(join_req(g, p.a, "ca"));
   EXPECT_TRUE(ja2->ready() && jb->ready());
   p.b = jb->value->member_id;
@@ -40,7 +40,7 @@ TEST(GroupJoin, MemberIdRequiredRoundTrip) {
   Harness h;
   auto first = h.join(join_req("g", "", "my-client"));
   ASSERT_TRUE(first->ready());
-  EXPECT_EQ(first->value->error_code, err::MEMBER_ID_REQUIRED);
+  EXPECT_EQ(first->value->error, Errc::kMemberIdRequired);
   EXPECT_EQ(first->value->generation_id, -1);
   const std::string id = first->value->member_id;
   EXPECT_EQ(id.rfind("my-client-", 0), 0u) << id;
@@ -50,7 +50,7 @@ TEST(GroupJoin, MemberIdRequiredRoundTrip) {
   auto second = h.join(join_req("g", id, "my-client"));
   ASSERT_TRUE(second->ready());
   EXPECT_EQ(second->calls, 1);
-  EXPECT_EQ(second->value->error_code, err::NONE);
+  EXPECT_EQ(second->value->error, Errc::kOk);
   EXPECT_EQ(second->value->member_id, id);
   EXPECT_EQ(second->value->generation_id, 1);
   EXPECT_EQ(second->value->leader, id);
@@ -63,7 +63,7 @@ TEST(GroupJoin, MemberIdRequiredRoundTrip) {
   // v3 and below: no member id dance.
   auto old = h.join(join_req("g2", "", "c", std::nullopt, protos({{"range", "x"}}), 10000, 30000, 3));
   ASSERT_TRUE(old->ready());
-  EXPECT_EQ(old->value->error_code, err::NONE);
+  EXPECT_EQ(old->value->error, Errc::kOk);
   EXPECT_EQ(old->value->generation_id, 1);
 }
 
@@ -79,11 +79,11 @@ TEST(GroupJoin, PendingMemberExpiresAfterSessionTimeout) {
   EXPECT_FALSE(a->ready());
   h.advance(1);
   ASSERT_TRUE(a->ready());
-  EXPECT_EQ(a->value->error_code, err::NONE);
+  EXPECT_EQ(a->value->error, Errc::kOk);
   // The expired pending id is no longer accepted as a known member.
   auto late = h.join(join_req("g", id, "c"));
   ASSERT_TRUE(late->ready());
-  EXPECT_EQ(late->value->error_code, err::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(late->value->error, Errc::kUnknownMember);
 }
 
 TEST(GroupJoin, StateTransitionsOfOneMember) {
@@ -94,11 +94,11 @@ TEST(GroupJoin, StateTransitionsOfOneMember) {
   EXPECT_EQ(h.state("g"), GroupState::kCompletingRebalance);
   const auto id = j->value->member_id;
   // Commit while CompletingRebalance is refused; heartbeat is fine.
-  EXPECT_EQ(commit_error(h.commit("g", 1, id, "t", 0, 5)), err::REBALANCE_IN_PROGRESS);
-  EXPECT_EQ(h.heartbeat("g", 1, id), err::NONE);
+  EXPECT_EQ(commit_error(h.commit("g", 1, id, "t", 0, 5)), Errc::kRebalanceInProgress);
+  EXPECT_EQ(h.heartbeat("g", 1, id), Errc::kOk);
   auto s = h.sync("g", 1, id, {{id, "assign"}});
   ASSERT_TRUE(s->ready());
-  EXPECT_EQ(s->value->error_code, err::NONE);
+  EXPECT_EQ(s->value->error, Errc::kOk);
   EXPECT_EQ(s->value->assignment, "assign");
   EXPECT_EQ(s->value->protocol_name, "range");
   EXPECT_EQ(h.state("g"), GroupState::kStable);
@@ -109,7 +109,7 @@ TEST(GroupJoin, StateTransitionsOfOneMember) {
   EXPECT_EQ(h.state("g"), GroupState::kCompletingRebalance);
   // Leaving during CompletingRebalance: the group goes through PreparingRebalance to Empty.
   auto leave = h.c.leave_group(LeaveGroupRequest{"g", {{id, std::nullopt}}, 1}, h.now);
-  EXPECT_EQ(leave.error_code, err::NONE);
+  EXPECT_EQ(leave.error, Errc::kOk);
   EXPECT_EQ(h.state("g"), GroupState::kEmpty);
   EXPECT_EQ(h.c.group_generation("g"), 3);
   // Empty group with no offsets disappears at the next purge (Dead).
@@ -127,7 +127,7 @@ TEST(GroupJoin, TwoMembersLeaderAssignsBothSync) {
   auto jb = h.join_new("g", "cb");
   EXPECT_FALSE(jb->ready());
   EXPECT_EQ(h.state("g"), GroupState::kPreparingRebalance);
-  EXPECT_EQ(h.heartbeat("g", 1, a), err::REBALANCE_IN_PROGRESS);
+  EXPECT_EQ(h.heartbeat("g", 1, a), Errc::kRebalanceInProgress);
   auto ja2 = h.join(join_req("g", a, "ca"));
   ASSERT_TRUE(ja2->ready());
   ASSERT_TRUE(jb->ready());
@@ -142,10 +142,10 @@ TEST(GroupJoin, TwoMembersLeaderAssignsBothSync) {
   // The follower waits for the leader.
   auto sb = h.sync("g", 2, b);
   EXPECT_FALSE(sb->ready());
-  EXPECT_EQ(h.heartbeat("g", 2, b), err::NONE);
+  EXPECT_EQ(h.heartbeat("g", 2, b), Errc::kOk);
   // Wrong generation and unknown members are refused at once.
-  EXPECT_EQ(h.sync("g", 1, a)->value->error_code, err::ILLEGAL_GENERATION);
-  EXPECT_EQ(h.sync("g", 2, "nobody")->value->error_code, err::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(h.sync("g", 1, a)->value->error, Errc::kIllegalGeneration);
+  EXPECT_EQ(h.sync("g", 2, "nobody")->value->error, Errc::kUnknownMember);
   auto sa = h.sync("g", 2, a, {{a, "pa"}, {b, "pb"}, {"ghost", "x"}});
   ASSERT_TRUE(sa->ready() && sb->ready());
   EXPECT_EQ(sa->value->assignment, "pa");
@@ -170,11 +170,11 @@ TEST(GroupJoin, MissingAssignmentIsEmptyAndV5ProtocolChecked) {
   std::optional<SyncGroupResponse> got;
   h.c.sync_group(r, [&](SyncGroupResponse s) { got = s; }, h.now);
   ASSERT_TRUE(got);
-  EXPECT_EQ(got->error_code, err::INCONSISTENT_GROUP_PROTOCOL);
+  EXPECT_EQ(got->error, Errc::kInconsistentGroupProtocol);
   r.protocol_name = "range";
   got.reset();
   h.c.sync_group(r, [&](SyncGroupResponse s) { got = s; }, h.now);
-  EXPECT_EQ(got->error_code, err::NONE);
+  EXPECT_EQ(got->error, Errc::kOk);
   EXPECT_EQ(got->assignment, "B");
 }
 
@@ -184,12 +184,12 @@ TEST(GroupJoin, ThirdMemberTriggersRebalanceAndOthersRejoin) {
   auto jc = h.join_new("g", "cc");
   EXPECT_FALSE(jc->ready());
   EXPECT_EQ(h.state("g"), GroupState::kPreparingRebalance);
-  EXPECT_EQ(h.heartbeat("g", p.gen, p.a), err::REBALANCE_IN_PROGRESS);
-  EXPECT_EQ(h.heartbeat("g", p.gen, p.b), err::REBALANCE_IN_PROGRESS);
+  EXPECT_EQ(h.heartbeat("g", p.gen, p.a), Errc::kRebalanceInProgress);
+  EXPECT_EQ(h.heartbeat("g", p.gen, p.b), Errc::kRebalanceInProgress);
   // Stable-generation sync during the join phase.
-  EXPECT_EQ(h.sync("g", p.gen, p.b)->value->error_code, err::REBALANCE_IN_PROGRESS);
+  EXPECT_EQ(h.sync("g", p.gen, p.b)->value->error, Errc::kRebalanceInProgress);
   // Commits are still accepted while preparing.
-  EXPECT_EQ(commit_error(h.commit("g", p.gen, p.a, "t", 0, 10)), err::NONE);
+  EXPECT_EQ(commit_error(h.commit("g", p.gen, p.a, "t", 0, 10)), Errc::kOk);
   auto jb = h.join(join_req("g", p.b, "cb"));
   EXPECT_FALSE(jb->ready());
   auto ja = h.join(join_req("g", p.a, "ca"));
@@ -197,7 +197,7 @@ TEST(GroupJoin, ThirdMemberTriggersRebalanceAndOthersRejoin) {
   EXPECT_EQ(ja->value->generation_id, p.gen + 1);
   EXPECT_EQ(ja->value->leader, p.a);
   EXPECT_EQ(ja->value->members.size(), 3u);
-  EXPECT_EQ(h.heartbeat("g", p.gen, p.a), err::ILLEGAL_GENERATION);
+  EXPECT_EQ(h.heartbeat("g", p.gen, p.a), Errc::kIllegalGeneration);
   const auto c = jc->value->member_id;
   auto sc = h.sync("g", p.gen + 1, c);
   auto sb = h.sync("g", p.gen + 1, p.b);
@@ -213,13 +213,13 @@ TEST(GroupJoin, SessionTimeoutEvictsSilentMemberAndRebalances) {
   // A keeps heartbeating, B is silent. Session is 10 s.
   for (int i = 0; i < 9; ++i) {
     h.advance(1000);
-    EXPECT_EQ(h.heartbeat("g", p.gen, p.a), err::NONE);
+    EXPECT_EQ(h.heartbeat("g", p.gen, p.a), Errc::kOk);
   }
   EXPECT_EQ(h.state("g"), GroupState::kStable);
   h.advance(1000);
   EXPECT_EQ(h.state("g"), GroupState::kPreparingRebalance);
-  EXPECT_EQ(h.heartbeat("g", p.gen, p.b), err::UNKNOWN_MEMBER_ID);
-  EXPECT_EQ(h.heartbeat("g", p.gen, p.a), err::REBALANCE_IN_PROGRESS);
+  EXPECT_EQ(h.heartbeat("g", p.gen, p.b), Errc::kUnknownMember);
+  EXPECT_EQ(h.heartbeat("g", p.gen, p.a), Errc::kRebalanceInProgress);
   auto ja = h.join(join_req("g", p.a, "ca"));
   ASSERT_TRUE(ja->ready());
   EXPECT_EQ(ja->value->generation_id, p.gen + 1);
@@ -233,8 +233,8 @@ TEST(GroupJoin, NextDeadlineTracksSessionExpiry) {
   const int64_t t0 = h.now;
   EXPECT_LE(h.c.next_deadline_ms(), t0 + 10000);
   EXPECT_GT(h.c.next_deadline_ms(), t0);
-  EXPECT_EQ(h.heartbeat("g", p.gen, p.a), err::NONE);
-  EXPECT_EQ(h.heartbeat("g", p.gen, p.b), err::NONE);
+  EXPECT_EQ(h.heartbeat("g", p.gen, p.a), Errc::kOk);
+  EXPECT_EQ(h.heartbeat("g", p.gen, p.b), Errc::kOk);
   EXPECT_EQ(h.c.next_deadline_ms(), t0 + 10000);
   h.now = t0 + 9999;
   h.c.tick(h.now);
@@ -254,14 +254,14 @@ TEST(GroupJoin, RebalanceTimeoutRemovesMembersThatDidNotRejoin) {
   // B keeps its session alive with heartbeats but never rejoins.
   for (int i = 0; i < 29; ++i) {
     h.advance(1000);
-    EXPECT_EQ(h.heartbeat("g", p.gen, p.b), err::REBALANCE_IN_PROGRESS);
+    EXPECT_EQ(h.heartbeat("g", p.gen, p.b), Errc::kRebalanceInProgress);
     EXPECT_FALSE(ja->ready());
   }
   h.advance(1000);  // 30 s = max rebalance timeout of the members
   ASSERT_TRUE(ja->ready() && jc->ready());
-  EXPECT_EQ(ja->value->error_code, err::NONE);
+  EXPECT_EQ(ja->value->error, Errc::kOk);
   EXPECT_EQ(ja->value->members.size(), 2u);
-  EXPECT_EQ(h.heartbeat("g", p.gen, p.b), err::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(h.heartbeat("g", p.gen, p.b), Errc::kUnknownMember);
   EXPECT_EQ(h.describe("g").members.size(), 2u);
 }
 
@@ -277,12 +277,12 @@ TEST(GroupJoin, PendingSyncTimeoutRemovesFollowerThatNeverSyncs) {
   // B heartbeats but never sends SyncGroup: removed after the rebalance timeout (30 s).
   for (int i = 0; i < 29; ++i) {
     h.advance(1000);
-    EXPECT_EQ(h.heartbeat("g", gen, p.b), err::NONE);
-    EXPECT_EQ(h.heartbeat("g", gen, p.a), err::NONE);
+    EXPECT_EQ(h.heartbeat("g", gen, p.b), Errc::kOk);
+    EXPECT_EQ(h.heartbeat("g", gen, p.a), Errc::kOk);
   }
   h.advance(1000);
-  EXPECT_EQ(h.heartbeat("g", gen, p.b), err::UNKNOWN_MEMBER_ID);
-  EXPECT_EQ(h.heartbeat("g", gen, p.a), err::REBALANCE_IN_PROGRESS);
+  EXPECT_EQ(h.heartbeat("g", gen, p.b), Errc::kUnknownMember);
+  EXPECT_EQ(h.heartbeat("g", gen, p.a), Errc::kRebalanceInProgress);
 }
 
 TEST(GroupJoin, LeaderFailureDuringSyncFailsWaitingFollowers) {
@@ -294,9 +294,9 @@ TEST(GroupJoin, LeaderFailureDuringSyncFailsWaitingFollowers) {
   auto sb = h.sync("g", gen, p.b);
   ASSERT_FALSE(sb->ready());
   auto res = h.c.leave_group(LeaveGroupRequest{"g", {{p.a, std::nullopt}}, 3}, h.now);
-  EXPECT_EQ(res.members.at(0).error_code, err::NONE);
+  EXPECT_EQ(res.members.at(0).error, Errc::kOk);
   ASSERT_TRUE(sb->ready());
-  EXPECT_EQ(sb->value->error_code, err::REBALANCE_IN_PROGRESS);
+  EXPECT_EQ(sb->value->error, Errc::kRebalanceInProgress);
   EXPECT_EQ(h.state("g"), GroupState::kPreparingRebalance);
   EXPECT_EQ(h.c.group_leader("g"), p.b);
   auto jb2 = h.join(join_req("g", p.b, "cb"));
@@ -332,7 +332,7 @@ TEST(GroupJoin, DuplicateJoinWhileWaitingAnswersTheFirst) {
   EXPECT_FALSE(ja1->ready());
   auto ja2 = h.join(join_req("g", p.a, "ca"));
   ASSERT_TRUE(ja1->ready());
-  EXPECT_EQ(ja1->value->error_code, err::REBALANCE_IN_PROGRESS);
+  EXPECT_EQ(ja1->value->error, Errc::kRebalanceInProgress);
   EXPECT_FALSE(ja2->ready());
   auto jb = h.join(join_req("g", p.b, "cb"));
   ASSERT_TRUE(ja2->ready() && jb->ready() && jc->ready());
@@ -351,11 +351,11 @@ TEST(GroupJoin, ProtocolSelectionByVotesAndInconsistentProtocol) {
   EXPECT_FALSE(j3->ready());
   auto bad = h.join(join_req("g", "", "c4", std::nullopt, protos({{"sticky", "4"}}), 10000, 30000, 3));
   ASSERT_TRUE(bad->ready());
-  EXPECT_EQ(bad->value->error_code, err::INCONSISTENT_GROUP_PROTOCOL);
+  EXPECT_EQ(bad->value->error, Errc::kInconsistentGroupProtocol);
   EXPECT_EQ(bad->value->member_id, "");
   auto wrong_type = join_req("g", "", "c5", std::nullopt, protos({{"range", "5"}}), 10000, 30000, 3);
   wrong_type.protocol_type = "connect";
-  EXPECT_EQ(h.join(wrong_type)->value->error_code, err::INCONSISTENT_GROUP_PROTOCOL);
+  EXPECT_EQ(h.join(wrong_type)->value->error, Errc::kInconsistentGroupProtocol);
   auto j1b = h.join(join_req("g", m1, "c1", std::nullopt, protos({{"roundrobin", "1"}, {"range", "1"}}), 10000, 30000, 3));
   ASSERT_TRUE(j1b->ready() && j2->ready() && j3->ready());
   // Candidates: only range is common to all three. Votes: range x3.
@@ -376,24 +376,24 @@ TEST(GroupJoin, RequestValidation) {
   Config cfg;
   cfg.max_group_size = 2;
   Harness h(cfg);
-  EXPECT_EQ(h.join(join_req("", "", "c"))->value->error_code, err::INVALID_GROUP_ID);
-  EXPECT_EQ(h.join(join_req(std::string(256, 'x'), "", "c"))->value->error_code, err::INVALID_GROUP_ID);
-  EXPECT_EQ(h.join(join_req("g", "", "c", std::nullopt, protos({{"r", "m"}}), 5999))->value->error_code,
-            err::INVALID_SESSION_TIMEOUT);
-  EXPECT_EQ(h.join(join_req("g", "", "c", std::nullopt, protos({{"r", "m"}}), 1800001))->value->error_code,
-            err::INVALID_SESSION_TIMEOUT);
-  EXPECT_EQ(h.join(join_req("nogroup", "some-id", "c"))->value->error_code, err::UNKNOWN_MEMBER_ID);
-  EXPECT_EQ(h.join(join_req("g", "", "c", std::nullopt, {}))->value->error_code, err::INCONSISTENT_GROUP_PROTOCOL);
-  EXPECT_EQ(h.heartbeat("", 1, "m"), err::INVALID_GROUP_ID);
-  EXPECT_EQ(h.heartbeat("nogroup", 1, "m"), err::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(h.join(join_req("", "", "c"))->value->error, Errc::kInvalidGroupId);
+  EXPECT_EQ(h.join(join_req(std::string(256, 'x'), "", "c"))->value->error, Errc::kInvalidGroupId);
+  EXPECT_EQ(h.join(join_req("g", "", "c", std::nullopt, protos({{"r", "m"}}), 5999))->value->error,
+            Errc::kInvalidSessionTimeout);
+  EXPECT_EQ(h.join(join_req("g", "", "c", std::nullopt, protos({{"r", "m"}}), 1800001))->value->error,
+            Errc::kInvalidSessionTimeout);
+  EXPECT_EQ(h.join(join_req("nogroup", "some-id", "c"))->value->error, Errc::kUnknownMember);
+  EXPECT_EQ(h.join(join_req("g", "", "c", std::nullopt, {}))->value->error, Errc::kInconsistentGroupProtocol);
+  EXPECT_EQ(h.heartbeat("", 1, "m"), Errc::kInvalidGroupId);
+  EXPECT_EQ(h.heartbeat("nogroup", 1, "m"), Errc::kUnknownMember);
 
   // group.max.size = 2
   Pair p = stable_pair(h, "g");
   auto third = h.join(join_req("g", "", "cc"));
   ASSERT_TRUE(third->ready());
-  EXPECT_EQ(third->value->error_code, err::GROUP_MAX_SIZE_REACHED);
+  EXPECT_EQ(third->value->error, Errc::kGroupFull);
   EXPECT_EQ(h.state("g"), GroupState::kStable);
-  EXPECT_EQ(h.heartbeat("g", p.gen, p.a), err::NONE);
+  EXPECT_EQ(h.heartbeat("g", p.gen, p.a), Errc::kOk);
 }
 
 TEST(GroupJoin, OversizedMetadataAndAssignmentRejected) {
@@ -403,24 +403,24 @@ TEST(GroupJoin, OversizedMetadataAndAssignmentRejected) {
   Harness h(cfg);
   auto big = h.join(join_req("g", "", "c", std::nullopt, {Protocol{"range", std::string(1000, 'm')}}));
   ASSERT_TRUE(big->ready());
-  EXPECT_EQ(big->value->error_code, err::INVALID_REQUEST);
+  EXPECT_EQ(big->value->error, Errc::kInvalidRequest);
   EXPECT_FALSE(h.c.group_state("g").has_value());
   auto j = h.join_new("g", "c");
   const auto id = j->value->member_id;
   auto s = h.sync("g", 1, id, {{id, std::string(101, 'a')}});
   ASSERT_TRUE(s->ready());
-  EXPECT_EQ(s->value->error_code, err::INVALID_REQUEST);
+  EXPECT_EQ(s->value->error, Errc::kInvalidRequest);
   EXPECT_EQ(h.state("g"), GroupState::kCompletingRebalance);
   auto ok = h.sync("g", 1, id, {{id, std::string(100, 'a')}});
-  EXPECT_EQ(ok->value->error_code, err::NONE);
+  EXPECT_EQ(ok->value->error, Errc::kOk);
   // Offset metadata limit: per partition.
   OffsetCommitRequest r;
   r.group_id = "simple";
   r.topics.push_back(OffsetCommitTopic{
       "t", {OffsetCommitPartition{0, 1, -1, std::string(4096, 'x')}, OffsetCommitPartition{1, 2, -1, std::string(4097, 'x')}}});
   auto res = h.c.commit_offsets(r, h.now);
-  EXPECT_EQ(res.topics[0].partitions[0].error_code, err::NONE);
-  EXPECT_EQ(res.topics[0].partitions[1].error_code, err::OFFSET_METADATA_TOO_LARGE);
+  EXPECT_EQ(res.topics[0].partitions[0].error, Errc::kOk);
+  EXPECT_EQ(res.topics[0].partitions[1].error, Errc::kMetadataTooLarge);
   auto f = h.fetch_all("simple");
   ASSERT_EQ(f.topics.size(), 1u);
   ASSERT_EQ(f.topics[0].partitions.size(), 1u);
@@ -469,7 +469,7 @@ TEST(GroupStatic, RestartKeepsAssignmentWithoutRebalance) {
   // inst-2 restarts: empty member id, same instance id and protocols.
   auto r2 = h.join(join_req("g", "", "c2", "inst-2"));
   ASSERT_TRUE(r2->ready());
-  EXPECT_EQ(r2->value->error_code, err::NONE);
+  EXPECT_EQ(r2->value->error, Errc::kOk);
   const auto m2b = r2->value->member_id;
   EXPECT_NE(m2b, m2);
   EXPECT_EQ(r2->value->generation_id, gen);
@@ -481,14 +481,14 @@ TEST(GroupStatic, RestartKeepsAssignmentWithoutRebalance) {
   auto s2 = h.sync("g", gen, m2b, {}, "inst-2");
   ASSERT_TRUE(s2->ready());
   EXPECT_EQ(s2->value->assignment, "A2");
-  EXPECT_EQ(h.heartbeat("g", gen, m1, "inst-1"), err::NONE);  // nobody else rebalanced
+  EXPECT_EQ(h.heartbeat("g", gen, m1, "inst-1"), Errc::kOk);  // nobody else rebalanced
   // The old incarnation is fenced.
-  EXPECT_EQ(h.heartbeat("g", gen, m2, "inst-2"), err::FENCED_INSTANCE_ID);
-  EXPECT_EQ(h.heartbeat("g", gen, m2), err::UNKNOWN_MEMBER_ID);
-  EXPECT_EQ(h.join(join_req("g", m2, "c2", "inst-2"))->value->error_code, err::FENCED_INSTANCE_ID);
-  EXPECT_EQ(h.sync("g", gen, m2, {}, "inst-2")->value->error_code, err::FENCED_INSTANCE_ID);
-  EXPECT_EQ(commit_error(h.commit("g", gen, m2, "t", 0, 1)), err::UNKNOWN_MEMBER_ID);
-  EXPECT_EQ(h.heartbeat("g", gen, m2b, "inst-unknown"), err::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(h.heartbeat("g", gen, m2, "inst-2"), Errc::kFencedInstance);
+  EXPECT_EQ(h.heartbeat("g", gen, m2), Errc::kUnknownMember);
+  EXPECT_EQ(h.join(join_req("g", m2, "c2", "inst-2"))->value->error, Errc::kFencedInstance);
+  EXPECT_EQ(h.sync("g", gen, m2, {}, "inst-2")->value->error, Errc::kFencedInstance);
+  EXPECT_EQ(commit_error(h.commit("g", gen, m2, "t", 0, 1)), Errc::kUnknownMember);
+  EXPECT_EQ(h.heartbeat("g", gen, m2b, "inst-unknown"), Errc::kUnknownMember);
 
   // The leader restarts: it is told the previous leader id, so it does not reassign.
   auto r1 = h.join(join_req("g", "", "c1", "inst-1"));
@@ -516,7 +516,7 @@ TEST(GroupStatic, RejoinWithNewProtocolRebalancesAndFencesWaitingOldIncarnation)
   // i2 restarts while its first join still waits: the old request is fenced.
   auto j2b = h.join(join_req("g", "", "c2", "i2"));
   ASSERT_TRUE(j2->ready());
-  EXPECT_EQ(j2->value->error_code, err::FENCED_INSTANCE_ID);
+  EXPECT_EQ(j2->value->error, Errc::kFencedInstance);
   EXPECT_FALSE(j2b->ready());
   auto j1b = h.join(join_req("g", m1, "c1", "i1", p1));
   ASSERT_TRUE(j1b->ready() && j2b->ready());
@@ -528,7 +528,7 @@ TEST(GroupStatic, RejoinWithNewProtocolRebalancesAndFencesWaitingOldIncarnation)
   // i2 restarts again while waiting for its assignment: fenced, and the group rebalances.
   auto j2c = h.join(join_req("g", "", "c2", "i2"));
   ASSERT_TRUE(s2->ready());
-  EXPECT_EQ(s2->value->error_code, err::FENCED_INSTANCE_ID);
+  EXPECT_EQ(s2->value->error, Errc::kFencedInstance);
   EXPECT_FALSE(j2c->ready());
   EXPECT_EQ(h.state("g"), GroupState::kPreparingRebalance);
   auto j1c = h.join(join_req("g", m1, "c1", "i1", p1));
@@ -545,7 +545,7 @@ TEST(GroupStatic, RejoinWithNewProtocolRebalancesAndFencesWaitingOldIncarnation)
   auto j2d = h.join(join_req("g", "", "c2", "i2", protos({{"roundrobin", "2"}, {"range", "2"}})));
   EXPECT_FALSE(j2d->ready());
   EXPECT_EQ(h.state("g"), GroupState::kPreparingRebalance);
-  EXPECT_EQ(h.heartbeat("g", gen2, m1, "i1"), err::REBALANCE_IN_PROGRESS);
+  EXPECT_EQ(h.heartbeat("g", gen2, m1, "i1"), Errc::kRebalanceInProgress);
   auto j1d = h.join(join_req("g", m1, "c1", "i1", p1));
   ASSERT_TRUE(j1d->ready() && j2d->ready());
   EXPECT_EQ(j1d->value->protocol_name, "roundrobin");
@@ -565,19 +565,19 @@ TEST(GroupStatic, StaticMemberNotRejoiningStaysAndLeaveByInstanceId) {
     h.heartbeat("g", 1, m1, "i1");
   }
   ASSERT_TRUE(j2->ready());
-  EXPECT_EQ(j2->value->error_code, err::NONE);
+  EXPECT_EQ(j2->value->error, Errc::kOk);
   EXPECT_EQ(j2->value->leader, j2->value->member_id);  // i1 did not rejoin: i2 leads
   EXPECT_EQ(j2->value->members.size(), 2u);
-  EXPECT_EQ(h.heartbeat("g", 1, m1, "i1"), err::ILLEGAL_GENERATION);
+  EXPECT_EQ(h.heartbeat("g", 1, m1, "i1"), Errc::kIllegalGeneration);
 
   // Administrative leave by instance id (empty member id), plus unknown ones.
   LeaveGroupRequest lr{"g", {{"", "i1"}, {"", "nope"}, {"bogus", std::nullopt}}, 3};
   auto res = h.c.leave_group(lr, h.now);
-  EXPECT_EQ(res.error_code, err::NONE);
+  EXPECT_EQ(res.error, Errc::kOk);
   ASSERT_EQ(res.members.size(), 3u);
-  EXPECT_EQ(res.members[0].error_code, err::NONE);
-  EXPECT_EQ(res.members[1].error_code, err::UNKNOWN_MEMBER_ID);
-  EXPECT_EQ(res.members[2].error_code, err::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(res.members[0].error, Errc::kOk);
+  EXPECT_EQ(res.members[1].error, Errc::kUnknownMember);
+  EXPECT_EQ(res.members[2].error, Errc::kUnknownMember);
   EXPECT_EQ(h.describe("g").members.size(), 1u);
   EXPECT_EQ(h.state("g"), GroupState::kPreparingRebalance);
 }
@@ -602,13 +602,13 @@ TEST(GroupLeave, BatchLeaveAndLegacyErrors) {
   LeaveGroupRequest lr{"g", {{p.a, std::nullopt}, {c, std::nullopt}, {d, std::nullopt}, {"zzz", std::nullopt},
                              {p.b, "not-static"}}, 3};
   auto res = h.c.leave_group(lr, h.now);
-  EXPECT_EQ(res.error_code, err::NONE);
+  EXPECT_EQ(res.error, Errc::kOk);
   ASSERT_EQ(res.members.size(), 5u);
-  EXPECT_EQ(res.members[0].error_code, err::NONE);
-  EXPECT_EQ(res.members[1].error_code, err::NONE);
-  EXPECT_EQ(res.members[2].error_code, err::NONE);
-  EXPECT_EQ(res.members[3].error_code, err::UNKNOWN_MEMBER_ID);
-  EXPECT_EQ(res.members[4].error_code, err::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(res.members[0].error, Errc::kOk);
+  EXPECT_EQ(res.members[1].error, Errc::kOk);
+  EXPECT_EQ(res.members[2].error, Errc::kOk);
+  EXPECT_EQ(res.members[3].error, Errc::kUnknownMember);
+  EXPECT_EQ(res.members[4].error, Errc::kUnknownMember);
   EXPECT_EQ(h.state("g"), GroupState::kPreparingRebalance);
   EXPECT_EQ(h.c.group_leader("g"), p.b);
   auto jb2 = h.join(join_req("g", p.b, "cb"));
@@ -617,10 +617,10 @@ TEST(GroupLeave, BatchLeaveAndLegacyErrors) {
 
   // v0-2: the member error is the top-level error.
   auto legacy = h.c.leave_group(LeaveGroupRequest{"g", {{"zzz", std::nullopt}}, 1}, h.now);
-  EXPECT_EQ(legacy.error_code, err::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(legacy.error, Errc::kUnknownMember);
   auto nogroup = h.c.leave_group(LeaveGroupRequest{"nope", {{"x", std::nullopt}}, 0}, h.now);
-  EXPECT_EQ(nogroup.error_code, err::UNKNOWN_MEMBER_ID);
-  EXPECT_EQ(h.c.leave_group(LeaveGroupRequest{"", {{"x", std::nullopt}}, 3}, h.now).error_code, err::INVALID_GROUP_ID);
+  EXPECT_EQ(nogroup.error, Errc::kUnknownMember);
+  EXPECT_EQ(h.c.leave_group(LeaveGroupRequest{"", {{"x", std::nullopt}}, 3}, h.now).error, Errc::kInvalidGroupId);
 }
 
 TEST(GroupLeave, LeaveWhileJoiningAnswersTheJoin) {
@@ -630,9 +630,9 @@ TEST(GroupLeave, LeaveWhileJoiningAnswersTheJoin) {
   ASSERT_FALSE(jc->ready());
   const auto c = h.describe("g").members.at(2).member_id;
   auto res = h.c.leave_group(LeaveGroupRequest{"g", {{c, std::nullopt}}, 3}, h.now);
-  EXPECT_EQ(res.members[0].error_code, err::NONE);
+  EXPECT_EQ(res.members[0].error, Errc::kOk);
   ASSERT_TRUE(jc->ready());
-  EXPECT_EQ(jc->value->error_code, err::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(jc->value->error, Errc::kUnknownMember);
   (void)p;
 }
 
@@ -640,21 +640,21 @@ TEST(GroupLeave, LeaveWhileJoiningAnswersTheJoin) {
 
 TEST(GroupOffsets, CommitValidation) {
   Harness h;
-  EXPECT_EQ(commit_error(h.commit("nogroup", 3, "m", "t", 0, 1)), err::ILLEGAL_GENERATION);
+  EXPECT_EQ(commit_error(h.commit("nogroup", 3, "m", "t", 0, 1)), Errc::kIllegalGeneration);
   EXPECT_FALSE(h.c.group_state("nogroup").has_value());
   Pair p = stable_pair(h, "g");
-  EXPECT_EQ(commit_error(h.commit("g", p.gen, p.a, "t", 0, 1)), err::NONE);
-  EXPECT_EQ(commit_error(h.commit("g", p.gen - 1, p.a, "t", 0, 1)), err::ILLEGAL_GENERATION);
-  EXPECT_EQ(commit_error(h.commit("g", p.gen, "stranger", "t", 0, 1)), err::UNKNOWN_MEMBER_ID);
-  EXPECT_EQ(commit_error(h.commit("g", -1, "", "t", 0, 1)), err::UNKNOWN_MEMBER_ID);  // simple commit, non-empty group
-  EXPECT_EQ(commit_error(h.commit("g", -1, p.a, "t", 0, 1)), err::ILLEGAL_GENERATION);
+  EXPECT_EQ(commit_error(h.commit("g", p.gen, p.a, "t", 0, 1)), Errc::kOk);
+  EXPECT_EQ(commit_error(h.commit("g", p.gen - 1, p.a, "t", 0, 1)), Errc::kIllegalGeneration);
+  EXPECT_EQ(commit_error(h.commit("g", p.gen, "stranger", "t", 0, 1)), Errc::kUnknownMember);
+  EXPECT_EQ(commit_error(h.commit("g", -1, "", "t", 0, 1)), Errc::kUnknownMember);  // simple commit, non-empty group
+  EXPECT_EQ(commit_error(h.commit("g", -1, p.a, "t", 0, 1)), Errc::kIllegalGeneration);
   // CompletingRebalance: refused; PreparingRebalance: accepted.
   auto ja = h.join(join_req("g", p.a, "ca"));
-  EXPECT_EQ(commit_error(h.commit("g", p.gen, p.b, "t", 1, 7)), err::NONE);
+  EXPECT_EQ(commit_error(h.commit("g", p.gen, p.b, "t", 1, 7)), Errc::kOk);
   auto jb = h.join(join_req("g", p.b, "cb"));
   ASSERT_TRUE(ja->ready() && jb->ready());
-  EXPECT_EQ(commit_error(h.commit("g", p.gen + 1, p.b, "t", 1, 8)), err::REBALANCE_IN_PROGRESS);
-  EXPECT_EQ(commit_error(h.commit(std::string(300, 'g'), -1, "", "t", 0, 1)), err::INVALID_GROUP_ID);
+  EXPECT_EQ(commit_error(h.commit("g", p.gen + 1, p.b, "t", 1, 8)), Errc::kRebalanceInProgress);
+  EXPECT_EQ(commit_error(h.commit(std::string(300, 'g'), -1, "", "t", 0, 1)), Errc::kInvalidGroupId);
   auto f = h.fetch_all("g");
   ASSERT_EQ(f.topics.size(), 1u);
   ASSERT_EQ(f.topics[0].partitions.size(), 2u);
@@ -666,8 +666,8 @@ TEST(GroupOffsets, CommitKeepsMemberAlive) {
   Pair p = stable_pair(h, "g");
   for (int i = 0; i < 5; ++i) {
     h.advance(5000);
-    EXPECT_EQ(commit_error(h.commit("g", p.gen, p.a, "t", 0, i)), err::NONE);
-    EXPECT_EQ(commit_error(h.commit("g", p.gen, p.b, "t", 1, i)), err::NONE);
+    EXPECT_EQ(commit_error(h.commit("g", p.gen, p.a, "t", 0, i)), Errc::kOk);
+    EXPECT_EQ(commit_error(h.commit("g", p.gen, p.b, "t", 1, i)), Errc::kOk);
   }
   EXPECT_EQ(h.state("g"), GroupState::kStable);
 }
@@ -688,7 +688,7 @@ TEST(GroupOffsets, SimpleCommitsAndFetch) {
   EXPECT_EQ(d.protocol_type, "");
 
   auto all = h.fetch_all("simple");
-  EXPECT_EQ(all.error_code, err::NONE);
+  EXPECT_EQ(all.error, Errc::kOk);
   ASSERT_EQ(all.topics.size(), 2u);
   EXPECT_EQ(all.topics[0].name, "a");
   EXPECT_EQ(all.topics[1].name, "b");
@@ -716,7 +716,7 @@ TEST(GroupOffsets, SimpleCommitsAndFetch) {
   EXPECT_FALSE(h.c.group_state("unknown-group").has_value());
 
   // The empty group id is allowed for offsets (Kafka compatibility).
-  EXPECT_EQ(commit_error(h.commit("", -1, "", "t", 0, 3)), err::NONE);
+  EXPECT_EQ(commit_error(h.commit("", -1, "", "t", 0, 3)), Errc::kOk);
   EXPECT_EQ(h.fetch_all("").topics.at(0).partitions.at(0).offset, 3);
 
   // A simple group can later be used with group management.
@@ -732,10 +732,10 @@ TEST(GroupOffsets, ExpiryOfSimpleAndEmptyGroups) {
   cfg.offsets_retention_check_interval_ms = 1'000;
   Harness h(cfg);
   h.c.tick(h.now);
-  EXPECT_EQ(commit_error(h.commit("simple", -1, "", "t", 0, 1)), err::NONE);
+  EXPECT_EQ(commit_error(h.commit("simple", -1, "", "t", 0, 1)), Errc::kOk);
   h.advance(50'000);
-  EXPECT_EQ(commit_error(h.commit("simple", -1, "", "t", 1, 1)), err::NONE);
-  EXPECT_EQ(commit_error(h.commit("simple", -1, "", "short", 0, 1, std::nullopt, 10'000)), err::NONE);
+  EXPECT_EQ(commit_error(h.commit("simple", -1, "", "t", 1, 1)), Errc::kOk);
+  EXPECT_EQ(commit_error(h.commit("simple", -1, "", "short", 0, 1, std::nullopt, 10'000)), Errc::kOk);
   h.advance(10'000);  // explicit retention (v2-v4) expired
   {
     auto f = h.fetch_all("simple");
@@ -759,7 +759,7 @@ TEST(GroupOffsets, ExpiryOfSimpleAndEmptyGroups) {
 
   // Consumer group: offsets are kept while it has members, expire retention after it emptied.
   Pair p = stable_pair(h, "cg");
-  EXPECT_EQ(commit_error(h.commit("cg", p.gen, p.a, "t", 0, 5)), err::NONE);
+  EXPECT_EQ(commit_error(h.commit("cg", p.gen, p.a, "t", 0, 5)), Errc::kOk);
   for (int i = 0; i < 150; ++i) {
     h.advance(1000);
     h.heartbeat("cg", p.gen, p.a);
@@ -787,7 +787,7 @@ TEST(GroupAdmin, DescribeListDelete) {
   Pair p = stable_pair(h, "stable");
   auto j = h.join_new("preparing", "c");
   auto j2 = h.join_new("preparing", "c2");
-  EXPECT_EQ(commit_error(h.commit("empty", -1, "", "t", 0, 1)), err::NONE);
+  EXPECT_EQ(commit_error(h.commit("empty", -1, "", "t", 0, 1)), Errc::kOk);
 
   auto d = h.c.describe_groups({"stable", "preparing", "empty", "missing"}, h.now);
   ASSERT_EQ(d.size(), 4u);
@@ -806,7 +806,7 @@ TEST(GroupAdmin, DescribeListDelete) {
   EXPECT_EQ(d[1].members.at(0).metadata, "");
   EXPECT_EQ(d[2].state, "Empty");
   EXPECT_EQ(d[3].state, "Dead");
-  EXPECT_EQ(d[3].error_code, err::NONE);
+  EXPECT_EQ(d[3].error, Errc::kOk);
   EXPECT_TRUE(d[3].members.empty());
 
   auto l = h.c.list_groups({}, h.now);
@@ -820,21 +820,21 @@ TEST(GroupAdmin, DescribeListDelete) {
 
   auto del = h.c.delete_groups({"stable", "missing", "empty", "preparing", "empty"}, h.now);
   ASSERT_EQ(del.size(), 4u);
-  EXPECT_EQ(del[0].error_code, err::NON_EMPTY_GROUP);
-  EXPECT_EQ(del[1].error_code, err::GROUP_ID_NOT_FOUND);
-  EXPECT_EQ(del[2].error_code, err::NONE);
-  EXPECT_EQ(del[3].error_code, err::NON_EMPTY_GROUP);
+  EXPECT_EQ(del[0].error, Errc::kGroupNotEmpty);
+  EXPECT_EQ(del[1].error, Errc::kGroupNotFound);
+  EXPECT_EQ(del[2].error, Errc::kOk);
+  EXPECT_EQ(del[3].error, Errc::kGroupNotEmpty);
   EXPECT_FALSE(h.c.group_state("empty").has_value());
   EXPECT_FALSE(h.log.back().value.has_value());  // offset tombstone
   EXPECT_TRUE(h.fetch_all("empty").topics.empty());
 
   // A consumer group that emptied can be deleted: offsets and group record are tombstoned.
-  EXPECT_EQ(commit_error(h.commit("stable", p.gen, p.a, "t", 0, 9)), err::NONE);
+  EXPECT_EQ(commit_error(h.commit("stable", p.gen, p.a, "t", 0, 9)), Errc::kOk);
   h.c.leave_group(LeaveGroupRequest{"stable", {{p.a, std::nullopt}, {p.b, std::nullopt}}, 3}, h.now);
   ASSERT_EQ(h.state("stable"), GroupState::kEmpty);
   const size_t before = h.log.size();
   auto del2 = h.c.delete_groups({"stable"}, h.now);
-  EXPECT_EQ(del2[0].error_code, err::NONE);
+  EXPECT_EQ(del2[0].error, Errc::kOk);
   ASSERT_EQ(h.log.size(), before + 2);
   EXPECT_FALSE(h.log[before].value.has_value());
   EXPECT_FALSE(h.log[before + 1].value.has_value());
@@ -852,17 +852,17 @@ TEST(GroupCallbacks, EveryCallbackRunsExactlyOnce) {
   auto s1 = h->sync("g", gen, p.b);
   auto s2 = h->sync("g", gen, p.b);
   ASSERT_TRUE(s1->ready());
-  EXPECT_EQ(s1->value->error_code, err::REBALANCE_IN_PROGRESS);
+  EXPECT_EQ(s1->value->error, Errc::kRebalanceInProgress);
   EXPECT_FALSE(s2->ready());
   // A member waiting in a join phase when the coordinator goes away is answered too.
   // (A new member starts a rebalance: the waiting SyncGroup is told to rejoin.)
   auto jc = h->join_new("g", "cc");
   EXPECT_FALSE(jc->ready());
   ASSERT_TRUE(s2->ready());
-  EXPECT_EQ(s2->value->error_code, err::REBALANCE_IN_PROGRESS);
+  EXPECT_EQ(s2->value->error, Errc::kRebalanceInProgress);
   h.reset();
   ASSERT_TRUE(jc->ready());
-  EXPECT_EQ(jc->value->error_code, err::COORDINATOR_NOT_AVAILABLE);
+  EXPECT_EQ(jc->value->error, Errc::kCoordinatorNotAvailable);
   EXPECT_EQ(s1->calls + s2->calls + jc->calls + ja->calls + jb->calls, 5);
 }
 
@@ -872,7 +872,7 @@ TEST(GroupCallbacks, CallbackMayReenterTheCoordinator) {
   // The join callback immediately sends SyncGroup from inside the callback.
   JoinGroupRequest r = join_req("g", "", "c", std::nullopt, protos({{"range", "s"}}), 10000, 30000, 3);
   h.c.join_group(r, [&](JoinGroupResponse resp) {
-    ASSERT_EQ(resp.error_code, err::NONE);
+    ASSERT_EQ(resp.error, Errc::kOk);
     SyncGroupRequest s{"g", resp.generation_id, resp.member_id, std::nullopt, std::nullopt, std::nullopt,
                        {{resp.member_id, "mine"}}};
     h.c.sync_group(s, [&](SyncGroupResponse sr) { synced = sr; }, h.now);
@@ -901,7 +901,7 @@ TEST(GroupRecordsEmitted, GroupAndOffsetRecordsAtKafkaPoints) {
   EXPECT_EQ(v->members[0].assignment, "asg");
   EXPECT_EQ(v->members[0].subscription, "sub");
   EXPECT_EQ(v->members[0].session_timeout_ms, 10000);
-  EXPECT_EQ(commit_error(h.commit("g", 1, id, "t", 4, 44, "md")), err::NONE);
+  EXPECT_EQ(commit_error(h.commit("g", 1, id, "t", 4, 44, "md")), Errc::kOk);
   ASSERT_EQ(h.log.size(), 2u);
   auto ok = decode_record_key(h.log[1].key);
   EXPECT_EQ(ok->topic, "t");

@@ -8,8 +8,11 @@
 #include <vector>
 
 #include "engine/group/coordinator.h"
+#include "tests/group/errc_print.h"
 
 namespace sluice::group::testing {
+
+using broker::Errc;
 
 template <typename T>
 struct Slot {
@@ -78,9 +81,9 @@ struct Harness {
     return s;
   }
 
-  int16_t heartbeat(const std::string& group, int32_t gen, const std::string& member,
-                    std::optional<std::string> instance = std::nullopt) {
-    return c.heartbeat(HeartbeatRequest{group, gen, member, std::move(instance)}, now).error_code;
+  Errc heartbeat(const std::string& group, int32_t gen, const std::string& member,
+                 std::optional<std::string> instance = std::nullopt) {
+    return c.heartbeat(HeartbeatRequest{group, gen, member, std::move(instance)}, now).error;
   }
 
   // Dynamic member join with the KIP-394 dance; returns the pending join slot (second join).
@@ -89,7 +92,7 @@ struct Harness {
                                                     int32_t session_ms = 10000, int32_t rebalance_ms = 30000) {
     auto first = join(join_req(group, "", client, std::nullopt, ps, session_ms, rebalance_ms));
     EXPECT_TRUE(first->ready());
-    EXPECT_EQ(first->value->error_code, err::MEMBER_ID_REQUIRED);
+    EXPECT_EQ(first->value->error, Errc::kMemberIdRequired);
     return join(join_req(group, first->value->member_id, client, std::nullopt, ps, session_ms, rebalance_ms));
   }
 
@@ -120,6 +123,6 @@ struct Harness {
   }
 };
 
-inline int16_t commit_error(const OffsetCommitResult& r) { return r.topics.at(0).partitions.at(0).error_code; }
+inline Errc commit_error(const OffsetCommitResult& r) { return r.topics.at(0).partitions.at(0).error; }
 
 }  // namespace sluice::group::testing

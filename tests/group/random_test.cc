@@ -9,8 +9,11 @@
 #include <set>
 
 #include "engine/group/coordinator.h"
+#include "tests/group/errc_print.h"
 
 using namespace sluice::group;
+using sluice::broker::Errc;
+using sluice::broker::errc_name;
 
 namespace {
 
@@ -163,15 +166,16 @@ class RandomRun {
   void on_join(int idx, uint64_t token, JoinGroupResponse resp) {
     called(token);
     Client& c = clients_[idx];
-    ++g_stats["join " + std::to_string(resp.error_code)];
+    ++g_stats["join " + errc_name(resp.error)];
     if (trace_)
-      std::fprintf(stderr, "  join-resp c%d tok=%llu err=%d gen=%d leader=%s member=%s n=%zu%s\n", idx,
-                   static_cast<unsigned long long>(token), resp.error_code, resp.generation_id, resp.leader.c_str(),
-                   resp.member_id.c_str(), resp.members.size(), c.join_token != token ? " (abandoned)" : "");
+      std::fprintf(stderr, "  join-resp c%d tok=%llu err=%s gen=%d leader=%s member=%s n=%zu%s\n", idx,
+                   static_cast<unsigned long long>(token), errc_name(resp.error).c_str(), resp.generation_id,
+                   resp.leader.c_str(), resp.member_id.c_str(), resp.members.size(),
+                   c.join_token != token ? " (abandoned)" : "");
     if (c.join_token != token) return;  // abandoned by a restart
     c.join_token = 0;
-    switch (resp.error_code) {
-      case err::NONE: {
+    switch (resp.error) {
+      case Errc::kOk: {
         c.member_id = resp.member_id;
         c.generation = resp.generation_id;
         c.leader = resp.leader == resp.member_id;
@@ -191,18 +195,18 @@ class RandomRun {
         EXPECT_EQ(coord_->group_generation(c.group), c.generation);
         break;
       }
-      case err::MEMBER_ID_REQUIRED:
+      case Errc::kMemberIdRequired:
         EXPECT_FALSE(c.instance.has_value());
         EXPECT_FALSE(resp.member_id.empty());
         c.member_id = resp.member_id;
         break;
-      case err::UNKNOWN_MEMBER_ID:
-      case err::FENCED_INSTANCE_ID:
-      case err::GROUP_MAX_SIZE_REACHED: c.reset(); break;
-      case err::REBALANCE_IN_PROGRESS:       // superseded duplicate join
-      case err::INCONSISTENT_GROUP_PROTOCOL: break;
-      case err::COORDINATOR_NOT_AVAILABLE: EXPECT_TRUE(tearing_down_); break;
-      default: ADD_FAILURE() << "unexpected JoinGroup error " << resp.error_code;
+      case Errc::kUnknownMember:
+      case Errc::kFencedInstance:
+      case Errc::kGroupFull: c.reset(); break;
+      case Errc::kRebalanceInProgress:       // superseded duplicate join
+      case Errc::kInconsistentGroupProtocol: break;
+      case Errc::kCoordinatorNotAvailable: EXPECT_TRUE(tearing_down_); break;
+      default: ADD_FAILURE() << "unexpected JoinGroup error " << errc_name(resp.error);
     }
   }
 
@@ -228,39 +232,39 @@ class RandomRun {
   void on_sync(int idx, uint64_t token, SyncGroupResponse resp) {
     called(token);
     Client& c = clients_[idx];
-    ++g_stats["sync " + std::to_string(resp.error_code)];
+    ++g_stats["sync " + errc_name(resp.error)];
     if (trace_)
-      std::fprintf(stderr, "  sync-resp c%d tok=%llu err=%d asg=%s%s\n", idx, static_cast<unsigned long long>(token),
-                   resp.error_code, resp.assignment.c_str(), c.sync_token != token ? " (abandoned)" : "");
+      std::fprintf(stderr, "  sync-resp c%d tok=%llu err=%s asg=%s%s\n", idx, static_cast<unsigned long long>(token),
+                   errc_name(resp.error).c_str(), resp.assignment.c_str(), c.sync_token != token ? " (abandoned)" : "");
     if (c.sync_token != token) return;
     c.sync_token = 0;
-    switch (resp.error_code) {
-      case err::NONE:
+    switch (resp.error) {
+      case Errc::kOk:
         // Every completed sync carries the assignment the leader of that generation made for it.
         EXPECT_EQ(resp.assignment, tag(c.group, c.sync_generation) + c.sync_key) << "step " << step_;
         c.synced_generation = c.sync_generation;
         EXPECT_EQ(coord_->group_generation(c.group), c.sync_generation);
         break;
-      case err::REBALANCE_IN_PROGRESS: c.needs_rejoin = true; break;
-      case err::ILLEGAL_GENERATION: c.generation = -1; break;
-      case err::UNKNOWN_MEMBER_ID:
-      case err::FENCED_INSTANCE_ID: c.reset(); break;
-      case err::COORDINATOR_NOT_AVAILABLE: EXPECT_TRUE(tearing_down_); break;
-      default: ADD_FAILURE() << "unexpected SyncGroup error " << resp.error_code;
+      case Errc::kRebalanceInProgress: c.needs_rejoin = true; break;
+      case Errc::kIllegalGeneration: c.generation = -1; break;
+      case Errc::kUnknownMember:
+      case Errc::kFencedInstance: c.reset(); break;
+      case Errc::kCoordinatorNotAvailable: EXPECT_TRUE(tearing_down_); break;
+      default: ADD_FAILURE() << "unexpected SyncGroup error " << errc_name(resp.error);
     }
   }
 
   void do_heartbeat(Client& c) {
     if (c.member_id.empty() || c.generation < 0) return;
     auto r = coord_->heartbeat(HeartbeatRequest{c.group, c.generation, c.member_id, c.instance}, now_);
-    ++g_stats["heartbeat " + std::to_string(r.error_code)];
-    switch (r.error_code) {
-      case err::NONE: break;
-      case err::REBALANCE_IN_PROGRESS: c.needs_rejoin = true; break;
-      case err::ILLEGAL_GENERATION: c.generation = -1; break;
-      case err::UNKNOWN_MEMBER_ID:
-      case err::FENCED_INSTANCE_ID: c.reset(); break;
-      default: ADD_FAILURE() << "unexpected Heartbeat error " << r.error_code;
+    ++g_stats["heartbeat " + errc_name(r.error)];
+    switch (r.error) {
+      case Errc::kOk: break;
+      case Errc::kRebalanceInProgress: c.needs_rejoin = true; break;
+      case Errc::kIllegalGeneration: c.generation = -1; break;
+      case Errc::kUnknownMember:
+      case Errc::kFencedInstance: c.reset(); break;
+      default: ADD_FAILURE() << "unexpected Heartbeat error " << errc_name(r.error);
     }
   }
 
@@ -275,18 +279,18 @@ class RandomRun {
     r.topics.push_back(OffsetCommitTopic{"t", {{static_cast<int32_t>(c.idx), static_cast<int64_t>(pick(0, 1000)), -1,
                                                 std::nullopt}}});
     auto res = coord_->commit_offsets(r, now_);
-    int16_t e = res.topics.at(0).partitions.at(0).error_code;
-    ++g_stats["commit " + std::to_string(e)];
-    EXPECT_TRUE(e == err::NONE || e == err::ILLEGAL_GENERATION || e == err::UNKNOWN_MEMBER_ID ||
-                e == err::REBALANCE_IN_PROGRESS || e == err::FENCED_INSTANCE_ID)
-        << e;
+    Errc e = res.topics.at(0).partitions.at(0).error;
+    ++g_stats["commit " + errc_name(e)];
+    EXPECT_TRUE(e == Errc::kOk || e == Errc::kIllegalGeneration || e == Errc::kUnknownMember ||
+                e == Errc::kRebalanceInProgress || e == Errc::kFencedInstance)
+        << errc_name(e);
   }
 
   void do_leave(Client& c) {
     if (c.member_id.empty() && !c.instance) return;
     LeaveGroupRequest r{c.group, {{c.member_id, c.instance}}, 3};
     auto res = coord_->leave_group(r, now_);
-    EXPECT_EQ(res.error_code, err::NONE);
+    EXPECT_EQ(res.error, Errc::kOk);
     c.reset();
   }
 

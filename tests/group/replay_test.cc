@@ -54,9 +54,9 @@ struct World {
     dyn_gen = jb->value->generation_id;
     h.sync("dyn", dyn_gen, dyn_b);
     h.sync("dyn", dyn_gen, dyn_a, {{dyn_a, "asg-a"}, {dyn_b, "asg-b"}});
-    EXPECT_EQ(commit_error(h.commit("dyn", dyn_gen, dyn_a, "t1", 0, 100, "meta")), err::NONE);
-    EXPECT_EQ(commit_error(h.commit("dyn", dyn_gen, dyn_b, "t1", 1, 200)), err::NONE);
-    EXPECT_EQ(commit_error(h.commit("dyn", dyn_gen, dyn_b, "t1", 1, 201)), err::NONE);  // overwritten
+    EXPECT_EQ(commit_error(h.commit("dyn", dyn_gen, dyn_a, "t1", 0, 100, "meta")), Errc::kOk);
+    EXPECT_EQ(commit_error(h.commit("dyn", dyn_gen, dyn_b, "t1", 1, 200)), Errc::kOk);
+    EXPECT_EQ(commit_error(h.commit("dyn", dyn_gen, dyn_b, "t1", 1, 201)), Errc::kOk);  // overwritten
 
     // static: two static members, one restarts (new member id persisted without rebalance).
     auto s1 = h.join(join_req("static", "", "c1", "i1"));
@@ -74,19 +74,19 @@ struct World {
     auto je = h.join_new("emptied", "ce");
     const auto e = je->value->member_id;
     h.sync("emptied", 1, e, {{e, "E"}});
-    EXPECT_EQ(commit_error(h.commit("emptied", 1, e, "t2", 3, 33)), err::NONE);
+    EXPECT_EQ(commit_error(h.commit("emptied", 1, e, "t2", 3, 33)), Errc::kOk);
     h.c.leave_group(LeaveGroupRequest{"emptied", {{e, std::nullopt}}, 3}, h.now);
 
     // simple: offsets only.
-    EXPECT_EQ(commit_error(h.commit("simple", -1, "", "t3", 0, 7, "m")), err::NONE);
+    EXPECT_EQ(commit_error(h.commit("simple", -1, "", "t3", 0, 7, "m")), Errc::kOk);
 
     // deleted: created, committed, emptied and deleted.
-    EXPECT_EQ(commit_error(h.commit("deleted", -1, "", "t4", 0, 1)), err::NONE);
-    EXPECT_EQ(h.c.delete_groups({"deleted"}, h.now).at(0).error_code, err::NONE);
+    EXPECT_EQ(commit_error(h.commit("deleted", -1, "", "t4", 0, 1)), Errc::kOk);
+    EXPECT_EQ(h.c.delete_groups({"deleted"}, h.now).at(0).error, Errc::kOk);
 
     // expiring: one offset with a short explicit retention expires at the next purge.
-    EXPECT_EQ(commit_error(h.commit("expiring", -1, "", "t5", 0, 1, std::nullopt, 10)), err::NONE);
-    EXPECT_EQ(commit_error(h.commit("expiring", -1, "", "t5", 1, 2)), err::NONE);
+    EXPECT_EQ(commit_error(h.commit("expiring", -1, "", "t5", 0, 1, std::nullopt, 10)), Errc::kOk);
+    EXPECT_EQ(commit_error(h.commit("expiring", -1, "", "t5", 1, 2)), Errc::kOk);
     h.advance(1000);  // purge interval 1 s
 
     // rebalancing: Stable, then a third member starts a rebalance that is not finished.
@@ -167,17 +167,17 @@ TEST(GroupReplay, LoadedMembersKeepGenerationAndMustHeartbeatFromLoadTime) {
   replay_all(c, w.h.log);
   const int64_t load = w.h.now + 3'600'000;  // broker restarted an hour later
   // Member A heartbeats in its old generation; B stays silent.
-  EXPECT_EQ(c.heartbeat(HeartbeatRequest{"dyn", w.dyn_gen, w.dyn_a, std::nullopt}, load).error_code, err::NONE);
+  EXPECT_EQ(c.heartbeat(HeartbeatRequest{"dyn", w.dyn_gen, w.dyn_a, std::nullopt}, load).error, Errc::kOk);
   EXPECT_EQ(c.group_state("dyn"), GroupState::kStable);
   EXPECT_EQ(c.group_generation("dyn"), w.dyn_gen);
   EXPECT_LE(c.next_deadline_ms(), load + 10000);
   c.tick(load + 9999);
   EXPECT_EQ(c.group_state("dyn"), GroupState::kStable);
-  EXPECT_EQ(c.heartbeat(HeartbeatRequest{"dyn", w.dyn_gen, w.dyn_a, std::nullopt}, load + 9999).error_code, err::NONE);
+  EXPECT_EQ(c.heartbeat(HeartbeatRequest{"dyn", w.dyn_gen, w.dyn_a, std::nullopt}, load + 9999).error, Errc::kOk);
   c.tick(load + 10000);  // B's session (10 s from load) expired
   EXPECT_EQ(c.group_state("dyn"), GroupState::kPreparingRebalance);
-  EXPECT_EQ(c.heartbeat(HeartbeatRequest{"dyn", w.dyn_gen, w.dyn_b, std::nullopt}, load + 10000).error_code,
-            err::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(c.heartbeat(HeartbeatRequest{"dyn", w.dyn_gen, w.dyn_b, std::nullopt}, load + 10000).error,
+            Errc::kUnknownMember);
   // A loaded member syncing in Stable gets its persisted assignment.
   std::optional<SyncGroupResponse> got;
   GroupCoordinator c2;
@@ -185,7 +185,7 @@ TEST(GroupReplay, LoadedMembersKeepGenerationAndMustHeartbeatFromLoadTime) {
   c2.sync_group(SyncGroupRequest{"dyn", w.dyn_gen, w.dyn_b, std::nullopt, std::nullopt, std::nullopt, {}},
                 [&](SyncGroupResponse r) { got = r; }, load);
   ASSERT_TRUE(got);
-  EXPECT_EQ(got->error_code, err::NONE);
+  EXPECT_EQ(got->error, Errc::kOk);
   EXPECT_EQ(got->assignment, "asg-b");
   // Offsets commit continues in the loaded generation.
   OffsetCommitRequest oc;
@@ -193,7 +193,7 @@ TEST(GroupReplay, LoadedMembersKeepGenerationAndMustHeartbeatFromLoadTime) {
   oc.generation_id = w.dyn_gen;
   oc.member_id = w.dyn_a;
   oc.topics.push_back(OffsetCommitTopic{"t1", {{0, 101, -1, std::nullopt}}});
-  EXPECT_EQ(c2.commit_offsets(oc, load).topics[0].partitions[0].error_code, err::NONE);
+  EXPECT_EQ(c2.commit_offsets(oc, load).topics[0].partitions[0].error, Errc::kOk);
 }
 
 TEST(GroupReplay, CorruptRecordsAreRefused) {
@@ -207,11 +207,11 @@ TEST(GroupReplay, CorruptRecordsAreRefused) {
 
 TEST(GroupReplay, TombstonesAndOrderLastRecordWins) {
   Harness h;
-  EXPECT_EQ(commit_error(h.commit("g", -1, "", "t", 0, 1)), err::NONE);
-  EXPECT_EQ(commit_error(h.commit("g", -1, "", "t", 0, 2)), err::NONE);
-  EXPECT_EQ(commit_error(h.commit("g", -1, "", "t", 1, 5)), err::NONE);
+  EXPECT_EQ(commit_error(h.commit("g", -1, "", "t", 0, 1)), Errc::kOk);
+  EXPECT_EQ(commit_error(h.commit("g", -1, "", "t", 0, 2)), Errc::kOk);
+  EXPECT_EQ(commit_error(h.commit("g", -1, "", "t", 1, 5)), Errc::kOk);
   h.c.delete_groups({"g"}, h.now);
-  EXPECT_EQ(commit_error(h.commit("g", -1, "", "t", 1, 6)), err::NONE);
+  EXPECT_EQ(commit_error(h.commit("g", -1, "", "t", 1, 6)), Errc::kOk);
   GroupCoordinator c;
   for (const auto& r : h.log) ASSERT_TRUE(c.replay(r).ok());
   OffsetFetchRequest fr;

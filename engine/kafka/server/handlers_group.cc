@@ -71,7 +71,7 @@ io::Task<JoinGroupResponse> join_group(RequestContext& ctx, JoinGroupRequest& re
   for (const auto& p : req.protocols) g.protocols.push_back({p.name, to_string(p.metadata)});
   g.api_version = ctx.header.request_api_version;
   group::JoinGroupResponse unavailable;
-  unavailable.error_code = kafka_code(core::Errc::kCoordinatorNotAvailable);
+  unavailable.error = core::Errc::kCoordinatorNotAvailable;
   unavailable.member_id = req.member_id;
   auto fn = [g](core::GroupService& svc) -> io::Task<group::JoinGroupResponse> {
     core::CallbackResult<group::JoinGroupResponse> result;
@@ -82,7 +82,7 @@ io::Task<JoinGroupResponse> join_group(RequestContext& ctx, JoinGroupRequest& re
   };
   group::JoinGroupResponse r = co_await on_coordinator<group::JoinGroupResponse>(req.group_id, unavailable, std::move(fn));
   JoinGroupResponse resp;
-  resp.error_code = r.error_code;
+  resp.error_code = kafka_code(r.error);
   resp.generation_id = r.generation_id;
   resp.protocol_type = r.protocol_type;
   resp.protocol_name = r.protocol_name.value_or("");
@@ -110,7 +110,7 @@ io::Task<SyncGroupResponse> sync_group(RequestContext&, SyncGroupRequest& req) {
   g.protocol_name = req.protocol_name;
   for (const auto& a : req.assignments) g.assignments.push_back({a.member_id, to_string(a.assignment)});
   group::SyncGroupResponse unavailable;
-  unavailable.error_code = kafka_code(core::Errc::kCoordinatorNotAvailable);
+  unavailable.error = core::Errc::kCoordinatorNotAvailable;
   auto fn = [g](core::GroupService& svc) -> io::Task<group::SyncGroupResponse> {
     core::CallbackResult<group::SyncGroupResponse> result;
     svc.coordinator().sync_group(g, result.callback(), svc.now_ms());
@@ -118,15 +118,15 @@ io::Task<SyncGroupResponse> sync_group(RequestContext&, SyncGroupRequest& req) {
     auto resp = co_await result;
     if (core::shard_state().stopping) co_return resp;
     // The assignment is answered only once the group's new state is durable.
-    if (resp.error_code == 0) {
+    if (resp.error == core::Errc::kOk) {
       bool durable = co_await svc.wait_durable();
-      if (!durable) resp.error_code = kafka_code(core::Errc::kCoordinatorNotAvailable);
+      if (!durable) resp.error = core::Errc::kCoordinatorNotAvailable;
     }
     co_return resp;
   };
   group::SyncGroupResponse r = co_await on_coordinator<group::SyncGroupResponse>(req.group_id, unavailable, std::move(fn));
   SyncGroupResponse resp;
-  resp.error_code = r.error_code;
+  resp.error_code = kafka_code(r.error);
   resp.protocol_type = r.protocol_type;
   resp.protocol_name = r.protocol_name;
   resp.assignment = to_bytes(r.assignment);
@@ -137,7 +137,7 @@ io::Task<SyncGroupResponse> sync_group(RequestContext&, SyncGroupRequest& req) {
 
 io::Task<HeartbeatResponse> heartbeat(RequestContext&, HeartbeatRequest& req) {
   group::HeartbeatRequest g{req.group_id, req.generation_id, req.member_id, req.group_instance_id};
-  group::HeartbeatResponse unavailable{kafka_code(core::Errc::kCoordinatorNotAvailable)};
+  group::HeartbeatResponse unavailable{core::Errc::kCoordinatorNotAvailable};
   auto fn = [g](core::GroupService& svc) -> io::Task<group::HeartbeatResponse> {
     auto resp = svc.coordinator().heartbeat(g, svc.now_ms());
     co_await svc.persist();
@@ -145,7 +145,7 @@ io::Task<HeartbeatResponse> heartbeat(RequestContext&, HeartbeatRequest& req) {
   };
   auto r = co_await on_coordinator<group::HeartbeatResponse>(req.group_id, unavailable, std::move(fn));
   HeartbeatResponse resp;
-  resp.error_code = r.error_code;
+  resp.error_code = kafka_code(r.error);
   co_return resp;
 }
 
@@ -156,7 +156,7 @@ io::Task<LeaveGroupResponse> leave_group(RequestContext& ctx, LeaveGroupRequest&
   if (ctx.header.request_api_version < 3) g.members.push_back({req.member_id, std::nullopt});
   for (const auto& m : req.members) g.members.push_back({m.member_id, m.group_instance_id});
   group::LeaveGroupResponse unavailable;
-  unavailable.error_code = kafka_code(core::Errc::kCoordinatorNotAvailable);
+  unavailable.error = core::Errc::kCoordinatorNotAvailable;
   auto fn = [g](core::GroupService& svc) -> io::Task<group::LeaveGroupResponse> {
     auto resp = svc.coordinator().leave_group(g, svc.now_ms());
     co_await svc.persist();
@@ -164,8 +164,8 @@ io::Task<LeaveGroupResponse> leave_group(RequestContext& ctx, LeaveGroupRequest&
   };
   auto r = co_await on_coordinator<group::LeaveGroupResponse>(req.group_id, unavailable, std::move(fn));
   LeaveGroupResponse resp;
-  resp.error_code = r.error_code;
-  for (const auto& m : r.members) resp.members.push_back({m.member_id, m.group_instance_id, m.error_code});
+  resp.error_code = kafka_code(r.error);
+  for (const auto& m : r.members) resp.members.push_back({m.member_id, m.group_instance_id, kafka_code(m.error)});
   co_return resp;
 }
 
@@ -188,7 +188,7 @@ io::Task<OffsetCommitResponse> offset_commit(RequestContext&, OffsetCommitReques
   group::OffsetCommitResult unavailable;
   for (const auto& t : g.topics) {
     group::OffsetCommitTopicResult tr{t.name, {}};
-    for (const auto& p : t.partitions) tr.partitions.push_back({p.partition, kafka_code(core::Errc::kCoordinatorNotAvailable)});
+    for (const auto& p : t.partitions) tr.partitions.push_back({p.partition, core::Errc::kCoordinatorNotAvailable});
     unavailable.topics.push_back(std::move(tr));
   }
   auto fn = [g, unavailable](core::GroupService& svc) -> io::Task<group::OffsetCommitResult> {
@@ -204,7 +204,7 @@ io::Task<OffsetCommitResponse> offset_commit(RequestContext&, OffsetCommitReques
   for (const auto& t : r.topics) {
     OffsetCommitResponse::OffsetCommitResponseTopic wt;
     wt.name = t.name;
-    for (const auto& p : t.partitions) wt.partitions.push_back({p.partition, p.error_code});
+    for (const auto& p : t.partitions) wt.partitions.push_back({p.partition, kafka_code(p.error)});
     resp.topics.push_back(std::move(wt));
   }
   co_return resp;
@@ -219,13 +219,13 @@ io::Task<OffsetFetchResponse> offset_fetch(RequestContext& ctx, OffsetFetchReque
     for (const auto& t : *req.topics) g.topics->push_back({t.name, t.partition_indexes});
   }
   group::OffsetFetchResult unavailable;
-  unavailable.error_code = kafka_code(core::Errc::kCoordinatorNotAvailable);
+  unavailable.error = core::Errc::kCoordinatorNotAvailable;
   auto fn = [g](core::GroupService& svc) -> io::Task<group::OffsetFetchResult> {
     co_return svc.coordinator().fetch_offsets(g, svc.now_ms());
   };
   auto r = co_await on_coordinator<group::OffsetFetchResult>(req.group_id, unavailable, std::move(fn));
   OffsetFetchResponse resp;
-  resp.error_code = r.error_code;
+  resp.error_code = kafka_code(r.error);
   for (const auto& t : r.topics) {
     OffsetFetchResponse::OffsetFetchResponseTopic wt;
     wt.name = t.name;
@@ -235,9 +235,9 @@ io::Task<OffsetFetchResponse> offset_fetch(RequestContext& ctx, OffsetFetchReque
       wp.committed_offset = p.offset;
       wp.committed_leader_epoch = p.leader_epoch;
       wp.metadata = p.metadata;
-      wp.error_code = p.error_code;
+      wp.error_code = kafka_code(p.error);
       // v0-1 have no group-level error: a group-level failure shows on every partition.
-      if (ctx.header.request_api_version < 2 && r.error_code != 0) wp.error_code = r.error_code;
+      if (ctx.header.request_api_version < 2 && r.error != core::Errc::kOk) wp.error_code = kafka_code(r.error);
       wt.partitions.push_back(std::move(wp));
     }
     resp.topics.push_back(std::move(wt));
@@ -250,29 +250,29 @@ io::Task<OffsetFetchResponse> offset_fetch(RequestContext& ctx, OffsetFetchReque
 io::Task<ListGroupsResponse> list_groups(RequestContext&, ListGroupsRequest& req) {
   core::ShardState& st = core::shard_state();
   std::vector<std::vector<group::ListedGroup>> per_shard(st.shard_count);
-  std::vector<int16_t> errors(st.shard_count, 0);
+  std::vector<core::Errc> errors(st.shard_count, core::Errc::kOk);
   std::vector<io::Task<void>> calls;
   for (unsigned s = 0; s < st.shard_count; ++s) {
     calls.push_back([](unsigned target, std::vector<std::string> filter, std::vector<group::ListedGroup>* out,
-                       int16_t* err) -> io::Task<void> {
+                       core::Errc* err) -> io::Task<void> {
       auto fn = [filter]() {
         group::ListGroupsResult all;
         for (auto& [p, svc] : core::shard_state().groups) {
           auto one = svc->coordinator().list_groups(filter, svc->now_ms());
-          if (one.error_code) all.error_code = one.error_code;
+          if (one.error != core::Errc::kOk) all.error = one.error;
           all.groups.insert(all.groups.end(), one.groups.begin(), one.groups.end());
         }
         return all;
       };
       auto r = co_await io::submit_to(target, std::move(fn));
       *out = std::move(r.groups);
-      *err = r.error_code;
+      *err = r.error;
     }(s, req.states_filter, &per_shard[s], &errors[s]));
   }
   co_await core::when_all(std::move(calls));
   ListGroupsResponse resp;
   for (unsigned s = 0; s < st.shard_count; ++s) {
-    if (errors[s]) resp.error_code = errors[s];
+    if (errors[s] != core::Errc::kOk) resp.error_code = kafka_code(errors[s]);
     for (auto& g : per_shard[s]) resp.groups.push_back({g.group_id, g.protocol_type, g.state, "classic"});
   }
   co_return resp;
@@ -282,7 +282,7 @@ io::Task<DescribeGroupsResponse> describe_groups(RequestContext&, DescribeGroups
   DescribeGroupsResponse resp;
   for (const auto& id : req.groups) {
     group::DescribedGroup unavailable;
-    unavailable.error_code = kafka_code(core::Errc::kCoordinatorNotAvailable);
+    unavailable.error = core::Errc::kCoordinatorNotAvailable;
     unavailable.group_id = id;
     auto fn = [id](core::GroupService& svc) -> io::Task<group::DescribedGroup> {
       auto v = svc.coordinator().describe_groups({id}, svc.now_ms());
@@ -291,7 +291,7 @@ io::Task<DescribeGroupsResponse> describe_groups(RequestContext&, DescribeGroups
     };
     auto d = co_await on_coordinator<group::DescribedGroup>(id, unavailable, std::move(fn));
     DescribeGroupsResponse::DescribedGroup wg;
-    wg.error_code = d.error_code;
+    wg.error_code = kafka_code(d.error);
     wg.group_id = d.group_id;
     wg.group_state = d.state;
     wg.protocol_type = d.protocol_type;
@@ -314,7 +314,7 @@ io::Task<DescribeGroupsResponse> describe_groups(RequestContext&, DescribeGroups
 io::Task<DeleteGroupsResponse> delete_groups(RequestContext&, DeleteGroupsRequest& req) {
   DeleteGroupsResponse resp;
   for (const auto& id : req.groups_names) {
-    group::DeletedGroup unavailable{id, kafka_code(core::Errc::kCoordinatorNotAvailable)};
+    group::DeletedGroup unavailable{id, core::Errc::kCoordinatorNotAvailable};
     auto fn = [id](core::GroupService& svc) -> io::Task<group::DeletedGroup> {
       auto v = svc.coordinator().delete_groups({id}, svc.now_ms());
       co_await svc.persist();
@@ -322,7 +322,7 @@ io::Task<DeleteGroupsResponse> delete_groups(RequestContext&, DeleteGroupsReques
       co_return v[0];
     };
     auto d = co_await on_coordinator<group::DeletedGroup>(id, unavailable, std::move(fn));
-    resp.results.push_back({d.group_id, d.error_code});
+    resp.results.push_back({d.group_id, kafka_code(d.error)});
   }
   co_return resp;
 }
