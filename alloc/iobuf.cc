@@ -104,8 +104,55 @@ void IoBuf::trim_front(std::size_t n) {
     if (f.length == 0 && !(i + 1 == frags_.size() && tail_free_ > 0)) ++i;
     else if (f.length == 0) break;
   }
-  frags_.erase(frags_.begin(), frags_.begin() + static_cast<std::ptrdiff_t>(i));
+  frags_.erase_front(i);
   if (frags_.empty()) tail_free_ = 0;
+}
+
+void FragmentList::push_back(Fragment f) {
+  if (!on_heap_ && inline_count_ < kInline) {
+    inline_[inline_count_++] = std::move(f);
+    return;
+  }
+  if (!on_heap_) {
+    heap_.reserve(kInline * 4);
+    for (std::size_t i = 0; i < inline_count_; ++i) heap_.push_back(std::move(inline_[i]));
+    for (std::size_t i = 0; i < inline_count_; ++i) inline_[i] = Fragment{};
+    inline_count_ = 0;
+    on_heap_ = true;
+  }
+  heap_.push_back(std::move(f));
+}
+
+void FragmentList::erase_front(std::size_t n) {
+  SLUICE_ASSERT(n <= size());
+  if (n == 0) return;
+  if (on_heap_) {
+    heap_.erase(heap_.begin(), heap_.begin() + static_cast<std::ptrdiff_t>(n));
+    return;
+  }
+  for (std::size_t i = n; i < inline_count_; ++i) inline_[i - n] = std::move(inline_[i]);
+  for (std::size_t i = inline_count_ - n; i < inline_count_; ++i) inline_[i] = Fragment{};
+  inline_count_ -= n;
+}
+
+void FragmentList::clear() noexcept {
+  for (std::size_t i = 0; i < inline_count_; ++i) inline_[i] = Fragment{};
+  inline_count_ = 0;
+  heap_.clear();  // keeps its capacity: a reused IoBuf allocates no more
+}
+
+void FragmentList::take(FragmentList& o) noexcept {
+  SLUICE_ASSERT(empty());
+  if (o.on_heap_) {
+    heap_ = std::move(o.heap_);
+    on_heap_ = true;
+    o.heap_.clear();
+  } else {
+    for (std::size_t i = 0; i < o.inline_count_; ++i) inline_[i] = std::move(o.inline_[i]);
+    inline_count_ = o.inline_count_;
+    on_heap_ = false;
+    o.clear();
+  }
 }
 
 std::vector<std::byte> IoBuf::linearize() const {

@@ -93,6 +93,61 @@ struct Fragment {
   std::span<const std::byte> bytes() const noexcept { return {buffer->data() + offset, length}; }
 };
 
+// The fragments of an IoBuf. The first kInline live inside it, so a response frame or a short
+// chain costs no heap allocation (hot path: one produce response per request); longer chains move
+// to a heap vector, whose capacity a cleared IoBuf keeps for reuse.
+class FragmentList {
+ public:
+  static constexpr std::size_t kInline = 3;
+
+  FragmentList() = default;
+  FragmentList(const FragmentList& o) { append_copies(o); }
+  FragmentList(FragmentList&& o) noexcept { take(o); }
+  FragmentList& operator=(const FragmentList& o) {
+    if (this != &o) {
+      clear();
+      append_copies(o);
+    }
+    return *this;
+  }
+  FragmentList& operator=(FragmentList&& o) noexcept {
+    if (this != &o) {
+      clear();
+      take(o);
+    }
+    return *this;
+  }
+  ~FragmentList() = default;
+
+  void push_back(Fragment f);
+  // Removes the first n fragments.
+  void erase_front(std::size_t n);
+  void clear() noexcept;
+
+  std::size_t size() const noexcept { return on_heap_ ? heap_.size() : inline_count_; }
+  bool empty() const noexcept { return size() == 0; }
+  Fragment* data() noexcept { return on_heap_ ? heap_.data() : inline_; }
+  const Fragment* data() const noexcept { return on_heap_ ? heap_.data() : inline_; }
+  Fragment& operator[](std::size_t i) noexcept { return data()[i]; }
+  const Fragment& operator[](std::size_t i) const noexcept { return data()[i]; }
+  Fragment& back() noexcept { return data()[size() - 1]; }
+  Fragment* begin() noexcept { return data(); }
+  Fragment* end() noexcept { return data() + size(); }
+  const Fragment* begin() const noexcept { return data(); }
+  const Fragment* end() const noexcept { return data() + size(); }
+
+ private:
+  void append_copies(const FragmentList& o) {
+    for (const Fragment& f : o) push_back(f);
+  }
+  void take(FragmentList& o) noexcept;
+
+  Fragment inline_[kInline];
+  std::size_t inline_count_ = 0;
+  bool on_heap_ = false;  // every fragment is in heap_ (inline_ is empty)
+  std::vector<Fragment> heap_;
+};
+
 class IoBuf {
  public:
   IoBuf() = default;
@@ -135,13 +190,13 @@ class IoBuf {
 
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
-  const std::vector<Fragment>& fragments() const noexcept { return frags_; }
+  std::span<const Fragment> fragments() const noexcept { return {frags_.data(), frags_.size()}; }
   // Copies everything into one contiguous vector (tests, slow paths).
   std::vector<std::byte> linearize() const;
   void clear() noexcept { frags_.clear(); size_ = 0; }
 
  private:
-  std::vector<Fragment> frags_;
+  FragmentList frags_;
   std::size_t size_ = 0;
   std::size_t tail_free_ = 0;  // unused capacity in the last fragment's buffer if we own it
 };
