@@ -179,12 +179,6 @@ TEST(KafkaCodecRegistry, ApiTable) {
   EXPECT_EQ(p->flexible_versions.min, 9);
   EXPECT_EQ(find_api(18)->name, "ApiVersions");
   EXPECT_EQ(find_api(4), nullptr);  // LeaderAndIsr: not defined
-  EXPECT_TRUE(is_supported(0, 0));
-  EXPECT_TRUE(is_supported(1, 4));
-  EXPECT_TRUE(is_supported(1, 10));
-  EXPECT_FALSE(is_supported(1, 3));
-  EXPECT_TRUE(is_supported(10, 0));
-  EXPECT_FALSE(is_supported(18, 4));
   EXPECT_EQ(error_name(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION), "UNKNOWN_TOPIC_OR_PARTITION");
   EXPECT_EQ(error_name(int16_t{35}), "UNSUPPORTED_VERSION");
   EXPECT_EQ(static_cast<int>(ErrorCode::TRANSACTION_ABORTABLE), 120);

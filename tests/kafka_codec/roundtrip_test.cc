@@ -54,26 +54,25 @@ TEST(KafkaCodecRoundTrip, EveryApiEveryVersion) {
   EXPECT_GT(versions, 300);
 }
 
-TEST(KafkaCodecRoundTrip, AdvertisedVersionsAreDefinedAndFilledFieldsNonEmpty) {
-  for (const auto& s : kSupportedApis) {
-    bool found = visit_api(s.api_key, [&](auto api) {
-      using A = decltype(api);
-      for (int v = s.min_version; v <= s.max_version; ++v) {
-        auto vv = static_cast<int16_t>(v);
-        EXPECT_TRUE(A::Request::kValidVersions.contains(vv));
-        // A filled message differs from a default one whenever the version has fields.
-        auto req = test::filled<typename A::Request>(vv, 0);
-        if (test::count_present<typename A::Request>(ctx_for<typename A::Request>(vv)) > 0) {
-          EXPECT_FALSE(req == typename A::Request{}) << A::Request::kName << " v" << v;
-        }
-        auto resp = test::filled<typename A::Response>(vv, 0);
-        if (test::count_present<typename A::Response>(ctx_for<typename A::Response>(vv)) > 0) {
-          EXPECT_FALSE(resp == typename A::Response{}) << A::Response::kName << " v" << v;
-        }
-      }
-    });
-    EXPECT_TRUE(found) << s.api_key;
+// What the broker advertises is checked against the definitions where it lives (kafka/server
+// api_table.h, at compile time); here every defined version is covered.
+template <class M>
+void expect_filled_differs_from_default() {
+  for (int v = M::kValidVersions.min; v <= M::kValidVersions.max; ++v) {
+    auto vv = static_cast<int16_t>(v);
+    // A filled message differs from a default one whenever the version has fields.
+    if (test::count_present<M>(ctx_for<M>(vv)) > 0) {
+      EXPECT_FALSE(test::filled<M>(vv, 0) == M{}) << M::kName << " v" << v;
+    }
   }
+}
+
+TEST(KafkaCodecRoundTrip, FilledFieldsNonEmptyInEveryDefinedVersion) {
+  for_each_api([&](auto api) {
+    using A = decltype(api);
+    expect_filled_differs_from_default<typename A::Request>();
+    expect_filled_differs_from_default<typename A::Response>();
+  });
 }
 
 }  // namespace

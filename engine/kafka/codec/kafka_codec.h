@@ -1,6 +1,5 @@
 #pragma once
 // Umbrella header of the Kafka wire codec (sluice_kafka_codec). See README.md in this folder.
-#include "engine/kafka/codec/api_versions.h"
 #include "engine/kafka/codec/codec.h"
 #include "engine/kafka/codec/error_code.h"
 #include "engine/kafka/codec/frame.h"

@@ -46,7 +46,7 @@ constexpr const ApiInfo* find_api(int16_t api_key) noexcept {
   return i < 0 ? nullptr : &kApiInfos[static_cast<std::size_t>(i)];
 }
 
-inline constexpr int16_t kApiVersionsKey = 18;
+inline constexpr int16_t kApiVersionsKey = ApiVersionsRequest::kApiKey;
 
 // Request header version for (api, version): 2 for flexible request versions, else 1. An api key
 // the codec does not know gets 1: its header can still be read far enough to answer or close.

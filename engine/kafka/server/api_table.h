@@ -1,47 +1,151 @@
 #pragma once
-// What ApiVersions advertises: exactly the APIs and versions this broker implements and tests.
+// THE table of the Kafka APIs this broker serves: what ApiVersions advertises and where dispatch
+// sends each request, in one place so the two cannot disagree. The codec defines wider ranges and
+// more APIs (codec/registry.h: kApiInfos); only what is listed here is offered to clients.
 // Ranges follow ../shared/kafka-protocol/CLIENT-VERSIONS.md (librdkafka 2.0.2 feature checks need
-// Produce min 0, Fetch 4..10+, FindCoordinator min 0, InitProducerId min 0).
+// Produce min 0, Fetch 4..10+, FindCoordinator min 0, InitProducerId min 0); the compat tests
+// (kcat, librdkafka python, kafkajs) are what proves a change here is safe.
+#include <array>
+#include <cstddef>
 #include <cstdint>
+#include <string_view>
+
+#include "engine/kafka/codec/registry.h"
+#include "engine/kafka/server/request.h"
 
 namespace sluice::kafka {
 
-struct AdvertisedApi {
-  int16_t api_key;
-  int16_t min_version;
-  int16_t max_version;
-  int16_t accepted_min_version;  // versions below this are advertised for feature checks only
+using ApiHandler = io::Task<HandlerOutput> (*)(RequestContext&);
+
+struct ServedApi {
+  int16_t api_key = -1;
+  std::string_view name;          // "Produce"
+  int16_t min_version = 0;        // advertised range
+  int16_t max_version = -1;
+  // Versions below this are advertised only because librdkafka's feature checks look for them;
+  // the handler answers them with UNSUPPORTED_VERSION (only Produce has such versions, see below).
+  int16_t accepted_min_version = 0;
+  ApiHandler handler = nullptr;
+
+  constexpr bool advertises(int16_t version) const noexcept {
+    return version >= min_version && version <= max_version;
+  }
 };
 
-inline constexpr AdvertisedApi kAdvertisedApis[] = {
-    {0, 0, 7, 3},    // Produce: v0-2 (message format < 2) are answered with UNSUPPORTED_VERSION
-    {1, 4, 11, 4},   // Fetch
-    {2, 1, 5, 1},    // ListOffsets
-    {3, 4, 8, 4},    // Metadata
-    {8, 2, 7, 2},    // OffsetCommit
-    {9, 1, 7, 1},    // OffsetFetch (6-7 flexible)
-    {10, 0, 2, 0},   // FindCoordinator
-    {11, 2, 5, 2},   // JoinGroup (4+: MEMBER_ID_REQUIRED round trip)
-    {12, 0, 3, 0},   // Heartbeat
-    {13, 0, 3, 0},   // LeaveGroup (3: batched)
-    {14, 0, 3, 0},   // SyncGroup
-    {15, 0, 4, 0},   // DescribeGroups
-    {16, 0, 4, 0},   // ListGroups (3-4 flexible)
-    {18, 0, 3, 0},   // ApiVersions
-    {19, 2, 4, 2},   // CreateTopics
-    {20, 1, 3, 1},   // DeleteTopics
-    {22, 0, 4, 0},   // InitProducerId
-    {32, 1, 3, 1},   // DescribeConfigs
-    {33, 0, 1, 0},   // AlterConfigs
-    {37, 0, 1, 0},   // CreatePartitions
-    {42, 0, 1, 0},   // DeleteGroups
-    {44, 0, 1, 0},   // IncrementalAlterConfigs
+namespace detail {
+// The key and name come from the codec's message type, so the table never spells a bare number.
+template <class Request>
+constexpr ServedApi served(int16_t min_version, int16_t max_version, int16_t accepted_min_version, ApiHandler h) {
+  std::string_view name = Request::kName;
+  name.remove_suffix(std::string_view("Request").size());
+  return ServedApi{Request::kApiKey, name, min_version, max_version, accepted_min_version, h};
+}
+}  // namespace detail
+
+// Sorted by api key. Arguments: advertised min and max version, accepted_min_version, handler.
+inline constexpr ServedApi kServedApis[] = {
+    detail::served<ProduceRequest>(0, 7, 3, handle_produce),  // v0-2 (message format < 2): UNSUPPORTED_VERSION
+    detail::served<FetchRequest>(4, 11, 4, handle_fetch),
+    detail::served<ListOffsetsRequest>(1, 5, 1, handle_list_offsets),
+    detail::served<MetadataRequest>(4, 8, 4, handle_metadata),
+    detail::served<OffsetCommitRequest>(2, 7, 2, handle_offset_commit),
+    detail::served<OffsetFetchRequest>(1, 7, 1, handle_offset_fetch),  // 6-7 flexible
+    detail::served<FindCoordinatorRequest>(0, 2, 0, handle_find_coordinator),
+    detail::served<JoinGroupRequest>(2, 5, 2, handle_join_group),  // 4+: MEMBER_ID_REQUIRED round trip
+    detail::served<HeartbeatRequest>(0, 3, 0, handle_heartbeat),
+    detail::served<LeaveGroupRequest>(0, 3, 0, handle_leave_group),  // 3: batched
+    detail::served<SyncGroupRequest>(0, 3, 0, handle_sync_group),
+    detail::served<DescribeGroupsRequest>(0, 4, 0, handle_describe_groups),
+    detail::served<ListGroupsRequest>(0, 4, 0, handle_list_groups),  // 3-4 flexible
+    detail::served<ApiVersionsRequest>(0, 3, 0, handle_api_versions),  // any other version: KIP-511 answer
+    detail::served<CreateTopicsRequest>(2, 4, 2, handle_create_topics),
+    detail::served<DeleteTopicsRequest>(1, 3, 1, handle_delete_topics),
+    detail::served<InitProducerIdRequest>(0, 4, 0, handle_init_producer_id),
+    detail::served<DescribeConfigsRequest>(1, 3, 1, handle_describe_configs),
+    detail::served<AlterConfigsRequest>(0, 1, 0, handle_alter_configs),
+    detail::served<CreatePartitionsRequest>(0, 1, 0, handle_create_partitions),
+    detail::served<DeleteGroupsRequest>(0, 1, 0, handle_delete_groups),
+    detail::served<IncrementalAlterConfigsRequest>(0, 1, 0, handle_incremental_alter_configs),
 };
 
-constexpr const AdvertisedApi* find_advertised(int16_t api_key) {
-  for (const auto& a : kAdvertisedApis)
-    if (a.api_key == api_key) return &a;
-  return nullptr;
+namespace detail {
+
+constexpr bool served_keys_ascending() {
+  int16_t last = -1;
+  for (const ServedApi& a : kServedApis) {
+    if (a.api_key <= last) return false;
+    last = a.api_key;
+  }
+  return true;
+}
+
+constexpr bool served_ranges_valid() {
+  for (const ServedApi& a : kServedApis)
+    if (a.min_version < 0 || a.min_version > a.max_version || a.accepted_min_version < a.min_version ||
+        a.accepted_min_version > a.max_version)
+      return false;
+  return true;
+}
+
+// Every advertised version must be one the codec can decode and encode.
+constexpr bool served_versions_defined() {
+  for (const ServedApi& a : kServedApis) {
+    int i = api_index(a.api_key);
+    if (i < 0) return false;
+    const VersionRange& d = kApiInfos[static_cast<std::size_t>(i)].defined_versions;
+    if (!d.contains(a.min_version) || !d.contains(a.max_version)) return false;
+  }
+  return true;
+}
+
+constexpr bool served_handlers_present() {
+  for (const ServedApi& a : kServedApis)
+    if (a.handler == nullptr) return false;
+  return true;
+}
+
+// Dispatch does not enforce accepted_min_version: the handler must answer the versions below it,
+// and only the Produce handler does (per partition, UNSUPPORTED_VERSION).
+constexpr bool served_accepted_min_handled() {
+  for (const ServedApi& a : kServedApis)
+    if (a.accepted_min_version != a.min_version && a.api_key != ProduceRequest::kApiKey) return false;
+  return true;
+}
+
+static_assert(served_keys_ascending(), "kServedApis: api keys must be unique and ascending");
+static_assert(served_ranges_valid(), "kServedApis: need 0 <= min <= accepted_min <= max");
+static_assert(served_versions_defined(), "kServedApis advertises a version the codec does not define");
+static_assert(served_handlers_present(), "kServedApis: every api needs a handler");
+static_assert(served_accepted_min_handled(), "kServedApis: accepted_min > min only where the handler answers it");
+
+inline constexpr int16_t kMaxServedKey = kServedApis[std::size(kServedApis) - 1].api_key;
+
+// Position in kServedApis by api key, -1 for none: dispatch finds a request's api in O(1).
+constexpr auto make_served_index() {
+  std::array<int8_t, static_cast<std::size_t>(kMaxServedKey) + 1> index{};
+  index.fill(-1);
+  for (std::size_t i = 0; i < std::size(kServedApis); ++i)
+    index[static_cast<std::size_t>(kServedApis[i].api_key)] = static_cast<int8_t>(i);
+  return index;
+}
+inline constexpr auto kServedIndex = make_served_index();
+static_assert(std::size(kServedApis) <= 127, "kServedIndex holds int8_t positions");
+
+}  // namespace detail
+
+// nullptr for an api key this broker does not serve.
+constexpr const ServedApi* find_served_api(int16_t api_key) noexcept {
+  if (api_key < 0 || api_key > detail::kMaxServedKey) return nullptr;
+  int8_t i = detail::kServedIndex[static_cast<std::size_t>(api_key)];
+  return i < 0 ? nullptr : &kServedApis[static_cast<std::size_t>(i)];
+}
+
+// The entry of an api the broker must serve, checked at compile time: served_api<ProduceRequest>().
+template <class Request>
+constexpr const ServedApi& served_api() noexcept {
+  constexpr const ServedApi* a = find_served_api(Request::kApiKey);
+  static_assert(a != nullptr, "this api is not in kServedApis");
+  return *a;
 }
 
 }  // namespace sluice::kafka

@@ -26,7 +26,6 @@ constexpr std::size_t kUncountedFrameBytes = 64 * 1024;
 // pin 128 MiB per connection. Real clients keep one Fetch in flight per connection.
 constexpr std::size_t kMaxRunningFetches = 2;
 constexpr std::size_t kMaxUnsentResponseBytes = 8 << 20;
-constexpr int16_t kFetchApiKey = 1;
 
 std::string peer_host(int fd) {
   sockaddr_storage ss{};
@@ -183,7 +182,7 @@ io::Task<void> Connection::run_request(alloc::BufferRef frame, core::BudgetLease
     out = close_connection("malformed request header");
   } else {
     RequestContext ctx{std::move(header.value()), r.rest(), frame, peer_};
-    const bool is_fetch = ctx.header.request_api_key == kFetchApiKey;
+    const bool is_fetch = ctx.header.request_api_key == FetchRequest::kApiKey;
     if (is_fetch) {
       // Fetches run one or two at a time and not while responses ahead of theirs pile up unsent
       // (only those ahead: they drain without this fetch, so the wait cannot deadlock).

@@ -10,11 +10,9 @@
 namespace sluice::kafka {
 namespace {
 
-constexpr int16_t kApiVersionsMax = 3;
-
 ApiVersionsResponse advertised_versions() {
   ApiVersionsResponse resp;
-  for (const auto& a : kAdvertisedApis) resp.api_keys.push_back({a.api_key, a.min_version, a.max_version});
+  for (const ServedApi& a : kServedApis) resp.api_keys.push_back({a.api_key, a.min_version, a.max_version});
   return resp;
 }
 
@@ -136,12 +134,13 @@ io::Task<InitProducerIdResponse> init_producer_id(RequestContext&, InitProducerI
 io::Task<HandlerOutput> handle_api_versions(RequestContext& ctx) {
   HandlerOutput out;
   Writer w;
-  if (ctx.header.request_api_version > kApiVersionsMax || ctx.header.request_api_version < 0) {
+  constexpr const ServedApi& self = served_api<ApiVersionsRequest>();
+  if (!self.advertises(ctx.header.request_api_version)) {
     // KIP-511: answer with a v0 body carrying UNSUPPORTED_VERSION and our range for ApiVersions,
     // so the client retries with a version we speak.
     ApiVersionsResponse resp;
     resp.error_code = code(ErrorCode::UNSUPPORTED_VERSION);
-    resp.api_keys.push_back({ApiVersionsRequest::kApiKey, 0, kApiVersionsMax});
+    resp.api_keys.push_back({self.api_key, self.min_version, self.max_version});
     out.frame = encode_response_frame(w, ctx.header.correlation_id, 0, resp);
     co_return out;
   }

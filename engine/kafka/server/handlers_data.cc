@@ -75,7 +75,7 @@ io::Task<HandlerOutput> produce(RequestContext& ctx) {
   Reader r(ctx.body);
   if (!decode(r, ctx.header.request_api_version, req).ok()) co_return close_connection("malformed produce request");
   const int16_t version = ctx.header.request_api_version;
-  const bool accepted = version >= find_advertised(0)->accepted_min_version;
+  const bool accepted = version >= served_api<ProduceRequest>().accepted_min_version;
   const bool acks_ok = req.acks == 0 || req.acks == 1 || req.acks == -1;
   const bool transactional = req.transactional_id.has_value() && !req.transactional_id->empty();
 
