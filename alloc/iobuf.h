@@ -167,7 +167,7 @@ class IoBuf {
   }
   // Shares fragments (ref-counted), never copies bytes. The copy never writes into the shared
   // tail chunk, so it starts a fresh chunk on its next append_copy.
-  IoBuf(const IoBuf& o) : frags_(o.frags_), size_(o.size_), tail_free_(0) {}
+  IoBuf(const IoBuf& o) : frags_(o.frags_), size_(o.size_) {}  // tail_free_ stays 0
   IoBuf& operator=(const IoBuf& o) {
     if (this != &o) {
       frags_ = o.frags_;

@@ -65,7 +65,7 @@ void PagePool::free_run(std::byte* first, std::size_t count) noexcept {
 }
 
 bool PagePool::owns(const void* p) const noexcept {
-  auto* b = static_cast<const std::byte*>(p);
+  const auto* b = static_cast<const std::byte*>(p);
   return b >= base_ && b < base_ + page_count_ * kPageSize;
 }
 

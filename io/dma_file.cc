@@ -111,7 +111,7 @@ void DmaFile::check_alignment(uint64_t pos, const void* buf, std::size_t len) co
 bool DmaFile::fixed_ok(const void* buf, std::size_t len) const {
   Shard& s = Shard::current();
   if (!s.pages_registered() || len == 0) return false;
-  auto* b = static_cast<const std::byte*>(buf);
+  const auto* b = static_cast<const std::byte*>(buf);
   return s.pages().owns(b) && s.pages().owns(b + len - 1);
 }
 

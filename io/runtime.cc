@@ -179,7 +179,7 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const RuntimeConfig& cfg) {
   sh.setup_flags = flags.value();
   sh.send_zc = send_zc;
   sh.runtime = rt.get();
-  sh.slots.reset(new detail::ShardSlot[n]);
+  sh.slots = std::make_unique<detail::ShardSlot[]>(n);
   sh.rings.resize(std::size_t{n} * n);
   for (unsigned from = 0; from < n; ++from)
     for (unsigned to = 0; to < n; ++to)
@@ -264,7 +264,7 @@ int Runtime::run(std::function<Task<void>(unsigned)> shard_main) {
     Shard shard(sh, i);
     auto r = shard.init();
     if (!r) std::fprintf(stderr, "sluice io: shard %u: %s\n", i, r.error().describe());
-    init_ok[i] = r.ok();
+    init_ok[i] = static_cast<char>(r.ok());
     started.arrive_and_wait();  // every ring fd is published before any message can flow
     for (unsigned k = 0; k < n; ++k)
       if (!init_ok[k]) {

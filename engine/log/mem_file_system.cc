@@ -164,7 +164,7 @@ io::Task<Result<std::unique_ptr<File>>> MemFileSystem::open(const std::string& p
   auto it = names_.find(path);
   if (it == names_.end()) {
     if (!options.create) co_return make_error(ENOENT, "no such file");
-    if (!dirs_.count(parent_of(path))) co_return make_error(ENOENT, "no such directory");
+    if (!dirs_.contains(parent_of(path))) co_return make_error(ENOENT, "no such directory");
     it = names_.emplace(path, std::make_shared<Inode>()).first;
   }
   co_return std::unique_ptr<File>(new MemFile(this, it->second, options.direct));
@@ -200,7 +200,7 @@ io::Task<Result<void>> MemFileSystem::mkdirs(const std::string& dir) {
 
 io::Task<Result<void>> MemFileSystem::remove_dir_recursive(const std::string& dir) {
   op_count_++;
-  if (!dirs_.count(dir)) co_return make_error(ENOENT, "no such directory");
+  if (!dirs_.contains(dir)) co_return make_error(ENOENT, "no such directory");
   std::string prefix = dir + "/";
   auto under = [&](const std::string& p) { return p == dir || p.compare(0, prefix.size(), prefix) == 0; };
   std::erase_if(names_, [&](const auto& kv) { return under(kv.first); });
@@ -211,7 +211,7 @@ io::Task<Result<void>> MemFileSystem::remove_dir_recursive(const std::string& di
 
 io::Task<Result<void>> MemFileSystem::sync_dir(const std::string& dir) {
   op_count_++;
-  if (!dirs_.count(dir)) co_return make_error(ENOENT, "no such directory");
+  if (!dirs_.contains(dir)) co_return make_error(ENOENT, "no such directory");
   if (fail_syncs_ > 0) {
     fail_syncs_--;
     co_return make_error(fail_syncs_err_, "injected sync fault");
@@ -226,7 +226,7 @@ io::Task<Result<void>> MemFileSystem::sync_dir(const std::string& dir) {
 
 io::Task<Result<std::vector<std::string>>> MemFileSystem::list(const std::string& dir) {
   op_count_++;
-  if (!dirs_.count(dir)) co_return make_error(ENOENT, "no such directory");
+  if (!dirs_.contains(dir)) co_return make_error(ENOENT, "no such directory");
   std::vector<std::string> out;
   auto base = [](const std::string& p) { return p.substr(p.rfind('/') + 1); };
   for (const auto& [path, inode] : names_)

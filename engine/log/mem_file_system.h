@@ -81,7 +81,7 @@ class MemFileSystem final : public FileSystem {
   // sync_dir calls: tests bound the I/O an operation (e.g. a clean open) costs.
   uint64_t op_count() const { return op_count_; }
   uint64_t dir_sync_count() const { return dir_sync_count_; }
-  bool exists(const std::string& path) const { return names_.count(path) != 0; }
+  bool exists(const std::string& path) const { return names_.contains(path); }
   // Test hooks: the volatile image, and in-place damage applied to both images.
   std::vector<std::byte> contents(const std::string& path) const;
   void corrupt(const std::string& path, uint64_t pos, std::byte xor_mask);

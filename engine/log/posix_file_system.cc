@@ -113,7 +113,9 @@ Result<void> remove_tree(const std::string& path, int depth) {
   while (dirent* e = ::readdir(d)) {
     std::string name = e->d_name;
     if (name == "." || name == "..") continue;
-    std::string child = path + "/" + name;
+    std::string child = path;
+    child += '/';
+    child += name;
     struct stat st {};
     if (::lstat(child.c_str(), &st) != 0) continue;
     if (S_ISDIR(st.st_mode)) {
