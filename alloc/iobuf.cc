@@ -116,7 +116,6 @@ void FragmentList::push_back(Fragment f) {
   if (!on_heap_) {
     heap_.reserve(kInline * 4);
     for (std::size_t i = 0; i < inline_count_; ++i) heap_.push_back(std::move(inline_[i]));
-    for (std::size_t i = 0; i < inline_count_; ++i) inline_[i] = Fragment{};
     inline_count_ = 0;
     on_heap_ = true;
   }
@@ -131,12 +130,12 @@ void FragmentList::erase_front(std::size_t n) {
     return;
   }
   for (std::size_t i = n; i < inline_count_; ++i) inline_[i - n] = std::move(inline_[i]);
-  for (std::size_t i = inline_count_ - n; i < inline_count_; ++i) inline_[i] = Fragment{};
+  for (std::size_t i = inline_count_ - n; i < inline_count_; ++i) inline_[i].buffer.reset();
   inline_count_ -= n;
 }
 
 void FragmentList::clear() noexcept {
-  for (std::size_t i = 0; i < inline_count_; ++i) inline_[i] = Fragment{};
+  for (std::size_t i = 0; i < inline_count_; ++i) inline_[i].buffer.reset();
   inline_count_ = 0;
   heap_.clear();  // keeps its capacity: a reused IoBuf allocates no more
 }

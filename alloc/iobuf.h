@@ -73,10 +73,21 @@ class BufferRef {
  public:
   BufferRef() = default;
   explicit BufferRef(Buffer* adopt) noexcept : b_(adopt) {}
-  BufferRef(const BufferRef& o) noexcept : b_(o.b_) { if (b_) b_->ref(); }
+  BufferRef(const BufferRef& o) noexcept : b_(o.b_) {
+    if (b_) b_->ref();
+  }
   BufferRef(BufferRef&& o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
-  BufferRef& operator=(BufferRef o) noexcept { std::swap(b_, o.b_); return *this; }
-  ~BufferRef() { if (b_) b_->unref(); }
+  BufferRef& operator=(BufferRef o) noexcept {
+    std::swap(b_, o.b_);
+    return *this;
+  }
+  ~BufferRef() {
+    if (b_) b_->unref();
+  }
+  // Drops the reference now (no temporary).
+  void reset() noexcept {
+    if (b_) std::exchange(b_, nullptr)->unref();
+  }
   Buffer* get() const noexcept { return b_; }
   Buffer* operator->() const noexcept { return b_; }
   explicit operator bool() const noexcept { return b_ != nullptr; }
@@ -193,7 +204,10 @@ class IoBuf {
   std::span<const Fragment> fragments() const noexcept { return {frags_.data(), frags_.size()}; }
   // Copies everything into one contiguous vector (tests, slow paths).
   std::vector<std::byte> linearize() const;
-  void clear() noexcept { frags_.clear(); size_ = 0; }
+  void clear() noexcept {
+    frags_.clear();
+    size_ = 0;
+  }
 
  private:
   FragmentList frags_;
