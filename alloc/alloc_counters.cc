@@ -13,14 +13,13 @@
 #define SLUICE_FREE(p) mi_free(p)
 #else
 #define SLUICE_MALLOC(n) std::malloc(n)
-#define SLUICE_ALIGNED_MALLOC(n, a) std::aligned_alloc(a, ((n) + (a) - 1) / (a) * (a))
+#define SLUICE_ALIGNED_MALLOC(n, a) std::aligned_alloc(a, ((n) + (a)-1) / (a) * (a))
 #define SLUICE_FREE(p) std::free(p)
 #endif
 
 namespace sluice::detail {
 [[noreturn]] void assert_fail(const char* expr, const char* file, int line, const char* msg) noexcept {
-  std::fprintf(stderr, "sluice: assertion failed: %s (%s:%d)%s%s\n", expr, file, line, msg ? ": " : "",
-               msg ? msg : "");
+  std::fprintf(stderr, "sluice: assertion failed: %s (%s:%d)%s%s\n", expr, file, line, msg ? ": " : "", msg ? msg : "");
   std::fflush(stderr);
   std::abort();
 }
@@ -67,13 +66,23 @@ inline void counted_free(void* p) noexcept {
 void* operator new(std::size_t n) { return counted_alloc(n); }
 void* operator new[](std::size_t n) { return counted_alloc(n); }
 void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  try { return counted_alloc(n); } catch (...) { return nullptr; }
+  try {
+    return counted_alloc(n);
+  } catch (...) {
+    return nullptr;
+  }
 }
 void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
-  try { return counted_alloc(n); } catch (...) { return nullptr; }
+  try {
+    return counted_alloc(n);
+  } catch (...) {
+    return nullptr;
+  }
 }
 void* operator new(std::size_t n, std::align_val_t a) { return counted_aligned_alloc(n, static_cast<std::size_t>(a)); }
-void* operator new[](std::size_t n, std::align_val_t a) { return counted_aligned_alloc(n, static_cast<std::size_t>(a)); }
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return counted_aligned_alloc(n, static_cast<std::size_t>(a));
+}
 void operator delete(void* p) noexcept { counted_free(p); }
 void operator delete[](void* p) noexcept { counted_free(p); }
 void operator delete(void* p, std::size_t) noexcept { counted_free(p); }

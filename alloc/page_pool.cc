@@ -8,8 +8,7 @@ namespace sluice::alloc {
 
 PagePool::PagePool(std::size_t page_count) : page_count_(page_count), free_count_(page_count) {
   SLUICE_ASSERT(page_count > 0);
-  void* p = ::mmap(nullptr, page_count * kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
+  void* p = ::mmap(nullptr, page_count * kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   SLUICE_ASSERT_MSG(p != MAP_FAILED, "page pool mmap failed");
   base_ = static_cast<std::byte*>(p);
   used_bits_.assign((page_count + 63) / 64, 0);
@@ -20,10 +19,8 @@ PagePool::~PagePool() {
 }
 
 void PagePool::set_used(std::size_t i, bool used) noexcept {
-  if (used)
-    used_bits_[i / 64] |= (uint64_t{1} << (i % 64));
-  else
-    used_bits_[i / 64] &= ~(uint64_t{1} << (i % 64));
+  if (used) used_bits_[i / 64] |= (uint64_t{1} << (i % 64));
+  else used_bits_[i / 64] &= ~(uint64_t{1} << (i % 64));
 }
 
 std::byte* PagePool::allocate_page() noexcept { return allocate_run(1); }
@@ -38,7 +35,10 @@ std::byte* PagePool::allocate_run(std::size_t count) noexcept {
     if (end > page_count_) end = page_count_;
     std::size_t run = 0;
     for (std::size_t i = start; i < end; ++i) {
-      if (is_used(i)) { run = 0; continue; }
+      if (is_used(i)) {
+        run = 0;
+        continue;
+      }
       if (++run == count) {
         std::size_t first = i + 1 - count;
         for (std::size_t j = first; j <= i; ++j) set_used(j, true);

@@ -11,8 +11,8 @@
 namespace sluice {
 
 struct Error {
-  int code = 0;              // positive errno value (EIO, ENOSPC, ...) or a module-specific code
-  const char* what = "";     // static string, never owned
+  int code = 0;           // positive errno value (EIO, ENOSPC, ...) or a module-specific code
+  const char* what = "";  // static string, never owned
   const char* describe() const noexcept { return what && *what ? what : std::strerror(code); }
 };
 
@@ -22,15 +22,27 @@ template <typename T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
-  Result(Error e) : v_(e) {}                  // NOLINT
+  Result(Error e) : v_(e) {}                 // NOLINT
   bool ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
-  T& value() & { SLUICE_ASSERT(ok()); return std::get<0>(v_); }
-  const T& value() const& { SLUICE_ASSERT(ok()); return std::get<0>(v_); }
-  T&& value() && { SLUICE_ASSERT(ok()); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    SLUICE_ASSERT(ok());
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    SLUICE_ASSERT(ok());
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    SLUICE_ASSERT(ok());
+    return std::get<0>(std::move(v_));
+  }
   T* operator->() { return &value(); }
   T& operator*() { return value(); }
-  const Error& error() const { SLUICE_ASSERT(!ok()); return std::get<1>(v_); }
+  const Error& error() const {
+    SLUICE_ASSERT(!ok());
+    return std::get<1>(v_);
+  }
 
  private:
   std::variant<T, Error> v_;
@@ -43,7 +55,10 @@ class [[nodiscard]] Result<void> {
   Result(Error e) : err_(e), ok_(false) {}  // NOLINT
   bool ok() const noexcept { return ok_; }
   explicit operator bool() const noexcept { return ok_; }
-  const Error& error() const { SLUICE_ASSERT(!ok_); return err_; }
+  const Error& error() const {
+    SLUICE_ASSERT(!ok_);
+    return err_;
+  }
 
  private:
   Error err_{};

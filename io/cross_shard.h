@@ -39,7 +39,9 @@ template <typename R>
 struct ResultSlot {
   std::optional<R> value;
   template <typename U>
-  void set(U&& v) { value.emplace(std::forward<U>(v)); }
+  void set(U&& v) {
+    value.emplace(std::forward<U>(v));
+  }
   R take() {
     SLUICE_ASSERT(value.has_value());
     return std::move(*value);

@@ -60,7 +60,7 @@ Task<Result<void>> fdatasync(int fd) {
 
 Task<Result<uint64_t>> size(int fd) {
   SLUICE_ASSERT(fd >= 0);
-  struct statx stx{};
+  struct statx stx {};
   auto prep = [&](io_uring_sqe* sqe) { io_uring_prep_statx(sqe, fd, "", AT_EMPTY_PATH, STATX_SIZE, &stx); };
   int res = co_await detail::ring_op(prep);
   if (res < 0) co_return make_error(-res, "statx failed");
@@ -90,7 +90,7 @@ Task<Result<DmaFile>> DmaFile::open(const std::string& path, Mode mode) {
   int fd = co_await detail::ring_op(
       [&](io_uring_sqe* sqe) { io_uring_prep_openat(sqe, AT_FDCWD, path.c_str(), flags, 0644); });
   if (fd < 0) co_return make_error(-fd, fd == -EINVAL ? "O_DIRECT refused by the filesystem (tmpfs?)" : "open failed");
-  struct statx stx{};
+  struct statx stx {};
   int res = co_await detail::ring_op(
       [&](io_uring_sqe* sqe) { io_uring_prep_statx(sqe, fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx); });
   uint32_t mem = kFallbackMemAlign, off = kFallbackOffAlign;

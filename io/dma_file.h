@@ -49,13 +49,14 @@ class DmaFile {
   // pos, len and buf must be aligned (asserted). Returns the byte count (short at EOF for reads).
   Task<Result<std::size_t>> write(uint64_t pos, const std::byte* buf, std::size_t len);
   Task<Result<std::size_t>> read(uint64_t pos, std::byte* buf, std::size_t len);
-  Task<Result<void>> datasync();  // IORING_OP_FSYNC + IORING_FSYNC_DATASYNC
+  Task<Result<void>> datasync();                 // IORING_OP_FSYNC + IORING_FSYNC_DATASYNC
   Task<Result<void>> truncate(uint64_t length);  // ring_file::ftruncate
-  Task<Result<uint64_t>> size();  // IORING_OP_STATX
+  Task<Result<uint64_t>> size();                 // IORING_OP_STATX
   Task<Result<void>> close();
 
  private:
-  DmaFile(int fd, uint32_t mem_align, uint32_t off_align) noexcept : fd_(fd), mem_align_(mem_align), off_align_(off_align) {}
+  DmaFile(int fd, uint32_t mem_align, uint32_t off_align) noexcept
+      : fd_(fd), mem_align_(mem_align), off_align_(off_align) {}
   void check_alignment(uint64_t pos, const void* buf, std::size_t len) const;
   bool fixed_ok(const void* buf, std::size_t len) const;
   int fd_ = -1;

@@ -1,14 +1,14 @@
 #pragma once
 // The shard runtime: one thread per shard (shard 0 is the caller of run()), each with its own
 // io_uring. See io/README.md for who touches what.
+#include <liburing.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <liburing.h>
 
 #include "alloc/result.h"
 #include "io/shard.h"
@@ -17,20 +17,20 @@
 namespace sluice::io {
 
 struct RuntimeConfig {
-  unsigned smp = 0;                        // 0 = every core the process may use (sched_getaffinity)
-  uint32_t poll_us = 0;                    // busy-poll the CQ this long before sleeping; 0 = off
+  unsigned smp = 0;      // 0 = every core the process may use (sched_getaffinity)
+  uint32_t poll_us = 0;  // busy-poll the CQ this long before sleeping; 0 = off
   uint32_t ring_entries = 1024;
   uint32_t max_connections_per_shard = 10000;
   std::size_t registered_pages_per_shard = 4096;  // PagePool pages registered as fixed buffers
-  bool pin_threads = true;                 // hwloc pinning shard i -> i-th allowed core (PU)
-  bool handle_signals = true;              // SIGINT/SIGTERM -> orderly stop (signalfd via shard 0's ring)
+  bool pin_threads = true;                        // hwloc pinning shard i -> i-th allowed core (PU)
+  bool handle_signals = true;                     // SIGINT/SIGTERM -> orderly stop (signalfd via shard 0's ring)
   // Added limits (a limit on everything):
   uint32_t cross_shard_ring_entries = 4096;  // per ordered pair of shards (power of two)
   uint32_t recv_buffers_per_shard = 256;     // provided buffer ring for multishot recv (power of two)
   uint32_t recv_buffer_bytes = 16384;
   uint32_t max_timers_per_shard = 1u << 20;  // Timer + Event waits armed at once
   uint32_t max_in_flight_ops_per_shard = 1u << 20;
-  uint32_t drain_timeout_ms = 10000;         // give up waiting for in-flight ops at shutdown (logged)
+  uint32_t drain_timeout_ms = 10000;  // give up waiting for in-flight ops at shutdown (logged)
 };
 
 class Runtime {

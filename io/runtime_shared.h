@@ -27,7 +27,7 @@ struct RuntimeShared {
   std::unique_ptr<ShardSlot[]> slots;
   std::vector<std::unique_ptr<SpscRing>> rings;  // [from * shard_count + to]
   std::atomic<bool> stop{false};
-  std::atomic<uint64_t> drain_activity{0};        // bumped by every message sent while stopping
+  std::atomic<uint64_t> drain_activity{0};  // bumped by every message sent while stopping
 
   SpscRing& ring(unsigned from, unsigned to) { return *rings[from * shard_count + to]; }
 };

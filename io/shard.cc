@@ -177,8 +177,10 @@ Result<void> Shard::init() {
   rc = io_uring_register_buffers(&ring_, &iov, 1);
   pages_registered_ = rc == 0;
   if (!pages_registered_)
-    std::fprintf(stderr, "sluice io: shard %u: registering %zu pages as fixed buffers failed (%s); "
-                 "DMA uses plain READ/WRITE (raise RLIMIT_MEMLOCK)\n", id_, pages_.page_count(), std::strerror(-rc));
+    std::fprintf(stderr,
+                 "sluice io: shard %u: registering %zu pages as fixed buffers failed (%s); "
+                 "DMA uses plain READ/WRITE (raise RLIMIT_MEMLOCK)\n",
+                 id_, pages_.page_count(), std::strerror(-rc));
   auto br = detail::BufRing::create(ring_, 0, shared_.cfg.recv_buffers_per_shard, shared_.cfg.recv_buffer_bytes);
   if (!br) return br.error();
   buf_ring_ = std::move(br.value());
@@ -582,8 +584,8 @@ void Shard::run_loop() {
     if (starved_head_ && buf_ring_->available() > 0 && !draining_) rearm_starved();
     if (draining_ && try_finish()) break;
     detail::TimerNode* t = timers_.top();
-    bool busy = ready_head_ || io_uring_cq_ready(&ring_) > 0 || has_incoming() || (stopping_ && main_done_ && !draining_) ||
-                (t && t->deadline_ns <= monotonic_ns());
+    bool busy = ready_head_ || io_uring_cq_ready(&ring_) > 0 || has_incoming() ||
+                (stopping_ && main_done_ && !draining_) || (t && t->deadline_ns <= monotonic_ns());
     if (busy) io_uring_submit_and_get_events(&ring_);
     else idle();
     update_now();
@@ -593,8 +595,7 @@ void Shard::run_loop() {
 
 void Shard::final_sweep() {
   // Every shard left its loop with nothing in flight; anything still queued is a bug upstream.
-  if (has_incoming())
-    std::fprintf(stderr, "sluice io: shard %u: cross-shard messages left after shutdown\n", id_);
+  if (has_incoming()) std::fprintf(stderr, "sluice io: shard %u: cross-shard messages left after shutdown\n", id_);
   while (starved_head_) remove_starved(starved_head_);
 }
 

@@ -82,7 +82,10 @@ class TimerHeap {
  private:
   void sift_up(std::size_t i) noexcept;
   void sift_down(std::size_t i) noexcept;
-  void place(std::size_t i, TimerNode* n) noexcept { heap_[i] = n; n->heap_index = static_cast<uint32_t>(i); }
+  void place(std::size_t i, TimerNode* n) noexcept {
+    heap_[i] = n;
+    n->heap_index = static_cast<uint32_t>(i);
+  }
   std::vector<TimerNode*> heap_;
   std::size_t limit_;
 };
@@ -103,9 +106,11 @@ struct PendingMsg {
 class SpscRing {
  public:
   explicit SpscRing(uint32_t capacity);
-  bool try_push(const Msg& m) noexcept;          // producer only
-  uint32_t consume(uint32_t max) noexcept;        // consumer only: runs up to max messages
-  bool empty_for_consumer() const noexcept { return head_.load(std::memory_order_relaxed) == tail_.load(std::memory_order_acquire); }
+  bool try_push(const Msg& m) noexcept;     // producer only
+  uint32_t consume(uint32_t max) noexcept;  // consumer only: runs up to max messages
+  bool empty_for_consumer() const noexcept {
+    return head_.load(std::memory_order_relaxed) == tail_.load(std::memory_order_acquire);
+  }
   bool has_space_for_producer() noexcept;
   // Set by a producer that has messages waiting for space; the consumer wakes it after consuming.
   std::atomic<bool> producer_blocked{false};
@@ -131,8 +136,8 @@ struct ShardStats {
   uint64_t wakeups_sent = 0;
   uint64_t messages_received = 0;
   uint64_t zc_sends = 0;
-  uint64_t zc_copied = 0;        // SEND_ZC notifications saying the kernel copied anyway (loopback)
-  uint64_t accepts_rejected = 0; // closed at once: over max_connections_per_shard or queue full
+  uint64_t zc_copied = 0;         // SEND_ZC notifications saying the kernel copied anyway (loopback)
+  uint64_t accepts_rejected = 0;  // closed at once: over max_connections_per_shard or queue full
   uint64_t recv_enobufs = 0;
   uint64_t fixed_buffer_ops = 0;
 };
@@ -173,11 +178,14 @@ class Shard {
   void add_timer(detail::TimerNode* n, int64_t deadline_ns);
   void remove_timer(detail::TimerNode* n) noexcept;
   void send_msg(unsigned target, detail::PendingMsg* node) noexcept;  // node lives until pushed
-  void send_msg(unsigned target, detail::Msg m);                       // spills to the heap if full
+  void send_msg(unsigned target, detail::Msg m);                      // spills to the heap if full
   // Pending sleep_for ops, cancelled when the runtime starts stopping.
   void link_sleeper(detail::SleepNode* n) noexcept;
   void unlink_sleeper(detail::SleepNode* n) noexcept;
-  void reply_arrived() noexcept { SLUICE_ASSERT(awaiting_replies_ > 0); awaiting_replies_--; }
+  void reply_arrived() noexcept {
+    SLUICE_ASSERT(awaiting_replies_ > 0);
+    awaiting_replies_--;
+  }
   void call_sent() noexcept { awaiting_replies_++; }
   detail::BufRing* recv_buffers() noexcept { return buf_ring_.get(); }
   void add_starved(detail::StarvedNode* c) noexcept;
@@ -225,7 +233,11 @@ class Shard {
   detail::ReadyNode* ready_tail_ = nullptr;
   detail::ReadyNode* stop_waiters_ = nullptr;
   detail::SleepNode* sleepers_ = nullptr;
-  struct Outbox { detail::PendingMsg* head = nullptr; detail::PendingMsg* tail = nullptr; std::size_t count = 0; };
+  struct Outbox {
+    detail::PendingMsg* head = nullptr;
+    detail::PendingMsg* tail = nullptr;
+    std::size_t count = 0;
+  };
   std::vector<Outbox> outboxes_;
   std::size_t outbox_total_ = 0;
   detail::StarvedNode* starved_head_ = nullptr;

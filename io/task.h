@@ -5,10 +5,10 @@
 // calling thread: each shard allocates from its own heap.
 #include <coroutine>
 #include <cstddef>
-#include <cstdlib>
-#include <new>
 #include <cstdint>
+#include <cstdlib>
 #include <exception>
+#include <new>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -39,14 +39,19 @@ namespace detail {
 
 struct FrameCache {
   static constexpr std::size_t kGranuleBytes = 64;
-  static constexpr std::size_t kClasses = 64;          // frames up to 4 KiB are cached
-  static constexpr uint32_t kMaxPerClass = 4096;       // bound on idle memory per class
-  struct Node { Node* next; };
+  static constexpr std::size_t kClasses = 64;     // frames up to 4 KiB are cached
+  static constexpr uint32_t kMaxPerClass = 4096;  // bound on idle memory per class
+  struct Node {
+    Node* next;
+  };
   Node* heads[kClasses] = {};
   uint32_t counts[kClasses] = {};
   ~FrameCache() {
     for (std::size_t c = 0; c < kClasses; ++c) {
-      while (Node* n = heads[c]) { heads[c] = n->next; ::operator delete(static_cast<void*>(n)); }
+      while (Node* n = heads[c]) {
+        heads[c] = n->next;
+        ::operator delete(static_cast<void*>(n));
+      }
     }
   }
 };
@@ -61,14 +66,20 @@ inline void* frame_alloc(std::size_t n) {
     fc.counts[cls]--;
     return node;
   }
-  return ::operator new(cls * FrameCache::kGranuleBytes);
+  return ::operator new(FrameCache::kGranuleBytes* cls);
 }
 
 inline void frame_free(void* p, std::size_t n) noexcept {
   std::size_t cls = (n + FrameCache::kGranuleBytes - 1) / FrameCache::kGranuleBytes;
-  if (!SLUICE_FRAME_CACHE || cls >= FrameCache::kClasses) { ::operator delete(p); return; }
+  if (!SLUICE_FRAME_CACHE || cls >= FrameCache::kClasses) {
+    ::operator delete(p);
+    return;
+  }
   FrameCache& fc = t_frame_cache;
-  if (fc.counts[cls] >= FrameCache::kMaxPerClass) { ::operator delete(p); return; }
+  if (fc.counts[cls] >= FrameCache::kMaxPerClass) {
+    ::operator delete(p);
+    return;
+  }
   auto* node = static_cast<FrameCache::Node*>(p);
   node->next = fc.heads[cls];
   fc.heads[cls] = node;
@@ -126,7 +137,10 @@ class [[nodiscard]] Task {
   explicit Task(Handle h) noexcept : h_(h) {}
   Task(Task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
   Task& operator=(Task&& o) noexcept {
-    if (this != &o) { destroy(); h_ = std::exchange(o.h_, {}); }
+    if (this != &o) {
+      destroy();
+      h_ = std::exchange(o.h_, {});
+    }
     return *this;
   }
   Task(const Task&) = delete;
@@ -167,7 +181,10 @@ class [[nodiscard]] Task {
 
  private:
   void destroy() noexcept {
-    if (h_) { h_.destroy(); h_ = {}; }
+    if (h_) {
+      h_.destroy();
+      h_ = {};
+    }
   }
   Handle h_;
 };
@@ -194,7 +211,9 @@ struct Detached {
   };
 };
 template <typename T>
-Detached run_detached(Task<T> t) { co_await std::move(t); }
+Detached run_detached(Task<T> t) {
+  co_await std::move(t);
+}
 }  // namespace detail
 
 // Starts `t` now on the calling thread (shard); it runs until its first suspension and

@@ -162,8 +162,9 @@ void on_recv_cqe(IoOp* op, int32_t res, uint32_t flags) {
   }
   if (res == 0) c->eof = true;
   else if (res == -ENOBUFS) enobufs = true;
-  else if (res == -ECANCELED) { if (!c->throttled && !c->closed) c->error = ECANCELED; }
-  else if (res < 0) c->error = -res;
+  else if (res == -ECANCELED) {
+    if (!c->throttled && !c->closed) c->error = ECANCELED;
+  } else if (res < 0) c->error = -res;
   if (!(flags & IORING_CQE_F_MORE)) {
     c->armed = false;
     if (c->orphaned) {

@@ -12,12 +12,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -164,14 +163,15 @@ int main(int argc, char** argv) {
   std::free(mem);
   std::printf(
       "{\"tool\":\"floors\",\"rtt_blocking_p50_us\":%.1f,\"rtt_blocking_p99_us\":%.1f,\"rtt_spinning_p50_us\":%.1f,"
-      "\"rtt_spinning_p99_us\":%.1f,\"fdatasync_4k_p50_us\":%.1f,\"fdatasync_4k_p99_us\":%.1f,\"fdatasync_4k_max_us\":%.1f,"
+      "\"rtt_spinning_p99_us\":%.1f,\"fdatasync_4k_p50_us\":%.1f,\"fdatasync_4k_p99_us\":%.1f,\"fdatasync_4k_max_us\":%"
+      ".1f,"
       "\"fdatasync_4k_unwritten_p50_us\":%.1f,\"fdatasync_4k_unwritten_p99_us\":%.1f,"
       "\"fdatasync_4k_busy_cpu_p50_us\":%.1f,\"fdatasync_4k_busy_cpu_p99_us\":%.1f,"
       "\"odirect\":%s,\"odirect_1mib_sync_each_mib_per_s\":%.0f,\"odirect_1mib_mib_per_s\":%.0f}\n",
-      blocking.percentile_us(0.5), blocking.percentile_us(0.99), spinning.percentile_us(0.5), spinning.percentile_us(0.99),
-      sync4k.percentile_us(0.5), sync4k.percentile_us(0.99), static_cast<double>(sync4k.max()) / 1000,
-      sync4k_unwritten.percentile_us(0.5), sync4k_unwritten.percentile_us(0.99),
-      sync4k_busy.percentile_us(0.5), sync4k_busy.percentile_us(0.99),
+      blocking.percentile_us(0.5), blocking.percentile_us(0.99), spinning.percentile_us(0.5),
+      spinning.percentile_us(0.99), sync4k.percentile_us(0.5), sync4k.percentile_us(0.99),
+      static_cast<double>(sync4k.max()) / 1000, sync4k_unwritten.percentile_us(0.5),
+      sync4k_unwritten.percentile_us(0.99), sync4k_busy.percentile_us(0.5), sync4k_busy.percentile_us(0.99),
       direct ? "true" : "false", bw_sync, bw_nosync);
   return 0;
 }

@@ -2,9 +2,9 @@
 // client is packaged in Debian 12): one connection publishes to a file-storage stream with a
 // reply inbox per message (the JetStream PubAck is the producer's acknowledgement), a second
 // connection receives from a push consumer (ack policy none, deliver all).
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,10 +28,14 @@ class NatsConn {
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return false;
     int one = 1;
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    write_all("CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,\"lang\":\"c\",\"version\":\"0\"}\r\nPING\r\n");
+    write_all("CONNECT "
+              "{\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,\"lang\":\"c\","
+              "\"version\":\"0\"}\r\nPING\r\n");
     bool pong = false;
     for (int i = 0; i < 100 && !pong; ++i)
-      if (!pump(1000, [](std::string_view, std::string_view, std::string_view) {}, &pong)) return false;
+      if (!pump(
+              1000, [](std::string_view, std::string_view, std::string_view) {}, &pong))
+        return false;
     return pong;
   }
   ~NatsConn() {
@@ -140,19 +144,21 @@ int main(int argc, char** argv) {
   const std::string stream = o.name, subj = "bench." + o.name, deliver = "deliver." + o.name;
   pc.write_all("SUB _INBOX.admin 2\r\nSUB _INBOX.acks.* 1\r\n");
   (void)request(pc, "$JS.API.STREAM.DELETE." + stream, "", "_INBOX.admin");
-  std::string created = request(pc, "$JS.API.STREAM.CREATE." + stream,
-                                "{\"name\":\"" + stream + "\",\"subjects\":[\"" + subj +
-                                    "\"],\"storage\":\"file\",\"retention\":\"limits\",\"discard\":\"old\",\"num_replicas\":1}",
-                                "_INBOX.admin");
+  std::string created =
+      request(pc, "$JS.API.STREAM.CREATE." + stream,
+              "{\"name\":\"" + stream + "\",\"subjects\":[\"" + subj +
+                  "\"],\"storage\":\"file\",\"retention\":\"limits\",\"discard\":\"old\",\"num_replicas\":1}",
+              "_INBOX.admin");
   if (created.empty() || created.find("\"error\"") != std::string::npos) {
     std::fprintf(stderr, "nats_bench: stream create failed: %s\n", created.c_str());
     return 2;
   }
   cc.write_all("SUB " + deliver + " 1\r\nSUB _INBOX.cadmin 2\r\n");
-  std::string cons = request(cc, "$JS.API.CONSUMER.CREATE." + stream,
-                             "{\"stream_name\":\"" + stream + "\",\"config\":{\"deliver_subject\":\"" + deliver +
-                                 "\",\"ack_policy\":\"none\",\"deliver_policy\":\"all\",\"replay_policy\":\"instant\"}}",
-                             "_INBOX.cadmin");
+  std::string cons =
+      request(cc, "$JS.API.CONSUMER.CREATE." + stream,
+              "{\"stream_name\":\"" + stream + "\",\"config\":{\"deliver_subject\":\"" + deliver +
+                  "\",\"ack_policy\":\"none\",\"deliver_policy\":\"all\",\"replay_policy\":\"instant\"}}",
+              "_INBOX.cadmin");
   if (cons.empty() || cons.find("\"error\"") != std::string::npos) {
     std::fprintf(stderr, "nats_bench: consumer create failed: %s\n", cons.c_str());
     return 2;

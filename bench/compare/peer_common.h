@@ -7,7 +7,6 @@
 #include <time.h>
 
 #include <CLI/CLI.hpp>
-
 #include <atomic>
 #include <cinttypes>
 #include <cmath>
@@ -45,7 +44,7 @@ struct Options {
   double warmup_s = 2;
   double drain_timeout_s = 15;
   int max_inflight = 4096;
-  std::string label;     // system + durability, printed in the JSON
+  std::string label;  // system + durability, printed in the JSON
   std::string hist_out;
   std::string name = "sluicebench";  // stream / queue / subject name
 };
@@ -58,7 +57,8 @@ inline void add_common_options(CLI::App& app, Options& o) {
   app.add_option("--duration", o.duration_s)->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--warmup", o.warmup_s)->capture_default_str();
   app.add_option("--drain-timeout", o.drain_timeout_s)->capture_default_str();
-  app.add_option("--max-inflight", o.max_inflight, "unacknowledged publishes before the producer waits")->capture_default_str();
+  app.add_option("--max-inflight", o.max_inflight, "unacknowledged publishes before the producer waits")
+      ->capture_default_str();
   app.add_option("--label", o.label, "system/durability label for the JSON line");
   app.add_option("--hist-out", o.hist_out, "percentile distribution file");
   app.add_option("--name", o.name, "stream/queue name")->capture_default_str();
@@ -179,17 +179,20 @@ struct Workload {
     double span_s = last_window_recv > measure_from ? static_cast<double>(last_window_recv - measure_from) / 1e9 : 0;
     double msgs_per_s = span_s > 0 ? static_cast<double>(window_received) / std::max(span_s, o.duration_s) : 0;
     double mib_per_s = msgs_per_s * static_cast<double>(o.size) / (1024.0 * 1024.0);
-    std::fprintf(stderr, "%s [%s] rate=%.0f size=%zu: e2e p50 %.1f p99 %.1f p99.9 %.1f max %.1f us; sent %" PRId64
-                 " acked %" PRId64 " received %" PRId64 " lost %" PRId64 " dup %" PRId64 " ooo %" PRId64 " errors %" PRId64 " %s\n",
+    std::fprintf(stderr,
+                 "%s [%s] rate=%.0f size=%zu: e2e p50 %.1f p99 %.1f p99.9 %.1f max %.1f us; sent %" PRId64
+                 " acked %" PRId64 " received %" PRId64 " lost %" PRId64 " dup %" PRId64 " ooo %" PRId64
+                 " errors %" PRId64 " %s\n",
                  tool, o.label.c_str(), o.rate, o.size, e2e.percentile_us(0.5), e2e.percentile_us(0.99),
-                 e2e.percentile_us(0.999), static_cast<double>(e2e.max()) / 1000, sent.load(), acked.load(), unique.load(),
-                 lost, dup, out_of_order, errors.load(), first_error.c_str());
+                 e2e.percentile_us(0.999), static_cast<double>(e2e.max()) / 1000, sent.load(), acked.load(),
+                 unique.load(), lost, dup, out_of_order, errors.load(), first_error.c_str());
     std::printf("{\"tool\":\"%s\",\"label\":\"%s\",\"rate\":%.0f,\"size\":%zu,\"duration_s\":%.1f,\"warmup_s\":%.1f,%s,"
-                "\"msgs_per_s\":%.0f,\"mib_per_s\":%.2f,%s,\"sent\":%" PRId64 ",\"acked\":%" PRId64 ",\"received\":%" PRId64
-                ",\"errors\":%" PRId64 ",\"lost\":%" PRId64 ",\"dup\":%" PRId64 ",\"out_of_order\":%" PRId64 ",\"foreign\":%" PRId64 "}\n",
+                "\"msgs_per_s\":%.0f,\"mib_per_s\":%.2f,%s,\"sent\":%" PRId64 ",\"acked\":%" PRId64
+                ",\"received\":%" PRId64 ",\"errors\":%" PRId64 ",\"lost\":%" PRId64 ",\"dup\":%" PRId64
+                ",\"out_of_order\":%" PRId64 ",\"foreign\":%" PRId64 "}\n",
                 tool, o.label.c_str(), o.rate, o.size, o.duration_s, o.warmup_s, e2e.json_fields().c_str(), msgs_per_s,
-                mib_per_s, ack.json_fields("ack_").c_str(), sent.load(), acked.load(), unique.load(), errors.load(), lost, dup,
-                out_of_order, foreign);
+                mib_per_s, ack.json_fields("ack_").c_str(), sent.load(), acked.load(), unique.load(), errors.load(),
+                lost, dup, out_of_order, foreign);
     std::fflush(stdout);
     if (!o.hist_out.empty())
       if (std::FILE* f = std::fopen(o.hist_out.c_str(), "w")) {

@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
   std::thread consumer([&] {
     std::string last = "0-0";
     while (!w.stop.load()) {
-      auto* r = static_cast<redisReply*>(redisCommand(cc, "XREAD COUNT 4096 BLOCK 100 STREAMS %s %s", o.name.c_str(), last.c_str()));
+      auto* r = static_cast<redisReply*>(
+          redisCommand(cc, "XREAD COUNT 4096 BLOCK 100 STREAMS %s %s", o.name.c_str(), last.c_str()));
       int64_t now = mono_ns();
       if (!r) {
         w.error("consumer: connection error");
@@ -71,7 +72,8 @@ int main(int argc, char** argv) {
         if (redisBufferWrite(pc, &done) != REDIS_OK) break;
       } while (!done);
     }
-    int64_t next = g < w.total && static_cast<int>(inflight.size()) < o.max_inflight ? w.intended(g) : mono_ns() + 1'000'000;
+    int64_t next =
+        g < w.total && static_cast<int>(inflight.size()) < o.max_inflight ? w.intended(g) : mono_ns() + 1'000'000;
     if (inflight.empty()) {
       Workload::wait_until(next, -1);
       continue;

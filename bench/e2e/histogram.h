@@ -71,7 +71,8 @@ class LogLinearHistogram {
   void write_percentiles(std::FILE* f) const {
     static constexpr double kQ[] = {0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99995, 0.99999};
     for (double q : kQ)
-      if (static_cast<double>(total_) * (1 - q) >= 1.0 || q <= 0.99) std::fprintf(f, "%.5f %.1f\n", q * 100, percentile_us(q));
+      if (static_cast<double>(total_) * (1 - q) >= 1.0 || q <= 0.99)
+        std::fprintf(f, "%.5f %.1f\n", q * 100, percentile_us(q));
     std::fprintf(f, "100 %.1f\n", static_cast<double>(max()) / 1000.0);
   }
 

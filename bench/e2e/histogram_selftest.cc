@@ -13,8 +13,10 @@ int main() {
     uint64_t v = rng() >> (rng() % 60);
     std::size_t idx = LogLinearHistogram::index_of(v);
     uint64_t hi = LogLinearHistogram::highest_of(idx);
-    if (idx >= LogLinearHistogram::kBuckets || hi < v || static_cast<double>(hi - v) > 0.01 * static_cast<double>(v) + 1) {
-      if (bad++ < 5) std::printf("value %llu -> bucket %zu high %llu\n", (unsigned long long)v, idx, (unsigned long long)hi);
+    if (idx >= LogLinearHistogram::kBuckets || hi < v ||
+        static_cast<double>(hi - v) > 0.01 * static_cast<double>(v) + 1) {
+      if (bad++ < 5)
+        std::printf("value %llu -> bucket %zu high %llu\n", (unsigned long long)v, idx, (unsigned long long)hi);
     }
   }
   LogLinearHistogram h;

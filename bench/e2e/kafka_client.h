@@ -15,8 +15,8 @@
 
 namespace sluice::bench {
 
-int64_t mono_ns() noexcept;     // CLOCK_MONOTONIC
-int64_t wall_ms() noexcept;     // CLOCK_REALTIME in ms (record timestamps)
+int64_t mono_ns() noexcept;  // CLOCK_MONOTONIC
+int64_t wall_ms() noexcept;  // CLOCK_REALTIME in ms (record timestamps)
 
 class KafkaConn {
  public:
@@ -80,8 +80,8 @@ struct TopicInfo {
 
 // CreateTopics v4 (num_partitions, replication 1, configs "k=v"); TOPIC_ALREADY_EXISTS (36) is
 // returned as-is. Returns the topic error code, or -1 on I/O failure (err set).
-int create_topic(KafkaConn& c, const std::string& topic, int32_t partitions,
-                 const std::vector<std::string>& configs, std::string* err);
+int create_topic(KafkaConn& c, const std::string& topic, int32_t partitions, const std::vector<std::string>& configs,
+                 std::string* err);
 // Metadata v7 for one topic; waits up to timeout_ms for every partition to have a leader.
 bool wait_topic_ready(KafkaConn& c, const std::string& topic, int32_t partitions, int timeout_ms, std::string* err);
 // ListOffsets v5 latest offset of each partition 0..n-1.
@@ -90,10 +90,10 @@ bool latest_offsets(KafkaConn& c, const std::string& topic, int32_t partitions, 
 
 // Benchmark payload header, at the start of every record value (host byte order).
 struct PayloadHeader {
-  uint32_t magic;      // kPayloadMagic
+  uint32_t magic;  // kPayloadMagic
   uint32_t partition;
-  uint64_t seq;        // per-partition sequence, 0, 1, 2, ...
-  int64_t intended_ns; // CLOCK_MONOTONIC intended send time (open loop)
+  uint64_t seq;         // per-partition sequence, 0, 1, 2, ...
+  int64_t intended_ns;  // CLOCK_MONOTONIC intended send time (open loop)
 };
 inline constexpr uint32_t kPayloadMagic = 0x534c4342;  // "SLCB"
 inline constexpr std::size_t kMinPayload = sizeof(PayloadHeader);

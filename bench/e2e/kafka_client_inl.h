@@ -46,7 +46,8 @@ int64_t walk_records(std::span<const std::byte> bytes, int64_t from, Fn&& fn, ui
       const std::byte* q = p + 1;  // attributes
       int64_t ts_delta, off_delta, klen, vlen;
       if (!detail::read_varlong(q, rec_end, ts_delta) || !detail::read_varlong(q, rec_end, off_delta) ||
-          !detail::read_varlong(q, rec_end, klen)) break;
+          !detail::read_varlong(q, rec_end, klen))
+        break;
       if (klen > 0) q += klen;
       if (q > rec_end || !detail::read_varlong(q, rec_end, vlen)) break;
       if (vlen >= static_cast<int64_t>(sizeof(PayloadHeader)) && vlen <= rec_end - q) {

@@ -11,13 +11,12 @@
 // Two client implementations drive the same workload: `own` (blocking sockets, the project's
 // codec, Produce v7 pipelined on one connection + an ack reader thread, Fetch v11 long polls on
 // one connection per consumer) and `librdkafka`. The last line printed is one JSON object.
+#include <librdkafka/rdkafka.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <librdkafka/rdkafka.h>
-
 #include <atomic>
 #include <cinttypes>
 #include <cmath>
@@ -45,17 +44,17 @@ struct Options {
   double warmup_s = 2;
   int32_t partitions = 1;
   int acks = -1;
-  int batch = 1000;          // max messages per produce request (own) / batch.num.messages
-  double linger_us = 0;      // wait this long for more messages before sending
+  int batch = 1000;      // max messages per produce request (own) / batch.num.messages
+  double linger_us = 0;  // wait this long for more messages before sending
   int consumers = 1;
-  int max_inflight = 1024;   // pipelined produce requests (own client)
-  int fetch_wait_ms = 200;   // long-poll max wait
+  int max_inflight = 1024;  // pipelined produce requests (own client)
+  int fetch_wait_ms = 200;  // long-poll max wait
   int fetch_max_bytes = 8 << 20;
   double drain_timeout_s = 15;
-  bool spin = false;         // busy-poll receives and pacing (needs spare cores)
-  bool check = false;        // exit 1 on lost/dup/out-of-order/errors
+  bool spin = false;   // busy-poll receives and pacing (needs spare cores)
+  bool check = false;  // exit 1 on lost/dup/out-of-order/errors
   bool verify_crc = true;
-  std::string hist_out;       // percentile distribution file (for plots)
+  std::string hist_out;  // percentile distribution file (for plots)
   std::vector<std::string> topic_configs;
   std::vector<std::string> rdkafka_conf;
 };
@@ -75,10 +74,10 @@ void sleep_until_ns(int64_t t, bool spin) {
 struct Run {
   Options o;
   int64_t t0 = 0;
-  int64_t total = 0;           // messages to send
-  int64_t measure_from = 0;    // intended times in [measure_from, measure_to) are recorded
+  int64_t total = 0;         // messages to send
+  int64_t measure_from = 0;  // intended times in [measure_from, measure_to) are recorded
   int64_t measure_to = 0;
-  int64_t per_partition = 0;   // max sequence numbers per partition
+  int64_t per_partition = 0;                // max sequence numbers per partition
   std::vector<std::vector<uint8_t>> acked;  // [p][seq], written by the ack path only
   std::vector<int64_t> start_offset;        // per partition
 
@@ -402,8 +401,9 @@ void rk_producer(Run& run) {
   char linger[64];
   std::snprintf(linger, sizeof linger, "%.3f", o.linger_us / 1000.0);
   RkDr dr{&run};
-  bool ok = rk_set(conf, "bootstrap.servers", o.bootstrap, &err) && rk_set(conf, "acks", std::to_string(o.acks), &err) &&
-            rk_set(conf, "linger.ms", linger, &err) && rk_set(conf, "batch.num.messages", std::to_string(o.batch), &err) &&
+  bool ok = rk_set(conf, "bootstrap.servers", o.bootstrap, &err) &&
+            rk_set(conf, "acks", std::to_string(o.acks), &err) && rk_set(conf, "linger.ms", linger, &err) &&
+            rk_set(conf, "batch.num.messages", std::to_string(o.batch), &err) &&
             rk_set(conf, "socket.nagle.disable", "true", &err) && rk_set(conf, "enable.idempotence", "false", &err) &&
             rk_set(conf, "queue.buffering.max.messages", "2000000", &err) &&
             rk_set(conf, "queue.buffering.max.kbytes", "2097151", &err) && rk_apply_overrides(conf, o, &err);
@@ -469,10 +469,11 @@ void rk_consumer(Run& run, ConsumerState& cs, int id) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   bool ok = rk_set(conf, "bootstrap.servers", o.bootstrap, &err) &&
             rk_set(conf, "group.id", "sluice-bench-" + std::to_string(::getpid()) + "-" + std::to_string(id), &err) &&
-            rk_set(conf, "enable.auto.commit", "false", &err) && rk_set(conf, "fetch.wait.max.ms", std::to_string(o.fetch_wait_ms), &err) &&
+            rk_set(conf, "enable.auto.commit", "false", &err) &&
+            rk_set(conf, "fetch.wait.max.ms", std::to_string(o.fetch_wait_ms), &err) &&
             rk_set(conf, "fetch.min.bytes", "1", &err) && rk_set(conf, "socket.nagle.disable", "true", &err) &&
-            rk_set(conf, "enable.partition.eof", "false", &err) && rk_set(conf, "check.crcs", o.verify_crc ? "true" : "false", &err) &&
-            rk_apply_overrides(conf, o, &err);
+            rk_set(conf, "enable.partition.eof", "false", &err) &&
+            rk_set(conf, "check.crcs", o.verify_crc ? "true" : "false", &err) && rk_apply_overrides(conf, o, &err);
   if (!ok) {
     run.error("librdkafka consumer conf: " + err);
     rd_kafka_conf_destroy(conf);
@@ -489,7 +490,8 @@ void rk_consumer(Run& run, ConsumerState& cs, int id) {
   rd_kafka_poll_set_consumer(rk);
   rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(static_cast<int>(cs.partitions.size()));
   for (int32_t p : cs.partitions)
-    rd_kafka_topic_partition_list_add(parts, o.topic.c_str(), p)->offset = run.start_offset[static_cast<std::size_t>(p)];
+    rd_kafka_topic_partition_list_add(parts, o.topic.c_str(), p)->offset =
+        run.start_offset[static_cast<std::size_t>(p)];
   rd_kafka_assign(rk, parts);
   rd_kafka_topic_partition_list_destroy(parts);
   while (!run.stop_consumers.load(std::memory_order_relaxed)) {
@@ -555,14 +557,16 @@ int run_main(Options o) {
   }
   run->total = static_cast<int64_t>(std::llround(o.rate * (o.warmup_s + o.duration_s)));
   run->per_partition = run->total / o.partitions + 1;
-  run->acked.assign(static_cast<std::size_t>(o.partitions), std::vector<uint8_t>(static_cast<std::size_t>(run->per_partition), 0));
+  run->acked.assign(static_cast<std::size_t>(o.partitions),
+                    std::vector<uint8_t>(static_cast<std::size_t>(run->per_partition), 0));
 
   std::vector<std::unique_ptr<ConsumerState>> cons;
   for (int c = 0; c < o.consumers; ++c) {
     auto cs = std::make_unique<ConsumerState>();
     for (int32_t p = c; p < o.partitions; p += o.consumers) cs->partitions.push_back(p);
     cs->seen.assign(static_cast<std::size_t>(o.partitions), {});
-    for (int32_t p : cs->partitions) cs->seen[static_cast<std::size_t>(p)].assign(static_cast<std::size_t>(run->per_partition), 0);
+    for (int32_t p : cs->partitions)
+      cs->seen[static_cast<std::size_t>(p)].assign(static_cast<std::size_t>(run->per_partition), 0);
     cs->next_seq.assign(static_cast<std::size_t>(o.partitions), 0);
     cons.push_back(std::move(cs));
   }
@@ -624,7 +628,8 @@ int run_main(Options o) {
         if (a[i] && !s[i]) ++lost;
     }
   }
-  double span_s = last_window_recv > run->measure_from ? static_cast<double>(last_window_recv - run->measure_from) / 1e9 : 0;
+  double span_s =
+      last_window_recv > run->measure_from ? static_cast<double>(last_window_recv - run->measure_from) / 1e9 : 0;
   double msgs_per_s = span_s > 0 ? static_cast<double>(window_received) / std::max(span_s, o.duration_s) : 0;
   double mib_per_s = msgs_per_s * static_cast<double>(o.size) / (1024.0 * 1024.0);
   int64_t errors = run->produce_errors.load() + run->io_errors.load() + fetch_errors + bad_crc + (timed_out ? 1 : 0);
@@ -640,19 +645,20 @@ int run_main(Options o) {
   std::fprintf(stderr, "  produce ack us: p50 %.1f p99 %.1f p99.9 %.1f max %.1f\n", run->ack_hist.percentile_us(0.5),
                run->ack_hist.percentile_us(0.99), run->ack_hist.percentile_us(0.999),
                static_cast<double>(run->ack_hist.max()) / 1000);
-  std::fprintf(stderr, "  sent %" PRId64 " acked %" PRId64 " received %" PRId64 " lost %" PRId64 " dup %" PRId64
+  std::fprintf(stderr,
+               "  sent %" PRId64 " acked %" PRId64 " received %" PRId64 " lost %" PRId64 " dup %" PRId64
                " out_of_order %" PRId64 " errors %" PRId64 "%s%s\n",
                run->sent.load(), run->acked_ok.load(), received, lost, dup, ooo, errors,
                run->first_error.empty() ? "" : " first error: ", run->first_error.c_str());
-  std::printf(
-      "{\"tool\":\"sluice-bench\",\"client\":\"%s\",\"rate\":%.0f,\"size\":%zu,\"partitions\":%d,\"acks\":%d,"
-      "\"batch\":%d,\"linger_us\":%.0f,\"consumers\":%d,\"spin\":%s,\"duration_s\":%.1f,\"warmup_s\":%.1f,%s,"
-      "\"msgs_per_s\":%.0f,\"mib_per_s\":%.2f,%s,\"sent\":%" PRId64 ",\"acked\":%" PRId64 ",\"received\":%" PRId64
-      ",\"errors\":%" PRId64 ",\"lost\":%" PRId64 ",\"dup\":%" PRId64 ",\"out_of_order\":%" PRId64
-      ",\"bad_crc\":%" PRId64 ",\"foreign\":%" PRId64 "}\n",
-      o.client.c_str(), o.rate, o.size, o.partitions, o.acks, o.batch, o.linger_us, o.consumers, o.spin ? "true" : "false",
-      o.duration_s, o.warmup_s, e2e.json_fields().c_str(), msgs_per_s, mib_per_s, run->ack_hist.json_fields("ack_").c_str(),
-      run->sent.load(), run->acked_ok.load(), received, errors, lost, dup, ooo, bad_crc, foreign);
+  std::printf("{\"tool\":\"sluice-bench\",\"client\":\"%s\",\"rate\":%.0f,\"size\":%zu,\"partitions\":%d,\"acks\":%d,"
+              "\"batch\":%d,\"linger_us\":%.0f,\"consumers\":%d,\"spin\":%s,\"duration_s\":%.1f,\"warmup_s\":%.1f,%s,"
+              "\"msgs_per_s\":%.0f,\"mib_per_s\":%.2f,%s,\"sent\":%" PRId64 ",\"acked\":%" PRId64
+              ",\"received\":%" PRId64 ",\"errors\":%" PRId64 ",\"lost\":%" PRId64 ",\"dup\":%" PRId64
+              ",\"out_of_order\":%" PRId64 ",\"bad_crc\":%" PRId64 ",\"foreign\":%" PRId64 "}\n",
+              o.client.c_str(), o.rate, o.size, o.partitions, o.acks, o.batch, o.linger_us, o.consumers,
+              o.spin ? "true" : "false", o.duration_s, o.warmup_s, e2e.json_fields().c_str(), msgs_per_s, mib_per_s,
+              run->ack_hist.json_fields("ack_").c_str(), run->sent.load(), run->acked_ok.load(), received, errors, lost,
+              dup, ooo, bad_crc, foreign);
   std::fflush(stdout);
   if (!o.hist_out.empty()) {
     if (std::FILE* f = std::fopen(o.hist_out.c_str(), "w")) {
@@ -673,24 +679,37 @@ int main(int argc, char** argv) {
   app.add_option("--bootstrap", o.bootstrap, "broker HOST:PORT")->capture_default_str();
   app.add_option("--topic", o.topic, "topic (default: a fresh sluice-bench-<pid>-<ms> topic)");
   app.add_option("--client", o.client, "own | librdkafka")->capture_default_str();
-  app.add_option("--rate", o.rate, "messages per second (open loop)")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--rate", o.rate, "messages per second (open loop)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--size", o.size, "message value bytes (>= 24)")->capture_default_str();
   app.add_option("--duration", o.duration_s, "measured seconds")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--warmup", o.warmup_s, "seconds sent before measuring")->capture_default_str()->check(CLI::NonNegativeNumber);
-  app.add_option("--partitions", o.partitions, "partitions (created with the topic)")->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--warmup", o.warmup_s, "seconds sent before measuring")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--partitions", o.partitions, "partitions (created with the topic)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   app.add_option("--acks", o.acks, "-1 | 0 | 1")->capture_default_str()->check(CLI::IsMember({-1, 0, 1}));
-  app.add_option("--batch", o.batch, "max messages per produce request (librdkafka: batch.num.messages)")->capture_default_str()->check(CLI::Range(1, 1000000));
-  app.add_option("--linger-us", o.linger_us, "wait up to this long for more messages (librdkafka: linger.ms)")->capture_default_str();
+  app.add_option("--batch", o.batch, "max messages per produce request (librdkafka: batch.num.messages)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--linger-us", o.linger_us, "wait up to this long for more messages (librdkafka: linger.ms)")
+      ->capture_default_str();
   app.add_option("--consumers", o.consumers, "consumer connections, splitting the partitions")->capture_default_str();
-  app.add_option("--max-inflight", o.max_inflight, "pipelined produce requests (own)")->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  app.add_option("--max-inflight", o.max_inflight, "pipelined produce requests (own)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
   app.add_option("--fetch-wait-ms", o.fetch_wait_ms, "fetch long-poll max wait")->capture_default_str();
   app.add_option("--fetch-max-bytes", o.fetch_max_bytes, "fetch max bytes (and per partition)")->capture_default_str();
-  app.add_option("--drain-timeout", o.drain_timeout_s, "seconds to wait for acks and consumption after sending")->capture_default_str();
+  app.add_option("--drain-timeout", o.drain_timeout_s, "seconds to wait for acks and consumption after sending")
+      ->capture_default_str();
   app.add_option("--hist-out", o.hist_out, "write the end-to-end percentile distribution here (percent value_us)");
   app.add_flag("--spin", o.spin, "busy-poll receives and pacing (each client thread takes a core)");
   app.add_flag("--check", o.check, "exit 1 if any message was lost, duplicated, reordered or errored");
   app.add_flag("!--no-verify-crc", o.verify_crc, "skip the consumer-side CRC-32C check");
-  app.add_option("--topic-config", o.topic_configs, "KEY=VALUE topic config at creation (repeatable), e.g. sluice.read.visibility=appended");
+  app.add_option("--topic-config", o.topic_configs,
+                 "KEY=VALUE topic config at creation (repeatable), e.g. sluice.read.visibility=appended");
   app.add_option("--rdkafka", o.rdkafka_conf, "KEY=VALUE librdkafka property (repeatable)");
   CLI11_PARSE(app, argc, argv);
   return sluice::bench::run_main(o);

@@ -33,8 +33,8 @@
 #include <vector>
 
 #include "alloc/alloc_counters.h"
-#include "engine/kafka/codec/kafka_codec.h"
 #include "engine/core/partition.h"
+#include "engine/kafka/codec/kafka_codec.h"
 #include "engine/log/batch_builder.h"
 #include "engine/log/compression.h"
 #include "engine/log/partition_log.h"
@@ -72,7 +72,9 @@ struct Latencies {
   void report(benchmark::State& st) {
     if (ns.empty()) return;
     std::sort(ns.begin(), ns.end());
-    auto pct = [&](double p) { return double(ns[std::min(ns.size() - 1, std::size_t(p * double(ns.size())))]) / 1000.0; };
+    auto pct = [&](double p) {
+      return double(ns[std::min(ns.size() - 1, std::size_t(p * double(ns.size())))]) / 1000.0;
+    };
     st.counters["p50_us"] = pct(0.50);
     st.counters["p99_us"] = pct(0.99);
     st.counters["p999_us"] = pct(0.999);
@@ -113,8 +115,9 @@ void BM_DecodeProduce16KiB_Validate(benchmark::State& state) {
     if (!v.ok()) state.SkipWithError("validate");
     benchmark::DoNotOptimize(v.value().crc);
   }
-  state.counters["allocs/op"] = benchmark::Counter(
-      static_cast<double>(alloc::thread_alloc_counters().allocations - allocs) / static_cast<double>(state.iterations()));
+  state.counters["allocs/op"] =
+      benchmark::Counter(static_cast<double>(alloc::thread_alloc_counters().allocations - allocs) /
+                         static_cast<double>(state.iterations()));
   state.counters["batch_bytes"] = static_cast<double>(batch.size());
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * frame.size()));
 }
@@ -173,8 +176,10 @@ std::vector<std::byte> compressed_batch(const std::vector<std::byte>& plain, int
   b.resize(log::kBatchHeaderBytes + out.size());
   std::copy(out.begin(), out.end(), b.begin() + log::kBatchHeaderBytes);
   auto attrs = log::load_be<int16_t>(b.data() + log::batch_field::kAttributes);
-  log::store_be<int16_t>(b.data() + log::batch_field::kAttributes, static_cast<int16_t>(attrs | (codec == 5 ? 2 : codec)));
-  log::store_be<int32_t>(b.data() + log::batch_field::kBatchLength, static_cast<int32_t>(b.size() - log::kLogOverheadBytes));
+  log::store_be<int16_t>(b.data() + log::batch_field::kAttributes,
+                         static_cast<int16_t>(attrs | (codec == 5 ? 2 : codec)));
+  log::store_be<int32_t>(b.data() + log::batch_field::kBatchLength,
+                         static_cast<int32_t>(b.size() - log::kLogOverheadBytes));
   log::store_be<uint32_t>(b.data() + log::batch_field::kCrc, log::compute_batch_crc(b));
   return b;
 }
@@ -209,8 +214,9 @@ void BM_Validate16KiB_Compressed(benchmark::State& state) {
     benchmark::DoNotOptimize(v.value().crc);
   }
   state.SetLabel(kNames[codec]);
-  state.counters["allocs/op"] = benchmark::Counter(
-      static_cast<double>(alloc::thread_alloc_counters().allocations - allocs) / static_cast<double>(state.iterations()));
+  state.counters["allocs/op"] =
+      benchmark::Counter(static_cast<double>(alloc::thread_alloc_counters().allocations - allocs) /
+                         static_cast<double>(state.iterations()));
   state.counters["batch_bytes"] = static_cast<double>(batch.size());
   state.counters["records_bytes"] = static_cast<double>(plain.size());
   // Throughput in uncompressed bytes: what the walk covers.
@@ -341,8 +347,9 @@ void BM_FetchFromTail(benchmark::State& state) {
     bytes += out.size();
     benchmark::DoNotOptimize(out.fragments().data());
   }
-  state.counters["allocs/op"] = benchmark::Counter(
-      static_cast<double>(alloc::thread_alloc_counters().allocations - allocs) / static_cast<double>(state.iterations()));
+  state.counters["allocs/op"] =
+      benchmark::Counter(static_cast<double>(alloc::thread_alloc_counters().allocations - allocs) /
+                         static_cast<double>(state.iterations()));
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
 }
 BENCHMARK(BM_FetchFromTail);

@@ -33,11 +33,15 @@ constexpr std::size_t kEchoBytes = 64;
 struct Latencies {
   std::vector<int64_t> ns;
   explicit Latencies(benchmark::State& st) { ns.reserve(static_cast<std::size_t>(st.max_iterations)); }
-  void add(Clock::time_point t0) { ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count()); }
+  void add(Clock::time_point t0) {
+    ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
+  }
   void report(benchmark::State& st) {
     if (ns.empty()) return;
     std::sort(ns.begin(), ns.end());
-    auto pct = [&](double p) { return double(ns[std::min(ns.size() - 1, std::size_t(p * double(ns.size())))]) / 1000.0; };
+    auto pct = [&](double p) {
+      return double(ns[std::min(ns.size() - 1, std::size_t(p * double(ns.size())))]) / 1000.0;
+    };
     st.counters["p50_us"] = pct(0.50);
     st.counters["p99_us"] = pct(0.99);
   }

@@ -39,8 +39,9 @@ void BM_DecodeProduceV7_16KiB(benchmark::State& state) {
     if (!decode(r, h->request_api_version, req).ok()) state.SkipWithError("body");
     benchmark::DoNotOptimize(req.topic_data[0].partition_data[0].records.view.data());
   }
-  state.counters["allocs/op"] = benchmark::Counter(
-      static_cast<double>(alloc::thread_alloc_counters().allocations - allocs) / static_cast<double>(state.iterations()));
+  state.counters["allocs/op"] =
+      benchmark::Counter(static_cast<double>(alloc::thread_alloc_counters().allocations - allocs) /
+                         static_cast<double>(state.iterations()));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * frame.size()));
 }
 BENCHMARK(BM_DecodeProduceV7_16KiB);
@@ -66,8 +67,9 @@ void BM_EncodeFetchV11_16KiB(benchmark::State& state) {
     bytes += out.size();
     benchmark::DoNotOptimize(out.fragments().data());
   }
-  state.counters["allocs/op"] = benchmark::Counter(
-      static_cast<double>(alloc::thread_alloc_counters().allocations - allocs) / static_cast<double>(state.iterations()));
+  state.counters["allocs/op"] =
+      benchmark::Counter(static_cast<double>(alloc::thread_alloc_counters().allocations - allocs) /
+                         static_cast<double>(state.iterations()));
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
 }
 BENCHMARK(BM_EncodeFetchV11_16KiB);

@@ -3,10 +3,9 @@
 //   durable append latency p50/p99 next to raw 4 KiB pwrite+fdatasync, group commit (64 batches
 //   per sync vs 1), heap allocations per append, CRC-32C speed.
 // Data goes to $SLUICE_BENCH_DIR or /var/tmp/sluice-log-bench-<pid> (removed at exit).
+#include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <unistd.h>
-
-#include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <chrono>
@@ -36,7 +35,6 @@ const std::string& bench_dir() {
   }();
   return dir;
 }
-
 
 LogConfig bench_config() {
   LogConfig c;
@@ -105,7 +103,8 @@ void BM_RawODirectWriteSync(benchmark::State& state) {
   uint64_t pos = 0;
   for (auto _ : state) {
     if (pos + aligned > file_bytes) pos = 0;
-    if (::pwrite(fd, buf->data(), aligned, static_cast<off_t>(pos)) != static_cast<ssize_t>(aligned)) state.SkipWithError("pwrite");
+    if (::pwrite(fd, buf->data(), aligned, static_cast<off_t>(pos)) != static_cast<ssize_t>(aligned))
+      state.SkipWithError("pwrite");
     if (::fdatasync(fd) != 0) state.SkipWithError("fdatasync");
     pos += aligned;
   }
@@ -113,7 +112,12 @@ void BM_RawODirectWriteSync(benchmark::State& state) {
   ::unlink(path.c_str());
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * size));
 }
-BENCHMARK(BM_RawODirectWriteSync)->Arg(1 << 10)->Arg(16 << 10)->Arg(1 << 20)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_RawODirectWriteSync)
+    ->Arg(1 << 10)
+    ->Arg(16 << 10)
+    ->Arg(1 << 20)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 // --- durable append latency (1 KiB batch: append + flush) vs raw 4 KiB pwrite + fdatasync -------
 void BM_DurableAppendLatency(benchmark::State& state) {
@@ -201,7 +205,8 @@ void BM_AppendAllocations(benchmark::State& state) {
       state.ResumeTiming();
     }
   }
-  state.counters["allocs_per_append"] = static_cast<double>(allocs) / static_cast<double>(std::max<uint64_t>(appends, 1));
+  state.counters["allocs_per_append"] =
+      static_cast<double>(allocs) / static_cast<double>(std::max<uint64_t>(appends, 1));
 }
 BENCHMARK(BM_AppendAllocations);
 
@@ -211,7 +216,8 @@ void BM_Crc32c(benchmark::State& state) {
   const bool hw = state.range(0) == 1;
   if (hw && !crc32c_hw_available()) state.SkipWithError("no SSE4.2");
   for (auto _ : state) {
-    uint32_t c = hw ? crc32c_extend_hw(0, data.data(), data.size()) : crc32c_extend_portable(0, data.data(), data.size());
+    uint32_t c =
+        hw ? crc32c_extend_hw(0, data.data(), data.size()) : crc32c_extend_portable(0, data.data(), data.size());
     benchmark::DoNotOptimize(c);
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * data.size()));

@@ -13,8 +13,14 @@ bool parse_int(std::string_view v, T& out) {
 }
 
 bool parse_bool(std::string_view v, bool& out) {
-  if (v == "true") { out = true; return true; }
-  if (v == "false") { out = false; return true; }
+  if (v == "true") {
+    out = true;
+    return true;
+  }
+  if (v == "false") {
+    out = false;
+    return true;
+  }
   return false;
 }
 
@@ -36,8 +42,7 @@ bool parse_host_port(std::string_view s, std::string& host, uint16_t& port) {
   return true;
 }
 
-Result<void> apply_broker_property(BrokerConfig& c, std::string_view key, std::string_view value,
-                                   std::string* err) {
+Result<void> apply_broker_property(BrokerConfig& c, std::string_view key, std::string_view value, std::string* err) {
   auto bad = [&](const char* what) -> Result<void> {
     if (err) *err = std::string(what) + ": " + std::string(key) + "=" + std::string(value);
     return make_error(EINVAL, "invalid broker property");
@@ -51,7 +56,11 @@ Result<void> apply_broker_property(BrokerConfig& c, std::string_view key, std::s
     std::string_view v = value;
     if (auto p = v.find("://"); p != std::string_view::npos) v = v.substr(p + 3);
     ok = parse_host_port(v, c.advertised_host, c.advertised_port);
-    if (!ok) { c.advertised_host = std::string(v); c.advertised_port = 0; ok = !v.empty(); }
+    if (!ok) {
+      c.advertised_host = std::string(v);
+      c.advertised_port = 0;
+      ok = !v.empty();
+    }
   } else if (key == "log.dirs" || key == "log.dir" || key == "data.dir") {
     c.data_dir = std::string(value);
     ok = !value.empty();
@@ -129,7 +138,10 @@ Result<void> load_properties_file(BrokerConfig& c, const std::string& path, std:
     }
     std::string e;
     if (auto r = apply_broker_property(c, trim(l.substr(0, eq)), trim(l.substr(eq + 1)), &e); !r) {
-      if (err) *err = path + ":" + std::to_string(lineno) + ": " + e;
+      if (err) {
+        *err = path;
+        err->append(":").append(std::to_string(lineno)).append(": ").append(e);
+      }
       return r;
     }
   }

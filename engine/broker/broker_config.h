@@ -14,16 +14,16 @@ namespace sluice::broker {
 struct BrokerConfig {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 9092;
-  std::string advertised_host;        // empty: the listen host
-  uint16_t advertised_port = 0;       // 0: the bound listen port
+  std::string advertised_host;   // empty: the listen host
+  uint16_t advertised_port = 0;  // 0: the bound listen port
   std::string data_dir = "./data";
-  unsigned smp = 0;                   // 0: every core the process may use
-  uint32_t poll_us = 0;               // busy-poll before sleeping; 0 = off
-  int32_t node_id = 1;                // broker id in Metadata (also the controller id)
-  bool auto_create_topics = true;     // auto.create.topics.enable
-  int32_t default_partitions = 1;     // num.partitions
-  int32_t max_request_bytes = 104857600;        // socket.request.max.bytes
-  uint32_t max_connections_per_shard = 10000;   // max.connections.per.shard
+  unsigned smp = 0;                            // 0: every core the process may use
+  uint32_t poll_us = 0;                        // busy-poll before sleeping; 0 = off
+  int32_t node_id = 1;                         // broker id in Metadata (also the controller id)
+  bool auto_create_topics = true;              // auto.create.topics.enable
+  int32_t default_partitions = 1;              // num.partitions
+  int32_t max_request_bytes = 104857600;       // socket.request.max.bytes
+  uint32_t max_connections_per_shard = 10000;  // max.connections.per.shard
   int32_t max_inflight_requests_per_connection = 128;
   int64_t connection_budget_bytes = 256 << 20;  // request bytes buffered per connection
   // Per shard: request frames being received or handled (queued.max.request.bytes; frames up to
@@ -43,9 +43,9 @@ struct BrokerConfig {
   int32_t group_initial_rebalance_delay_ms = 0;
   int64_t offsets_retention_minutes = 10080;
   int64_t producer_id_expiration_ms = 86400000;
-  uint64_t group_compaction_min_records = 20000; // sluice.group.compaction.min.records
-  int64_t retention_check_interval_ms = 300000; // log.retention.check.interval.ms
-  std::string ready_file;             // written with the bound port once listening (tests)
+  uint64_t group_compaction_min_records = 20000;  // sluice.group.compaction.min.records
+  int64_t retention_check_interval_ms = 300000;   // log.retention.check.interval.ms
+  std::string ready_file;                         // written with the bound port once listening (tests)
   TopicDefaults topic_defaults;
 };
 

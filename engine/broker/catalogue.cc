@@ -16,8 +16,8 @@ namespace sluice::broker {
 bool valid_topic_name(std::string_view name) {
   if (name.empty() || name.size() > kMaxTopicNameBytes || name == "." || name == "..") return false;
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -43,7 +43,7 @@ TopicInfo* Catalogue::find_mutable(std::string_view name) {
 
 TopicInfo& Catalogue::add(TopicInfo t) {
   SLUICE_ASSERT(valid_topic_name(t.name) || t.internal);
-  SLUICE_ASSERT(!topics_.count(t.name));
+  SLUICE_ASSERT(!topics_.contains(t.name));
   version++;
   std::string key = t.name;
   return topics_.emplace(std::move(key), std::move(t)).first->second;
@@ -159,7 +159,7 @@ Result<Catalogue> Catalogue::parse(std::string_view text) {
         if (!ls) return make_error(EINVAL, "catalogue: bad owner list");
         t.partition_owner_shard.push_back(static_cast<uint16_t>(s));
       }
-      if (c.topics_.count(t.name)) return make_error(EINVAL, "catalogue: duplicate topic");
+      if (c.topics_.contains(t.name)) return make_error(EINVAL, "catalogue: duplicate topic");
       std::string key = t.name;
       current = &c.topics_.emplace(std::move(key), std::move(t)).first->second;
     } else if (kind == "config") {
@@ -215,8 +215,7 @@ static Result<void> mkdir_p(const std::string& path) {
   std::string cur;
   for (size_t i = 0; i <= path.size(); ++i) {
     if (i == path.size() || path[i] == '/') {
-      if (!cur.empty() && ::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
-        return make_error(errno, "mkdir failed");
+      if (!cur.empty() && ::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) return make_error(errno, "mkdir failed");
     }
     if (i < path.size()) cur.push_back(path[i]);
   }

@@ -20,8 +20,8 @@ using Uuid = std::array<uint8_t, 16>;
 struct TopicInfo {
   std::string name;
   Uuid topic_id{};
-  std::vector<uint16_t> partition_owner_shard;   // index = partition id
-  std::map<std::string, std::string> configs;    // overrides only
+  std::vector<uint16_t> partition_owner_shard;  // index = partition id
+  std::map<std::string, std::string> configs;   // overrides only
   bool internal = false;
   int32_t partition_count() const { return static_cast<int32_t>(partition_owner_shard.size()); }
 };
@@ -38,8 +38,8 @@ uint16_t placement_shard(std::string_view topic, int32_t partition, unsigned sha
 class Catalogue {
  public:
   std::string cluster_id;
-  int64_t next_producer_id = 1000;   // first id of the next unallocated block (persisted before use)
-  uint64_t version = 0;              // bumped on every change; replicas compare it
+  int64_t next_producer_id = 1000;  // first id of the next unallocated block (persisted before use)
+  uint64_t version = 0;             // bumped on every change; replicas compare it
 
   const TopicInfo* find(std::string_view name) const;
   TopicInfo* find_mutable(std::string_view name);

@@ -8,43 +8,43 @@
 
 namespace sluice::broker {
 
-#define SLUICE_ERRC_LIST(X)                                                                      \
-  X(kOk, "no error")                                                                             \
-  X(kInternal, "unexpected internal failure")                                                    \
-  /* partitions and records */                                                                   \
-  X(kUnknownPartition, "no such topic or partition")                                             \
-  X(kNotOwner, "partition not served here (closing, deleted or moved)")                          \
-  X(kOffsetOutOfRange, "offset outside the log")                                                 \
-  X(kCorruptBatch, "batch fails its CRC or framing")                                             \
-  X(kInvalidRecord, "batch or record breaks a rule of the format")                               \
-  X(kBatchTooLarge, "batch larger than max.message.bytes")                                       \
-  X(kInvalidTimestamp, "timestamp outside the allowed window")                                   \
-  X(kUnsupportedFormat, "record format older than magic 2")                                      \
-  X(kUnsupportedCompression, "unknown compression codec")                                        \
-  X(kStorage, "disk error (I/O failure, full disk, log unusable)")                               \
-  X(kOutOfOrderSequence, "idempotent producer sequence gap")                                     \
-  X(kProducerFenced, "producer epoch older than the current one")                                \
-  X(kInvalidRequest, "request inconsistent with itself")                                         \
-  /* topic admin */                                                                              \
-  X(kInvalidTopicName, "topic name not allowed")                                                 \
-  X(kTopicExists, "topic already exists")                                                        \
-  X(kInvalidPartitionCount, "partition count not allowed")                                       \
-  X(kInvalidReplicationFactor, "replication factor other than 1")                                \
-  X(kInvalidReplicaAssignment, "manual replica assignment")                                      \
-  X(kInvalidConfig, "configuration key or value not allowed")                                    \
-  /* coordinators and consumer groups */                                                         \
-  X(kCoordinatorNotAvailable, "coordinator not loaded or shutting down")                         \
-  X(kIllegalGeneration, "stale group generation")                                                \
-  X(kInconsistentGroupProtocol, "member protocols do not match the group")                       \
-  X(kInvalidGroupId, "group id not allowed")                                                     \
-  X(kUnknownMember, "member not in the group")                                                   \
-  X(kInvalidSessionTimeout, "session timeout outside the broker's bounds")                       \
-  X(kRebalanceInProgress, "group is rebalancing")                                                \
-  X(kMetadataTooLarge, "offset metadata too large")                                              \
-  X(kGroupNotEmpty, "group still has members")                                                   \
-  X(kGroupNotFound, "no such group")                                                             \
-  X(kMemberIdRequired, "a member id must be assigned first")                                     \
-  X(kGroupFull, "group at its member limit")                                                     \
+#define SLUICE_ERRC_LIST(X)                                                \
+  X(kOk, "no error")                                                       \
+  X(kInternal, "unexpected internal failure")                              \
+  /* partitions and records */                                             \
+  X(kUnknownPartition, "no such topic or partition")                       \
+  X(kNotOwner, "partition not served here (closing, deleted or moved)")    \
+  X(kOffsetOutOfRange, "offset outside the log")                           \
+  X(kCorruptBatch, "batch fails its CRC or framing")                       \
+  X(kInvalidRecord, "batch or record breaks a rule of the format")         \
+  X(kBatchTooLarge, "batch larger than max.message.bytes")                 \
+  X(kInvalidTimestamp, "timestamp outside the allowed window")             \
+  X(kUnsupportedFormat, "record format older than magic 2")                \
+  X(kUnsupportedCompression, "unknown compression codec")                  \
+  X(kStorage, "disk error (I/O failure, full disk, log unusable)")         \
+  X(kOutOfOrderSequence, "idempotent producer sequence gap")               \
+  X(kProducerFenced, "producer epoch older than the current one")          \
+  X(kInvalidRequest, "request inconsistent with itself")                   \
+  /* topic admin */                                                        \
+  X(kInvalidTopicName, "topic name not allowed")                           \
+  X(kTopicExists, "topic already exists")                                  \
+  X(kInvalidPartitionCount, "partition count not allowed")                 \
+  X(kInvalidReplicationFactor, "replication factor other than 1")          \
+  X(kInvalidReplicaAssignment, "manual replica assignment")                \
+  X(kInvalidConfig, "configuration key or value not allowed")              \
+  /* coordinators and consumer groups */                                   \
+  X(kCoordinatorNotAvailable, "coordinator not loaded or shutting down")   \
+  X(kIllegalGeneration, "stale group generation")                          \
+  X(kInconsistentGroupProtocol, "member protocols do not match the group") \
+  X(kInvalidGroupId, "group id not allowed")                               \
+  X(kUnknownMember, "member not in the group")                             \
+  X(kInvalidSessionTimeout, "session timeout outside the broker's bounds") \
+  X(kRebalanceInProgress, "group is rebalancing")                          \
+  X(kMetadataTooLarge, "offset metadata too large")                        \
+  X(kGroupNotEmpty, "group still has members")                             \
+  X(kGroupNotFound, "no such group")                                       \
+  X(kMemberIdRequired, "a member id must be assigned first")               \
+  X(kGroupFull, "group at its member limit")                               \
   X(kFencedInstance, "static member replaced by a newer instance")
 
 enum class Errc : uint8_t {
@@ -54,7 +54,7 @@ enum class Errc : uint8_t {
 };
 
 inline constexpr std::size_t kErrcCount = 0
-#define SLUICE_ERRC_COUNT(name, text) +1
+#define SLUICE_ERRC_COUNT(name, text) +1  // NOLINT(bugprone-macro-parentheses): a term of a sum
     SLUICE_ERRC_LIST(SLUICE_ERRC_COUNT)
 #undef SLUICE_ERRC_COUNT
     ;

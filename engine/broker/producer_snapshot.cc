@@ -64,7 +64,7 @@ io::Task<Result<void>> ProducerSnapshotStore::scan_directory() {
 }
 
 io::Task<Result<std::vector<std::byte>>> ProducerSnapshotStore::read_file(const std::string& path,
-                                                                           std::size_t max_bytes) {
+                                                                          std::size_t max_bytes) {
   auto f = co_await fs_.open(path, log::OpenOptions{});
   if (!f.ok()) co_return f.error();
   auto size = co_await f.value()->size();
@@ -180,10 +180,8 @@ io::Task<Result<void>> ProducerSnapshotStore::prune(int64_t log_start, int64_t l
   std::size_t kept = 0;
   for (auto it = offsets_.rbegin(); it != offsets_.rend(); ++it) {
     if (*it > log_end && !is_stale(*it)) stale_.push_back(*it);
-    if (is_stale(*it) || *it < log_start || kept >= kProducerSnapshotsKept)
-      victims.push_back(*it);
-    else
-      kept++;
+    if (is_stale(*it) || *it < log_start || kept >= kProducerSnapshotsKept) victims.push_back(*it);
+    else kept++;
   }
   const bool stale_victims = !stale_.empty();
   Result<void> first_error = ok_result();

@@ -78,10 +78,8 @@ void ProducerStateTable::record(const BatchIdentity& b, int64_t base_offset, int
 
 void ProducerStateTable::expire(int64_t now_ms, int64_t expiration_ms) {
   for (auto it = producers_.begin(); it != producers_.end();) {
-    if (now_ms - it->second.last_activity_ms > expiration_ms)
-      it = producers_.erase(it);
-    else
-      ++it;
+    if (now_ms - it->second.last_activity_ms > expiration_ms) it = producers_.erase(it);
+    else ++it;
   }
 }
 
@@ -159,7 +157,8 @@ class SnapshotReader {
   bool get(T* v) {
     if (in_.size() - pos_ < sizeof(T)) return false;
     std::make_unsigned_t<T> u = 0;
-    for (std::size_t i = 0; i < sizeof(T); ++i) u = static_cast<std::make_unsigned_t<T>>((u << 8) | std::to_integer<uint8_t>(in_[pos_ + i]));
+    for (std::size_t i = 0; i < sizeof(T); ++i)
+      u = static_cast<std::make_unsigned_t<T>>((u << 8) | std::to_integer<uint8_t>(in_[pos_ + i]));
     pos_ += sizeof(T);
     *v = static_cast<T>(u);
     return true;
@@ -256,7 +255,8 @@ Result<DecodedProducerSnapshot> decode_snapshot(std::span<const std::byte> bytes
         return corrupt("producer snapshot: truncated batch");
       if (m.first_seq < 0 || m.last_seq < 0) return corrupt("producer snapshot: negative sequence");
       // Batches are oldest first, and all below the offset the snapshot claims to cover.
-      if (m.base_offset <= previous_base || m.base_offset >= offset) return corrupt("producer snapshot: bad batch offset");
+      if (m.base_offset <= previous_base || m.base_offset >= offset)
+        return corrupt("producer snapshot: bad batch offset");
       previous_base = m.base_offset;
     }
     out.table.producers_.emplace(pid, e);

@@ -21,16 +21,16 @@ struct BatchIdentity {
   int64_t producer_id = -1;
   int16_t producer_epoch = -1;
   int32_t base_sequence = -1;
-  int32_t last_offset_delta = 0;   // record count - 1
+  int32_t last_offset_delta = 0;  // record count - 1
   int64_t max_timestamp_ms = -1;
   bool transactional = false;
 };
 
 enum class SequenceCheck : int8_t {
-  accept,            // append it
-  duplicate,         // already appended: answer success with `duplicate_base_offset`
-  out_of_order,      // OUT_OF_ORDER_SEQUENCE_NUMBER (45)
-  invalid_epoch,     // INVALID_PRODUCER_EPOCH (47)
+  accept,         // append it
+  duplicate,      // already appended: answer success with `duplicate_base_offset`
+  out_of_order,   // OUT_OF_ORDER_SEQUENCE_NUMBER (45)
+  invalid_epoch,  // INVALID_PRODUCER_EPOCH (47)
 };
 
 struct SequenceVerdict {
@@ -87,8 +87,8 @@ class ProducerStateTable {
   struct Entry {
     int16_t epoch = -1;
     std::array<BatchMeta, kProducerBatchesKept> batches{};
-    uint8_t count = 0;   // valid entries
-    uint8_t head = 0;    // index of the newest
+    uint8_t count = 0;  // valid entries
+    uint8_t head = 0;   // index of the newest
     int64_t last_activity_ms = 0;
     const BatchMeta& newest() const { return batches[head]; }
   };

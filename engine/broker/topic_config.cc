@@ -26,7 +26,8 @@ constexpr TopicConfigKey kKeys[] = {
      "CreateTime keeps the producer's timestamps; LogAppendTime stamps batches with the broker's clock."},
     {"sluice.read.visibility", "sluice.read.visibility", ConfigType::string, "durable",
      "durable: consumers see a batch only after an fdatasync covers it (nothing read can vanish in a crash). "
-     "appended: consumers see it as soon as it is appended (lower latency; the unsynced tail may be lost on power loss)."},
+     "appended: consumers see it as soon as it is appended (lower latency; the unsynced tail may be lost on power "
+     "loss)."},
 };
 
 std::optional<int64_t> parse_long(std::string_view v) {

@@ -11,11 +11,21 @@
 
 namespace sluice::broker {
 
-enum class ConfigType : int8_t { boolean = 1, string = 2, int_ = 3, short_ = 4, long_ = 5, double_ = 6, list = 7, class_ = 8, password = 9 };
+enum class ConfigType : int8_t {
+  boolean = 1,
+  string = 2,
+  int_ = 3,
+  short_ = 4,
+  long_ = 5,
+  double_ = 6,
+  list = 7,
+  class_ = 8,
+  password = 9
+};
 
 struct TopicConfigKey {
-  std::string_view name;              // topic-level key, e.g. "retention.ms"
-  std::string_view broker_synonym;    // server.properties key, e.g. "log.retention.ms"
+  std::string_view name;            // topic-level key, e.g. "retention.ms"
+  std::string_view broker_synonym;  // server.properties key, e.g. "log.retention.ms"
   ConfigType type;
   std::string_view default_value;
   std::string_view documentation;
@@ -34,8 +44,8 @@ class TopicDefaults {
  public:
   // Sets a default through its topic key or its broker synonym. Returns an error text if invalid.
   std::optional<std::string> set(std::string_view key, std::string_view value);
-  std::string get(std::string_view topic_key) const;   // effective default
-  bool overridden(std::string_view topic_key) const { return values_.count(std::string(topic_key)) > 0; }
+  std::string get(std::string_view topic_key) const;  // effective default
+  bool overridden(std::string_view topic_key) const { return values_.contains(std::string(topic_key)); }
 
  private:
   std::map<std::string, std::string, std::less<>> values_;  // topic key -> value
@@ -50,8 +60,8 @@ struct EffectiveTopicConfig {
   int64_t flush_ms = INT64_MAX;
   int64_t flush_messages = INT64_MAX;
   int32_t max_message_bytes = 1048588;
-  bool log_append_time = false;       // message.timestamp.type=LogAppendTime
-  bool visible_before_sync = false;   // sluice.read.visibility=appended
+  bool log_append_time = false;      // message.timestamp.type=LogAppendTime
+  bool visible_before_sync = false;  // sluice.read.visibility=appended
   std::string cleanup_policy = "delete";
 };
 

@@ -6,8 +6,8 @@
 #include <memory>
 
 #include "engine/broker/topic_config.h"
-#include "engine/core/shard_state.h"
 #include "engine/core/group_service.h"
+#include "engine/core/shard_state.h"
 #include "engine/core/when_all.h"
 #include "io/cross_shard.h"
 
@@ -58,7 +58,7 @@ io::Task<Result<int>> commit(broker::Catalogue* next) {
 // A change that opened partitions but could not open all of them is taken back (the topic or the
 // new partitions must not be reported created and then be unwritable).
 io::Task<std::optional<Errc>> commit_or_roll_back(broker::Catalogue* next, broker::Catalogue* previous,
-                                                     std::string* message) {
+                                                  std::string* message) {
   auto r = co_await commit(next);
   if (!r.ok()) {
     *message = std::string("cannot persist the topic catalogue: ") + r.error().describe();
@@ -68,14 +68,14 @@ io::Task<std::optional<Errc>> commit_or_roll_back(broker::Catalogue* next, broke
   *message = std::to_string(r.value()) + " partition(s) could not be opened (out of file descriptors or disk space)";
   auto undo = co_await commit(previous);
   if (!undo.ok())
-    std::fprintf(stderr, "sluiced: catalogue roll-back failed: %s (retried by housekeeping)\n", undo.error().describe());
+    std::fprintf(stderr, "sluiced: catalogue roll-back failed: %s (retried by housekeeping)\n",
+                 undo.error().describe());
   co_return Errc::kStorage;
 }
 
 AdminResult fail(Errc code, std::string msg) { return AdminResult{code, std::move(msg)}; }
 
 }  // namespace
-
 
 group::Config group_config(const broker::BrokerConfig& cfg) {
   group::Config g;
@@ -92,10 +92,11 @@ io::Task<void> start_group_services() {
   const broker::TopicInfo* t = st.catalogue.find(kGroupTopic);
   if (!t || st.stopping) co_return;
   for (int32_t i = 0; i < t->partition_count(); ++i) {
-    if (t->partition_owner_shard[static_cast<size_t>(i)] != st.shard_id || st.groups.count(i)) continue;
+    if (t->partition_owner_shard[static_cast<size_t>(i)] != st.shard_id || st.groups.contains(i)) continue;
     Partition* p = st.find_partition(kGroupTopic, i);
     if (!p) continue;
-    auto svc = std::make_unique<GroupService>(p, st.clock.get(), group_config(*st.config), st.config->group_compaction_min_records);
+    auto svc = std::make_unique<GroupService>(p, st.clock.get(), group_config(*st.config),
+                                              st.config->group_compaction_min_records);
     co_await svc->load();
     GroupService* raw = svc.get();
     st.groups.emplace(i, std::move(svc));
@@ -252,16 +253,18 @@ io::Task<AdminResult> create_topic(CreateTopicSpec spec) {
   co_await st.admin_mutex.lock();
   AdminLock lock{st.admin_mutex};
   if (!broker::valid_topic_name(spec.name))
-    co_return fail(Errc::kInvalidTopicName, "Topic name '" + spec.name + "' is illegal: it must be 1-249 characters of [a-zA-Z0-9._-]");
+    co_return fail(Errc::kInvalidTopicName,
+                   "Topic name '" + spec.name + "' is illegal: it must be 1-249 characters of [a-zA-Z0-9._-]");
   if (st.catalogue.find(spec.name)) co_return fail(Errc::kTopicExists, "Topic '" + spec.name + "' already exists.");
   if (spec.has_manual_assignment)
-    co_return fail(Errc::kInvalidReplicaAssignment, "Manual replica assignment is not supported by a single-node broker");
+    co_return fail(Errc::kInvalidReplicaAssignment,
+                   "Manual replica assignment is not supported by a single-node broker");
   int32_t partitions = spec.num_partitions == -1 ? st.config->default_partitions : spec.num_partitions;
   if (partitions < 1 || partitions > broker::kMaxPartitionsPerTopic)
     co_return fail(Errc::kInvalidPartitionCount, "Number of partitions must be between 1 and 10000.");
   if (spec.replication_factor != -1 && spec.replication_factor != 1)
     co_return fail(Errc::kInvalidReplicationFactor, "Replication factor: " + std::to_string(spec.replication_factor) +
-                                                  " larger than available brokers: 1.");
+                                                        " larger than available brokers: 1.");
   for (const auto& [k, v] : spec.configs)
     if (auto err = broker::validate_topic_config(k, v)) co_return fail(Errc::kInvalidConfig, *err);
   if (spec.validate_only) co_return AdminResult{};
@@ -269,7 +272,8 @@ io::Task<AdminResult> create_topic(CreateTopicSpec spec) {
   t.name = spec.name;
   t.topic_id = broker::random_uuid();
   t.configs = spec.configs;
-  for (int32_t i = 0; i < partitions; ++i) t.partition_owner_shard.push_back(broker::placement_shard(t.name, i, st.shard_count));
+  for (int32_t i = 0; i < partitions; ++i)
+    t.partition_owner_shard.push_back(broker::placement_shard(t.name, i, st.shard_count));
   broker::Catalogue next = st.catalogue;
   next.add(std::move(t));
   broker::Catalogue previous = st.catalogue;
@@ -321,7 +325,8 @@ io::Task<AdminResult> create_partitions(std::string name, int32_t new_total, boo
   if (!t) co_return fail(Errc::kUnknownPartition, "This server does not host this topic-partition.");
   if (new_total < t->partition_count())
     co_return fail(Errc::kInvalidPartitionCount, "Topic currently has " + std::to_string(t->partition_count()) +
-                                           " partitions, which is higher than the requested " + std::to_string(new_total) + ".");
+                                                     " partitions, which is higher than the requested " +
+                                                     std::to_string(new_total) + ".");
   if (new_total == t->partition_count())
     co_return fail(Errc::kInvalidPartitionCount, "Topic already has " + std::to_string(new_total) + " partitions.");
   if (new_total > broker::kMaxPartitionsPerTopic) co_return fail(Errc::kInvalidPartitionCount, "Too many partitions");

@@ -23,8 +23,8 @@ struct AdminResult {
 
 struct CreateTopicSpec {
   std::string name;
-  int32_t num_partitions = -1;       // -1: num.partitions
-  int16_t replication_factor = -1;   // -1 or 1 (Sluice does not replicate)
+  int32_t num_partitions = -1;      // -1: num.partitions
+  int16_t replication_factor = -1;  // -1 or 1 (Sluice does not replicate)
   std::map<std::string, std::string> configs;
   bool validate_only = false;
   bool has_manual_assignment = false;

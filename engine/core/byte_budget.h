@@ -61,7 +61,8 @@ class BudgetLease {
  public:
   BudgetLease() = default;
   BudgetLease(ByteBudget& budget, std::size_t bytes) : budget_(&budget), bytes_(bytes) { budget_->take(bytes_); }
-  BudgetLease(BudgetLease&& o) noexcept : budget_(std::exchange(o.budget_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+  BudgetLease(BudgetLease&& o) noexcept
+      : budget_(std::exchange(o.budget_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
   BudgetLease& operator=(BudgetLease&& o) noexcept {
     if (this != &o) {
       release();

@@ -120,10 +120,8 @@ io::Task<void> CoordinatorHost::tick_loop(const bool* stopping) {
     const int64_t now = now_ms();
     const int64_t next = machine_->next_deadline_ms();
     auto wait = kMaxTickInterval;
-    if (next != kNoTimer && next > now)
-      wait = std::min(wait, std::chrono::milliseconds(next - now));
-    else if (next != kNoTimer)
-      wait = std::chrono::milliseconds(0);
+    if (next != kNoTimer && next > now) wait = std::min(wait, std::chrono::milliseconds(next - now));
+    else if (next != kNoTimer) wait = std::chrono::milliseconds(0);
     if (wait.count() > 0) {
       bool slept = co_await io::sleep_for(wait);
       if (!slept) break;

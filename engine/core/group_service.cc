@@ -12,8 +12,9 @@ int32_t group_partition(const std::string& group_id, int32_t partition_count) {
 GroupService::GroupService(Partition* partition, log::Clock* clock, const group::Config& config,
                            uint64_t compaction_min_records)
     : host_(partition, clock, compaction_min_records) {
-  coordinator_ = std::make_unique<group::GroupCoordinator>(
-      config, [this](group::Record r) { host_.emit(KeyValue{std::move(r.key), std::move(r.value)}); });
+  coordinator_ = std::make_unique<group::GroupCoordinator>(config, [this](group::Record r) {
+    host_.emit(KeyValue{std::move(r.key), std::move(r.value)});
+  });
   host_.attach(this);
 }
 

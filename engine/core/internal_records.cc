@@ -48,7 +48,8 @@ Result<std::vector<KeyValue>> decode_internal_batch(std::span<const std::byte> b
   std::vector<KeyValue> out;
   for (int32_t i = 0; i < h->record_count; ++i) {
     int64_t len = 0, ts = 0, od = 0, klen = 0, vlen = 0, nh = 0;
-    if (!get_varint(in, len) || len < 1 || static_cast<uint64_t>(len) > in.size()) return make_error(EBADMSG, "record length");
+    if (!get_varint(in, len) || len < 1 || static_cast<uint64_t>(len) > in.size())
+      return make_error(EBADMSG, "record length");
     std::span<const std::byte> rec = in.subspan(0, static_cast<size_t>(len));
     in = in.subspan(static_cast<size_t>(len));
     rec = rec.subspan(1);  // attributes

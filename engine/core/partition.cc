@@ -100,12 +100,10 @@ struct Partition::ReadGuard {
 };
 
 io::Task<Result<std::unique_ptr<Partition>>> Partition::open(log::FileSystem& fs, log::Clock& clock, std::string dir,
-                                                             std::string topic, int32_t index,
-                                                             log::LogConfig config) {
+                                                             std::string topic, int32_t index, log::LogConfig config) {
   auto log = co_await log::PartitionLog::open(fs, dir, config, clock);
   if (!log.ok()) co_return log.error();
-  std::unique_ptr<Partition> p(
-      new Partition(fs, std::move(dir), std::move(topic), index, std::move(log.value())));
+  std::unique_ptr<Partition> p(new Partition(fs, std::move(dir), std::move(topic), index, std::move(log.value())));
   co_await p->restore_producer_state();
   co_return p;
 }
@@ -121,14 +119,13 @@ io::Task<void> Partition::restore_producer_state() {
   // After a clean stop the snapshot written at close covers the log end: one file read, no
   // directory listing (5,000 partitions start in about the time the log itself needs). Otherwise
   // the directory is listed and the newest usable snapshot taken.
-  std::optional<broker::DecodedProducerSnapshot> loaded = co_await snapshots_.load_exact(end, producers_.max_producers());
+  std::optional<broker::DecodedProducerSnapshot> loaded =
+      co_await snapshots_.load_exact(end, producers_.max_producers());
   Result<void> listed = ok_result();
   if (!loaded) {
     listed = co_await snapshots_.scan_directory();
-    if (listed.ok())
-      loaded = co_await snapshots_.load_newest(start, end, producers_.max_producers());
-    else
-      report_snapshot_error("listing producer snapshots", listed.error());
+    if (listed.ok()) loaded = co_await snapshots_.load_newest(start, end, producers_.max_producers());
+    else report_snapshot_error("listing producer snapshots", listed.error());
   }
   int64_t from = start;
   if (loaded) {

@@ -37,7 +37,7 @@ struct ProduceOutcome {
   int64_t base_offset = -1;
   int64_t log_append_time_ms = -1;
   int64_t log_start_offset = -1;
-  int64_t last_offset = -1;          // what a durability wait must cover
+  int64_t last_offset = -1;  // what a durability wait must cover
   const char* error_message = nullptr;
 };
 
@@ -164,13 +164,13 @@ class Partition {
   // Producer-table changes (records, expiries) and the count the newest snapshot file reflects,
   // so a close with nothing new since the last snapshot writes none.
   uint64_t producer_state_changes_ = 0;
-  uint64_t bytes_since_snapshot_ = 0;      // appended since the last capture
+  uint64_t bytes_since_snapshot_ = 0;  // appended since the last capture
   uint64_t snapshot_interval_bytes_ = kProducerSnapshotIntervalBytes;
   int64_t snapshot_on_disk_offset_ = -1;
   uint64_t snapshot_on_disk_changes_ = 0;
   DataWatch* watch_head_ = nullptr;  // long polls on this partition, woken when the high watermark moves
   std::size_t watch_count_ = 0;
-  io::Event activity_done_;       // pulsed when the flusher or the last read in flight finishes
+  io::Event activity_done_;  // pulsed when the flusher or the last read in flight finishes
   bool flush_running_ = false;
   bool closing_ = false;
   int64_t flush_errors_ = 0;

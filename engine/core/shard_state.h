@@ -15,9 +15,9 @@
 #include "engine/core/byte_budget.h"
 #include "engine/core/group_service.h"
 #include "engine/core/partition.h"
+#include "engine/log/async_sync.h"
 #include "engine/log/clock.h"
 #include "engine/log/file_io.h"
-#include "engine/log/async_sync.h"
 #include "io/shard.h"
 
 namespace sluice::core {
@@ -42,15 +42,15 @@ struct ShardState {
   unsigned shard_count = 1;
   std::string advertised_host;
   uint16_t advertised_port = 0;
-  broker::Catalogue catalogue;                               // replica (authoritative on shard 0)
+  broker::Catalogue catalogue;  // replica (authoritative on shard 0)
   std::map<PartitionKey, std::unique_ptr<Partition>, PartitionKeyLess> partitions;  // owned by this shard
-  std::map<int32_t, std::unique_ptr<GroupService>> groups;   // by __consumer_offsets partition
+  std::map<int32_t, std::unique_ptr<GroupService>> groups;                          // by __consumer_offsets partition
   std::unique_ptr<log::FileSystem> fs;
   std::unique_ptr<log::Clock> clock = std::make_unique<log::SystemClock>();  // wall clock unless a test injects one
   log::AsyncMutex admin_mutex;
   log::AsyncMutex reconcile_mutex;    // serialises apply_catalogue on this shard
   int64_t next_producer_id = 0;       // shard 0: ids left in the persisted block
-  int64_t producer_id_block_end = 0;                               // shard 0: serialises catalogue changes
+  int64_t producer_id_block_end = 0;  // shard 0: serialises catalogue changes
   ByteBudget request_budget;          // request frames received and not yet handled
   ByteBudget fetch_budget;            // fetch response bytes not yet handed to the kernel
   int open_failures = 0;              // owned partitions the last reconciliation could not open

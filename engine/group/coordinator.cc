@@ -80,7 +80,7 @@ struct Group {
     auto it = by_id.find(member_id);
     return it == by_id.end() ? nullptr : it->second;
   }
-  bool has(const std::string& member_id) const { return by_id.count(member_id) != 0; }
+  bool has(const std::string& member_id) const { return by_id.contains(member_id); }
   bool is_leader(const std::string& member_id) const { return leader && *leader == member_id; }
   size_t num_awaiting_join() const {
     size_t n = 0;
@@ -206,8 +206,7 @@ bool valid_transition(GroupState from, GroupState to) {
     case S::kDead: return true;
     case S::kCompletingRebalance: return from == S::kPreparingRebalance;
     case S::kStable: return from == S::kCompletingRebalance;
-    case S::kPreparingRebalance:
-      return from == S::kStable || from == S::kCompletingRebalance || from == S::kEmpty;
+    case S::kPreparingRebalance: return from == S::kStable || from == S::kCompletingRebalance || from == S::kEmpty;
     case S::kEmpty: return from == S::kPreparingRebalance;
   }
   return false;
@@ -272,12 +271,12 @@ void GroupCoordinator::flush_callbacks() {
 
 void GroupCoordinator::defer_join(JoinCallback cb, JoinGroupResponse resp) {
   SLUICE_ASSERT(cb);
-  callbacks_.push_back([cb = std::move(cb), r = std::move(resp)]() mutable { cb(std::move(r)); });
+  callbacks_.emplace_back([cb = std::move(cb), r = std::move(resp)]() mutable { cb(std::move(r)); });
 }
 
 void GroupCoordinator::defer_sync(SyncCallback cb, SyncGroupResponse resp) {
   SLUICE_ASSERT(cb);
-  callbacks_.push_back([cb = std::move(cb), r = std::move(resp)]() mutable { cb(std::move(r)); });
+  callbacks_.emplace_back([cb = std::move(cb), r = std::move(resp)]() mutable { cb(std::move(r)); });
 }
 
 void GroupCoordinator::touch(Group& g) { touched_.insert(g.id); }
@@ -332,7 +331,7 @@ std::string GroupCoordinator::generate_member_id(const Group& g, std::string_vie
   for (;;) {
     uint64_t hi = splitmix64(rng_state_);
     uint64_t lo = splitmix64(rng_state_);
-    hi = (hi & ~0xF000ull) | 0x4000ull;                     // version 4
+    hi = (hi & ~0xF000ull) | 0x4000ull;                         // version 4
     lo = (lo & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;  // RFC 4122 variant
     char buf[40];
     std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
@@ -341,7 +340,7 @@ std::string GroupCoordinator::generate_member_id(const Group& g, std::string_vie
     std::string id;
     id.reserve(prefix.size() + 37);
     id.append(prefix).append("-").append(buf);
-    if (!g.has(id) && g.pending_members.count(id) == 0) return id;
+    if (!g.has(id) && !g.pending_members.contains(id)) return id;
   }
 }
 
@@ -680,7 +679,7 @@ void GroupCoordinator::do_current_member_join(Group& g, const JoinGroupRequest& 
                                               JoinCallback done, int64_t now) {
   if (!g.supports_protocols(req.protocol_type, protocols))
     return defer_join(std::move(done), join_error(Errc::kInconsistentGroupProtocol, req.member_id));
-  if (!req.group_instance_id && g.pending_members.count(req.member_id)) {
+  if (!req.group_instance_id && g.pending_members.contains(req.member_id)) {
     add_member_and_rebalance(g, req, std::move(protocols), req.member_id, std::move(done), now);
     return;
   }
@@ -725,9 +724,7 @@ void GroupCoordinator::do_current_member_join(Group& g, const JoinGroupRequest& 
       }
       break;
     case GroupState::kEmpty:
-    case GroupState::kDead:
-      defer_join(std::move(done), join_error(Errc::kUnknownMember, req.member_id));
-      break;
+    case GroupState::kDead: defer_join(std::move(done), join_error(Errc::kUnknownMember, req.member_id)); break;
   }
 }
 
@@ -750,7 +747,7 @@ void GroupCoordinator::add_member_and_rebalance(Group& g, const JoinGroupRequest
 
   // Kafka GroupMetadata.add.
   if (m.instance_id) {
-    SLUICE_ASSERT(g.static_members.count(*m.instance_id) == 0);
+    SLUICE_ASSERT(!g.static_members.contains(*m.instance_id));
     g.static_members[*m.instance_id] = m.id;
   }
   if (g.members.empty()) g.protocol_type = m.protocol_type;
@@ -822,12 +819,9 @@ void GroupCoordinator::update_static_member_and_rebalance(Group& g, const std::s
       m.join_cb = std::move(done);
       prepare_rebalance(g, now);
       break;
-    case GroupState::kPreparingRebalance:
-      m.join_cb = std::move(done);
-      break;
+    case GroupState::kPreparingRebalance: m.join_cb = std::move(done); break;
     case GroupState::kEmpty:
-    case GroupState::kDead:
-      SLUICE_UNREACHABLE();
+    case GroupState::kDead: SLUICE_UNREACHABLE();
   }
 }
 
@@ -939,7 +933,7 @@ LeaveGroupResponse GroupCoordinator::leave_group(const LeaveGroupRequest& req, i
       } else {
         r.error = Errc::kUnknownMember;
       }
-    } else if (g->pending_members.count(who.member_id)) {
+    } else if (g->pending_members.contains(who.member_id)) {
       remove_pending_member_and_update_group(*g, who.member_id, now);
     } else {
       r.error = validate_current_member(*g, who.member_id, who.group_instance_id);
@@ -1061,8 +1055,8 @@ OffsetFetchResult GroupCoordinator::fetch_offsets(const OffsetFetchRequest& req,
     for (const auto& [key, v] : g->offsets) {
       if (result.topics.empty() || result.topics.back().name != key.topic)
         result.topics.push_back(OffsetFetchTopicResult{key.topic, {}});
-      result.topics.back().partitions.push_back(OffsetFetchPartitionResult{key.partition, v.offset, v.leader_epoch,
-                                                                           v.metadata, Errc::kOk});
+      result.topics.back().partitions.push_back(
+          OffsetFetchPartitionResult{key.partition, v.offset, v.leader_epoch, v.metadata, Errc::kOk});
     }
   }
   return result;
@@ -1175,7 +1169,8 @@ std::vector<DeletedGroup> GroupCoordinator::delete_groups(const std::vector<std:
       d.error = Errc::kGroupNotEmpty;
     } else {
       transition(*g, GroupState::kDead, now);
-      for (const auto& [key, v] : g->offsets) emit(Record{encode_offset_key(id, key.topic, key.partition), std::nullopt});
+      for (const auto& [key, v] : g->offsets)
+        emit(Record{encode_offset_key(id, key.topic, key.partition), std::nullopt});
       if (g->generation > 0 || g->persisted) emit(Record{encode_group_key(id), std::nullopt});
       erase_group(*g);
     }
@@ -1292,7 +1287,7 @@ void GroupCoordinator::finish_loading(int64_t now) {
       g.state_ts = v.state_timestamp_ms;
       for (auto& rm : v.members) {
         if (g.has(rm.member_id)) continue;  // corrupt input: keep the first
-        if (rm.group_instance_id && g.static_members.count(*rm.group_instance_id)) continue;
+        if (rm.group_instance_id && g.static_members.contains(*rm.group_instance_id)) continue;
         auto m = std::make_unique<Member>();
         m->id = std::move(rm.member_id);
         m->instance_id = std::move(rm.group_instance_id);

@@ -38,22 +38,22 @@ const char* group_state_name(GroupState s) noexcept;
 inline constexpr int64_t kNoDeadline = std::numeric_limits<int64_t>::max();
 
 struct Config {
-  int32_t min_session_timeout_ms = 6000;        // group.min.session.timeout.ms
-  int32_t max_session_timeout_ms = 1800000;     // group.max.session.timeout.ms
+  int32_t min_session_timeout_ms = 6000;     // group.min.session.timeout.ms
+  int32_t max_session_timeout_ms = 1800000;  // group.max.session.timeout.ms
   // group.initial.rebalance.delay.ms. Kafka's default is 3000; 0 here (low latency: the first
   // member of an empty group gets its generation at once). With 0 the first join completes as
   // soon as every known and pending member has joined.
   int32_t initial_rebalance_delay_ms = 0;
-  int32_t max_group_size = 1000;                // group.max.size (Kafka: unbounded)
-  int32_t new_member_join_timeout_ms = 300000;  // Kafka's NewMemberJoinTimeoutMs
-  size_t offset_metadata_max_bytes = 4096;      // offset.metadata.max.bytes
-  int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;        // offsets.retention.minutes
-  int64_t offsets_retention_check_interval_ms = 600000;          // offsets.retention.check.interval.ms
-  size_t max_group_id_bytes = 255;              // longer (or, where Kafka requires, empty) ids: kInvalidGroupId
-  size_t max_member_metadata_bytes = 1 << 20;   // sum of protocol names + metadata of one JoinGroup
-  size_t max_assignment_bytes = 1 << 20;        // per member, in the leader's SyncGroup
-  size_t max_client_id_in_member_id = 255;      // client/instance id prefix of generated member ids
-  uint64_t member_id_seed = 0;                  // seeds the generated "uuid" part of member ids
+  int32_t max_group_size = 1000;                          // group.max.size (Kafka: unbounded)
+  int32_t new_member_join_timeout_ms = 300000;            // Kafka's NewMemberJoinTimeoutMs
+  size_t offset_metadata_max_bytes = 4096;                // offset.metadata.max.bytes
+  int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;  // offsets.retention.minutes
+  int64_t offsets_retention_check_interval_ms = 600000;   // offsets.retention.check.interval.ms
+  size_t max_group_id_bytes = 255;             // longer (or, where Kafka requires, empty) ids: kInvalidGroupId
+  size_t max_member_metadata_bytes = 1 << 20;  // sum of protocol names + metadata of one JoinGroup
+  size_t max_assignment_bytes = 1 << 20;       // per member, in the leader's SyncGroup
+  size_t max_client_id_in_member_id = 255;     // client/instance id prefix of generated member ids
+  uint64_t member_id_seed = 0;                 // seeds the generated "uuid" part of member ids
 };
 
 struct Protocol {
@@ -215,7 +215,7 @@ struct OffsetFetchTopicResult {
 };
 
 struct OffsetFetchResult {
-  broker::Errc error = broker::Errc::kOk;  // group-level (v2+)
+  broker::Errc error = broker::Errc::kOk;      // group-level (v2+)
   std::vector<OffsetFetchTopicResult> topics;  // all offsets: sorted by topic, partition
   friend bool operator==(const OffsetFetchResult&, const OffsetFetchResult&) = default;
 };
@@ -246,9 +246,9 @@ struct DescribedMember {
 struct DescribedGroup {
   broker::Errc error = broker::Errc::kOk;
   std::string group_id;
-  std::string state;          // "Dead" for an unknown group
+  std::string state;  // "Dead" for an unknown group
   std::string protocol_type;
-  std::string protocol;       // "" unless Stable
+  std::string protocol;  // "" unless Stable
   std::vector<DescribedMember> members;
   friend bool operator==(const DescribedGroup&, const DescribedGroup&) = default;
 };
@@ -333,14 +333,14 @@ class GroupCoordinator {
   std::string generate_member_id(const Group& g, std::string_view prefix);
 
   // Kafka GroupCoordinator counterparts
-  void do_new_member_join(Group& g, const JoinGroupRequest& req, std::vector<Protocol> protocols,
-                          JoinCallback done, int64_t now);
-  void do_current_member_join(Group& g, const JoinGroupRequest& req, std::vector<Protocol> protocols,
-                              JoinCallback done, int64_t now);
+  void do_new_member_join(Group& g, const JoinGroupRequest& req, std::vector<Protocol> protocols, JoinCallback done,
+                          int64_t now);
+  void do_current_member_join(Group& g, const JoinGroupRequest& req, std::vector<Protocol> protocols, JoinCallback done,
+                              int64_t now);
   void add_member_and_rebalance(Group& g, const JoinGroupRequest& req, std::vector<Protocol> protocols,
                                 const std::string& member_id, JoinCallback done, int64_t now);
-  void update_member_and_rebalance(Group& g, Member& m, const JoinGroupRequest& req,
-                                   std::vector<Protocol> protocols, JoinCallback done, int64_t now);
+  void update_member_and_rebalance(Group& g, Member& m, const JoinGroupRequest& req, std::vector<Protocol> protocols,
+                                   JoinCallback done, int64_t now);
   void update_static_member_and_rebalance(Group& g, const std::string& old_id, const std::string& new_id,
                                           const JoinGroupRequest& req, std::vector<Protocol> protocols,
                                           JoinCallback done, int64_t now);

@@ -69,7 +69,8 @@ class BatchBuilder {
       }
       put_varlong(out, static_cast<int64_t>(rec.size()));
       out.insert(out.end(), rec.begin(), rec.end());
-      if (spec.base_timestamp_ms + r.timestamp_delta_ms > max_ts) max_ts = spec.base_timestamp_ms + r.timestamp_delta_ms;
+      if (spec.base_timestamp_ms + r.timestamp_delta_ms > max_ts)
+        max_ts = spec.base_timestamp_ms + r.timestamp_delta_ms;
     }
     std::byte* p = out.data();
     auto n = static_cast<int32_t>(spec.records.size());

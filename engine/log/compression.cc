@@ -122,7 +122,8 @@ Result<void> Decompressor::start(Compression codec, std::span<const std::byte> i
       zlib_->avail_in = static_cast<uInt>(input.size());
       break;
     case Compression::kSnappy:
-      snappy_xerial_ = input.size() >= sizeof(kXerialMagic) && std::memcmp(input.data(), kXerialMagic, sizeof(kXerialMagic)) == 0;
+      snappy_xerial_ =
+          input.size() >= sizeof(kXerialMagic) && std::memcmp(input.data(), kXerialMagic, sizeof(kXerialMagic)) == 0;
       if (snappy_xerial_) {
         if (input.size() < kXerialHeaderBytes) return fail("truncated snappy (xerial) header");
         in_pos_ = kXerialHeaderBytes;
@@ -130,7 +131,8 @@ Result<void> Decompressor::start(Compression codec, std::span<const std::byte> i
       break;
     case Compression::kLz4:
       if (lz4_ == nullptr) {
-        LZ4F_dctx* d = LZ4F_createDecompressionContext_advanced(LZ4F_CustomMem{lz4_alloc, nullptr, lz4_free, nullptr}, LZ4F_VERSION);
+        LZ4F_dctx* d = LZ4F_createDecompressionContext_advanced(LZ4F_CustomMem{lz4_alloc, nullptr, lz4_free, nullptr},
+                                                                LZ4F_VERSION);
         if (d == nullptr) return fail("cannot create an lz4 context");
         lz4_ = d;
       } else {

@@ -49,8 +49,8 @@ uint32_t crc32c_extend_portable(uint32_t crc, const void* data, std::size_t n) n
     std::memcpy(&lo, p, 4);  // little-endian host assumed (x86-64, aarch64)
     std::memcpy(&hi, p + 4, 4);
     lo ^= c;
-    c = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^
-        t[3][hi & 0xff] ^ t[2][(hi >> 8) & 0xff] ^ t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
+    c = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^ t[3][hi & 0xff] ^
+        t[2][(hi >> 8) & 0xff] ^ t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
     p += 8;
     n -= 8;
   }
@@ -59,8 +59,7 @@ uint32_t crc32c_extend_portable(uint32_t crc, const void* data, std::size_t n) n
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) uint32_t crc32c_extend_hw(uint32_t crc, const void* data,
-                                                             std::size_t n) noexcept {
+__attribute__((target("sse4.2"))) uint32_t crc32c_extend_hw(uint32_t crc, const void* data, std::size_t n) noexcept {
   const auto* p = static_cast<const unsigned char*>(data);
   uint64_t c = ~crc;
   while (n > 0 && (reinterpret_cast<uintptr_t>(p) & 7) != 0) {

@@ -22,7 +22,6 @@ enum class LogErrc : int {
   kIoFailure,                    // what log_errc() reports for an errno (EIO, ENOSPC, ...)
 };
 
-
 inline Error log_error(LogErrc c, const char* what) noexcept { return Error{static_cast<int>(c), what}; }
 inline bool is_log_error(const Error& e, LogErrc c) noexcept { return e.code == static_cast<int>(c); }
 

@@ -255,7 +255,8 @@ void MemFileSystem::crash(CrashMode mode) {
         std::vector<uint64_t> cuts{op.pos};
         for (uint64_t c = first; c < end; c += kSectorBytes) cuts.push_back(c);
         uint64_t cut = cuts[rng_() % cuts.size()];
-        Op part{false, op.pos, std::vector<std::byte>(op.bytes.begin(), op.bytes.begin() + static_cast<std::ptrdiff_t>(cut - op.pos))};
+        Op part{false, op.pos,
+                std::vector<std::byte>(op.bytes.begin(), op.bytes.begin() + static_cast<std::ptrdiff_t>(cut - op.pos))};
         apply(img, part);
       }
     } else if (mode == CrashMode::kRandomSectors) {
@@ -268,8 +269,9 @@ void MemFileSystem::crash(CrashMode mode) {
         for (uint64_t s = op.pos; s < end;) {
           uint64_t next = std::min(end, (s / kSectorBytes + 1) * kSectorBytes);
           if (rng_() & 1) {
-            Op part{false, s, std::vector<std::byte>(op.bytes.begin() + static_cast<std::ptrdiff_t>(s - op.pos),
-                                                     op.bytes.begin() + static_cast<std::ptrdiff_t>(next - op.pos))};
+            Op part{false, s,
+                    std::vector<std::byte>(op.bytes.begin() + static_cast<std::ptrdiff_t>(s - op.pos),
+                                           op.bytes.begin() + static_cast<std::ptrdiff_t>(next - op.pos))};
             apply(img, part);
           }
           s = next;

@@ -51,9 +51,18 @@ class MemFileSystem final : public FileSystem {
 
   void crash(CrashMode mode = CrashMode::kDropUnsynced);
 
-  void fail_next_writes(int count, int err = EIO) { fail_writes_ = count; fail_writes_err_ = err; }
-  void fail_next_syncs(int count, int err = EIO) { fail_syncs_ = count; fail_syncs_err_ = err; }
-  void fail_next_reads(int count, int err = EIO) { fail_reads_ = count; fail_reads_err_ = err; }
+  void fail_next_writes(int count, int err = EIO) {
+    fail_writes_ = count;
+    fail_writes_err_ = err;
+  }
+  void fail_next_syncs(int count, int err = EIO) {
+    fail_syncs_ = count;
+    fail_syncs_err_ = err;
+  }
+  void fail_next_reads(int count, int err = EIO) {
+    fail_reads_ = count;
+    fail_reads_err_ = err;
+  }
   void set_capacity_bytes(uint64_t bytes) { capacity_bytes_ = bytes; }  // 0 = unlimited
   uint64_t used_bytes() const;
   void fill_disk() { capacity_bytes_ = used_bytes(); }  // disk full from now on (until set_capacity_bytes)

@@ -3,7 +3,8 @@
 namespace sluice::log {
 
 Result<void> validate_config(const LogConfig& c) {
-  if (c.segment_bytes < kPage || c.segment_bytes > (1ull << 31) - 1) return make_error(EINVAL, "segment.bytes out of range");
+  if (c.segment_bytes < kPage || c.segment_bytes > (1ull << 31) - 1)
+    return make_error(EINVAL, "segment.bytes out of range");
   if (c.tail_chunk_bytes < kPage || c.tail_chunk_bytes % kPage != 0 || c.tail_chunk_bytes > (64u << 20))
     return make_error(EINVAL, "tail_chunk_bytes must be a multiple of 4 KiB, <= 64 MiB");
   if (c.max_message_bytes < kBatchHeaderBytes || c.max_message_bytes > kMaxBatchBytesHardLimit)
@@ -172,7 +173,8 @@ void PartitionLog::copy_into_tail(Segment& s, uint64_t pos, std::span<const std:
   if (s.chunks.capacity() == 0) reserve_for_appends(s);  // first append since open / truncate_to
   while (!bytes.empty()) {
     if (s.chunks.empty() || pos >= s.chunks.back().file_pos + s.chunks.back().buf->capacity()) {
-      uint64_t fp = s.chunks.empty() ? align_down(pos, kPage) : s.chunks.back().file_pos + s.chunks.back().buf->capacity();
+      uint64_t fp =
+          s.chunks.empty() ? align_down(pos, kPage) : s.chunks.back().file_pos + s.chunks.back().buf->capacity();
       if (s.chunks.empty() && fp < pos) {
         // The first append after open/truncate_to (the tail loads lazily): [fp, pos) is durable
         // on disk and not read here (append does no I/O); write_pages fills it in first.
@@ -195,7 +197,8 @@ void PartitionLog::copy_into_tail(Segment& s, uint64_t pos, std::span<const std:
 // allocate. Taken at a roll, or by the first append after open: a partition that is only opened
 // (thousands at start-up) allocates none of it.
 void PartitionLog::reserve_for_appends(Segment& s) {
-  s.chunks.reserve(config_.max_unflushed_bytes / config_.tail_chunk_bytes + config_.tail_cache_bytes / config_.tail_chunk_bytes + 4);
+  s.chunks.reserve(config_.max_unflushed_bytes / config_.tail_chunk_bytes +
+                   config_.tail_cache_bytes / config_.tail_chunk_bytes + 4);
   s.index.reserve(kIndexReserveEntries);
   s.time_index.reserve(kIndexReserveEntries);
 }
@@ -223,7 +226,8 @@ void PartitionLog::index_batch(Segment& s, const BatchHeader& h, uint64_t pos) {
   }
   if (s.max_timestamp_ms < 0) return;
   const bool fresh = s.time_index.empty() || s.time_index.back().position < pos;
-  if (fresh && (indexed || (grew && (s.time_index.empty() || pos - s.time_index.back().position >= config_.index_interval_bytes))))
+  if (fresh && (indexed ||
+                (grew && (s.time_index.empty() || pos - s.time_index.back().position >= config_.index_interval_bytes))))
     s.time_index.push_back(TimeIndexEntry{s.max_timestamp_ms, rel, static_cast<uint32_t>(pos)});
 }
 
@@ -268,7 +272,8 @@ Result<AppendResult> PartitionLog::append_validated(std::span<const std::byte> b
     roll_in_memory(now);
     a = &active();
   }
-  if (unflushed_bytes_ + n > config_.max_unflushed_bytes) return log_error(LogErrc::kTailFull, "too many unflushed bytes");
+  if (unflushed_bytes_ + n > config_.max_unflushed_bytes)
+    return log_error(LogErrc::kTailFull, "too many unflushed bytes");
 
   // Patch a copy of the header; the records are copied untouched.
   std::array<std::byte, kBatchHeaderBytes> hdr;
@@ -283,7 +288,8 @@ Result<AppendResult> PartitionLog::append_validated(std::span<const std::byte> b
     h.max_timestamp_ms = now;
     store_be<int16_t>(hdr.data() + batch_field::kAttributes, h.attributes);
     store_be<int64_t>(hdr.data() + batch_field::kMaxTimestamp, now);
-    uint32_t crc = crc32c_extend(0, hdr.data() + batch_field::kAttributes, kBatchHeaderBytes - batch_field::kAttributes);
+    uint32_t crc =
+        crc32c_extend(0, hdr.data() + batch_field::kAttributes, kBatchHeaderBytes - batch_field::kAttributes);
     crc = crc32c_extend(crc, batch.data() + kBatchHeaderBytes, n - kBatchHeaderBytes);
     store_be<uint32_t>(hdr.data() + batch_field::kCrc, crc);
   }
@@ -472,7 +478,8 @@ io::Task<Result<void>> PartitionLog::persist_indexes(Segment& s, bool full, std:
       store_be<uint32_t>(scratch.data() + i * kIdxEntryBytes, e.relative_offset);
       store_be<uint32_t>(scratch.data() + i * kIdxEntryBytes + 4, e.position);
     }
-    auto w = co_await s.idx->write(s.index_persisted * kIdxEntryBytes, std::span<const std::byte>(scratch.data(), k * kIdxEntryBytes));
+    auto w = co_await s.idx->write(s.index_persisted * kIdxEntryBytes,
+                                   std::span<const std::byte>(scratch.data(), k * kIdxEntryBytes));
     if (!w) co_return w.error();
     s.index_persisted += k;
   }
@@ -484,7 +491,8 @@ io::Task<Result<void>> PartitionLog::persist_indexes(Segment& s, bool full, std:
       store_be<uint32_t>(scratch.data() + i * kTixEntryBytes + 8, e.relative_offset);
       store_be<uint32_t>(scratch.data() + i * kTixEntryBytes + 12, e.position);
     }
-    auto w = co_await s.tix->write(s.time_index_persisted * kTixEntryBytes, std::span<const std::byte>(scratch.data(), k * kTixEntryBytes));
+    auto w = co_await s.tix->write(s.time_index_persisted * kTixEntryBytes,
+                                   std::span<const std::byte>(scratch.data(), k * kTixEntryBytes));
     if (!w) co_return w.error();
     s.time_index_persisted += k;
   }
@@ -642,7 +650,8 @@ io::Task<Result<void>> PartitionLog::apply_retention(int64_t now_ms) {
   bool removed = false;
   while (segments_.size() > 1 && segments_.front()->sealed) {
     Segment& s = *segments_.front();
-    bool by_bytes = config_.retention_bytes >= 0 && total - s.size_bytes >= static_cast<uint64_t>(config_.retention_bytes);
+    bool by_bytes =
+        config_.retention_bytes >= 0 && total - s.size_bytes >= static_cast<uint64_t>(config_.retention_bytes);
     bool by_time = false;
     if (!by_bytes && config_.retention_ms >= 0) {
       auto r = co_await ensure_indexes(s, true);

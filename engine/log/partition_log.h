@@ -47,15 +47,15 @@ namespace sluice::log {
 
 struct LogConfig {
   // Kafka topic configs.
-  uint64_t segment_bytes = 1ull << 30;                  // segment.bytes
-  int64_t segment_ms = 7LL * 24 * 3600 * 1000;          // segment.ms
-  int64_t retention_bytes = -1;                         // retention.bytes (-1 = unlimited)
-  int64_t retention_ms = 7LL * 24 * 3600 * 1000;        // retention.ms (-1 = unlimited)
+  uint64_t segment_bytes = 1ull << 30;                           // segment.bytes
+  int64_t segment_ms = 7LL * 24 * 3600 * 1000;                   // segment.ms
+  int64_t retention_bytes = -1;                                  // retention.bytes (-1 = unlimited)
+  int64_t retention_ms = 7LL * 24 * 3600 * 1000;                 // retention.ms (-1 = unlimited)
   int64_t flush_messages = std::numeric_limits<int64_t>::max();  // flush.messages
   int64_t flush_ms = std::numeric_limits<int64_t>::max();        // flush.ms
-  bool log_append_time = false;                         // message.timestamp.type=LogAppendTime
-  uint32_t max_message_bytes = 1048588;                 // max.message.bytes
-  uint32_t index_interval_bytes = 4096;                 // index.interval.bytes
+  bool log_append_time = false;                                  // message.timestamp.type=LogAppendTime
+  uint32_t max_message_bytes = 1048588;                          // max.message.bytes
+  uint32_t index_interval_bytes = 4096;                          // index.interval.bytes
   // sluice.visibility: false = "durable" (high watermark follows the synced offset, default),
   // true = "appended" (visible once in the memory tail; a crash may take it back).
   bool visible_before_sync = false;
@@ -68,7 +68,7 @@ struct LogConfig {
   // when data comes, not when thousands of empty partitions are created); every later step
   // reserves as much again as the segment already has (geometric growth), at most
   // preallocate_bytes per step and never past segment.bytes.
-  uint64_t preallocate_bytes = 16u << 20;     // largest reservation step
+  uint64_t preallocate_bytes = 16u << 20;          // largest reservation step
   uint64_t preallocate_initial_bytes = 64u << 10;  // first reservation of a new segment
   // Reserve segment space by writing zeros instead of fallocate. fallocate leaves unwritten
   // extents, and the first fdatasync after data lands in one must also commit the extent
@@ -77,10 +77,10 @@ struct LogConfig {
   // broker: measured end to end (sluice-bench, 10k msg/s acks=-1) it changed nothing here, since
   // the fsync's hop to io_uring's worker thread and the shard wake-ups dominate.
   bool prezero = false;
-  uint32_t tail_chunk_bytes = 256u << 10;     // tail buffer unit (multiple of 4 KiB)
-  uint64_t tail_cache_bytes = 1u << 20;       // flushed tail bytes kept in memory for readers
-  uint64_t max_unflushed_bytes = 64u << 20;   // appends beyond this fail (back-pressure)
-  uint32_t read_window_bytes = 64u << 10;     // aligned read size for disk reads and scans
+  uint32_t tail_chunk_bytes = 256u << 10;         // tail buffer unit (multiple of 4 KiB)
+  uint64_t tail_cache_bytes = 1u << 20;           // flushed tail bytes kept in memory for readers
+  uint64_t max_unflushed_bytes = 64u << 20;       // appends beyond this fail (back-pressure)
+  uint32_t read_window_bytes = 64u << 10;         // aligned read size for disk reads and scans
   uint64_t index_sync_interval_bytes = 4u << 20;  // sync the active index every so much data
   uint32_t max_segments = 100000;
 };
@@ -93,7 +93,7 @@ struct AppendResult {
   int64_t last_offset = -1;
   int64_t log_append_time_ms = -1;  // -1 with CreateTime
   int64_t log_start_offset = 0;
-  bool flush_due = false;           // flush.messages / flush.ms reached: the owner should flush()
+  bool flush_due = false;  // flush.messages / flush.ms reached: the owner should flush()
 };
 
 struct ReadResult {
@@ -103,10 +103,10 @@ struct ReadResult {
 };
 
 struct LogStats {
-  uint64_t flushes = 0;       // do_flush runs (each ends with >= 1 datasync)
-  uint64_t syncs = 0;         // datasyncs issued by the log
+  uint64_t flushes = 0;                  // do_flush runs (each ends with >= 1 datasync)
+  uint64_t syncs = 0;                    // datasyncs issued by the log
   uint64_t recovered_bytes_scanned = 0;  // bytes read by recovery at open
-  bool opened_clean = false;  // open() found a valid clean-shutdown marker
+  bool opened_clean = false;             // open() found a valid clean-shutdown marker
   bool recovery_cut_tail = false;        // recovery found a torn/corrupt batch and cut the file there
   uint64_t index_write_errors = 0;
   uint64_t tail_chunk_allocations = 0;

@@ -102,34 +102,34 @@ struct Segment {
   Segment& operator=(const Segment&) = delete;
 
   int64_t base_offset = 0;
-  int64_t end_offset = 0;       // offset after the last batch (== base_offset when empty)
-  uint64_t size_bytes = 0;      // data bytes, including those only in memory
-  uint64_t durable_bytes = 0;   // synced prefix
-  uint64_t allocated_bytes = 0; // file size (pre-allocation)
-  bool size_known = true;       // false for sealed segments until ensure_open
+  int64_t end_offset = 0;        // offset after the last batch (== base_offset when empty)
+  uint64_t size_bytes = 0;       // data bytes, including those only in memory
+  uint64_t durable_bytes = 0;    // synced prefix
+  uint64_t allocated_bytes = 0;  // file size (pre-allocation)
+  bool size_known = true;        // false for sealed segments until ensure_open
   int64_t max_timestamp_ms = -1;
   uint32_t max_timestamp_rel = 0;
   uint32_t max_timestamp_pos = 0;
   int64_t created_ms = 0;
-  bool sealed = false;          // exact size on disk, complete synced indexes, no more appends
-  bool roll_pending = false;    // no more appends; the next flush seals it
+  bool sealed = false;        // exact size on disk, complete synced indexes, no more appends
+  bool roll_pending = false;  // no more appends; the next flush seals it
   bool files_created = false;
   bool indexes_loaded = false;
   std::unique_ptr<File> log, idx, tix;
   std::vector<IndexEntry> index;
   std::vector<TimeIndexEntry> time_index;
-  std::size_t index_persisted = 0;       // entries known to be in the .idx file
+  std::size_t index_persisted = 0;  // entries known to be in the .idx file
   std::size_t time_index_persisted = 0;
   uint64_t bytes_since_index = 0;
   uint64_t index_synced_pos = 0;  // data covered by synced index entries (bounds crash recovery)
-  std::vector<Chunk> chunks;    // memory tail: contiguous, covering [chunks[0].file_pos, size_bytes)
+  std::vector<Chunk> chunks;      // memory tail: contiguous, covering [chunks[0].file_pos, size_bytes)
   // The tail is loaded lazily: after open (or truncate_to) the active segment has no chunk, and
   // the first append starts one at the partial last page without reading that page. Bytes
   // [chunks[0].file_pos, tail_hole_end) of that chunk are then zeros in memory; the data is on
   // disk (durable, and it ends at a batch boundary), so readers read it from disk, and the
   // first write_pages reads the page and fills the hole before rewriting it. 0 = no hole.
   uint64_t tail_hole_end = 0;
-  uint32_t pins = 0;            // readers in flight: never closed under them
+  uint32_t pins = 0;  // readers in flight: never closed under them
   // OpenSegmentLru links (sealed segments with an open .log only).
   Segment* lru_prev = nullptr;
   Segment* lru_next = nullptr;
@@ -172,7 +172,8 @@ struct LockGuard {
 // reads through a window buffer. Never reads at or beyond `limit`.
 class SegmentReader {
  public:
-  SegmentReader(Segment& s, uint64_t limit, uint32_t window_bytes) : s_(s), limit_(limit), window_bytes_(window_bytes) {}
+  SegmentReader(Segment& s, uint64_t limit, uint32_t window_bytes)
+      : s_(s), limit_(limit), window_bytes_(window_bytes) {}
 
   // Pointer to n contiguous bytes at pos; nullptr if the range passes the limit or end of file.
   io::Task<Result<const std::byte*>> get(uint64_t pos, std::size_t n) {

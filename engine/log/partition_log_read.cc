@@ -65,7 +65,8 @@ io::Task<Result<ReadResult>> PartitionLog::read(int64_t offset, std::size_t max_
   co_return out;
 }
 
-io::Task<Result<int64_t>> PartitionLog::scan(int64_t from_offset, int64_t to_offset_exclusive, const BatchVisitor& visitor) {
+io::Task<Result<int64_t>> PartitionLog::scan(int64_t from_offset, int64_t to_offset_exclusive,
+                                             const BatchVisitor& visitor) {
   int64_t next = std::max(from_offset, log_start_);
   std::vector<std::byte> copy;
   while (next < std::min(to_offset_exclusive, log_end_)) {

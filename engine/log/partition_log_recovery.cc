@@ -166,8 +166,11 @@ io::Task<Result<void>> PartitionLog::load_index_files(Segment& s, bool* valid) {
       for (std::size_t i = 0; i < count; ++i) {
         IndexEntry e{load_be<uint32_t>(bytes.data() + i * entry), load_be<uint32_t>(bytes.data() + i * entry + 4)};
         bool ok = e.position > 0 && (s.index.empty() || (e.relative_offset > s.index.back().relative_offset &&
-                                                          e.position > s.index.back().position));
-        if (!ok) { *valid = false; break; }
+                                                         e.position > s.index.back().position));
+        if (!ok) {
+          *valid = false;
+          break;
+        }
         s.index.push_back(e);
       }
       s.index_persisted = s.index.size();
@@ -177,10 +180,14 @@ io::Task<Result<void>> PartitionLog::load_index_files(Segment& s, bool* valid) {
       for (std::size_t i = 0; i < count; ++i) {
         TimeIndexEntry e{load_be<int64_t>(bytes.data() + i * entry), load_be<uint32_t>(bytes.data() + i * entry + 8),
                          load_be<uint32_t>(bytes.data() + i * entry + 12)};
-        bool ok = e.timestamp_ms >= 0 && (s.time_index.empty() || (e.timestamp_ms >= s.time_index.back().timestamp_ms &&
-                                                                   e.relative_offset > s.time_index.back().relative_offset &&
-                                                                   e.position > s.time_index.back().position));
-        if (!ok) { *valid = false; break; }
+        bool ok =
+            e.timestamp_ms >= 0 && (s.time_index.empty() || (e.timestamp_ms >= s.time_index.back().timestamp_ms &&
+                                                             e.relative_offset > s.time_index.back().relative_offset &&
+                                                             e.position > s.time_index.back().position));
+        if (!ok) {
+          *valid = false;
+          break;
+        }
         s.time_index.push_back(e);
       }
       s.time_index_persisted = s.time_index.size();
@@ -205,7 +212,8 @@ io::Task<Result<bool>> PartitionLog::read_clean_marker(const Segment& a) {
   const uint64_t size = load_be<uint64_t>(m.data() + 16);
   const int64_t end = load_be<int64_t>(m.data() + 24);
   if (base != a.base_offset || size > a.allocated_bytes || end < base) co_return false;
-  if (!a.index.empty() && (a.index.back().position >= size || a.index.back().relative_offset >= end - base)) co_return false;
+  if (!a.index.empty() && (a.index.back().position >= size || a.index.back().relative_offset >= end - base))
+    co_return false;
   Segment& s = const_cast<Segment&>(a);
   s.size_bytes = s.durable_bytes = size;
   s.end_offset = end;
@@ -267,7 +275,8 @@ io::Task<Result<void>> PartitionLog::recover_tail(Segment& s, uint64_t limit) {
           h.value().size_bytes() <= kMaxBatchBytesHardLimit && h.value().max_timestamp_ms <= t.timestamp_ms) {
         auto whole = co_await rd.get(t.position, h.value().size_bytes());
         if (!whole) co_return whole.error();
-        ok = whole.value() && compute_batch_crc(std::span<const std::byte>(whole.value(), h.value().size_bytes())) == h.value().crc;
+        ok = whole.value() &&
+             compute_batch_crc(std::span<const std::byte>(whole.value(), h.value().size_bytes())) == h.value().crc;
       }
     }
     if (ok) {

@@ -24,9 +24,7 @@ class PosixFile final : public File {
   io::Task<Result<std::size_t>> write(uint64_t pos, std::span<const std::byte> buf) override {
     co_return do_write(pos, buf);
   }
-  io::Task<Result<std::size_t>> read(uint64_t pos, std::span<std::byte> buf) override {
-    co_return do_read(pos, buf);
-  }
+  io::Task<Result<std::size_t>> read(uint64_t pos, std::span<std::byte> buf) override { co_return do_read(pos, buf); }
   io::Task<Result<void>> datasync() override {
     if (::fdatasync(fd_) != 0) co_return make_error(errno, "fdatasync");
     co_return ok_result();
@@ -56,7 +54,8 @@ class PosixFile final : public File {
 
  private:
   bool aligned(uint64_t pos, const void* p, std::size_t n) const noexcept {
-    return !direct_ || (pos % alignment_ == 0 && reinterpret_cast<uintptr_t>(p) % alignment_ == 0 && n % alignment_ == 0);
+    return !direct_ ||
+           (pos % alignment_ == 0 && reinterpret_cast<uintptr_t>(p) % alignment_ == 0 && n % alignment_ == 0);
   }
   Result<std::size_t> do_write(uint64_t pos, std::span<const std::byte> buf) {
     SLUICE_ASSERT(aligned(pos, buf.data(), buf.size()));
@@ -178,9 +177,7 @@ io::Task<Result<void>> PosixFileSystem::mkdirs(const std::string& dir) {
   co_return ok_result();
 }
 
-io::Task<Result<void>> PosixFileSystem::remove_dir_recursive(const std::string& dir) {
-  co_return remove_tree(dir, 0);
-}
+io::Task<Result<void>> PosixFileSystem::remove_dir_recursive(const std::string& dir) { co_return remove_tree(dir, 0); }
 
 io::Task<Result<void>> PosixFileSystem::sync_dir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -266,7 +266,8 @@ Result<BatchHeader> validate_batch(std::span<const std::byte> bytes, const Valid
       return log_error(LogErrc::kUnsupportedForMessageFormat, "message format v0/v1 not supported");
     return corrupt("unknown magic");
   }
-  if (bytes.size() > opts.max_message_bytes) return log_error(LogErrc::kMessageTooLarge, "batch exceeds max.message.bytes");
+  if (bytes.size() > opts.max_message_bytes)
+    return log_error(LogErrc::kMessageTooLarge, "batch exceeds max.message.bytes");
   if (compute_batch_crc(bytes) != h.crc) return corrupt("batch CRC-32C mismatch");
   if (static_cast<int>(h.compression()) > static_cast<int>(Compression::kZstd))
     return log_error(LogErrc::kUnsupportedCompressionType, "unknown compression codec");
@@ -293,14 +294,16 @@ Result<BatchHeader> validate_batch(std::span<const std::byte> bytes, const Valid
   return h;
 }
 
-Result<void> check_records(std::span<const std::byte> batch, const BatchHeader& h, bool require_dense_offsets) noexcept {
+Result<void> check_records(std::span<const std::byte> batch, const BatchHeader& h,
+                           bool require_dense_offsets) noexcept {
   return walk_batch(batch, h, require_dense_offsets, [](int64_t, int32_t) { return true; });
 }
 
 int64_t first_offset_at_or_after(std::span<const std::byte> batch, const BatchHeader& h, int64_t ts_ms) noexcept {
   SLUICE_ASSERT(batch.size() >= h.size_bytes());
   // LogAppendTime: every record carries the batch's time. An unknown codec cannot be walked.
-  if (h.log_append_time() || static_cast<int>(h.compression()) > static_cast<int>(Compression::kZstd)) return h.base_offset;
+  if (h.log_append_time() || static_cast<int>(h.compression()) > static_cast<int>(Compression::kZstd))
+    return h.base_offset;
   int64_t found = h.base_offset;
   auto at_or_after = [&](int64_t ts_delta, int32_t off_delta) {
     int64_t ts = 0;

@@ -87,7 +87,9 @@ struct BatchHeader {
 
   std::size_t size_bytes() const noexcept { return kLogOverheadBytes + static_cast<uint32_t>(batch_length); }
   int64_t last_offset() const noexcept { return base_offset + last_offset_delta; }
-  Compression compression() const noexcept { return static_cast<Compression>(attributes & batch_attr::kCompressionMask); }
+  Compression compression() const noexcept {
+    return static_cast<Compression>(attributes & batch_attr::kCompressionMask);
+  }
   bool log_append_time() const noexcept { return (attributes & batch_attr::kLogAppendTime) != 0; }
   bool is_transactional() const noexcept { return (attributes & batch_attr::kTransactional) != 0; }
   bool is_control() const noexcept { return (attributes & batch_attr::kControl) != 0; }
@@ -117,8 +119,8 @@ Result<BatchHeader> validate_batch(std::span<const std::byte> bytes, const Valid
 uint32_t compute_batch_crc(std::span<const std::byte> batch) noexcept;
 
 // Header patches (in place).
-void set_base_offset(std::span<std::byte> batch, int64_t base_offset) noexcept;           // not CRC-covered
-void set_partition_leader_epoch(std::span<std::byte> batch, int32_t epoch) noexcept;      // not CRC-covered
+void set_base_offset(std::span<std::byte> batch, int64_t base_offset) noexcept;       // not CRC-covered
+void set_partition_leader_epoch(std::span<std::byte> batch, int32_t epoch) noexcept;  // not CRC-covered
 // LogAppendTime: sets the timestampType bit and maxTimestamp, then recomputes the CRC.
 void set_log_append_time(std::span<std::byte> batch, int64_t append_time_ms) noexcept;
 
@@ -127,8 +129,7 @@ void set_log_append_time(std::span<std::byte> batch, int64_t append_time_ms) noe
 // (decompressed window by window on the calling thread's Decompressor, at most
 // kMaxUncompressedBatchBytes; a payload that does not decompress is INVALID_RECORD too). The codec must
 // be known (validate_batch checks that first).
-Result<void> check_records(std::span<const std::byte> batch, const BatchHeader& h,
-                           bool require_dense_offsets) noexcept;
+Result<void> check_records(std::span<const std::byte> batch, const BatchHeader& h, bool require_dense_offsets) noexcept;
 
 // For ListOffsets: offset of the first record with timestamp >= ts_ms in this batch. Walks the
 // records of CreateTime batches (decompressing compressed ones); LogAppendTime batches, and

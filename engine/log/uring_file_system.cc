@@ -28,7 +28,9 @@ io::Task<Result<void>> allocate_grow(int fd, uint64_t offset, uint64_t len) {
 class UringFile final : public File {
  public:
   explicit UringFile(io::DmaFile f)
-      : f_(std::move(f)), alignment_(std::max(f_.memory_alignment(), f_.offset_alignment())), owner_(io::Shard::current().id()) {}
+      : f_(std::move(f)),
+        alignment_(std::max(f_.memory_alignment(), f_.offset_alignment())),
+        owner_(io::Shard::current().id()) {}
 
   io::Task<Result<std::size_t>> write(uint64_t pos, std::span<const std::byte> buf) override {
     io::Shard::current().assert_owner(owner_);
@@ -138,7 +140,8 @@ io::Task<int> ring_openat(const char* path, int flags) {
 io::Task<Result<std::unique_ptr<File>>> UringFileSystem::open(const std::string& path, OpenOptions options) {
   if (!io::Shard::on_shard()) co_return co_await posix_.open(path, options);
   if (options.direct) {
-    auto f = co_await io::DmaFile::open(path, options.create ? io::DmaFile::Mode::create : io::DmaFile::Mode::read_write);
+    auto f =
+        co_await io::DmaFile::open(path, options.create ? io::DmaFile::Mode::create : io::DmaFile::Mode::read_write);
     if (f.ok()) {
       direct_opens_++;
       std::unique_ptr<File> file = std::make_unique<UringFile>(std::move(f.value()));

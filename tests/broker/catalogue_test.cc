@@ -1,8 +1,9 @@
+#include "engine/broker/catalogue.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
-#include "engine/broker/catalogue.h"
 #include "engine/broker/topic_config.h"
 
 using namespace sluice::broker;

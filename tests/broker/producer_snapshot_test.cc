@@ -2,6 +2,8 @@
 // MemFileSystem (crashes, corruption, pruning), and the partition end to end on a shard runtime
 // (a clean restart replays nothing, a crash replays at most what followed the last roll, and a
 // snapshot is never trusted beyond what the log kept).
+#include "engine/broker/producer_snapshot.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,9 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/broker/producer_snapshot.h"
 #include "engine/broker/producer_state.h"
-#include "producer_test_util.h"
 #include "engine/core/partition.h"
 #include "engine/log/batch_builder.h"
 #include "engine/log/clock.h"
@@ -22,13 +22,13 @@
 #include "engine/log/mem_file_system.h"
 #include "io/runtime.h"
 #include "io/task.h"
+#include "producer_test_util.h"
 
 using namespace sluice;
 using namespace sluice::broker;
 using sluice::broker::testing::batch;
 
 namespace {
-
 
 // A table with the shapes record() produces: full rings that wrapped, short ones, a sequence
 // wrap-around, an epoch bump, a producer with no idempotent batch (epoch only).
@@ -83,8 +83,8 @@ void put_at(std::vector<std::byte>& b, std::size_t pos, T v) {
     b[pos + i] = static_cast<std::byte>((u >> (8 * (sizeof(T) - 1 - i))) & 0xff);
 }
 
-constexpr std::size_t kHeaderBytes = 20;         // magic, version, reserved, offset, count
-constexpr std::size_t kEntryFixedBytes = 19;     // pid, epoch, last activity, batch count
+constexpr std::size_t kHeaderBytes = 20;      // magic, version, reserved, offset, count
+constexpr std::size_t kEntryFixedBytes = 19;  // pid, epoch, last activity, batch count
 constexpr std::size_t kBatchBytes = 24;
 
 template <typename T>
@@ -154,8 +154,8 @@ TEST(ProducerSnapshotCodec, FieldChecksBehindAValidCrc) {
   end = 5;
   const auto good = encode_snapshot(t, end);
   ASSERT_TRUE(decode_snapshot(good).ok());
-  const std::size_t e0 = kHeaderBytes;                                   // pid 10, 2 batches
-  const std::size_t e1 = e0 + kEntryFixedBytes + 2 * kBatchBytes;       // pid 11, 1 batch
+  const std::size_t e0 = kHeaderBytes;                             // pid 10, 2 batches
+  const std::size_t e1 = e0 + kEntryFixedBytes + 2 * kBatchBytes;  // pid 11, 1 batch
   auto refused = [&](const char* what, const std::function<void(std::vector<std::byte>&)>& mutate) {
     auto b = good;
     mutate(b);
@@ -414,10 +414,8 @@ TEST(ProducerSnapshotFiles, CrashDuringWriteNeverTrustsATornFile) {
     auto got = run(s.load_newest(0, 80, kDefaultMaxProducers));
     ASSERT_TRUE(got.has_value()) << "seed " << seed;  // at worst the older one
     const auto again = encode_snapshot(got->table, got->offset);
-    if (got->offset == 80)
-      EXPECT_EQ(again, new_bytes) << "seed " << seed;
-    else
-      EXPECT_EQ(again, old_bytes) << "seed " << seed;
+    if (got->offset == 80) EXPECT_EQ(again, new_bytes) << "seed " << seed;
+    else EXPECT_EQ(again, old_bytes) << "seed " << seed;
   }
 }
 
@@ -480,7 +478,7 @@ io::Task<Produced> produce(core::Partition& p, int64_t pid, int32_t seq, int cou
 }
 
 io::Task<std::unique_ptr<core::Partition>> open_partition(log::FileSystem& fs, log::Clock& clock,
-                                                           const std::string& dir, const log::LogConfig& c) {
+                                                          const std::string& dir, const log::LogConfig& c) {
   auto mk = co_await fs.mkdirs(dir);
   EXPECT_TRUE(mk.ok());
   auto p = co_await core::Partition::open(fs, clock, dir, "t", 0, c);
@@ -518,10 +516,10 @@ TEST(PartitionProducerSnapshot, CleanRestartReplaysNothing) {
     p = co_await open_partition(fs, clock, dir, small_segments());
     if (!p) co_return;
     second = p->producer_state_restore();
-    dup_last = co_await produce(*p, 2, 18);   // the newest batch of producer 2: a duplicate
-    dup_old = co_await produce(*p, 3, 10);    // five batches back: still remembered
-    next = co_await produce(*p, 1, 20);       // in sequence
-    gap = co_await produce(*p, 1, 30);        // a gap
+    dup_last = co_await produce(*p, 2, 18);  // the newest batch of producer 2: a duplicate
+    dup_old = co_await produce(*p, 3, 10);   // five batches back: still remembered
+    next = co_await produce(*p, 1, 20);      // in sequence
+    gap = co_await produce(*p, 1, 30);       // a gap
     co_await p->close();
   });
   if (!ran) GTEST_SKIP() << "io_uring unavailable";
@@ -579,8 +577,8 @@ TEST(PartitionProducerSnapshot, CrashReplaysOnlyAfterTheLastRollSnapshot) {
     restored = p->producer_state_restore();
     end_after = p->log_end_offset();
     segments = p->producer_snapshot_offsets().size();
-    retried = co_await produce(*p, 9, next_seq);           // the lost batch, retried
-    dup_durable = co_await produce(*p, 9, next_seq - 2);   // the last durable one: a duplicate
+    retried = co_await produce(*p, 9, next_seq);          // the lost batch, retried
+    dup_durable = co_await produce(*p, 9, next_seq - 2);  // the last durable one: a duplicate
     co_await p->close();
   });
   if (!ran) GTEST_SKIP() << "io_uring unavailable";
@@ -699,7 +697,7 @@ TEST(PartitionProducerSnapshot, IntervalSnapshotBoundsReplayWithinOneSegment) {
     snapshots = p->producer_snapshot_offsets();
     end_before = p->log_end_offset();
     fs.crash(log::MemFileSystem::CrashMode::kDropUnsynced);  // everything was synced: nothing lost
-    co_await p->close();                                    // the old handles fail: no close snapshot
+    co_await p->close();                                     // the old handles fail: no close snapshot
     p.reset();
     p = co_await open_partition(fs, clock, dir, c);
     if (!p) co_return;
@@ -790,9 +788,10 @@ TEST(PartitionProducerSnapshot, RepeatedCleanRestartsKeepTwoSnapshots) {
       auto names = co_await fs.list(dir);
       EXPECT_TRUE(names.ok());
       std::size_t n = 0;
-      if (names.ok()) n = static_cast<std::size_t>(std::count_if(names.value().begin(), names.value().end(), [](const std::string& x) {
-        return x.find(".snapshot") != std::string::npos;
-      }));
+      if (names.ok())
+        n = static_cast<std::size_t>(
+            std::count_if(names.value().begin(), names.value().end(),
+                          [](const std::string& x) { return x.find(".snapshot") != std::string::npos; }));
       files_after_close.push_back(n);
     }
   });

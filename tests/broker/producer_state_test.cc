@@ -1,6 +1,7 @@
+#include "engine/broker/producer_state.h"
+
 #include <gtest/gtest.h>
 
-#include "engine/broker/producer_state.h"
 #include "producer_test_util.h"
 
 using namespace sluice::broker;

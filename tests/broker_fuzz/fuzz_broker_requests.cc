@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -211,8 +211,7 @@ void fix_up(std::vector<std::byte>& frame) {
       reencode(frame, header_bytes, v, req);
       break;
     }
-    default:
-      break;
+    default: break;
   }
 }
 

@@ -1,5 +1,7 @@
 // The generic coordinator host: a state machine's records are appended durably, replayed into a
 // fresh machine after a restart, and compacted into a snapshot that drops the replaced segments.
+#include "engine/core/coordinator_host.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -7,7 +9,6 @@
 #include <string>
 
 #include "core_test_util.h"
-#include "engine/core/coordinator_host.h"
 #include "engine/log/mem_file_system.h"
 
 namespace sluice::core {

@@ -168,12 +168,14 @@ TEST(GroupJoin, MissingAssignmentIsEmptyAndV5ProtocolChecked) {
   r.protocol_type = "consumer";
   r.protocol_name = "roundrobin";
   std::optional<SyncGroupResponse> got;
-  h.c.sync_group(r, [&](SyncGroupResponse s) { got = s; }, h.now);
+  h.c.sync_group(
+      r, [&](SyncGroupResponse s) { got = s; }, h.now);
   ASSERT_TRUE(got);
   EXPECT_EQ(got->error, Errc::kInconsistentGroupProtocol);
   r.protocol_name = "range";
   got.reset();
-  h.c.sync_group(r, [&](SyncGroupResponse s) { got = s; }, h.now);
+  h.c.sync_group(
+      r, [&](SyncGroupResponse s) { got = s; }, h.now);
   EXPECT_EQ(got->error, Errc::kOk);
   EXPECT_EQ(got->assignment, "B");
 }
@@ -342,10 +344,12 @@ TEST(GroupJoin, DuplicateJoinWhileWaitingAnswersTheFirst) {
 
 TEST(GroupJoin, ProtocolSelectionByVotesAndInconsistentProtocol) {
   Harness h;
-  auto j1 = h.join(join_req("g", "", "c1", std::nullopt, protos({{"roundrobin", "1"}, {"range", "1"}}), 10000, 30000, 3));
+  auto j1 =
+      h.join(join_req("g", "", "c1", std::nullopt, protos({{"roundrobin", "1"}, {"range", "1"}}), 10000, 30000, 3));
   const auto m1 = j1->value->member_id;
   EXPECT_EQ(j1->value->protocol_name, "roundrobin");
-  auto j2 = h.join(join_req("g", "", "c2", std::nullopt, protos({{"range", "2"}, {"roundrobin", "2"}}), 10000, 30000, 3));
+  auto j2 =
+      h.join(join_req("g", "", "c2", std::nullopt, protos({{"range", "2"}, {"roundrobin", "2"}}), 10000, 30000, 3));
   auto j3 = h.join(join_req("g", "", "c3", std::nullopt, protos({{"range", "3"}, {"sticky", "3"}}), 10000, 30000, 3));
   // c3 does not share roundrobin with c1... but all share range: accepted.
   EXPECT_FALSE(j3->ready());
@@ -356,7 +360,8 @@ TEST(GroupJoin, ProtocolSelectionByVotesAndInconsistentProtocol) {
   auto wrong_type = join_req("g", "", "c5", std::nullopt, protos({{"range", "5"}}), 10000, 30000, 3);
   wrong_type.protocol_type = "connect";
   EXPECT_EQ(h.join(wrong_type)->value->error, Errc::kInconsistentGroupProtocol);
-  auto j1b = h.join(join_req("g", m1, "c1", std::nullopt, protos({{"roundrobin", "1"}, {"range", "1"}}), 10000, 30000, 3));
+  auto j1b =
+      h.join(join_req("g", m1, "c1", std::nullopt, protos({{"roundrobin", "1"}, {"range", "1"}}), 10000, 30000, 3));
   ASSERT_TRUE(j1b->ready() && j2->ready() && j3->ready());
   // Candidates: only range is common to all three. Votes: range x3.
   EXPECT_EQ(j1b->value->protocol_name, "range");
@@ -364,10 +369,14 @@ TEST(GroupJoin, ProtocolSelectionByVotesAndInconsistentProtocol) {
 
   // Votes decide between several common protocols: 2 votes roundrobin vs 1 range.
   Harness h2;
-  auto a = h2.join(join_req("v", "", "a", std::nullopt, protos({{"range", "a"}, {"roundrobin", "a"}}), 10000, 30000, 3));
-  auto b = h2.join(join_req("v", "", "b", std::nullopt, protos({{"roundrobin", "b"}, {"range", "b"}}), 10000, 30000, 3));
-  auto c = h2.join(join_req("v", "", "c", std::nullopt, protos({{"roundrobin", "c"}, {"range", "c"}}), 10000, 30000, 3));
-  auto a2 = h2.join(join_req("v", a->value->member_id, "a", std::nullopt, protos({{"range", "a"}, {"roundrobin", "a"}}), 10000, 30000, 3));
+  auto a =
+      h2.join(join_req("v", "", "a", std::nullopt, protos({{"range", "a"}, {"roundrobin", "a"}}), 10000, 30000, 3));
+  auto b =
+      h2.join(join_req("v", "", "b", std::nullopt, protos({{"roundrobin", "b"}, {"range", "b"}}), 10000, 30000, 3));
+  auto c =
+      h2.join(join_req("v", "", "c", std::nullopt, protos({{"roundrobin", "c"}, {"range", "c"}}), 10000, 30000, 3));
+  auto a2 = h2.join(join_req("v", a->value->member_id, "a", std::nullopt, protos({{"range", "a"}, {"roundrobin", "a"}}),
+                             10000, 30000, 3));
   ASSERT_TRUE(a2->ready() && b->ready() && c->ready());
   EXPECT_EQ(a2->value->protocol_name, "roundrobin");
 }
@@ -416,8 +425,9 @@ TEST(GroupJoin, OversizedMetadataAndAssignmentRejected) {
   // Offset metadata limit: per partition.
   OffsetCommitRequest r;
   r.group_id = "simple";
-  r.topics.push_back(OffsetCommitTopic{
-      "t", {OffsetCommitPartition{0, 1, -1, std::string(4096, 'x')}, OffsetCommitPartition{1, 2, -1, std::string(4097, 'x')}}});
+  r.topics.push_back(OffsetCommitTopic{"t",
+                                       {OffsetCommitPartition{0, 1, -1, std::string(4096, 'x')},
+                                        OffsetCommitPartition{1, 2, -1, std::string(4097, 'x')}}});
   auto res = h.c.commit_offsets(r, h.now);
   EXPECT_EQ(res.topics[0].partitions[0].error, Errc::kOk);
   EXPECT_EQ(res.topics[0].partitions[1].error, Errc::kMetadataTooLarge);
@@ -599,8 +609,8 @@ TEST(GroupLeave, BatchLeaveAndLegacyErrors) {
   auto pend = h.join(join_req("g", "", "cd"));
   const auto d = pend->value->member_id;
 
-  LeaveGroupRequest lr{"g", {{p.a, std::nullopt}, {c, std::nullopt}, {d, std::nullopt}, {"zzz", std::nullopt},
-                             {p.b, "not-static"}}, 3};
+  LeaveGroupRequest lr{
+      "g", {{p.a, std::nullopt}, {c, std::nullopt}, {d, std::nullopt}, {"zzz", std::nullopt}, {p.b, "not-static"}}, 3};
   auto res = h.c.leave_group(lr, h.now);
   EXPECT_EQ(res.error, Errc::kOk);
   ASSERT_EQ(res.members.size(), 5u);
@@ -871,12 +881,16 @@ TEST(GroupCallbacks, CallbackMayReenterTheCoordinator) {
   std::optional<SyncGroupResponse> synced;
   // The join callback immediately sends SyncGroup from inside the callback.
   JoinGroupRequest r = join_req("g", "", "c", std::nullopt, protos({{"range", "s"}}), 10000, 30000, 3);
-  h.c.join_group(r, [&](JoinGroupResponse resp) {
-    ASSERT_EQ(resp.error, Errc::kOk);
-    SyncGroupRequest s{"g", resp.generation_id, resp.member_id, std::nullopt, std::nullopt, std::nullopt,
-                       {{resp.member_id, "mine"}}};
-    h.c.sync_group(s, [&](SyncGroupResponse sr) { synced = sr; }, h.now);
-  }, h.now);
+  h.c.join_group(
+      r,
+      [&](JoinGroupResponse resp) {
+        ASSERT_EQ(resp.error, Errc::kOk);
+        SyncGroupRequest s{"g",          resp.generation_id,        resp.member_id, std::nullopt, std::nullopt,
+                           std::nullopt, {{resp.member_id, "mine"}}};
+        h.c.sync_group(
+            s, [&](SyncGroupResponse sr) { synced = sr; }, h.now);
+      },
+      h.now);
   ASSERT_TRUE(synced);
   EXPECT_EQ(synced->assignment, "mine");
   EXPECT_EQ(h.state("g"), GroupState::kStable);

@@ -57,10 +57,13 @@ struct Harness {
 
   std::shared_ptr<Slot<JoinGroupResponse>> join(const JoinGroupRequest& req) {
     auto s = std::make_shared<Slot<JoinGroupResponse>>();
-    c.join_group(req, [s](JoinGroupResponse r) {
-      ++s->calls;
-      s->value = std::move(r);
-    }, now);
+    c.join_group(
+        req,
+        [s](JoinGroupResponse r) {
+          ++s->calls;
+          s->value = std::move(r);
+        },
+        now);
     return s;
   }
 
@@ -74,10 +77,13 @@ struct Harness {
     r.group_instance_id = std::move(instance);
     r.assignments = std::move(assignments);
     auto s = std::make_shared<Slot<SyncGroupResponse>>();
-    c.sync_group(r, [s](SyncGroupResponse resp) {
-      ++s->calls;
-      s->value = std::move(resp);
-    }, now);
+    c.sync_group(
+        r,
+        [s](SyncGroupResponse resp) {
+          ++s->calls;
+          s->value = std::move(resp);
+        },
+        now);
     return s;
   }
 
@@ -96,9 +102,9 @@ struct Harness {
     return join(join_req(group, first->value->member_id, client, std::nullopt, ps, session_ms, rebalance_ms));
   }
 
-  OffsetCommitResult commit(const std::string& group, int32_t gen, const std::string& member,
-                            const std::string& topic, int32_t partition, int64_t offset,
-                            std::optional<std::string> metadata = std::nullopt, int64_t retention = -1) {
+  OffsetCommitResult commit(const std::string& group, int32_t gen, const std::string& member, const std::string& topic,
+                            int32_t partition, int64_t offset, std::optional<std::string> metadata = std::nullopt,
+                            int64_t retention = -1) {
     OffsetCommitRequest r;
     r.group_id = group;
     r.generation_id = gen;

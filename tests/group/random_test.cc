@@ -86,14 +86,27 @@ class RandomRun {
         std::fprintf(stderr, "step %d t=%lld c%d(%s %s gen=%d) op=%llu\n", step, static_cast<long long>(now_), c.idx,
                      c.group.c_str(), c.member_id.c_str(), c.generation, static_cast<unsigned long long>(op));
       switch (op) {
-        case 0: case 1: case 2: do_join(c); break;
-        case 3: case 4: do_sync(c); break;
-        case 5: case 6: case 7: do_heartbeat(c); break;
+        case 0:
+        case 1:
+        case 2: do_join(c); break;
+        case 3:
+        case 4: do_sync(c); break;
+        case 5:
+        case 6:
+        case 7: do_heartbeat(c); break;
         case 8: do_commit(c); break;
-        case 9: if (pick(0, 3) == 0) do_leave(c); break;
-        case 10: if (pick(0, 3) == 0) do_restart(c); break;
-        case 11: if (pick(0, 7) == 0) c.protocols = random_protocols(c.idx); break;
-        case 12: if (pick(0, 5) == 0) coord_->delete_groups({c.group}, now_); break;
+        case 9:
+          if (pick(0, 3) == 0) do_leave(c);
+          break;
+        case 10:
+          if (pick(0, 3) == 0) do_restart(c);
+          break;
+        case 11:
+          if (pick(0, 7) == 0) c.protocols = random_protocols(c.idx);
+          break;
+        case 12:
+          if (pick(0, 5) == 0) coord_->delete_groups({c.group}, now_);
+          break;
         case 100: natural_step(c); break;
         default: advance(); break;
       }
@@ -108,9 +121,14 @@ class RandomRun {
   std::vector<Protocol> random_protocols(int idx) {
     std::string md = "md-" + std::to_string(idx) + "-" + std::to_string(pick(0, 1));
     switch (pick(0, 9)) {
-      case 0: case 1: case 2: return {{"range", md}, {"roundrobin", md}};
-      case 3: case 4: case 5: return {{"roundrobin", md}, {"range", md}};
-      case 6: case 7: return {{"range", md}};
+      case 0:
+      case 1:
+      case 2: return {{"range", md}, {"roundrobin", md}};
+      case 3:
+      case 4:
+      case 5: return {{"roundrobin", md}, {"range", md}};
+      case 6:
+      case 7: return {{"range", md}};
       case 8: return {{"roundrobin", md}};
       default: return {{"sticky", md}};
     }
@@ -160,7 +178,8 @@ class RandomRun {
     c.join_token = token;
     c.needs_rejoin = false;
     const int idx = c.idx;
-    coord_->join_group(r, [this, token, idx](JoinGroupResponse resp) { on_join(idx, token, std::move(resp)); }, now_);
+    coord_->join_group(
+        r, [this, token, idx](JoinGroupResponse resp) { on_join(idx, token, std::move(resp)); }, now_);
   }
 
   void on_join(int idx, uint64_t token, JoinGroupResponse resp) {
@@ -203,7 +222,7 @@ class RandomRun {
       case Errc::kUnknownMember:
       case Errc::kFencedInstance:
       case Errc::kGroupFull: c.reset(); break;
-      case Errc::kRebalanceInProgress:       // superseded duplicate join
+      case Errc::kRebalanceInProgress:  // superseded duplicate join
       case Errc::kInconsistentGroupProtocol: break;
       case Errc::kCoordinatorNotAvailable: EXPECT_TRUE(tearing_down_); break;
       default: ADD_FAILURE() << "unexpected JoinGroup error " << errc_name(resp.error);
@@ -226,7 +245,8 @@ class RandomRun {
     c.sync_generation = c.generation;
     c.sync_key = key_of(c.member_id, c.instance);
     const int idx = c.idx;
-    coord_->sync_group(r, [this, token, idx](SyncGroupResponse resp) { on_sync(idx, token, std::move(resp)); }, now_);
+    coord_->sync_group(
+        r, [this, token, idx](SyncGroupResponse resp) { on_sync(idx, token, std::move(resp)); }, now_);
   }
 
   void on_sync(int idx, uint64_t token, SyncGroupResponse resp) {
@@ -276,8 +296,8 @@ class RandomRun {
       r.member_id = c.member_id;
       r.group_instance_id = c.instance;
     }
-    r.topics.push_back(OffsetCommitTopic{"t", {{static_cast<int32_t>(c.idx), static_cast<int64_t>(pick(0, 1000)), -1,
-                                                std::nullopt}}});
+    r.topics.push_back(
+        OffsetCommitTopic{"t", {{static_cast<int32_t>(c.idx), static_cast<int64_t>(pick(0, 1000)), -1, std::nullopt}}});
     auto res = coord_->commit_offsets(r, now_);
     Errc e = res.topics.at(0).partitions.at(0).error;
     ++g_stats["commit " + errc_name(e)];

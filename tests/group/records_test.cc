@@ -1,8 +1,8 @@
+#include "engine/group/records.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
-
-#include "engine/group/records.h"
 
 using namespace sluice::group;
 

@@ -182,8 +182,9 @@ TEST(GroupReplay, LoadedMembersKeepGenerationAndMustHeartbeatFromLoadTime) {
   std::optional<SyncGroupResponse> got;
   GroupCoordinator c2;
   replay_all(c2, w.h.log);
-  c2.sync_group(SyncGroupRequest{"dyn", w.dyn_gen, w.dyn_b, std::nullopt, std::nullopt, std::nullopt, {}},
-                [&](SyncGroupResponse r) { got = r; }, load);
+  c2.sync_group(
+      SyncGroupRequest{"dyn", w.dyn_gen, w.dyn_b, std::nullopt, std::nullopt, std::nullopt, {}},
+      [&](SyncGroupResponse r) { got = r; }, load);
   ASSERT_TRUE(got);
   EXPECT_EQ(got->error, Errc::kOk);
   EXPECT_EQ(got->assignment, "asg-b");

@@ -1,10 +1,11 @@
+#include "io/cross_shard.h"
+
 #include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "alloc/iobuf.h"
-#include "io/cross_shard.h"
 #include "io/runtime.h"
 #include "io/shard.h"
 #include "io_test_util.h"
@@ -44,9 +45,8 @@ TEST(CrossShard, SubmitToReturnsValuesAndTasks) {
       });
       EXPECT_EQ(side, 10);
       // Nested: shard 1 asks shard 0 while shard 0 waits on shard 1.
-      unsigned nested = co_await submit_to(1, []() -> Task<unsigned> {
-        co_return co_await submit_to(0, [] { return Shard::current().id() + 100; });
-      });
+      unsigned nested = co_await submit_to(
+          1, []() -> Task<unsigned> { co_return co_await submit_to(0, [] { return Shard::current().id() + 100; }); });
       EXPECT_EQ(nested, 100u);
       r->stop();
     }
@@ -112,7 +112,11 @@ TEST(CrossShard, ManyConcurrentSubmitsUnderBackPressure) {
   int rc = rt->run([&](unsigned id) -> Task<void> {
     if (id == 0) {
       auto caller = [&](int c) -> Task<void> {
-        for (int i = 0; i < kCalls; ++i) sum += co_await submit_to(1, [&served, c] { served++; return uint64_t(c); });
+        for (int i = 0; i < kCalls; ++i)
+          sum += co_await submit_to(1, [&served, c] {
+            served++;
+            return uint64_t(c);
+          });
         if (++finished == kCallers) r->stop();
       };
       for (int c = 0; c < kCallers; ++c) spawn(caller(c));
@@ -135,9 +139,8 @@ TEST(CrossShard, ForeignBufferReleaseRunsOnOwner) {
   static std::byte storage[64];
   int rc = rt->run([&](unsigned id) -> Task<void> {
     if (id == 0) {
-      alloc::BufferRef ref(alloc::Buffer::wrap(storage, sizeof storage,
-                                               [](alloc::Buffer*, void*) { freed_on = alloc::current_shard_id(); },
-                                               nullptr));
+      alloc::BufferRef ref(alloc::Buffer::wrap(
+          storage, sizeof storage, [](alloc::Buffer*, void*) { freed_on = alloc::current_shard_id(); }, nullptr));
       EXPECT_EQ(ref->owner_shard(), 0u);
       auto drop = [moved = std::move(ref)]() mutable {
         alloc::BufferRef local = std::move(moved);  // dropped here, on shard 1

@@ -1,3 +1,5 @@
+#include "io/runtime.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -7,7 +9,6 @@
 #include <thread>
 
 #include "io/cross_shard.h"
-#include "io/runtime.h"
 #include "io/shard.h"
 #include "io_test_util.h"
 
@@ -123,8 +124,7 @@ TEST(Runtime, UnavailableIoUringExplainsEperm) {
   ASSERT_FALSE(rt);
   EXPECT_EQ(rt.error().code, EPERM);
   std::string what = rt.error().what;
-  EXPECT_TRUE(what.find("seccomp") != std::string::npos || what.find("io_uring_disabled") != std::string::npos)
-      << what;
+  EXPECT_TRUE(what.find("seccomp") != std::string::npos || what.find("io_uring_disabled") != std::string::npos) << what;
 }
 
 TEST(Runtime, UnavailableIoUringExplainsEnosysAndEnomem) {

@@ -1,3 +1,5 @@
+#include "io/tcp.h"
+
 #include <atomic>
 #include <cstring>
 #include <string>
@@ -7,7 +9,6 @@
 #include "io/cross_shard.h"
 #include "io/runtime.h"
 #include "io/shard.h"
-#include "io/tcp.h"
 #include "io_test_util.h"
 
 // Note: no temporaries with destructors inside co_await full-expressions and no `!co_await`
@@ -102,7 +103,8 @@ TEST(Tcp, EchoThousandConcurrentConnectionsOverTwoShards) {
     spawn(accept_loop(&listeners[id], &accepted[id]));
     groups[id].target = kPerShard;
     std::vector<Task<void>> clients;
-    for (unsigned i = 0; i < kPerShard; ++i) clients.push_back(echo_client(port, id * kPerShard + i, &groups[id], 5, &ok));
+    for (unsigned i = 0; i < kPerShard; ++i)
+      clients.push_back(echo_client(port, id * kPerShard + i, &groups[id], 5, &ok));
     for (auto& t : clients) spawn(std::move(t));
     auto t0 = std::chrono::steady_clock::now();
     while (ok.load() < 2 * kPerShard && test::elapsed_ms(t0) < 30000) co_await sleep_for(5ms);
@@ -323,8 +325,8 @@ struct PendingState {
 Task<void> pending_accept(PendingState* st) {
   auto c = co_await st->listener->accept();  // the one client is accepted
   if (c) {
-    TcpConnection server = std::move(*c);  // connections die on their shard, before run() returns
-    auto res = co_await server.recv();  // no data ever: pending until shutdown
+    TcpConnection server = std::move(*c);      // connections die on their shard, before run() returns
+    auto res = co_await server.recv();         // no data ever: pending until shutdown
     st->recv_ended_ok = !res || res->empty();  // cancelled, or EOF when the client shard exits
     st->ended++;
   }

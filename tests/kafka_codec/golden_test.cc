@@ -26,9 +26,8 @@ std::vector<std::byte> strip_size(const std::vector<std::byte>& framed) {
 // ApiVersions v3 request as librdkafka 2.0.2 sends it: request header v2 (api 18, v3, correlation
 // id 1, client id "rdkafka" as a classic int16 string, empty tagged fields), then the flexible body:
 // compact string "librdkafka", compact string "2.0.2", empty tagged fields.
-const char* kApiVersionsV3 =
-    "0012 0003 00000001 0007 72646b61666b61 00"
-    "0b 6c69627264 6b61666b61 06 322e302e32 00";
+const char* kApiVersionsV3 = "0012 0003 00000001 0007 72646b61666b61 00"
+                             "0b 6c69627264 6b61666b61 06 322e302e32 00";
 
 TEST(KafkaCodecGolden, ApiVersionsV3RequestByHand) {
   auto frame = hex(kApiVersionsV3);
@@ -81,24 +80,25 @@ TEST(KafkaCodecGolden, MetadataV4RequestByHand) {
 // Produce v7, one topic, one partition, one RecordBatch (v2, one record) written by hand.
 TEST(KafkaCodecGolden, ProduceV7RequestByHand) {
   const char* batch =
-      "0000000000000000"  // base offset
-      "00000039"          // batch length (57 = bytes after this field)
-      "00000000"          // partition leader epoch
-      "02"                // magic
-      "00000000"          // crc (the codec does not look inside records)
-      "0000"              // attributes
-      "00000000"          // last offset delta
-      "0000000000000001"  // first timestamp
-      "0000000000000001"  // max timestamp
-      "ffffffffffffffff"  // producer id
-      "ffff"              // producer epoch
-      "ffffffff"          // base sequence
-      "00000001"          // record count
+      "0000000000000000"          // base offset
+      "00000039"                  // batch length (57 = bytes after this field)
+      "00000000"                  // partition leader epoch
+      "02"                        // magic
+      "00000000"                  // crc (the codec does not look inside records)
+      "0000"                      // attributes
+      "00000000"                  // last offset delta
+      "0000000000000001"          // first timestamp
+      "0000000000000001"          // max timestamp
+      "ffffffffffffffff"          // producer id
+      "ffff"                      // producer epoch
+      "ffffffff"                  // base sequence
+      "00000001"                  // record count
       "0e 00 00 00 01 02 78 00";  // record: len 7, attrs, ts delta 0, offset delta 0, key null, value "x", 0 headers
   auto records = hex(batch);
   ASSERT_EQ(records.size(), 12u + 0x39u);
   // Build the frame bytes explicitly to keep the records length exact.
-  std::vector<std::byte> frame = hex("0000 0007 0000002a 0003 636c69 ffff ffff 00007530 00000001 0001 74 00000001 00000003");
+  std::vector<std::byte> frame =
+      hex("0000 0007 0000002a 0003 636c69 ffff ffff 00007530 00000001 0001 74 00000001 00000003");
   Writer lw;
   lw.write_int(static_cast<int32_t>(records.size()));
   auto len = bytes_of(lw.finish());
@@ -163,15 +163,14 @@ TEST(KafkaCodecGolden, MetadataV4ResponseBytes) {
   m.topics.push_back(t);
   Writer w;
   auto out = bytes_of(encode_response_frame(w, 5, 4, m));
-  auto expect = hex(
-      "00000005"                                   // correlation id (header v0)
-      "00000000"                                   // throttle_time_ms
-      "00000001 00000000 0001 68 00002384 ffff"    // brokers [ {0, "h", 9092, rack null} ]
-      "0001 63"                                    // cluster_id "c"
-      "00000000"                                   // controller_id
-      "00000001 0000 0001 74 00"                   // topics [ {err 0, "t", internal false,
-      "00000001 0000 00000000 00000000"            //   partitions [ {err 0, index 0, leader 0,
-      "00000001 00000000 00000001 00000000");      //     replicas [0], isr [0]} ]} ]
+  auto expect = hex("00000005"                                 // correlation id (header v0)
+                    "00000000"                                 // throttle_time_ms
+                    "00000001 00000000 0001 68 00002384 ffff"  // brokers [ {0, "h", 9092, rack null} ]
+                    "0001 63"                                  // cluster_id "c"
+                    "00000000"                                 // controller_id
+                    "00000001 0000 0001 74 00"                 // topics [ {err 0, "t", internal false,
+                    "00000001 0000 00000000 00000000"          //   partitions [ {err 0, index 0, leader 0,
+                    "00000001 00000000 00000001 00000000");    //     replicas [0], isr [0]} ]} ]
   EXPECT_EQ(strip_size(out), expect);
   MetadataResponse back;
   Reader r(std::span<const std::byte>(expect).subspan(4));

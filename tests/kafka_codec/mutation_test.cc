@@ -30,7 +30,8 @@ std::vector<std::vector<std::byte>> seeds() {
     for (int v = Req::kValidVersions.min; v <= Req::kValidVersions.max; ++v) {
       Writer w;
       auto framed = encode_request_frame(w, static_cast<int16_t>(v), 1, std::string("m"),
-                                         test::filled<Req>(static_cast<int16_t>(v), v % 2)).linearize();
+                                         test::filled<Req>(static_cast<int16_t>(v), v % 2))
+                        .linearize();
       out.emplace_back(framed.begin() + 4, framed.end());
     }
   });

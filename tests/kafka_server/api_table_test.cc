@@ -1,13 +1,14 @@
 // The one API table (engine/kafka/server/api_table.h) against the broker's behaviour: ApiVersions
 // advertises exactly the table, every entry reaches a handler, anything else is refused. Requests
 // go through dispatch_request with bodies that never reach shard state, so no runtime is needed.
+#include "engine/kafka/server/api_table.h"
+
 #include <gtest/gtest.h>
 
 #include <cstddef>
 #include <string>
 #include <vector>
 
-#include "engine/kafka/server/api_table.h"
 #include "engine/kafka/server/request.h"
 
 namespace sluice::kafka {
@@ -144,8 +145,8 @@ TEST(KafkaApiTable, UnsupportedVersionOfAKnownKeyIsRefused) {
 }
 
 TEST(KafkaApiTable, UnknownKeyIsRefused) {
-  for (int16_t key : {int16_t{-1}, int16_t{4}, SaslHandshakeRequest::kApiKey, DeleteRecordsRequest::kApiKey,
-                      int16_t{1000}}) {
+  for (int16_t key :
+       {int16_t{-1}, int16_t{4}, SaslHandshakeRequest::kApiKey, DeleteRecordsRequest::kApiKey, int16_t{1000}}) {
     SCOPED_TRACE("api key " + std::to_string(key));
     HandlerOutput out = dispatch(key, 0, {});
     ASSERT_EQ(out.kind, HandlerOutput::Kind::close_connection);

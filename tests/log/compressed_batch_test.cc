@@ -161,7 +161,9 @@ Bytes plain_batch(int records, std::size_t value_bytes, uint32_t seed = 1) {
   return BatchBuilder::build(s);
 }
 
-std::span<const std::byte> records_of(const Bytes& plain) { return std::span<const std::byte>(plain).subspan(kBatchHeaderBytes); }
+std::span<const std::byte> records_of(const Bytes& plain) {
+  return std::span<const std::byte>(plain).subspan(kBatchHeaderBytes);
+}
 
 // `plain`'s header with the codec bits, `payload` as the records section, optionally other counts
 // (recordCount, lastOffsetDelta), and a correct CRC-32C: only the payload check can refuse it.
@@ -244,7 +246,8 @@ TEST_P(CompressedBatch, GarbagePayloadIsInvalidRecord) {
 TEST_P(CompressedBatch, TruncatedPayloadIsInvalidRecord) {
   Bytes plain = plain_batch(500, 100);
   Bytes payload = compress(GetParam(), records_of(plain));
-  for (std::size_t cut : {std::size_t{1}, std::size_t{4}, std::size_t{9}, payload.size() / 2, payload.size() - 4, payload.size() - 1}) {
+  for (std::size_t cut :
+       {std::size_t{1}, std::size_t{4}, std::size_t{9}, payload.size() / 2, payload.size() - 4, payload.size() - 1}) {
     Bytes b = wrap(plain, attribute_of(GetParam()), std::span<const std::byte>(payload).first(cut));
     EXPECT_EQ(errc_of(validate_batch(b, {})), LogErrc::kInvalidRecord) << "cut at " << cut << " of " << payload.size();
   }
@@ -283,10 +286,10 @@ Bytes big_records(int n, std::size_t value_bytes) {
   out.reserve(static_cast<std::size_t>(n) * (value_bytes + 32));
   for (int i = 0; i < n; ++i) {
     body.clear();
-    body.push_back(std::byte{0});              // attributes
-    BatchBuilder::put_varlong(body, 0);        // timestamp delta
-    BatchBuilder::put_varlong(body, i);        // offset delta
-    BatchBuilder::put_bytes(body, "k");        // key
+    body.push_back(std::byte{0});        // attributes
+    BatchBuilder::put_varlong(body, 0);  // timestamp delta
+    BatchBuilder::put_varlong(body, i);  // offset delta
+    BatchBuilder::put_bytes(body, "k");  // key
     BatchBuilder::put_varlong(body, static_cast<int64_t>(value_bytes));
     BatchBuilder::put_varlong(out, static_cast<int64_t>(body.size() + value_bytes + 1));
     out.insert(out.end(), body.begin(), body.end());
@@ -317,11 +320,11 @@ TEST_P(CompressedBatch, RecordClaimingAHugeValueIsBoundedByTheCeiling) {
   // skips through the value window by window until the ceiling stops it.
   Bytes raw;
   BatchBuilder::put_varlong(raw, (1 << 30) + 8);  // record length
-  raw.push_back(std::byte{0});                     // attributes
-  BatchBuilder::put_varlong(raw, 0);               // timestamp delta
-  BatchBuilder::put_varlong(raw, 0);               // offset delta
-  BatchBuilder::put_varlong(raw, -1);              // null key
-  BatchBuilder::put_varlong(raw, 1 << 30);         // value length
+  raw.push_back(std::byte{0});                    // attributes
+  BatchBuilder::put_varlong(raw, 0);              // timestamp delta
+  BatchBuilder::put_varlong(raw, 0);              // offset delta
+  BatchBuilder::put_varlong(raw, -1);             // null key
+  BatchBuilder::put_varlong(raw, 1 << 30);        // value length
   raw.resize(raw.size() + (80u << 20), std::byte{0});
   Bytes plain = plain_batch(1, 10);
   Bytes b = wrap(plain, attribute_of(GetParam()), compress(GetParam(), raw), 1);
@@ -476,10 +479,10 @@ TEST(CompressedBatchZstd, WindowLargerThanTheCeilingIsRefusedWithoutAllocating) 
   Bytes plain = plain_batch(10, 10);
   ASSERT_TRUE(validate_batch(compressed_batch(Codec::kZstd, plain), {}).ok());  // warm-up
   // A frame header declaring a 1 GiB window (no content size), then one empty last raw block.
-  const unsigned char frame[] = {0x28, 0xb5, 0x2f, 0xfd,  // magic
-                                 0x00,                    // descriptor: no FCS, not single-segment
-                                 (30 - 10) << 3,          // window descriptor: 2^30
-                                 0x01, 0x00, 0x00};       // last block, raw, size 0
+  const unsigned char frame[] = {0x28,           0xb5, 0x2f, 0xfd,  // magic
+                                 0x00,                              // descriptor: no FCS, not single-segment
+                                 (30 - 10) << 3,                    // window descriptor: 2^30
+                                 0x01,           0x00, 0x00};       // last block, raw, size 0
   Bytes payload(reinterpret_cast<const std::byte*>(frame), reinterpret_cast<const std::byte*>(frame) + sizeof(frame));
   Bytes b = wrap(plain, Compression::kZstd, payload);
   const auto& c = alloc::thread_alloc_counters();

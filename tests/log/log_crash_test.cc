@@ -1,12 +1,11 @@
 // Crash and fault tests: a seeded randomized model test over MemFileSystem (torn writes, lost
 // unsynced pages, EIO/ENOSPC), disk full on a real tmpfs, and SIGKILL of a writer process.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <map>
@@ -65,10 +64,13 @@ void check_against_model(PartitionLog& log, const Model& m, uint64_t seed) {
 }  // namespace
 
 TEST(LogCrash, RandomizedOperationsWithCrashesAndFaults) {
-  const uint64_t seeds = std::getenv("SLUICE_LOG_SEEDS") ? std::strtoull(std::getenv("SLUICE_LOG_SEEDS"), nullptr, 10) : 200;
-  const uint64_t first_seed = std::getenv("SLUICE_LOG_SEED") ? std::strtoull(std::getenv("SLUICE_LOG_SEED"), nullptr, 10) : 1;
+  const uint64_t seeds =
+      std::getenv("SLUICE_LOG_SEEDS") ? std::strtoull(std::getenv("SLUICE_LOG_SEEDS"), nullptr, 10) : 200;
+  const uint64_t first_seed =
+      std::getenv("SLUICE_LOG_SEED") ? std::strtoull(std::getenv("SLUICE_LOG_SEED"), nullptr, 10) : 1;
   for (uint64_t seed = first_seed; seed < first_seed + seeds; ++seed) {
-    SCOPED_TRACE("seed=" + std::to_string(seed) + " (rerun: SLUICE_LOG_SEED=" + std::to_string(seed) + " SLUICE_LOG_SEEDS=1)");
+    SCOPED_TRACE("seed=" + std::to_string(seed) + " (rerun: SLUICE_LOG_SEED=" + std::to_string(seed) +
+                 " SLUICE_LOG_SEEDS=1)");
     std::mt19937_64 rng(seed);
     MemFileSystem fs(seed);
     ManualClock clock;
@@ -93,12 +95,14 @@ TEST(LogCrash, RandomizedOperationsWithCrashesAndFaults) {
     for (int op = 0; op < 200; ++op) {
       const int kind = static_cast<int>(rng() % 100);
       if (kind < 50) {  // append
-        auto b = BatchBuilder::simple(1 + static_cast<int>(rng() % 4), rng() % 1200, ts += static_cast<int64_t>(rng() % 50),
-                                      static_cast<char>('a' + rng() % 26));
+        auto b = BatchBuilder::simple(1 + static_cast<int>(rng() % 4), rng() % 1200,
+                                      ts += static_cast<int64_t>(rng() % 50), static_cast<char>('a' + rng() % 26));
         auto r = log->append(b);
         if (r.ok()) {
-          ASSERT_EQ(r.value().base_offset, log->log_end_offset() - static_cast<int64_t>(parse_batch_header(b).value().record_count));
-          if (r.value().log_append_time_ms >= 0) set_log_append_time(b, r.value().log_append_time_ms);  // expected patch
+          ASSERT_EQ(r.value().base_offset,
+                    log->log_end_offset() - static_cast<int64_t>(parse_batch_header(b).value().record_count));
+          if (r.value().log_append_time_ms >= 0)
+            set_log_append_time(b, r.value().log_append_time_ms);  // expected patch
           m.batches[r.value().base_offset] = b;
         } else {
           ASSERT_TRUE(is_storage_failure(r.error()));  // only after a failed flush
@@ -122,7 +126,9 @@ TEST(LogCrash, RandomizedOperationsWithCrashesAndFaults) {
         if (r.ok()) m.acked_durable = std::max(m.acked_durable, log->durable_end_offset());
       } else if (kind < 86) {  // read a random visible offset and compare
         if (log->high_watermark() > log->log_start_offset()) {
-          int64_t o = log->log_start_offset() + static_cast<int64_t>(rng() % static_cast<uint64_t>(log->high_watermark() - log->log_start_offset()));
+          int64_t o =
+              log->log_start_offset() +
+              static_cast<int64_t>(rng() % static_cast<uint64_t>(log->high_watermark() - log->log_start_offset()));
           auto r = run(log->read(o, rng() % 20000, log->high_watermark()));
           ASSERT_TRUE(r.ok()) << r.error().describe();
           auto bs = split(r.value().batches.linearize());
@@ -215,7 +221,8 @@ namespace {
 // Deterministic content for the batch at a given base offset (the child and parent agree).
 std::vector<std::byte> batch_for(int64_t base) {
   auto u = static_cast<uint64_t>(base);
-  return BatchBuilder::simple(1 + static_cast<int>(u % 3), 50 + (u * 7919) % 3000, 1000 + base, static_cast<char>('a' + u % 26));
+  return BatchBuilder::simple(1 + static_cast<int>(u % 3), 50 + (u * 7919) % 3000, 1000 + base,
+                              static_cast<char>('a' + u % 26));
 }
 
 [[noreturn]] void writer_child(const std::string& dir, int fd, uint64_t seed) {

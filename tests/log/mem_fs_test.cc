@@ -1,8 +1,7 @@
-#include "engine/log/mem_file_system.h"
-
 #include <gtest/gtest.h>
 
 #include "alloc/iobuf.h"
+#include "engine/log/mem_file_system.h"
 #include "log_test_util.h"
 
 using namespace sluice;

@@ -587,7 +587,7 @@ TEST(PartitionLog, CleanOpenAllocatesNoTailChunkAndDoesFewFileOperations) {
   const uint64_t open_alloc_bytes = alloc::thread_alloc_counters().bytes_allocated - alloc_bytes;
   EXPECT_TRUE(f.log->stats().opened_clean);
   EXPECT_EQ(f.log->stats().tail_chunk_allocations, 0u);
-  EXPECT_EQ(f.fs.sync_count(), syncs);   // no datasync, no sync_dir
+  EXPECT_EQ(f.fs.sync_count(), syncs);  // no datasync, no sync_dir
   EXPECT_EQ(f.fs.write_count(), writes);
   // list; .log open + size; .idx and .tix open + size + read; marker open + read.
   EXPECT_LE(f.fs.op_count() - ops, 11u);

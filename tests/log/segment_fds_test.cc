@@ -4,10 +4,9 @@
 // step and grows geometrically. (3) A full disk never makes durable data unreadable: close(),
 // reopen, retention and removal all work while nothing can be written.
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -137,8 +136,7 @@ TEST(SegmentFds, RollsKeepOpenFilesBoundedAndOldSegmentsReadable) {
   EXPECT_EQ(fs.open_files(), 3u + kCap);
   EXPECT_LE(fs.peak_open_files(), 3u + kCap + 3);
   // Offset-for-timestamp walks sealed segments too.
-  EXPECT_EQ(run(log->offset_for_timestamp(1000 + 250)).value(),
-            parse_batch_header(got[250]).value().base_offset);
+  EXPECT_EQ(run(log->offset_for_timestamp(1000 + 250)).value(), parse_batch_header(got[250]).value().base_offset);
   EXPECT_LE(fs.open_files(), 3u + kCap);
 }
 
@@ -304,8 +302,8 @@ TEST(SegmentReservation, NewSegmentReservesSmallFirstStepThenGrowsGeometrically)
         for (std::size_t i = data; i < img.size(); i += 4093) ASSERT_EQ(img[i], std::byte{0}) << i;
       }
     }
-    const std::vector<std::size_t> want{64 << 10, 128 << 10, 256 << 10, 512 << 10, 1 << 20, 2 << 20, 3 << 20,
-                                        (3 << 20) + 8192};
+    const std::vector<std::size_t> want{64 << 10, 128 << 10, 256 << 10, 512 << 10,
+                                        1 << 20,  2 << 20,   3 << 20,   (3 << 20) + 8192};
     EXPECT_EQ(sizes, want) << "prezero " << prezero;
     EXPECT_EQ(fs.contents(active).size(), data);  // sealed: exact size
     EXPECT_EQ(fs.contents(seg_path(dir, log->segment_base_offsets()[1], "log")).size(), 64u << 10);

@@ -3,10 +3,9 @@
 // crashes (with the disk keeping only what was synced, or tearing the last write) and injected
 // disk faults. A model of what the broker acknowledged checks durability and ordering invariants
 // after every answer and after every restart. See README.md.
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
-
-#include <gtest/gtest.h>
 
 #include <array>
 #include <chrono>
@@ -66,10 +65,8 @@ bool transient(int16_t code) {
     case ErrorCode::COORDINATOR_NOT_AVAILABLE:
     case ErrorCode::COORDINATOR_LOAD_IN_PROGRESS:
     case ErrorCode::NOT_COORDINATOR:
-    case ErrorCode::REQUEST_TIMED_OUT:
-      return true;
-    default:
-      return false;
+    case ErrorCode::REQUEST_TIMED_OUT: return true;
+    default: return false;
   }
 }
 
@@ -446,10 +443,10 @@ class Simulation {
         check(prev->second.last == last, "batch b" + std::to_string(id) + " changed its length at " + where);
         return;
       }
-      check(!must_survive(pm, prev->second),
-            "offset reused: b" + std::to_string(prev->second.id) + " was acknowledged at " + name + "/" +
-                std::to_string(partition) + "@" + std::to_string(prev->first) + " and must survive, now b" +
-                std::to_string(id) + " is at " + where);
+      check(!must_survive(pm, prev->second), "offset reused: b" + std::to_string(prev->second.id) +
+                                                 " was acknowledged at " + name + "/" + std::to_string(partition) +
+                                                 "@" + std::to_string(prev->first) + " and must survive, now b" +
+                                                 std::to_string(id) + " is at " + where);
       sent_.at(prev->second.id).known_base = -1;
       it = pm.known.erase(prev);
     }
@@ -457,7 +454,7 @@ class Simulation {
       auto old = pm.known.find(sb.known_base);
       if (old != pm.known.end() && old->second.id == id) {
         check(!must_survive(pm, old->second), "batch b" + std::to_string(id) + " is in the log twice: at " +
-                                                   std::to_string(sb.known_base) + " and " + where);
+                                                  std::to_string(sb.known_base) + " and " + where);
         pm.known.erase(old);
       }
     }
@@ -491,14 +488,14 @@ class Simulation {
     bool first = true;
     while (!bytes.empty()) {
       auto sz = log::peek_batch_size(bytes);
-      check(sz.ok() && sz.value() <= bytes.size(), "fetch of " + where + " returned a partial batch at " +
-                                                       std::to_string(next));
+      check(sz.ok() && sz.value() <= bytes.size(),
+            "fetch of " + where + " returned a partial batch at " + std::to_string(next));
       auto batch = bytes.first(sz.value());
       bytes = bytes.subspan(sz.value());
       auto h = log::parse_batch_header(batch);
       check(h.ok() && h->magic == log::kMagicV2, "fetch of " + where + ": bad batch header");
-      check(log::compute_batch_crc(batch) == h->crc, "fetch of " + where + ": CRC mismatch at " +
-                                                          std::to_string(h->base_offset));
+      check(log::compute_batch_crc(batch) == h->crc,
+            "fetch of " + where + ": CRC mismatch at " + std::to_string(h->base_offset));
       if (first) {
         check(h->base_offset <= from && from <= h->last_offset(),
               "fetch of " + where + " from " + std::to_string(from) + " starts with batch [" +
@@ -514,8 +511,8 @@ class Simulation {
       check(recs.has_value() && h->compression() == log::Compression::kNone,
             "fetch of " + where + ": malformed records at " + std::to_string(h->base_offset));
       auto id = batch_id_of(*recs);
-      check(id.has_value() && sent_.count(*id), "fetch of " + where + ": a batch this simulation never sent at " +
-                                                    std::to_string(h->base_offset));
+      check(id.has_value() && sent_.count(*id),
+            "fetch of " + where + ": a batch this simulation never sent at " + std::to_string(h->base_offset));
       const SentBatch& sb = sent_.at(*id);
       check(sb.topic == name && sb.incarnation == t.incarnation && sb.partition == partition,
             "fetch of " + where + " (incarnation " + std::to_string(t.incarnation) + ") returned b" +
@@ -553,7 +550,7 @@ class Simulation {
 
   // One fetch, retried while the answer is transient. Returns the partition's answer.
   kafka::FetchResponse::FetchableTopicResponse::PartitionData fetch_once(const std::string& name, int32_t partition,
-                                                                          int64_t offset) {
+                                                                         int64_t offset) {
     for (int attempt = 0;; ++attempt) {
       auto resp = client_.call<kafka::FetchRequest, kafka::FetchResponse>(11, fetch_request(name, partition, offset));
       check(resp.responses.size() == 1 && resp.responses[0].partitions.size() == 1, "fetch: malformed answer");
@@ -784,9 +781,18 @@ class Simulation {
     if (faults) {
       faulted_run_ = true;
       switch (rand(3)) {
-        case 0: disk_.fail_next_syncs(1 + static_cast<int>(rand(2))); what += " [sync fails]"; break;
-        case 1: disk_.fail_next_writes(1 + static_cast<int>(rand(2))); what += " [write fails]"; break;
-        default: disk_.fill_disk(); what += " [disk full]"; break;
+        case 0:
+          disk_.fail_next_syncs(1 + static_cast<int>(rand(2)));
+          what += " [sync fails]";
+          break;
+        case 1:
+          disk_.fail_next_writes(1 + static_cast<int>(rand(2)));
+          what += " [write fails]";
+          break;
+        default:
+          disk_.fill_disk();
+          what += " [disk full]";
+          break;
       }
     }
     note(what);
@@ -810,9 +816,9 @@ class Simulation {
     }
     const int64_t base = pr.base_offset;
     const int64_t last = base + n - 1;
-    check(base >= pm.clean_end && base >= pm.run_hw,
-          what + " acknowledged at " + std::to_string(base) + ", below the log end the model knows (" +
-              std::to_string(std::max(pm.clean_end, pm.run_hw)) + ")");
+    check(base >= pm.clean_end && base >= pm.run_hw, what + " acknowledged at " + std::to_string(base) +
+                                                         ", below the log end the model knows (" +
+                                                         std::to_string(std::max(pm.clean_end, pm.run_hw)) + ")");
     observe_batch(name, partition, base, last, id);
     if (acks == -1) pm.durable_end = std::max(pm.durable_end, last + 1);
     pm.clean_end = std::max(pm.clean_end, last + 1);
@@ -843,8 +849,8 @@ class Simulation {
         continue;
       }
       if (faulted_run_ && is(pr.error_code, ErrorCode::KAFKA_STORAGE_ERROR)) return;
-      check(is(pr.error_code, ErrorCode::NONE), "idempotent retry of b" + std::to_string(id) + " answered " +
-                                                    err_name(pr.error_code));
+      check(is(pr.error_code, ErrorCode::NONE),
+            "idempotent retry of b" + std::to_string(id) + " answered " + err_name(pr.error_code));
       check(pr.base_offset == s.known_base, "idempotent retry of b" + std::to_string(id) + " got offset " +
                                                 std::to_string(pr.base_offset) + ", the original is at " +
                                                 std::to_string(s.known_base));
@@ -863,8 +869,8 @@ class Simulation {
     note("fetch " + name + "/" + std::to_string(partition) + " from " + std::to_string(from) + " -> " +
          err_name(pd.error_code) + " hw=" + std::to_string(pd.high_watermark));
     if (is(pd.error_code, ErrorCode::OFFSET_OUT_OF_RANGE)) {
-      check(from > top, "fetch from " + std::to_string(from) + " at or below the known log end " +
-                            std::to_string(top) + " answered OFFSET_OUT_OF_RANGE");
+      check(from > top, "fetch from " + std::to_string(from) + " at or below the known log end " + std::to_string(top) +
+                            " answered OFFSET_OUT_OF_RANGE");
       return;
     }
     if (faulted_run_ && is(pd.error_code, ErrorCode::KAFKA_STORAGE_ERROR)) return;
@@ -879,9 +885,8 @@ class Simulation {
     if (!pick) return;
     auto [name, partition] = *pick;
     auto [ec, earliest] = list_offset(name, partition, -2);
-    check(is(ec, ErrorCode::NONE) && earliest == 0,
-          "earliest offset of " + name + "/" + std::to_string(partition) + ": " + std::to_string(earliest) + " (" +
-              err_name(ec) + ")");
+    check(is(ec, ErrorCode::NONE) && earliest == 0, "earliest offset of " + name + "/" + std::to_string(partition) +
+                                                        ": " + std::to_string(earliest) + " (" + err_name(ec) + ")");
     auto [ec2, latest] = list_offset(name, partition, -1);
     check(is(ec2, ErrorCode::NONE), "ListOffsets latest answered " + err_name(ec2));
     note("list offsets " + name + "/" + std::to_string(partition) + " latest=" + std::to_string(latest));
@@ -1080,8 +1085,8 @@ class Simulation {
     std::map<std::string, int32_t> seen;
     for (const auto& t : resp.topics) {
       if (!t.name || t.is_internal || t.name->rfind("__", 0) == 0) continue;
-      check(is(t.error_code, ErrorCode::NONE) || transient(t.error_code), "Metadata of " + *t.name + " answered " +
-                                                                               err_name(t.error_code));
+      check(is(t.error_code, ErrorCode::NONE) || transient(t.error_code),
+            "Metadata of " + *t.name + " answered " + err_name(t.error_code));
       seen[*t.name] = static_cast<int32_t>(t.partitions.size());
     }
     std::map<std::string, int32_t> want;
@@ -1144,10 +1149,10 @@ class Simulation {
             ++it;
             continue;
           }
-          check(!must_survive(pm, it->second),
-                "b" + std::to_string(it->second.id) + " acknowledged at " + where + "@" + std::to_string(it->first) +
-                    " is gone after a" + (clean ? " clean" : "n unclean") + " restart (high watermark " +
-                    std::to_string(hw) + ")");
+          check(!must_survive(pm, it->second), "b" + std::to_string(it->second.id) + " acknowledged at " + where + "@" +
+                                                   std::to_string(it->first) + " is gone after a" +
+                                                   (clean ? " clean" : "n unclean") + " restart (high watermark " +
+                                                   std::to_string(hw) + ")");
           sent_.at(it->second.id).known_base = -1;
           it = pm.known.erase(it);
         }

@@ -1,7 +1,6 @@
 // sluiced: the Sluice broker. Parses flags and an optional server.properties-style file, then
 // hands over to the broker runtime. Exit code 0 on an orderly stop (SIGINT/SIGTERM).
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 
 #include "engine/kafka/server/broker.h"

@@ -12,8 +12,7 @@ bool operator==(const Records& a, const Records& b) {
     if (!r.data.empty()) return r.data.linearize();
     return {r.view.begin(), r.view.end()};
   };
-  if (a.data.empty() && b.data.empty())
-    return std::equal(a.view.begin(), a.view.end(), b.view.begin(), b.view.end());
+  if (a.data.empty() && b.data.empty()) return std::equal(a.view.begin(), a.view.end(), b.view.begin(), b.view.end());
   return bytes_of(a) == bytes_of(b);
 }
 

@@ -71,18 +71,14 @@ inline void write_string(W& w, std::string_view s, bool compact) {
 template <class W>
 inline void write_length32(W& w, std::size_t n, bool compact) {
   SLUICE_ASSERT(n <= kMaxLength32);
-  if (compact)
-    w.write_uvarint(static_cast<uint32_t>(n + 1));
-  else
-    w.write_int(static_cast<int32_t>(n));
+  if (compact) w.write_uvarint(static_cast<uint32_t>(n + 1));
+  else w.write_int(static_cast<int32_t>(n));
 }
 
 template <class W>
 inline void write_null32(W& w, bool compact) {
-  if (compact)
-    w.write_uvarint(0);
-  else
-    w.write_int(int32_t{-1});
+  if (compact) w.write_uvarint(0);
+  else w.write_int(int32_t{-1});
 }
 
 template <class W, class S>
@@ -107,10 +103,8 @@ void write_value(W& w, const Ctx& c, const T& v, bool nullable, bool compact) {
       return;
     }
     write_length32(w, v.size(), compact);
-    if (!v.data.empty())
-      w.splice(v.data);
-    else
-      w.write_raw(v.view);
+    if (!v.data.empty()) w.splice(v.data);
+    else w.write_raw(v.view);
   } else if constexpr (std::is_same_v<T, Uuid>) {
     w.write_raw(std::span<const std::byte>(reinterpret_cast<const std::byte*>(v.bytes.data()), 16));
   } else if constexpr (is_optional_v<T>) {
@@ -122,10 +116,8 @@ void write_value(W& w, const Ctx& c, const T& v, bool nullable, bool compact) {
       write_value(w, c, *v, false, compact);
     } else if (nullable) {
       if constexpr (std::is_same_v<E, std::string>) {
-        if (compact)
-          w.write_uvarint(0);
-        else
-          w.write_int(int16_t{-1});
+        if (compact) w.write_uvarint(0);
+        else w.write_int(int16_t{-1});
       } else if constexpr (Described<E>) {
         w.write_int(int8_t{-1});
       } else {
@@ -148,8 +140,7 @@ void write_value(W& w, const Ctx& c, const T& v, bool nullable, bool compact) {
 template <class W, class S, class F>
 inline void encode_field(W& w, const Ctx& c, const S& s, const F& f) {
   if (!f.present.contains(c.version) || tagged_now(f, c)) return;
-  write_value(w, c, s.*(f.member), f.nullable_in.contains(c.version),
-              c.flexible && f.flexible_in.contains(c.version));
+  write_value(w, c, s.*(f.member), f.nullable_in.contains(c.version), c.flexible && f.flexible_in.contains(c.version));
 }
 
 template <class S, class F>
@@ -235,10 +226,8 @@ std::size_t min_wire_size(const Ctx& c, bool compact) {
   } else if constexpr (std::is_same_v<T, std::string>) {
     return compact ? 1 : 2;
   } else if constexpr (is_optional_v<T>) {
-    if constexpr (Described<typename T::value_type>)
-      return 1;
-    else
-      return min_wire_size<typename T::value_type>(c, compact);
+    if constexpr (Described<typename T::value_type>) return 1;
+    else return min_wire_size<typename T::value_type>(c, compact);
   } else if constexpr (Described<T>) {
     return min_struct_size<T>(c);
   } else {  // Bytes, Records, arrays
@@ -301,10 +290,8 @@ void read_value(Reader& r, const Ctx& c, T& v, bool nullable, bool compact) {
     auto bytes = r.take(static_cast<std::size_t>(n));
     if (!r.ok()) return;
     const char* p = reinterpret_cast<const char*>(bytes.data());
-    if constexpr (is_optional_v<T>)
-      v.emplace(p, bytes.size());
-    else
-      v.assign(p, bytes.size());
+    if constexpr (is_optional_v<T>) v.emplace(p, bytes.size());
+    else v.assign(p, bytes.size());
   } else if constexpr (std::is_same_v<T, Bytes> || std::is_same_v<T, std::optional<Bytes>>) {
     int64_t n = read_length(r, compact, false);
     if (n < 0) {
@@ -319,10 +306,8 @@ void read_value(Reader& r, const Ctx& c, T& v, bool nullable, bool compact) {
     }
     auto bytes = r.take(static_cast<std::size_t>(n));
     if (!r.ok()) return;
-    if constexpr (is_optional_v<T>)
-      v.emplace(bytes.begin(), bytes.end());
-    else
-      v.assign(bytes.begin(), bytes.end());
+    if constexpr (is_optional_v<T>) v.emplace(bytes.begin(), bytes.end());
+    else v.assign(bytes.begin(), bytes.end());
   } else if constexpr (std::is_same_v<T, Records>) {
     int64_t n = read_length(r, compact, false);
     v.data.clear();
@@ -384,8 +369,7 @@ inline void decode_field(Reader& r, const Ctx& c, S& s, const F& f) {
     s.*(f.member) = default_of<S>.*(f.member);  // absent (or only in the tagged section)
     return;
   }
-  read_value(r, c, s.*(f.member), f.nullable_in.contains(c.version),
-             c.flexible && f.flexible_in.contains(c.version));
+  read_value(r, c, s.*(f.member), f.nullable_in.contains(c.version), c.flexible && f.flexible_in.contains(c.version));
 }
 
 template <class S, class F>
@@ -409,8 +393,8 @@ void decode_tagged(Reader& r, const Ctx& c, S& s) {
     auto bytes = r.take(size);
     if (!r.ok()) return;
     Reader sub(bytes);
-    bool known = std::apply([&](const auto&... f) { return (decode_tagged_field(sub, c, s, f, tag) || ...); },
-                            schema_of<S>);
+    bool known =
+        std::apply([&](const auto&... f) { return (decode_tagged_field(sub, c, s, f, tag) || ...); }, schema_of<S>);
     if (known) {
       if (!sub.ok()) r.fail(sub.error_what());
     } else if constexpr (HasUnknownTaggedFields<S>) {
@@ -444,7 +428,7 @@ constexpr bool check_schema() {
           using T = typename std::remove_cvref_t<decltype(fd)>::value_type;
           if (!fd.nullable_in.empty() && !nullable_type<T>()) ok = false;  // nullable needs optional<>
           if (fd.tag >= 0) {
-            if (fd.tag <= last_tag) ok = false;                  // tags ascending, unique
+            if (fd.tag <= last_tag) ok = false;  // tags ascending, unique
             last_tag = fd.tag;
             if (fd.tagged_in.empty()) ok = false;
           }

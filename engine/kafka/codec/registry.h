@@ -67,10 +67,7 @@ constexpr int16_t response_header_version(int16_t api_key, int16_t api_version) 
 template <class F>
 bool visit_api(int16_t api_key, F&& f) {
   return std::apply(
-      [&](auto... apis) {
-        return ((decltype(apis)::kApiKey == api_key ? (f(apis), true) : false) || ...);
-      },
-      AllApis{});
+      [&](auto... apis) { return ((decltype(apis)::kApiKey == api_key ? (f(apis), true) : false) || ...); }, AllApis{});
 }
 
 // Calls f(Api<Request, Response>{}) for every api.

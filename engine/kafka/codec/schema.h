@@ -86,11 +86,11 @@ struct Field {
 
   std::string_view name;
   T S::*member;
-  VersionRange present;                          // versions the field exists in
-  VersionRange nullable_in{};                    // versions in which it may be null
-  int32_t tag = -1;                              // >= 0: tagged field
-  VersionRange tagged_in{};                      // versions in which it is tagged
-  VersionRange flexible_in{0, kMaxVersion};      // field-level compact-encoding override
+  VersionRange present;                      // versions the field exists in
+  VersionRange nullable_in{};                // versions in which it may be null
+  int32_t tag = -1;                          // >= 0: tagged field
+  VersionRange tagged_in{};                  // versions in which it is tagged
+  VersionRange flexible_in{0, kMaxVersion};  // field-level compact-encoding override
 
   constexpr Field nullable(std::string_view v) const {
     Field f = *this;
@@ -116,16 +116,24 @@ constexpr Field<S, T> field(std::string_view name, T S::*member, std::string_vie
 }
 
 // ---- type traits used by the generic codec ----
-template <class T> struct is_optional : std::false_type {};
-template <class T> struct is_optional<std::optional<T>> : std::true_type {};
-template <class T> inline constexpr bool is_optional_v = is_optional<T>::value;
-
-template <class T> struct is_vector : std::false_type {};
-template <class T, class A> struct is_vector<std::vector<T, A>> : std::true_type {};
-template <class T> inline constexpr bool is_vector_v = is_vector<T>::value;
+template <class T>
+struct is_optional : std::false_type {};
+template <class T>
+struct is_optional<std::optional<T>> : std::true_type {};
+template <class T>
+inline constexpr bool is_optional_v = is_optional<T>::value;
 
 template <class T>
-concept Described = requires { T::schema(); };
+struct is_vector : std::false_type {};
+template <class T, class A>
+struct is_vector<std::vector<T, A>> : std::true_type {};
+template <class T>
+inline constexpr bool is_vector_v = is_vector<T>::value;
+
+template <class T>
+concept Described = requires {
+  T::schema();
+};
 
 template <class T>
 concept KafkaMessage = Described<T> && requires {

@@ -193,7 +193,7 @@ class Writer {
   std::byte* pending_ = nullptr;  // start of bytes written into chunk_ but not yet in out_
   std::byte* pos_ = nullptr;
   std::byte* end_ = nullptr;
-  std::size_t flushed_ = 0;       // bytes already in out_ (since the last finish)
+  std::size_t flushed_ = 0;  // bytes already in out_ (since the last finish)
   std::size_t chunk_bytes_;
 };
 
@@ -201,7 +201,9 @@ class Writer {
 class CountingWriter {
  public:
   template <class T>
-  void write_int(T) noexcept { n_ += sizeof(T); }
+  void write_int(T) noexcept {
+    n_ += sizeof(T);
+  }
   void write_bool(bool) noexcept { n_ += 1; }
   void write_float64(double) noexcept { n_ += 8; }
   void write_uvarint(uint32_t v) noexcept { n_ += uvarint_size(v); }

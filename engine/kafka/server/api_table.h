@@ -19,17 +19,15 @@ using ApiHandler = io::Task<HandlerOutput> (*)(RequestContext&);
 
 struct ServedApi {
   int16_t api_key = -1;
-  std::string_view name;          // "Produce"
-  int16_t min_version = 0;        // advertised range
+  std::string_view name;    // "Produce"
+  int16_t min_version = 0;  // advertised range
   int16_t max_version = -1;
   // Versions below this are advertised only because librdkafka's feature checks look for them;
   // the handler answers them with UNSUPPORTED_VERSION (only Produce has such versions, see below).
   int16_t accepted_min_version = 0;
   ApiHandler handler = nullptr;
 
-  constexpr bool advertises(int16_t version) const noexcept {
-    return version >= min_version && version <= max_version;
-  }
+  constexpr bool advertises(int16_t version) const noexcept { return version >= min_version && version <= max_version; }
 };
 
 namespace detail {
@@ -56,7 +54,7 @@ inline constexpr ServedApi kServedApis[] = {
     detail::served<LeaveGroupRequest>(0, 3, 0, handle_leave_group),  // 3: batched
     detail::served<SyncGroupRequest>(0, 3, 0, handle_sync_group),
     detail::served<DescribeGroupsRequest>(0, 4, 0, handle_describe_groups),
-    detail::served<ListGroupsRequest>(0, 4, 0, handle_list_groups),  // 3-4 flexible
+    detail::served<ListGroupsRequest>(0, 4, 0, handle_list_groups),    // 3-4 flexible
     detail::served<ApiVersionsRequest>(0, 3, 0, handle_api_versions),  // any other version: KIP-511 answer
     detail::served<CreateTopicsRequest>(2, 4, 2, handle_create_topics),
     detail::served<DeleteTopicsRequest>(1, 3, 1, handle_delete_topics),
@@ -122,22 +120,22 @@ inline constexpr int16_t kMaxServedKey = kServedApis[std::size(kServedApis) - 1]
 
 // Position in kServedApis by api key, -1 for none: dispatch finds a request's api in O(1).
 constexpr auto make_served_index() {
-  std::array<int8_t, static_cast<std::size_t>(kMaxServedKey) + 1> index{};
+  std::array<int16_t, static_cast<std::size_t>(kMaxServedKey) + 1> index{};
   index.fill(-1);
   for (std::size_t i = 0; i < std::size(kServedApis); ++i)
-    index[static_cast<std::size_t>(kServedApis[i].api_key)] = static_cast<int8_t>(i);
+    index[static_cast<std::size_t>(kServedApis[i].api_key)] = static_cast<int16_t>(i);
   return index;
 }
 inline constexpr auto kServedIndex = make_served_index();
-static_assert(std::size(kServedApis) <= 127, "kServedIndex holds int8_t positions");
+static_assert(std::size(kServedApis) <= 32767, "kServedIndex holds int16_t positions");
 
 }  // namespace detail
 
 // nullptr for an api key this broker does not serve.
 constexpr const ServedApi* find_served_api(int16_t api_key) noexcept {
   if (api_key < 0 || api_key > detail::kMaxServedKey) return nullptr;
-  int8_t i = detail::kServedIndex[static_cast<std::size_t>(api_key)];
-  return i < 0 ? nullptr : &kServedApis[static_cast<std::size_t>(i)];
+  const int position = detail::kServedIndex[static_cast<std::size_t>(api_key)];
+  return position < 0 ? nullptr : &kServedApis[static_cast<std::size_t>(position)];
 }
 
 // The entry of an api the broker must serve, checked at compile time: served_api<ProduceRequest>().

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "engine/core/admin.h"
-#include "engine/kafka/server/connection.h"
 #include "engine/core/shard_state.h"
+#include "engine/kafka/server/connection.h"
 #include "engine/log/partition_log.h"
 #include "engine/log/uring_file_system.h"
 #include "io/cross_shard.h"
@@ -135,7 +135,8 @@ io::Task<bool> start_shard0() {
     co_return false;
   }
   std::string adv_host = cfg.advertised_host;
-  if (adv_host.empty()) adv_host = (cfg.listen_host.empty() || cfg.listen_host == "0.0.0.0") ? "127.0.0.1" : cfg.listen_host;
+  if (adv_host.empty())
+    adv_host = (cfg.listen_host.empty() || cfg.listen_host == "0.0.0.0") ? "127.0.0.1" : cfg.listen_host;
   uint16_t adv_port = cfg.advertised_port ? cfg.advertised_port : port.value();
   for (unsigned s = 1; s < st.shard_count; ++s) {
     std::string host = cfg.listen_host;
@@ -167,7 +168,8 @@ io::Task<bool> start_shard0() {
 io::Task<void> shard_main(unsigned id, io::Runtime* rt) {
   core::ShardState& st = core::shard_state();
   SLUICE_ASSERT(st.shard_id == id);
-  log::PartitionLog::set_max_open_sealed_segments(static_cast<std::size_t>(st.config->max_open_sealed_segments_per_shard));
+  log::PartitionLog::set_max_open_sealed_segments(
+      static_cast<std::size_t>(st.config->max_open_sealed_segments_per_shard));
   if (id == 0) {
     bool started = co_await start_shard0();
     if (!started) {
@@ -179,12 +181,11 @@ io::Task<void> shard_main(unsigned id, io::Runtime* rt) {
   co_await io::Shard::current().wait_stop();
   st.stopping = true;
   if (g_servers[id].listener) g_servers[id].listener->close();
-  st.groups.clear();      // waiting JoinGroup/SyncGroup calls are answered COORDINATOR_NOT_AVAILABLE
+  st.groups.clear();  // waiting JoinGroup/SyncGroup calls are answered COORDINATOR_NOT_AVAILABLE
   co_await core::close_all_partitions();
 }
 
 }  // namespace
-
 
 int run_broker(const broker::BrokerConfig& cfg) { return run_broker(cfg, BrokerHooks{}); }
 

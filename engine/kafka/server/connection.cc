@@ -10,9 +10,10 @@
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <utility>
 
-#include "engine/kafka/server/request.h"
 #include "engine/core/shard_state.h"
+#include "engine/kafka/server/request.h"
 
 namespace sluice::kafka {
 namespace {
@@ -32,8 +33,7 @@ std::string peer_host(int fd) {
   socklen_t len = sizeof(ss);
   if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "unknown";
   char buf[INET6_ADDRSTRLEN] = {};
-  if (ss.ss_family == AF_INET)
-    ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, buf, sizeof(buf));
+  if (ss.ss_family == AF_INET) ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, buf, sizeof(buf));
   else if (ss.ss_family == AF_INET6)
     ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof(buf));
   return buf;
@@ -86,14 +86,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   io::TcpConnection sock_;
   std::string peer_;
-  std::deque<Slot> slots_;      // in request order; front is the next response to send
-  uint64_t first_seq_ = 0;      // sequence number of slots_.front()
+  std::deque<Slot> slots_;  // in request order; front is the next response to send
+  uint64_t first_seq_ = 0;  // sequence number of slots_.front()
   uint64_t next_seq_ = 0;
   std::size_t inflight_bytes_ = 0;
   std::size_t unsent_bytes_ = 0;   // finished responses not yet handed to the kernel
   std::size_t sending_bytes_ = 0;  // the response pump() is sending right now
   std::size_t running_fetches_ = 0;
-  io::Event fetch_gate_;           // pulsed when a fetch finishes or a response is sent
+  io::Event fetch_gate_;  // pulsed when a fetch finishes or a response is sent
   bool sending_ = false;
   bool closed_ = false;
   // SendWatch membership while a send is in progress.
@@ -165,7 +165,7 @@ io::Task<void> Connection::read_loop() {
       SLUICE_ASSERT(frame_have == frame->capacity());
       inflight_bytes_ += frame_have;
       slots_.emplace_back();
-      io::spawn(run_request(std::move(frame), std::move(frame_memory), next_seq_++));
+      io::spawn(run_request(std::move(frame), std::exchange(frame_memory, core::BudgetLease{}), next_seq_++));
       frame = alloc::BufferRef();
     }
   }
@@ -275,7 +275,8 @@ io::Task<void> send_watchdog() {
   core::ShardState& st = core::shard_state();
   const int64_t timeout_ns = st.config->connection_send_timeout_ms * 1'000'000;
   while (!st.stopping) {
-    bool slept = co_await io::sleep_for(std::chrono::milliseconds(std::clamp<int64_t>(st.config->connection_send_timeout_ms / 4, 10, 1000)));
+    bool slept = co_await io::sleep_for(
+        std::chrono::milliseconds(std::clamp<int64_t>(st.config->connection_send_timeout_ms / 4, 10, 1000)));
     if (!slept) break;
     int n = Connection::close_stalled_senders(io::Shard::current().now_ns() - timeout_ns);
     if (n > 0)

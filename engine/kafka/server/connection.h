@@ -1,6 +1,6 @@
 #pragma once
-#include "io/tcp.h"
 #include "io/task.h"
+#include "io/tcp.h"
 
 namespace sluice::kafka {
 // Serves one client connection until it closes: frames requests (size limit from the config),

@@ -62,7 +62,9 @@ constexpr bool table_is_complete() {
 static_assert(table_is_complete(), "every broker::Errc needs exactly one Kafka code, in enum order");
 }  // namespace detail
 
-constexpr ErrorCode to_kafka(broker::Errc e) noexcept { return detail::kErrcToKafka[static_cast<std::size_t>(e)].kafka; }
+constexpr ErrorCode to_kafka(broker::Errc e) noexcept {
+  return detail::kErrcToKafka[static_cast<std::size_t>(e)].kafka;
+}
 // For the int16 error_code fields of the message structs.
 constexpr int16_t kafka_code(broker::Errc e) noexcept { return code(to_kafka(e)); }
 

@@ -2,9 +2,9 @@
 // IncrementalAlterConfigs. Changes run on shard 0 (admin.cc); reads use the local catalogue.
 #include "engine/broker/topic_config.h"
 #include "engine/core/admin.h"
+#include "engine/core/shard_state.h"
 #include "engine/kafka/server/errors.h"
 #include "engine/kafka/server/request.h"
-#include "engine/core/shard_state.h"
 #include "io/cross_shard.h"
 
 namespace sluice::kafka {
@@ -100,14 +100,16 @@ void describe_topic_configs(const broker::TopicInfo& t, const DescribeConfigsReq
     auto it = t.configs.find(name);
     bool overridden = it != t.configs.end();
     c.value = overridden ? it->second : defaults.get(name);
-    c.config_source = overridden ? kSourceDynamicTopic : (defaults.overridden(name) ? kSourceStaticBroker : kSourceDefault);
+    c.config_source =
+        overridden ? kSourceDynamicTopic : (defaults.overridden(name) ? kSourceStaticBroker : kSourceDefault);
     c.is_default = !overridden && !defaults.overridden(name);
     c.config_type = static_cast<int8_t>(key.type);
     if (documentation) c.documentation = std::string(key.documentation);
     else c.documentation = std::nullopt;
     if (synonyms) {
       if (overridden) c.synonyms.push_back({name, it->second, kSourceDynamicTopic});
-      if (defaults.overridden(name)) c.synonyms.push_back({std::string(key.broker_synonym), defaults.get(name), kSourceStaticBroker});
+      if (defaults.overridden(name))
+        c.synonyms.push_back({std::string(key.broker_synonym), defaults.get(name), kSourceStaticBroker});
       c.synonyms.push_back({std::string(key.broker_synonym), std::string(key.default_value), kSourceDefault});
     }
     out.configs.push_back(std::move(c));
@@ -130,10 +132,12 @@ void describe_broker_configs(bool documentation, DescribeConfigsResponse::Descri
   add("num.partitions", std::to_string(cfg.default_partitions), broker::ConfigType::int_, "Default partition count");
   add("auto.create.topics.enable", cfg.auto_create_topics ? "true" : "false", broker::ConfigType::boolean,
       "Create unknown topics named in Metadata requests");
-  add("socket.request.max.bytes", std::to_string(cfg.max_request_bytes), broker::ConfigType::int_, "Largest request frame");
+  add("socket.request.max.bytes", std::to_string(cfg.max_request_bytes), broker::ConfigType::int_,
+      "Largest request frame");
   add("log.dirs", cfg.data_dir, broker::ConfigType::string, "Data directory");
   for (const auto& key : broker::topic_config_keys())
-    add(std::string(key.broker_synonym), cfg.topic_defaults.get(key.name), key.type, "Default for the topic config of the same meaning");
+    add(std::string(key.broker_synonym), cfg.topic_defaults.get(key.name), key.type,
+        "Default for the topic config of the same meaning");
 }
 
 io::Task<DescribeConfigsResponse> describe_configs(RequestContext& ctx, DescribeConfigsRequest& req) {
@@ -190,7 +194,11 @@ io::Task<IncrementalAlterConfigsResponse> incremental_alter(RequestContext&, Inc
     std::string msg;
     for (const auto& c : res.configs) {
       if (c.config_operation == 0) {  // SET
-        if (!c.value) { err = code(ErrorCode::INVALID_REQUEST); msg = "Null value for SET of " + c.name; break; }
+        if (!c.value) {
+          err = code(ErrorCode::INVALID_REQUEST);
+          msg = "Null value for SET of " + c.name;
+          break;
+        }
         changes[c.name] = *c.value;
       } else if (c.config_operation == 1) {  // DELETE
         changes[c.name] = std::nullopt;
@@ -203,7 +211,9 @@ io::Task<IncrementalAlterConfigsResponse> incremental_alter(RequestContext&, Inc
     if (err == 0) {
       std::string name = res.resource_name;
       bool validate = req.validate_only;
-      auto fn = [name, changes, validate]() mutable { return core::alter_topic_configs(name, std::move(changes), true, validate); };
+      auto fn = [name, changes, validate]() mutable {
+        return core::alter_topic_configs(name, std::move(changes), true, validate);
+      };
       core::AdminResult r = co_await io::submit_to(0, std::move(fn));
       err = kafka_code(r.error);
       msg = r.error_message;
@@ -226,9 +236,12 @@ io::Task<AlterConfigsResponse> alter(RequestContext&, AlterConfigsRequest& req) 
     for (const auto& c : res.configs) changes[c.name] = c.value;
     std::string name = res.resource_name;
     bool validate = req.validate_only;
-    auto fn = [name, changes, validate]() mutable { return core::alter_topic_configs(name, std::move(changes), false, validate); };
+    auto fn = [name, changes, validate]() mutable {
+      return core::alter_topic_configs(name, std::move(changes), false, validate);
+    };
     core::AdminResult r = co_await io::submit_to(0, std::move(fn));
-    resp.responses.push_back(alter_result<Out>(res.resource_type, res.resource_name, kafka_code(r.error), r.error_message));
+    resp.responses.push_back(
+        alter_result<Out>(res.resource_type, res.resource_name, kafka_code(r.error), r.error_message));
   }
   co_return resp;
 }
@@ -251,7 +264,8 @@ io::Task<HandlerOutput> handle_alter_configs(RequestContext& ctx) {
   co_return co_await typed_handler<AlterConfigsRequest, AlterConfigsResponse>(ctx, alter);
 }
 io::Task<HandlerOutput> handle_incremental_alter_configs(RequestContext& ctx) {
-  co_return co_await typed_handler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>(ctx, incremental_alter);
+  co_return co_await typed_handler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>(ctx,
+                                                                                                    incremental_alter);
 }
 
 }  // namespace sluice::kafka

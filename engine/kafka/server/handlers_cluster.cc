@@ -1,10 +1,10 @@
 // ApiVersions, Metadata, FindCoordinator, InitProducerId: what a client asks before it works.
 #include "engine/broker/catalogue.h"
 #include "engine/core/admin.h"
+#include "engine/core/shard_state.h"
 #include "engine/kafka/server/api_table.h"
 #include "engine/kafka/server/errors.h"
 #include "engine/kafka/server/request.h"
-#include "engine/core/shard_state.h"
 #include "io/cross_shard.h"
 
 namespace sluice::kafka {
@@ -67,7 +67,8 @@ io::Task<MetadataResponse> metadata(RequestContext&, MetadataRequest& req) {
     }
     MetadataResponse::MetadataResponseTopic missing;
     missing.name = name;
-    missing.error_code = code(broker::valid_topic_name(name) ? ErrorCode::UNKNOWN_TOPIC_OR_PARTITION : ErrorCode::INVALID_TOPIC_EXCEPTION);
+    missing.error_code = code(broker::valid_topic_name(name) ? ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+                                                             : ErrorCode::INVALID_TOPIC_EXCEPTION);
     resp.topics.push_back(std::move(missing));
   }
   co_return resp;

@@ -5,12 +5,12 @@
 #include <memory>
 #include <optional>
 
+#include "engine/core/shard_state.h"
+#include "engine/core/when_all.h"
 #include "engine/kafka/server/api_table.h"
 #include "engine/kafka/server/errors.h"
 #include "engine/kafka/server/request.h"
 #include "engine/log/record_batch.h"
-#include "engine/core/shard_state.h"
-#include "engine/core/when_all.h"
 #include "io/cross_shard.h"
 
 namespace sluice::kafka {
@@ -144,8 +144,9 @@ struct FetchItem {
 // Reads one partition for a fetch, counting what it returns against `byte_limit` (the part of
 // the shard's fetch memory this fetch was granted). Once the limit is used up, the remaining
 // partitions answer with their offsets only; max_bytes 0 asks for offsets only as well.
-io::Task<core::FetchOutcome> read_for_fetch(core::ShardState& st, std::string_view topic, int32_t partition, int64_t offset,
-                                      int32_t max_bytes, std::size_t byte_limit, std::size_t& used) {
+io::Task<core::FetchOutcome> read_for_fetch(core::ShardState& st, std::string_view topic, int32_t partition,
+                                            int64_t offset, int32_t max_bytes, std::size_t byte_limit,
+                                            std::size_t& used) {
   core::Partition* p = st.find_partition(topic, partition);
   core::FetchOutcome out;
   if (!p) {
@@ -272,7 +273,7 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
       items.push_back({&t.topic, p.partition, p.fetch_offset, std::max(p.partition_max_bytes, 0), {}});
   // Memory first: the response may hold only what the shard's fetch budget grants.
   core::BudgetLease memory = co_await grant_fetch_memory(st, static_cast<std::size_t>(std::max(req.max_bytes, 0)),
-                                                    start_ns + int64_t{std::max(req.max_wait_ms, 0)} * 1'000'000);
+                                                         start_ns + int64_t{std::max(req.max_wait_ms, 0)} * 1'000'000);
   const std::size_t byte_limit = memory.bytes();
   if (byte_limit == 0)
     for (auto& it : items) it.max_bytes = 0;  // offsets only; the client is asked to back off
@@ -299,8 +300,8 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
   };
   std::size_t bytes = total_bytes();
   // Long poll: wait for an append on any owner shard, then read once more.
-  if (!any_error && byte_limit > 0 && bytes < static_cast<std::size_t>(std::max(req.min_bytes, 1)) && req.max_wait_ms > 0 &&
-      !items.empty()) {
+  if (!any_error && byte_limit > 0 && bytes < static_cast<std::size_t>(std::max(req.min_bytes, 1)) &&
+      req.max_wait_ms > 0 && !items.empty()) {
     int64_t deadline_ns = start_ns + int64_t{req.max_wait_ms} * 1'000'000;
     auto wait = std::make_shared<FetchWait>();
     wait->per_shard.resize(by_shard.size());
@@ -308,7 +309,8 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
       if (by_shard[s].empty()) continue;
       std::vector<WaitItem> keys;
       keys.reserve(by_shard[s].size());
-      for (const FetchItem* it : by_shard[s]) keys.push_back({*it->topic, it->partition, it->offset, it->max_bytes, {}});
+      for (const FetchItem* it : by_shard[s])
+        keys.push_back({*it->topic, it->partition, it->offset, it->max_bytes, {}});
       io::spawn(owner_wait_then_wake(s, std::move(keys), deadline_ns, byte_limit, wait));
     }
     int64_t left = deadline_ns - io::Shard::current().now_ns();

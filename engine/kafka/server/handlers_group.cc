@@ -1,15 +1,14 @@
 // Consumer-group APIs. Each group lives in the GroupService of its internal partition, on the
 // shard owning that partition; the connection's shard forwards the request there.
 #include "engine/core/group_service.h"
-#include "engine/kafka/server/errors.h"
-#include "engine/kafka/server/request.h"
 #include "engine/core/shard_state.h"
 #include "engine/core/when_all.h"
+#include "engine/kafka/server/errors.h"
+#include "engine/kafka/server/request.h"
 #include "io/cross_shard.h"
 
 namespace sluice::kafka {
 namespace {
-
 
 std::string to_string(const Bytes& b) {
   if (b.empty()) return {};  // an empty vector's data() may be null
@@ -80,7 +79,8 @@ io::Task<JoinGroupResponse> join_group(RequestContext& ctx, JoinGroupRequest& re
     auto resp = co_await result;
     co_return resp;
   };
-  group::JoinGroupResponse r = co_await on_coordinator<group::JoinGroupResponse>(req.group_id, unavailable, std::move(fn));
+  group::JoinGroupResponse r =
+      co_await on_coordinator<group::JoinGroupResponse>(req.group_id, unavailable, std::move(fn));
   JoinGroupResponse resp;
   resp.error_code = kafka_code(r.error);
   resp.generation_id = r.generation_id;
@@ -124,7 +124,8 @@ io::Task<SyncGroupResponse> sync_group(RequestContext&, SyncGroupRequest& req) {
     }
     co_return resp;
   };
-  group::SyncGroupResponse r = co_await on_coordinator<group::SyncGroupResponse>(req.group_id, unavailable, std::move(fn));
+  group::SyncGroupResponse r =
+      co_await on_coordinator<group::SyncGroupResponse>(req.group_id, unavailable, std::move(fn));
   SyncGroupResponse resp;
   resp.error_code = kafka_code(r.error);
   resp.protocol_type = r.protocol_type;

@@ -5,24 +5,24 @@
 #include <string>
 
 #include "alloc/iobuf.h"
-#include "engine/kafka/codec/kafka_codec.h"
 #include "engine/core/byte_budget.h"
+#include "engine/kafka/codec/kafka_codec.h"
 #include "io/task.h"
 
 namespace sluice::kafka {
 
 struct RequestContext {
   RequestHeader header;
-  std::span<const std::byte> body;   // the request body (after the header), inside `frame`
-  alloc::BufferRef frame;            // keeps body alive while the handler runs
+  std::span<const std::byte> body;  // the request body (after the header), inside `frame`
+  alloc::BufferRef frame;           // keeps body alive while the handler runs
   std::string client_host;
 };
 
 struct HandlerOutput {
   enum class Kind : uint8_t { respond, no_response, close_connection } kind = Kind::respond;
-  alloc::IoBuf frame;                // size-prefixed response when kind == respond
+  alloc::IoBuf frame;  // size-prefixed response when kind == respond
   const char* close_reason = nullptr;
-  core::BudgetLease memory;                // the shard's fetch memory this response holds until sent
+  core::BudgetLease memory;  // the shard's fetch memory this response holds until sent
 };
 
 inline HandlerOutput close_connection(const char* why) {

@@ -69,7 +69,8 @@ struct ProduceResponse {
         static constexpr auto schema() {
           return std::tuple{
               field("batch_index", &BatchIndexAndErrorMessage::batch_index, "8+"),
-              field("batch_index_error_message", &BatchIndexAndErrorMessage::batch_index_error_message, "8+").nullable("8+"),
+              field("batch_index_error_message", &BatchIndexAndErrorMessage::batch_index_error_message, "8+")
+                  .nullable("8+"),
           };
         }
         bool operator==(const BatchIndexAndErrorMessage&) const = default;
