@@ -110,12 +110,17 @@ void IoBuf::trim_front(std::size_t n) {
 
 void FragmentList::push_back(Fragment f) {
   if (!on_heap_ && inline_count_ < kInline) {
-    inline_[inline_count_++] = std::move(f);
+    new (inline_ptr() + inline_count_) Fragment(std::move(f));
+    inline_count_++;
     return;
   }
   if (!on_heap_) {
     heap_.reserve(kInline * 4);
-    for (std::size_t i = 0; i < inline_count_; ++i) heap_.push_back(std::move(inline_[i]));
+    Fragment* in = inline_ptr();
+    for (std::size_t i = 0; i < inline_count_; ++i) {
+      heap_.push_back(std::move(in[i]));
+      in[i].~Fragment();
+    }
     inline_count_ = 0;
     on_heap_ = true;
   }
@@ -129,13 +134,15 @@ void FragmentList::erase_front(std::size_t n) {
     heap_.erase(heap_.begin(), heap_.begin() + static_cast<std::ptrdiff_t>(n));
     return;
   }
-  for (std::size_t i = n; i < inline_count_; ++i) inline_[i - n] = std::move(inline_[i]);
-  for (std::size_t i = inline_count_ - n; i < inline_count_; ++i) inline_[i].buffer.reset();
+  Fragment* in = inline_ptr();
+  for (std::size_t i = n; i < inline_count_; ++i) in[i - n] = std::move(in[i]);
+  for (std::size_t i = inline_count_ - n; i < inline_count_; ++i) in[i].~Fragment();
   inline_count_ -= n;
 }
 
 void FragmentList::clear() noexcept {
-  for (std::size_t i = 0; i < inline_count_; ++i) inline_[i].buffer.reset();
+  Fragment* in = inline_ptr();
+  for (std::size_t i = 0; i < inline_count_; ++i) in[i].~Fragment();
   inline_count_ = 0;
   heap_.clear();  // keeps its capacity: a reused IoBuf allocates no more
 }
@@ -147,7 +154,9 @@ void FragmentList::take(FragmentList& o) noexcept {
     on_heap_ = true;
     o.heap_.clear();
   } else {
-    for (std::size_t i = 0; i < o.inline_count_; ++i) inline_[i] = std::move(o.inline_[i]);
+    Fragment* in = inline_ptr();
+    Fragment* from = o.inline_ptr();
+    for (std::size_t i = 0; i < o.inline_count_; ++i) new (in + i) Fragment(std::move(from[i]));
     inline_count_ = o.inline_count_;
     on_heap_ = false;
     o.clear();

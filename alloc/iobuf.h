@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -128,7 +129,7 @@ class FragmentList {
     }
     return *this;
   }
-  ~FragmentList() = default;
+  ~FragmentList() { clear(); }
 
   void push_back(Fragment f);
   // Removes the first n fragments.
@@ -137,8 +138,8 @@ class FragmentList {
 
   std::size_t size() const noexcept { return on_heap_ ? heap_.size() : inline_count_; }
   bool empty() const noexcept { return size() == 0; }
-  Fragment* data() noexcept { return on_heap_ ? heap_.data() : inline_; }
-  const Fragment* data() const noexcept { return on_heap_ ? heap_.data() : inline_; }
+  Fragment* data() noexcept { return on_heap_ ? heap_.data() : inline_ptr(); }
+  const Fragment* data() const noexcept { return on_heap_ ? heap_.data() : inline_ptr(); }
   Fragment& operator[](std::size_t i) noexcept { return data()[i]; }
   const Fragment& operator[](std::size_t i) const noexcept { return data()[i]; }
   Fragment& back() noexcept { return data()[size() - 1]; }
@@ -153,7 +154,12 @@ class FragmentList {
   }
   void take(FragmentList& o) noexcept;
 
-  Fragment inline_[kInline];
+  Fragment* inline_ptr() noexcept { return std::launder(reinterpret_cast<Fragment*>(inline_bytes_)); }
+  const Fragment* inline_ptr() const noexcept { return std::launder(reinterpret_cast<const Fragment*>(inline_bytes_)); }
+
+  // Raw storage, constructed only as fragments arrive: an empty IoBuf (the read path makes one
+  // per batch) costs nothing to create or destroy.
+  alignas(Fragment) std::byte inline_bytes_[kInline * sizeof(Fragment)];
   std::size_t inline_count_ = 0;
   bool on_heap_ = false;  // every fragment is in heap_ (inline_ is empty)
   std::vector<Fragment> heap_;
