@@ -223,6 +223,8 @@ int run_broker(const broker::BrokerConfig& cfg, const BrokerHooks& hooks) {
     s->shard_id = i;
     s->shard_count = n;
     s->fs = hooks.make_file_system ? hooks.make_file_system(i) : std::make_unique<log::UringFileSystem>();
+    if (hooks.make_clock) s->clock = hooks.make_clock(i);
+    SLUICE_ASSERT(s->fs && s->clock);
     s->request_budget.set_limit(static_cast<std::size_t>(cfg.queued_max_request_bytes_per_shard));
     s->fetch_budget.set_limit(static_cast<std::size_t>(cfg.fetch_max_memory_bytes_per_shard));
     states.push_back(std::move(s));

@@ -4,15 +4,19 @@
 #include <memory>
 
 #include "engine/broker/broker_config.h"
+#include "engine/log/clock.h"
 #include "engine/log/file_io.h"
 
 namespace sluice::kafka {
 
-// Seams for running the broker in process (tests, the whole-request fuzzer): any FileSystem per
-// shard, a callback once it listens, and a stop from another thread.
+// Seams for running the broker in process (tests, the simulation, the whole-request fuzzer): any
+// FileSystem and clock per shard, a callback once it listens, and a stop from another thread.
 struct BrokerHooks {
   // Default: the io_uring FileSystem. Called once per shard, on the starting thread.
   std::function<std::unique_ptr<log::FileSystem>(unsigned shard)> make_file_system;
+  // Default: the wall clock. Called once per shard (LogAppendTime, retention, segment.ms, group
+  // timers read it), so a simulation can run time at its own pace.
+  std::function<std::unique_ptr<log::Clock>(unsigned shard)> make_clock;
   // Called on shard 0 once every shard listens, with the bound port.
   std::function<void(uint16_t port)> on_listening;
   bool handle_signals = true;  // SIGINT/SIGTERM stop the broker
