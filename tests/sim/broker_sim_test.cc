@@ -207,19 +207,8 @@ struct Rec {
   bool operator==(const Rec&) const = default;
 };
 
-bool read_varlong(const std::byte*& p, const std::byte* end, int64_t& out) {
-  uint64_t v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (p == end) return false;
-    auto b = static_cast<uint8_t>(*p++);
-    v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) {
-      out = static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
-      return true;
-    }
-  }
-  return false;
-}
+// Records use zig-zag varints: the bench client's reader (kafka_client_inl.h).
+using bench::detail::read_varlong;
 
 // Uncompressed records of a batch; nullopt when malformed.
 std::optional<std::vector<Rec>> parse_records(std::span<const std::byte> batch, const log::BatchHeader& h) {
