@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -81,23 +82,37 @@ int connect_broker() {
   }
 }
 
+// libFuzzer's SIGALRM (every timeout/2 + 1 s) interrupts blocking calls in this thread: EINTR is
+// retried, never taken for the broker's answer (it once failed CI as "broker stopped answering").
 bool send_all(int fd, const std::vector<std::byte>& b) {
   std::size_t off = 0;
   while (off < b.size()) {
     ssize_t n = ::send(fd, b.data() + off, b.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     off += static_cast<std::size_t>(n);
   }
   return true;
 }
 
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // Reads one response frame; returns its correlation id, or -1 on EOF/timeout/error.
 int64_t read_response(int fd, int timeout_ms = kResponseTimeoutMs) {
   auto read_exact = [fd, timeout_ms](std::byte* p, std::size_t n) {
+    const int64_t deadline_ms = now_ms() + timeout_ms;
     while (n > 0) {
+      const int64_t left_ms = deadline_ms - now_ms();
+      if (left_ms <= 0) return false;
       pollfd pf{fd, POLLIN, 0};
-      if (::poll(&pf, 1, timeout_ms) <= 0) return false;
-      ssize_t r = ::recv(fd, p, n, 0);
+      const int ready = ::poll(&pf, 1, static_cast<int>(left_ms));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) return false;
+      ssize_t r = ::recv(fd, p, n, MSG_DONTWAIT);
+      if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
       if (r <= 0) return false;
       p += r;
       n -= static_cast<std::size_t>(r);
