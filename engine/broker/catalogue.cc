@@ -1,8 +1,5 @@
 #include "engine/broker/catalogue.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <xxhash.h>
 
 #include <cerrno>
@@ -177,75 +174,6 @@ Result<Catalogue> Catalogue::parse(std::string_view text) {
   // A catalogue without its end marker was torn: refuse it rather than lose topics silently.
   if (!header || !end) return make_error(EINVAL, "catalogue: truncated file");
   return c;
-}
-
-static Result<void> write_file_durably(const std::string& dir, const std::string& name, const std::string& body) {
-  std::string tmp = dir + "/" + name + ".tmp";
-  std::string dst = dir + "/" + name;
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return make_error(errno, "catalogue: open temp file");
-  size_t off = 0;
-  while (off < body.size()) {
-    ssize_t n = ::write(fd, body.data() + off, body.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      return make_error(e, "catalogue: write");
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    int e = errno;
-    ::close(fd);
-    return make_error(e, "catalogue: fsync");
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), dst.c_str()) != 0) return make_error(errno, "catalogue: rename");
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return make_error(errno, "catalogue: open dir");
-  int rc = ::fsync(dfd);
-  int e = errno;
-  ::close(dfd);
-  if (rc != 0) return make_error(e, "catalogue: fsync dir");
-  return {};
-}
-
-static Result<void> mkdir_p(const std::string& path) {
-  std::string cur;
-  for (size_t i = 0; i <= path.size(); ++i) {
-    if (i == path.size() || path[i] == '/') {
-      if (!cur.empty() && ::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) return make_error(errno, "mkdir failed");
-    }
-    if (i < path.size()) cur.push_back(path[i]);
-  }
-  return {};
-}
-
-Result<void> Catalogue::save(const std::string& data_dir) const {
-  std::string meta = data_dir + "/meta";
-  if (auto r = mkdir_p(meta); !r) return r;
-  return write_file_durably(meta, "catalogue", serialize());
-}
-
-Result<Catalogue> Catalogue::load_or_create(const std::string& data_dir) {
-  std::string path = data_dir + "/meta/catalogue";
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) {
-    if (errno != ENOENT) return make_error(errno, "catalogue: open");
-    Catalogue c;
-    c.cluster_id = uuid_to_base64(random_uuid());
-    if (auto r = c.save(data_dir); !r) return r.error();
-    return c;
-  }
-  std::string body;
-  char buf[65536];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) body.append(buf, n);
-  bool err = std::ferror(f);
-  std::fclose(f);
-  if (err) return make_error(EIO, "catalogue: read");
-  return parse(body);
 }
 
 }  // namespace sluice::broker

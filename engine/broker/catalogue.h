@@ -50,10 +50,6 @@ class Catalogue {
   std::string serialize() const;
   static Result<Catalogue> parse(std::string_view text);
 
-  // Persistence (synchronous syscalls: catalogue changes are rare and happen on shard 0).
-  Result<void> save(const std::string& data_dir) const;
-  static Result<Catalogue> load_or_create(const std::string& data_dir);
-
  private:
   std::map<std::string, TopicInfo, std::less<>> topics_;
 };

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "engine/broker/topic_config.h"
+#include "engine/core/catalogue_store.h"
 #include "engine/core/group_service.h"
 #include "engine/core/shard_state.h"
 #include "engine/core/when_all.h"
@@ -48,7 +49,7 @@ io::Task<Result<int>> commit(broker::Catalogue* next) {
   SLUICE_ASSERT(st.shard_id == 0);
   // Replicas adopt only newer versions (add/remove on the copy may have bumped it already).
   next->version = std::max(next->version, st.catalogue.version) + 1;
-  auto saved = next->save(st.config->data_dir);
+  auto saved = co_await save_catalogue(*st.fs, st.config->data_dir, *next);
   if (!saved.ok()) co_return saved.error();
   st.catalogue = std::move(*next);
   int failed = co_await publish_in_memory();
@@ -188,7 +189,7 @@ io::Task<int> apply_catalogue(broker::Catalogue snapshot) {
 io::Task<Result<void>> load_and_publish_catalogue() {
   ShardState& st = shard_state();
   SLUICE_ASSERT(st.shard_id == 0);
-  auto loaded = broker::Catalogue::load_or_create(st.config->data_dir);
+  auto loaded = co_await load_or_create_catalogue(*st.fs, st.config->data_dir);
   if (!loaded.ok()) co_return loaded.error();
   st.catalogue = std::move(loaded.value());
   bool changed = false;
@@ -219,7 +220,8 @@ io::Task<Result<void>> load_and_publish_catalogue() {
   // Written only when start-up changed it: a start on a full disk must not need to write.
   if (changed) {
     st.catalogue.version++;
-    if (auto r = st.catalogue.save(st.config->data_dir); !r) co_return r.error();
+    auto saved = co_await save_catalogue(*st.fs, st.config->data_dir, st.catalogue);
+    if (!saved.ok()) co_return saved.error();
   }
   int failed = co_await publish_in_memory();
   if (failed > 0)
@@ -302,7 +304,8 @@ io::Task<AdminResult> delete_topic(std::string name) {
     st.catalogue = next;
     co_await publish_in_memory();
     (void)co_await st.fs->remove_dir_recursive(st.config->data_dir + "/" + name);
-    if (auto r = st.catalogue.save(st.config->data_dir); !r) {
+    auto r = co_await save_catalogue(*st.fs, st.config->data_dir, st.catalogue);
+    if (!r.ok()) {
       // Still full: the catalogue keeps the (now empty) topic, on disk as in memory.
       st.catalogue = std::move(previous);
       co_await publish_in_memory();
@@ -380,9 +383,10 @@ io::Task<Result<int64_t>> allocate_producer_id() {
       int64_t start = st.catalogue.next_producer_id;
       st.catalogue.next_producer_id = start + kProducerIdBlock;
       // Persist the new block before handing out any id from it: a crash never reuses an id.
-      if (auto r = st.catalogue.save(st.config->data_dir); !r) {
+      auto saved = co_await save_catalogue(*st.fs, st.config->data_dir, st.catalogue);
+      if (!saved.ok()) {
         st.catalogue.next_producer_id = start;
-        co_return r.error();
+        co_return saved.error();
       }
       st.next_producer_id = start;
       st.producer_id_block_end = start + kProducerIdBlock;

@@ -29,33 +29,6 @@ TEST(Catalogue, PlacementIsStableAndSpread) {
   EXPECT_LT(on_shard1, 80);
 }
 
-TEST(Catalogue, SerializeRoundTripAndPersist) {
-  auto dir = std::filesystem::temp_directory_path() / ("sluice-cat-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  auto c = Catalogue::load_or_create(dir.string());
-  ASSERT_TRUE(c.ok());
-  EXPECT_FALSE(c->cluster_id.empty());
-  TopicInfo t;
-  t.name = "orders";
-  t.topic_id = random_uuid();
-  t.partition_owner_shard = {0, 1, 1};
-  t.configs["retention.ms"] = "1000";
-  c->add(t);
-  c->next_producer_id = 5000;
-  ASSERT_TRUE(c->save(dir.string()).ok());
-  auto again = Catalogue::load_or_create(dir.string());
-  ASSERT_TRUE(again.ok());
-  EXPECT_EQ(again->cluster_id, c->cluster_id);
-  EXPECT_EQ(again->next_producer_id, 5000);
-  const TopicInfo* o = again->find("orders");
-  ASSERT_NE(o, nullptr);
-  EXPECT_EQ(o->partition_count(), 3);
-  EXPECT_EQ(o->partition_owner_shard[2], 1);
-  EXPECT_EQ(o->configs.at("retention.ms"), "1000");
-  EXPECT_EQ(o->topic_id, t.topic_id);
-  std::filesystem::remove_all(dir);
-}
-
 TEST(Catalogue, TornFileIsRejected) {
   Catalogue c;
   c.cluster_id = "x";

@@ -13,7 +13,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
-#include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -295,34 +294,15 @@ struct GroupModel {
   bool joined = false;
 };
 
-// The topic catalogue is written with plain POSIX calls (fsync'd before CreateTopics or
-// DeleteTopics answer), not through the FileSystem seam: it needs a real directory per seed. Log
-// data and group state go through the FileSystem, i.e. to the MemFileSystem, under the same path.
-struct TempDir {
-  std::string path;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
-
-TempDir make_data_dir() {
-  // tmpfs when there is one: the catalogue's fsyncs then cost nothing.
-  std::error_code ec;
-  const std::filesystem::path base = std::filesystem::is_directory("/dev/shm", ec)
-                                         ? std::filesystem::path("/dev/shm")
-                                         : std::filesystem::temp_directory_path();
-  std::string tmpl = (base / "sluice-sim-XXXXXX").string();
-  if (!::mkdtemp(tmpl.data())) throw SimFailure("mkdtemp failed");
-  return TempDir{tmpl};
-}
+// Everything the broker persists, the topic catalogue included, goes through the FileSystem seam
+// to the simulated disk: the data directory is a path inside it, not a real directory.
+constexpr const char* kSimDataDir = "/sim/data";
 
 // ---------------------------------------------------------------------------------------------
 
 class Simulation {
  public:
-  explicit Simulation(uint64_t seed)
-      : seed_(seed), rng_(seed), disk_(seed ^ 0x5eed), data_dir_(make_data_dir()), broker_(disk_, data_dir_.path) {
+  explicit Simulation(uint64_t seed) : seed_(seed), rng_(seed), disk_(seed ^ 0x5eed), broker_(disk_, kSimDataDir) {
     groups_.push_back({"g0"});
     groups_.push_back({"g1"});
     // Some seeds run two shards: partitions and groups spread over both, cross-shard paths.
@@ -1158,7 +1138,6 @@ class Simulation {
   uint64_t seed_;
   std::mt19937_64 rng_;
   SimDisk disk_;
-  TempDir data_dir_;
   BrokerProcess broker_;
   Client client_;
   std::map<std::string, TopicModel> topics_;
