@@ -18,7 +18,7 @@ constexpr std::size_t kOffsetDigits = 20;
 std::size_t max_snapshot_bytes(std::size_t max_producers) {
   constexpr std::size_t kFixed = 4 + 2 + 2 + 8 + 4 + 4;
   constexpr std::size_t kPerProducer = 8 + 2 + 8 + 1 + kProducerBatchesKept * (4 + 4 + 8 + 8);
-  return kFixed + max_producers * kPerProducer;
+  return kFixed + max_producers * kPerProducer + 4 + TxnIndex::max_encoded_bytes(max_producers);
 }
 }  // namespace
 

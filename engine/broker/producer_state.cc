@@ -127,16 +127,19 @@ bool ProducerStateTable::invariants_hold() const {
 
 // ---------------------------------------------------------------------------------- snapshots
 //
-// Snapshot format, version 1, all integers big-endian:
-//   u32 magic "SLPS"  u16 version (1)  u16 reserved (0)  i64 offset  u32 entry count
+// Snapshot format, version 2, all integers big-endian:
+//   u32 magic "SLPS"  u16 version (2)  u16 reserved (0)  i64 offset  u32 entry count
 //   entry count x { i64 producer id  i16 epoch  i64 last activity (ms)  u8 batch count (0-5)
 //                   batch count x { i32 first seq  i32 last seq  i64 base offset  i64 timestamp (ms) }
 //                   (oldest batch first) }
+//   u32 transaction index length  TxnIndex::encode() bytes (self-checked with their own CRC)
 //   u32 CRC-32C of every byte before it
+// Version 1 is the same without the transaction index (read as an empty one).
 // Entries are sorted by producer id (strictly increasing: a decoder refuses duplicates cheaply).
 namespace {
 constexpr uint32_t kSnapshotMagic = 0x534C5053;  // "SLPS"
-constexpr uint16_t kSnapshotVersion = 1;
+constexpr uint16_t kSnapshotVersion = 2;
+constexpr uint16_t kSnapshotVersionWithoutTxns = 1;
 constexpr std::size_t kSnapshotHeaderBytes = 4 + 2 + 2 + 8 + 4;
 constexpr std::size_t kSnapshotEntryFixedBytes = 8 + 2 + 8 + 1;
 constexpr std::size_t kSnapshotBatchBytes = 4 + 4 + 8 + 8;
@@ -164,6 +167,10 @@ class SnapshotReader {
     return true;
   }
   std::size_t remaining() const { return in_.size() - pos_; }
+  void skip(std::size_t n) {
+    SLUICE_ASSERT(n <= remaining());
+    pos_ += n;
+  }
 
  private:
   std::span<const std::byte> in_;
@@ -173,8 +180,9 @@ class SnapshotReader {
 Error corrupt(const char* what) { return make_error(EBADMSG, what); }
 }  // namespace
 
-std::vector<std::byte> encode_snapshot(const ProducerStateTable& table, int64_t offset) {
+std::vector<std::byte> encode_snapshot(const ProducerStateTable& table, int64_t offset, const TxnIndex& txns) {
   SLUICE_ASSERT(offset >= 0);
+  const std::vector<std::byte> txn_bytes = txns.encode();
   std::vector<int64_t> ids;
   ids.reserve(table.producers_.size());
   std::size_t batches = 0;
@@ -184,8 +192,8 @@ std::vector<std::byte> encode_snapshot(const ProducerStateTable& table, int64_t 
   }
   std::sort(ids.begin(), ids.end());
   std::vector<std::byte> out;
-  out.reserve(kSnapshotHeaderBytes + ids.size() * kSnapshotEntryFixedBytes + batches * kSnapshotBatchBytes +
-              kSnapshotCrcBytes);
+  out.reserve(kSnapshotHeaderBytes + ids.size() * kSnapshotEntryFixedBytes + batches * kSnapshotBatchBytes + 4 +
+              txn_bytes.size() + kSnapshotCrcBytes);
   put_be<uint32_t>(out, kSnapshotMagic);
   put_be<uint16_t>(out, kSnapshotVersion);
   put_be<uint16_t>(out, 0);
@@ -207,8 +215,14 @@ std::vector<std::byte> encode_snapshot(const ProducerStateTable& table, int64_t 
       put_be<int64_t>(out, m.timestamp_ms);
     }
   }
+  put_be<uint32_t>(out, static_cast<uint32_t>(txn_bytes.size()));
+  out.insert(out.end(), txn_bytes.begin(), txn_bytes.end());
   put_be<uint32_t>(out, log::crc32c(out));
   return out;
+}
+
+std::vector<std::byte> encode_snapshot(const ProducerStateTable& table, int64_t offset) {
+  return encode_snapshot(table, offset, TxnIndex());
 }
 
 Result<DecodedProducerSnapshot> decode_snapshot(std::span<const std::byte> bytes, std::size_t max_producers) {
@@ -225,13 +239,14 @@ Result<DecodedProducerSnapshot> decode_snapshot(std::span<const std::byte> bytes
   const bool header_read = in.get(&magic) && in.get(&version) && in.get(&reserved) && in.get(&offset) && in.get(&count);
   SLUICE_ASSERT(header_read);
   if (magic != kSnapshotMagic) return corrupt("producer snapshot: bad magic");
-  if (version != kSnapshotVersion) return corrupt("producer snapshot: unknown version");
+  if (version != kSnapshotVersion && version != kSnapshotVersionWithoutTxns)
+    return corrupt("producer snapshot: unknown version");
   if (log::crc32c(body) != stored_crc) return corrupt("producer snapshot: CRC mismatch");
   if (reserved != 0 || offset < 0) return corrupt("producer snapshot: bad header");
   // The count is checked against what the bytes could hold before anything is reserved for it.
   if (count > max_producers || count > in.remaining() / kSnapshotEntryFixedBytes)
     return corrupt("producer snapshot: bad entry count");
-  DecodedProducerSnapshot out{offset, ProducerStateTable(max_producers)};
+  DecodedProducerSnapshot out{offset, ProducerStateTable(max_producers), TxnIndex()};
   out.table.producers_.reserve(count);
   int64_t previous_pid = -1;
   for (uint32_t i = 0; i < count; ++i) {
@@ -260,6 +275,15 @@ Result<DecodedProducerSnapshot> decode_snapshot(std::span<const std::byte> bytes
       previous_base = m.base_offset;
     }
     out.table.producers_.emplace(pid, e);
+  }
+  if (version == kSnapshotVersion) {
+    uint32_t txn_bytes = 0;
+    if (!in.get(&txn_bytes) || txn_bytes != in.remaining())
+      return corrupt("producer snapshot: bad transaction index length");
+    auto txns = TxnIndex::decode(body.last(txn_bytes));
+    if (!txns.ok()) return txns.error();
+    out.txns = std::move(txns.value());
+    in.skip(txn_bytes);
   }
   if (in.remaining() != 0) return corrupt("producer snapshot: trailing bytes");
   SLUICE_ASSERT(out.table.producer_count() == count && out.table.invariants_hold());

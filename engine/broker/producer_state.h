@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "alloc/result.h"
+#include "engine/broker/txn_index.h"
 
 namespace sluice::broker {
 
@@ -46,6 +47,10 @@ struct DecodedProducerSnapshot;
 // Snapshot serialisation (format in producer_state.cc): the whole table as it stands once every
 // batch below `offset` is recorded and none at or above it. Entries are written in producer-id
 // order, so equal tables encode to equal bytes.
+// The partition's transaction index (open and aborted transactions) travels in the same file, at
+// the same offset.
+std::vector<std::byte> encode_snapshot(const ProducerStateTable& table, int64_t offset, const TxnIndex& txns);
+// A partition without transactions.
 std::vector<std::byte> encode_snapshot(const ProducerStateTable& table, int64_t offset);
 // Treats `bytes` as hostile: every length, count and field is bounds- and range-checked and the
 // CRC-32C must match; anything else is an error (EBADMSG), never a crash or a partly trusted
@@ -74,7 +79,7 @@ class ProducerStateTable {
   // decoded snapshot is checked against them before it is trusted.
   bool invariants_hold() const;
 
-  friend std::vector<std::byte> encode_snapshot(const ProducerStateTable& table, int64_t offset);
+  friend std::vector<std::byte> encode_snapshot(const ProducerStateTable& table, int64_t offset, const TxnIndex& txns);
   friend Result<DecodedProducerSnapshot> decode_snapshot(std::span<const std::byte> bytes, std::size_t max_producers);
 
  private:
@@ -99,6 +104,7 @@ class ProducerStateTable {
 struct DecodedProducerSnapshot {
   int64_t offset = 0;  // every batch below it is reflected in `table`, none at or above it
   ProducerStateTable table;
+  TxnIndex txns;  // empty in a version 1 file (written before transactions existed)
 };
 
 }  // namespace sluice::broker

@@ -37,6 +37,9 @@ io::Task<void> CoordinatorHost::load() {
       auto b = it.next();
       if (!b.ok()) break;
       next = b->header.last_offset() + 1;
+      // Transaction markers in the partition (a group's offsets in a transaction) are for its
+      // readers; the machine's own records say what a marker changed.
+      if (b->header.is_control()) continue;
       auto kvs = decode_internal_batch(b->bytes);
       if (!kvs.ok()) {
         bad++;

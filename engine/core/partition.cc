@@ -131,6 +131,7 @@ io::Task<void> Partition::restore_producer_state() {
   if (loaded) {
     SLUICE_ASSERT(start <= loaded->offset && loaded->offset <= end);
     producers_ = std::move(loaded->table);
+    txns_ = std::move(loaded->txns);
     from = loaded->offset;
     restore_.snapshot_offset = loaded->offset;
   } else {
@@ -142,6 +143,7 @@ io::Task<void> Partition::restore_producer_state() {
   if (from < end) {
     log::PartitionLog::BatchVisitor visit = [this](const log::BatchView& v) {
       producers_.record(identity_of(v.header), v.header.base_offset, v.header.max_timestamp_ms);
+      observe_transaction(v.header, v.bytes, v.header.base_offset);
       restore_.batches_replayed++;
       return true;
     };
@@ -166,7 +168,7 @@ io::Task<void> Partition::restore_producer_state() {
   seen_log_start_offset_ = start;
 }
 
-io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records) {
+io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records, TransactionCheck transaction) {
   io::Shard::current().assert_owner(owner_shard_);
   ProduceOutcome out;
   out.log_start_offset = log_->log_start_offset();
@@ -201,6 +203,14 @@ io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records) 
     co_return out;
   }
   const log::BatchHeader& h = validated.value();
+  // A transactional batch opens a transaction that only a coordinator's marker ends; one the
+  // coordinator does not know of would hold the last stable offset (and read_committed
+  // consumers) forever. Only the edge that checked the transaction lets one through.
+  if (h.is_transactional() && transaction != TransactionCheck::kVerified) {
+    out.error = Errc::kInvalidRecord;
+    out.error_message = "transactional batch from a producer that is not in a transaction";
+    co_return out;
+  }
   broker::BatchIdentity id = identity_of(h);
   broker::SequenceVerdict verdict = producers_.check(id);
   if (verdict.check == broker::SequenceCheck::out_of_order) {
@@ -217,27 +227,79 @@ io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records) 
     out.base_offset = verdict.duplicate_base_offset;
     last_offset = verdict.duplicate_base_offset + h.last_offset_delta;
     if (log_->config().log_append_time) out.log_append_time_ms = verdict.duplicate_timestamp_ms;
+  } else if (!append_and_record(first.value().bytes, h, id, out)) {
+    co_return out;
   } else {
-    auto r = log_->append_validated(first.value().bytes, h);
-    if (!r.ok()) {
-      out.error = to_errc(r.error());
-      if (log::is_log_error(r.error(), log::LogErrc::kTailFull)) request_flush();
-      co_return out;
-    }
-    out.base_offset = r->base_offset;
-    out.log_append_time_ms = r->log_append_time_ms;
-    last_offset = r->last_offset;
-    int64_t ts = r->log_append_time_ms >= 0 ? r->log_append_time_ms : h.max_timestamp_ms;
-    producers_.record(id, r->base_offset, ts);
-    producer_state_changes_++;
-    SLUICE_ASSERT(r->last_offset - r->base_offset == h.last_offset_delta);
-    // Cheap on the hot path: only a changed segment count (a size roll) looks further.
-    bytes_since_snapshot_ += first.value().bytes.size();
-    if (log_->segment_count() != seen_segment_count_) note_segment_changes();
-    if (bytes_since_snapshot_ >= snapshot_interval_bytes_) capture_snapshot();
+    last_offset = out.last_offset;
   }
   request_flush();
   out.last_offset = last_offset;
+  out.log_start_offset = log_->log_start_offset();
+  co_return out;
+}
+
+bool Partition::append_and_record(std::span<const std::byte> batch, const log::BatchHeader& h,
+                                  const broker::BatchIdentity& id, ProduceOutcome& out) {
+  auto r = log_->append_validated(batch, h);
+  if (!r.ok()) {
+    out.error = to_errc(r.error());
+    if (log::is_log_error(r.error(), log::LogErrc::kTailFull)) request_flush();
+    return false;
+  }
+  SLUICE_ASSERT(r->last_offset - r->base_offset == h.last_offset_delta);
+  out.base_offset = r->base_offset;
+  out.log_append_time_ms = r->log_append_time_ms;
+  out.last_offset = r->last_offset;
+  const int64_t ts = r->log_append_time_ms >= 0 ? r->log_append_time_ms : h.max_timestamp_ms;
+  producers_.record(id, r->base_offset, ts);
+  observe_transaction(h, batch, r->base_offset);
+  producer_state_changes_++;
+  // Cheap on the hot path: only a changed segment count (a size roll) looks further.
+  bytes_since_snapshot_ += batch.size();
+  if (log_->segment_count() != seen_segment_count_) note_segment_changes();
+  if (bytes_since_snapshot_ >= snapshot_interval_bytes_) capture_snapshot();
+  return true;
+}
+
+void Partition::observe_transaction(const log::BatchHeader& h, std::span<const std::byte> batch, int64_t base_offset) {
+  if (!h.is_transactional() || h.producer_id < 0) return;
+  if (!h.is_control()) {
+    txns_.on_data(h.producer_id, base_offset);
+    return;
+  }
+  auto marker = log::parse_control_batch(batch);
+  // Control batches enter a log only through append_control(), which builds them: one that does
+  // not parse is a corrupt segment that recovery let through; it ends nothing.
+  if (!marker.ok()) {
+    std::fprintf(stderr, "sluiced: %s-%d: unreadable transaction marker at offset %lld\n", topic_.c_str(), index_,
+                 static_cast<long long>(base_offset));
+    return;
+  }
+  txns_.on_marker(h.producer_id, marker->type == log::ControlType::kCommit, base_offset);
+}
+
+io::Task<ProduceOutcome> Partition::append_control(const log::ControlMarker& marker) {
+  io::Shard::current().assert_owner(owner_shard_);
+  SLUICE_ASSERT(marker.producer_id >= 0 && marker.producer_epoch >= 0);
+  ProduceOutcome out;
+  out.log_start_offset = log_->log_start_offset();
+  if (closing_) {
+    out.error = Errc::kNotOwner;
+    co_return out;
+  }
+  // A marker from an older epoch than the producer's current one comes from a coordinator that
+  // was superseded (Kafka: the marker is refused and nothing is written).
+  if (marker.producer_epoch < producers_.epoch_of(marker.producer_id)) {
+    out.error = Errc::kProducerFenced;
+    co_return out;
+  }
+  const std::vector<std::byte> batch = log::build_control_batch(marker);
+  auto validated = log_->validate_control(batch);
+  SLUICE_ASSERT_MSG(validated.ok(), "a marker built here fails validation");
+  const log::BatchHeader& h = validated.value();
+  if (!append_and_record(batch, h, identity_of(h), out)) co_return out;
+  SLUICE_ASSERT(out.last_offset == out.base_offset);
+  request_flush();
   out.log_start_offset = log_->log_start_offset();
   co_return out;
 }
@@ -282,8 +344,10 @@ void Partition::note_segment_changes() {
   const bool rolled = bases.back() != seen_active_base_offset_;
   seen_active_base_offset_ = bases.back();
   if (start != seen_log_start_offset_) {
-    // Retention moved the log start: snapshots below it describe deleted batches.
+    // Retention moved the log start: snapshots below it describe deleted batches, and aborted
+    // transactions below it have no records left to hide.
     seen_log_start_offset_ = start;
+    txns_.drop_below(start);
     if (snapshots_.prune_needed(start, log_->log_end_offset())) {
       prune_requested_ = true;
       start_snapshot_writer();
@@ -298,7 +362,8 @@ void Partition::note_segment_changes() {
 void Partition::capture_snapshot() {
   if (closing_) return;
   const int64_t offset = log_->log_end_offset();
-  pending_snapshot_ = PendingSnapshot{offset, broker::encode_snapshot(producers_, offset), producer_state_changes_};
+  pending_snapshot_ =
+      PendingSnapshot{offset, broker::encode_snapshot(producers_, offset, txns_), producer_state_changes_};
   bytes_since_snapshot_ = 0;
   // Many producers make a big snapshot: then snapshot less often, so snapshots stay a small
   // fraction (at most 1/8) of what is written.
@@ -352,7 +417,7 @@ void Partition::report_snapshot_error(const char* what, const Error& e) {
                index_, what, e.describe());
 }
 
-io::Task<FetchOutcome> Partition::fetch(int64_t offset, int32_t max_bytes) {
+io::Task<FetchOutcome> Partition::fetch(int64_t offset, int32_t max_bytes, Isolation isolation) {
   io::Shard::current().assert_owner(owner_shard_);
   FetchOutcome out;
   if (closing_) {
@@ -361,23 +426,29 @@ io::Task<FetchOutcome> Partition::fetch(int64_t offset, int32_t max_bytes) {
   }
   ReadGuard guard(*this);
   out.high_watermark = log_->high_watermark();
-  out.last_stable_offset = out.high_watermark;
+  out.last_stable_offset = txns_.last_stable_offset(out.high_watermark);
   out.log_start_offset = log_->log_start_offset();
   if (offset < out.log_start_offset || offset > out.high_watermark) {
     out.error = Errc::kOffsetOutOfRange;
     co_return out;
   }
-  if (offset == out.high_watermark) co_return out;
-  auto r = co_await log_->read(offset, static_cast<std::size_t>(std::max(max_bytes, 0)), out.high_watermark);
+  // read_committed reads stop at the last stable offset: nothing of an open transaction.
+  const int64_t bound = isolation == Isolation::kReadCommitted ? out.last_stable_offset : out.high_watermark;
+  if (offset >= bound) co_return out;
+  auto r = co_await log_->read(offset, static_cast<std::size_t>(std::max(max_bytes, 0)), bound);
   if (!r.ok()) {
     out.error = to_errc(r.error());
     co_return out;
   }
   out.records = std::move(r->batches);
+  // The aborted transactions with records in what may have been read (as Kafka, the bound is
+  // where the read could end, not the exact last batch; the consumer matches them by producer id
+  // and offset). The index is the one of now: a read that suspended saw no batch beyond `bound`.
+  if (isolation == Isolation::kReadCommitted) txns_.aborted_in_range(offset, bound - 1, out.aborted);
   co_return out;
 }
 
-io::Task<ListOffsetOutcome> Partition::list_offset(int64_t timestamp_ms) {
+io::Task<ListOffsetOutcome> Partition::list_offset(int64_t timestamp_ms, Isolation isolation) {
   io::Shard::current().assert_owner(owner_shard_);
   ListOffsetOutcome out;
   if (closing_) {
@@ -386,7 +457,7 @@ io::Task<ListOffsetOutcome> Partition::list_offset(int64_t timestamp_ms) {
   }
   ReadGuard guard(*this);
   if (timestamp_ms == log::kLatestTimestamp) {
-    out.offset = log_->high_watermark();
+    out.offset = isolation == Isolation::kReadCommitted ? last_stable_offset() : log_->high_watermark();
     co_return out;
   }
   if (timestamp_ms == log::kEarliestTimestamp) {
@@ -434,7 +505,7 @@ io::Task<void> Partition::close() {
   const int64_t end = log_->log_end_offset();
   const bool unchanged = snapshot_on_disk_offset_ == end && snapshot_on_disk_changes_ == producer_state_changes_;
   if (r.ok() && log_->durable_end_offset() >= end && !unchanged) {
-    std::vector<std::byte> bytes = broker::encode_snapshot(producers_, end);
+    std::vector<std::byte> bytes = broker::encode_snapshot(producers_, end, txns_);
     auto w = co_await snapshots_.write(end, bytes);
     if (w.ok()) {
       snapshot_on_disk_offset_ = end;

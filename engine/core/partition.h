@@ -20,7 +20,9 @@
 #include "alloc/iobuf.h"
 #include "engine/broker/producer_snapshot.h"
 #include "engine/broker/producer_state.h"
+#include "engine/broker/txn_index.h"
 #include "engine/core/errors.h"
+#include "engine/log/control_record.h"
 #include "engine/log/partition_log.h"
 #include "io/shard.h"
 #include "io/task.h"
@@ -41,12 +43,21 @@ struct ProduceOutcome {
   const char* error_message = nullptr;
 };
 
+// Which records a read may see (Kafka's isolation_level): read_uncommitted reads up to the high
+// watermark; read_committed up to the last stable offset, with the aborted transactions whose
+// records it must drop.
+enum class Isolation : int8_t { kReadUncommitted = 0, kReadCommitted = 1 };
+
+// What the caller of produce() checked about a transactional batch.
+enum class TransactionCheck : int8_t { kNone, kVerified };
+
 struct FetchOutcome {
   Errc error = Errc::kOk;
   int64_t high_watermark = -1;
   int64_t last_stable_offset = -1;
   int64_t log_start_offset = -1;
   alloc::IoBuf records;
+  std::vector<broker::AbortedTxn> aborted;  // read_committed only; empty (no allocation) without aborts
 };
 
 struct ListOffsetOutcome {
@@ -96,14 +107,25 @@ class Partition {
 
   // Validates and appends the records of one produce request partition (exactly one batch, as
   // Kafka requires for v3+), applying idempotence. Starts a background flush (group commit).
-  io::Task<ProduceOutcome> produce(std::span<const std::byte> records);
+  // A transactional batch is refused unless the caller verified that its producer id and epoch
+  // have this partition in their ongoing transaction (kVerified).
+  io::Task<ProduceOutcome> produce(std::span<const std::byte> records,
+                                   TransactionCheck transaction = TransactionCheck::kNone);
+  // Appends a transaction marker (a coordinator's call, never a client's): one control batch
+  // ending `marker.producer_id`'s transaction here. kProducerFenced when the producer already
+  // moved to a newer epoch (nothing is written). wait_durable() covers it like a produce.
+  io::Task<ProduceOutcome> append_control(const log::ControlMarker& marker);
   // acks=-1: completes once the produced batch (or the duplicate it matched) is durable.
   io::Task<bool> wait_durable(const ProduceOutcome& produced);
   // Whole batches from `offset` up to max_bytes, below the high watermark.
-  io::Task<FetchOutcome> fetch(int64_t offset, int32_t max_bytes);
-  io::Task<ListOffsetOutcome> list_offset(int64_t timestamp_ms);
+  io::Task<FetchOutcome> fetch(int64_t offset, int32_t max_bytes, Isolation isolation = Isolation::kReadUncommitted);
+  // kLatestTimestamp answers the last stable offset for read_committed.
+  io::Task<ListOffsetOutcome> list_offset(int64_t timestamp_ms, Isolation isolation = Isolation::kReadUncommitted);
 
   int64_t high_watermark() const { return log_->high_watermark(); }
+  // The first offset of the oldest open transaction, or the high watermark when none is open.
+  int64_t last_stable_offset() const { return txns_.last_stable_offset(log_->high_watermark()); }
+  const broker::TxnIndex& transactions() const { return txns_; }
   // Sets `wake` once the high watermark moves (or the partition closes); see DataWatch.
   void watch(DataWatch* w, io::Event* wake);
   void unwatch(DataWatch* w);
@@ -129,6 +151,12 @@ class Partition {
   Partition(log::FileSystem& fs, std::string dir, std::string topic, int32_t index,
             std::unique_ptr<log::PartitionLog> log);
   void wake_watchers();
+  // Appends a validated batch and records it in the producer table; false (out.error set) when
+  // the log refuses it.
+  // Feeds the transaction index with a transactional data batch or marker at `base_offset`.
+  void observe_transaction(const log::BatchHeader& h, std::span<const std::byte> batch, int64_t base_offset);
+  bool append_and_record(std::span<const std::byte> batch, const log::BatchHeader& h, const broker::BatchIdentity& id,
+                         ProduceOutcome& out);
   io::Task<void> restore_producer_state();
   void request_flush();
   io::Task<void> flush_loop();
@@ -144,6 +172,7 @@ class Partition {
   unsigned owner_shard_;
   std::unique_ptr<log::PartitionLog> log_;
   broker::ProducerStateTable producers_;
+  broker::TxnIndex txns_;  // open and aborted transactions; saved in the producer snapshots
   broker::ProducerSnapshotStore snapshots_;
   ProducerStateRestore restore_;
   // A snapshot captured at a roll (encoded at once, since the table moves on), written by

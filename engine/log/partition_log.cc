@@ -250,6 +250,15 @@ Result<BatchHeader> PartitionLog::validate(std::span<const std::byte> batch) con
   return validate_batch(batch, vo);
 }
 
+Result<BatchHeader> PartitionLog::validate_control(std::span<const std::byte> batch) const {
+  ValidateOptions vo;
+  vo.max_message_bytes = config_.max_message_bytes;
+  vo.allow_control = true;
+  auto h = validate_batch(batch, vo);
+  if (h.ok()) SLUICE_ASSERT(h->is_control() && h->is_transactional());
+  return h;
+}
+
 Result<AppendResult> PartitionLog::append(std::span<const std::byte> batch) {
   auto hv = validate(batch);
   if (!hv) return hv.error();

@@ -137,6 +137,9 @@ class PartitionLog {
   // it before it touches any state derived from the batch (producer state), then appends with
   // append_validated() so the batch is checked exactly once.
   Result<BatchHeader> validate(std::span<const std::byte> one_batch) const;
+  // The same checks for a batch a coordinator wrote (a transaction marker): control batches
+  // pass here and only here, so a client can never append one.
+  Result<BatchHeader> validate_control(std::span<const std::byte> one_batch) const;
   // Appends a batch that validate() accepted; `header` is what it returned.
   Result<AppendResult> append_validated(std::span<const std::byte> one_batch, BatchHeader header);
 

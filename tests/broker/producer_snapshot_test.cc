@@ -120,11 +120,41 @@ TEST(ProducerSnapshotCodec, RoundTrip) {
 TEST(ProducerSnapshotCodec, EmptyTableAndOffsetZero) {
   ProducerStateTable t;
   auto bytes = encode_snapshot(t, 0);
-  EXPECT_EQ(bytes.size(), kHeaderBytes + 4);
+  EXPECT_EQ(bytes.size(), kHeaderBytes + 4 + TxnIndex().encode().size() + 4);
   auto d = decode_snapshot(bytes);
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d.value().offset, 0);
   EXPECT_EQ(d.value().table.producer_count(), 0u);
+}
+
+// Version 2 carries the transaction index; a version 1 file (no index) still loads, with none.
+TEST(ProducerSnapshotCodec, TransactionIndexTravelsAndVersionOneStillLoads) {
+  int64_t end = 0;
+  const ProducerStateTable t = sample_table(&end);
+  TxnIndex txns;
+  txns.on_data(77, end - 3);
+  txns.on_marker(77, /*commit=*/false, end - 2);
+  txns.on_data(78, end - 1);
+  const auto v2 = encode_snapshot(t, end, txns);
+  auto d = decode_snapshot(v2);
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d.value().txns == txns);
+  EXPECT_EQ(d.value().txns.last_stable_offset(end), end - 1);
+  // The same table as version 1 wrote it: no index section.
+  const std::size_t index_bytes = 4 + txns.encode().size();
+  std::vector<std::byte> v1(v2.begin(), v2.end() - static_cast<std::ptrdiff_t>(index_bytes + 4));
+  v1.resize(v1.size() + 4);
+  put_at<uint16_t>(v1, 4, 1);
+  fix_crc(v1);
+  auto old = decode_snapshot(v1);
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old.value().table.producer_count(), t.producer_count());
+  EXPECT_EQ(old.value().txns.open_count(), 0u);
+  // A version 2 file without its index is refused, not read as version 1.
+  auto cut = v1;
+  put_at<uint16_t>(cut, 4, 2);
+  fix_crc(cut);
+  EXPECT_FALSE(decode_snapshot(cut).ok());
 }
 
 TEST(ProducerSnapshotCodec, EveryTruncationAndExtensionRefused) {
@@ -163,7 +193,7 @@ TEST(ProducerSnapshotCodec, FieldChecksBehindAValidCrc) {
     EXPECT_FALSE(decode_snapshot(b).ok()) << what;
   };
   refused("bad magic", [](auto& b) { b[0] = std::byte{'X'}; });
-  refused("unknown version", [](auto& b) { put_at<uint16_t>(b, 4, 2); });
+  refused("unknown version", [](auto& b) { put_at<uint16_t>(b, 4, 3); });
   refused("reserved bits", [](auto& b) { put_at<uint16_t>(b, 6, 1); });
   refused("negative offset", [](auto& b) { put_at<int64_t>(b, 8, -1); });
   refused("offset below a batch", [](auto& b) { put_at<int64_t>(b, 8, 4); });

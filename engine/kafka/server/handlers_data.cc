@@ -138,6 +138,7 @@ struct FetchItem {
   int32_t partition;
   int64_t offset;
   int32_t max_bytes;
+  core::Isolation isolation;
   core::FetchOutcome outcome;
 };
 
@@ -145,8 +146,8 @@ struct FetchItem {
 // the shard's fetch memory this fetch was granted). Once the limit is used up, the remaining
 // partitions answer with their offsets only; max_bytes 0 asks for offsets only as well.
 io::Task<core::FetchOutcome> read_for_fetch(core::ShardState& st, std::string_view topic, int32_t partition,
-                                            int64_t offset, int32_t max_bytes, std::size_t byte_limit,
-                                            std::size_t& used) {
+                                            int64_t offset, int32_t max_bytes, core::Isolation isolation,
+                                            std::size_t byte_limit, std::size_t& used) {
   core::Partition* p = st.find_partition(topic, partition);
   core::FetchOutcome out;
   if (!p) {
@@ -155,12 +156,12 @@ io::Task<core::FetchOutcome> read_for_fetch(core::ShardState& st, std::string_vi
   }
   if (max_bytes <= 0 || used >= byte_limit) {
     out.high_watermark = p->high_watermark();
-    out.last_stable_offset = out.high_watermark;
+    out.last_stable_offset = p->last_stable_offset();
     out.log_start_offset = p->log_start_offset();
     co_return out;
   }
   const auto cap = static_cast<int32_t>(std::min<std::size_t>(static_cast<std::size_t>(max_bytes), byte_limit - used));
-  out = co_await p->fetch(offset, cap);
+  out = co_await p->fetch(offset, cap, isolation);
   used += out.records.size();
   co_return out;
 }
@@ -169,7 +170,8 @@ io::Task<void> fetch_on_owner(std::vector<FetchItem*> items, std::size_t byte_li
   core::ShardState& st = core::shard_state();
   std::size_t used = 0;
   for (FetchItem* it : items)
-    it->outcome = co_await read_for_fetch(st, *it->topic, it->partition, it->offset, it->max_bytes, byte_limit, used);
+    it->outcome = co_await read_for_fetch(st, *it->topic, it->partition, it->offset, it->max_bytes, it->isolation,
+                                          byte_limit, used);
 }
 
 // What a long poll waits on. A copy, not FetchItem*: the waits on the other owner shards outlive
@@ -179,6 +181,7 @@ struct WaitItem {
   int32_t partition;
   int64_t offset;
   int32_t max_bytes;
+  core::Isolation isolation;
   core::FetchOutcome outcome;  // filled when the wait ended because data arrived
 };
 
@@ -199,7 +202,12 @@ io::Task<OwnerWaitResult> wait_on_owner(std::vector<WaitItem> items, int64_t dea
     bool ready = false;
     for (std::size_t i = 0; i < items.size() && !ready; ++i) {
       core::Partition* p = st.find_partition(items[i].topic, items[i].partition);
-      ready = !p || p->high_watermark() != items[i].offset;
+      // What the fetch may read ends at the high watermark, or the last stable offset for
+      // read_committed (a marker moves both, so the watch on the high watermark sees it).
+      const auto visible_end = [&] {
+        return items[i].isolation == core::Isolation::kReadCommitted ? p->last_stable_offset() : p->high_watermark();
+      };
+      ready = !p || visible_end() != items[i].offset;
       if (!ready && !watches[i].watching()) p->watch(&watches[i], &wake);
     }
     if (ready) break;
@@ -217,7 +225,8 @@ io::Task<OwnerWaitResult> wait_on_owner(std::vector<WaitItem> items, int64_t dea
   }
   std::size_t used = 0;
   for (WaitItem& it : items)
-    it.outcome = co_await read_for_fetch(st, it.topic, it.partition, it.offset, it.max_bytes, byte_limit, used);
+    it.outcome =
+        co_await read_for_fetch(st, it.topic, it.partition, it.offset, it.max_bytes, it.isolation, byte_limit, used);
   out.read = true;
   out.items = std::move(items);
   co_return out;
@@ -267,10 +276,14 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
   core::ShardState& st = core::shard_state();
   const int64_t start_ns = io::Shard::current().now_ns();
 
+  // isolation_level 1 (read_committed, v4+): records up to the last stable offset, and the
+  // aborted transactions among them.
+  const core::Isolation isolation =
+      req.isolation_level == 1 ? core::Isolation::kReadCommitted : core::Isolation::kReadUncommitted;
   std::vector<FetchItem> items;
   for (const auto& t : req.topics)
     for (const auto& p : t.partitions)
-      items.push_back({&t.topic, p.partition, p.fetch_offset, std::max(p.partition_max_bytes, 0), {}});
+      items.push_back({&t.topic, p.partition, p.fetch_offset, std::max(p.partition_max_bytes, 0), isolation, {}});
   // Memory first: the response may hold only what the shard's fetch budget grants.
   core::BudgetLease memory = co_await grant_fetch_memory(st, static_cast<std::size_t>(std::max(req.max_bytes, 0)),
                                                          start_ns + int64_t{std::max(req.max_wait_ms, 0)} * 1'000'000);
@@ -310,7 +323,7 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
       std::vector<WaitItem> keys;
       keys.reserve(by_shard[s].size());
       for (const FetchItem* it : by_shard[s])
-        keys.push_back({*it->topic, it->partition, it->offset, it->max_bytes, {}});
+        keys.push_back({*it->topic, it->partition, it->offset, it->max_bytes, it->isolation, {}});
       io::spawn(owner_wait_then_wake(s, std::move(keys), deadline_ns, byte_limit, wait));
     }
     int64_t left = deadline_ns - io::Shard::current().now_ns();
@@ -351,7 +364,13 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
       pd.high_watermark = it.outcome.high_watermark;
       pd.last_stable_offset = it.outcome.last_stable_offset;
       pd.log_start_offset = it.outcome.log_start_offset;
-      if (req.isolation_level == 0) pd.aborted_transactions = std::nullopt;
+      if (isolation == core::Isolation::kReadUncommitted) {
+        pd.aborted_transactions = std::nullopt;
+      } else {
+        pd.aborted_transactions->reserve(it.outcome.aborted.size());
+        for (const broker::AbortedTxn& a : it.outcome.aborted)
+          pd.aborted_transactions->push_back({a.producer_id, a.first_offset});
+      }
       // max_bytes is soft for the first non-empty partition (so a big batch is never stuck).
       std::size_t n = it.outcome.records.size();
       if (n > 0 && (used == 0 || used + n <= budget)) {
@@ -379,6 +398,7 @@ struct ListItem {
   const std::string* topic;
   int32_t partition;
   int64_t timestamp;
+  core::Isolation isolation;  // read_committed: "latest" is the last stable offset
   core::ListOffsetOutcome outcome;
 };
 
@@ -390,7 +410,7 @@ io::Task<void> list_on_owner(std::vector<ListItem*> items) {
       it->outcome.error = core::Errc::kUnknownPartition;
       continue;
     }
-    it->outcome = co_await p->list_offset(it->timestamp);
+    it->outcome = co_await p->list_offset(it->timestamp, it->isolation);
   }
 }
 
@@ -402,7 +422,12 @@ io::Task<HandlerOutput> list_offsets(RequestContext& ctx) {
   core::ShardState& st = core::shard_state();
   std::vector<ListItem> items;
   for (const auto& t : req.topics)
-    for (const auto& p : t.partitions) items.push_back({&t.name, p.partition_index, p.timestamp, {}});
+    for (const auto& p : t.partitions)
+      items.push_back({&t.name,
+                       p.partition_index,
+                       p.timestamp,
+                       req.isolation_level == 1 ? core::Isolation::kReadCommitted : core::Isolation::kReadUncommitted,
+                       {}});
   std::vector<std::vector<ListItem*>> by_shard(st.shard_count);
   for (auto& it : items) {
     int owner = owner_of(*it.topic, it.partition);
