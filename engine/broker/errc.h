@@ -45,7 +45,10 @@ namespace sluice::broker {
   X(kGroupNotFound, "no such group")                                       \
   X(kMemberIdRequired, "a member id must be assigned first")               \
   X(kGroupFull, "group at its member limit")                               \
-  X(kFencedInstance, "static member replaced by a newer instance")
+  X(kFencedInstance, "static member replaced by a newer instance")         \
+  /* transactional offsets */                                              \
+  X(kUnstableOffsetCommit, "offsets pending in an open transaction")       \
+  X(kTooManyPendingOffsets, "too many pending transactional offsets")
 
 enum class Errc : uint8_t {
 #define SLUICE_ERRC_ENUM(name, text) name,

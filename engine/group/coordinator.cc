@@ -51,6 +51,123 @@ struct OffsetKey {
   auto operator<=>(const OffsetKey&) const = default;
 };
 
+// A committed offset and its place in log order (GroupCoordinator::offset_seq_): Kafka's
+// CommitRecordMetadataAndOffset with its appendedBatchOffset.
+struct StoredOffset {
+  OffsetRecordValue value;
+  uint64_t seq = 0;
+};
+using CommittedOffsets = std::map<OffsetKey, StoredOffset>;
+
+struct PendingOffset {
+  PendingTxnOffsetValue value;
+  uint64_t seq = 0;
+};
+
+// The pending transactional offsets of one group (Kafka GroupMetadata
+// .pendingTransactionalOffsetCommits), by producer id.
+struct PendingTxnOffsets {
+  std::map<int64_t, std::map<OffsetKey, PendingOffset>> by_producer;
+  std::map<OffsetKey, uint32_t> producers_per_key;  // for require_stable: any producer pending?
+  size_t count = 0;
+
+  bool empty() const { return count == 0; }
+  bool has(const OffsetKey& k) const { return producers_per_key.contains(k); }
+  bool has(int64_t producer_id, const OffsetKey& k) const {
+    auto it = by_producer.find(producer_id);
+    return it != by_producer.end() && it->second.contains(k);
+  }
+  // Adds or replaces; true when the key is new for this producer.
+  bool put(int64_t producer_id, const OffsetKey& k, PendingOffset p) {
+    auto [it, added] = by_producer[producer_id].insert_or_assign(k, std::move(p));
+    if (added) {
+      ++producers_per_key[k];
+      ++count;
+    }
+    return added;
+  }
+  // Removes one; true when it existed.
+  bool erase(int64_t producer_id, const OffsetKey& k) {
+    auto it = by_producer.find(producer_id);
+    if (it == by_producer.end() || it->second.erase(k) == 0) return false;
+    if (it->second.empty()) by_producer.erase(it);
+    forget_key(k);
+    return true;
+  }
+  // Removes and returns every pending offset of the producer.
+  std::map<OffsetKey, PendingOffset> take(int64_t producer_id) {
+    auto it = by_producer.find(producer_id);
+    if (it == by_producer.end()) return {};
+    std::map<OffsetKey, PendingOffset> out = std::move(it->second);
+    by_producer.erase(it);
+    for (const auto& [k, p] : out) forget_key(k);
+    return out;
+  }
+
+ private:
+  void forget_key(const OffsetKey& k) {
+    auto it = producers_per_key.find(k);
+    SLUICE_ASSERT(it != producers_per_key.end() && it->second > 0 && count > 0);
+    if (--it->second == 0) producers_per_key.erase(it);
+    --count;
+  }
+};
+
+// Kafka GroupMetadata.completePendingTxnOffsetCommit. On commit a pending offset replaces the
+// committed one only if it was written later (log order of the two offset records, not of the
+// marker): a regular commit that arrived after the TxnOffsetCommit keeps its value. Returns how
+// many pending offsets the producer had in the group.
+size_t complete_pending(CommittedOffsets& committed, PendingTxnOffsets& pending, int64_t producer_id, bool commit) {
+  std::map<OffsetKey, PendingOffset> done = pending.take(producer_id);
+  if (commit) {
+    for (auto& [k, p] : done) {
+      auto it = committed.find(k);
+      if (it != committed.end() && it->second.seq > p.seq) continue;
+      OffsetRecordValue v;
+      v.offset = p.value.offset;
+      v.leader_epoch = p.value.leader_epoch;
+      v.commit_timestamp_ms = p.value.commit_timestamp_ms;
+      v.metadata = std::move(p.value.metadata);
+      committed[k] = StoredOffset{std::move(v), p.seq};
+    }
+  }
+  return done.size();
+}
+
+// The offset records of one group in an order whose replay rebuilds the same relative log order
+// per partition (all that complete_pending compares): pending offsets already beaten by the
+// committed offset of their partition, then the committed offsets, then the other pending
+// offsets; pending ones by log order.
+void append_offset_records(std::vector<Record>& out, const std::string& group, const CommittedOffsets& committed,
+                           const PendingTxnOffsets& pending) {
+  struct Item {
+    uint64_t seq;
+    int64_t producer_id;
+    const OffsetKey* key;
+    const PendingOffset* p;
+  };
+  std::vector<Item> before;
+  std::vector<Item> after;
+  for (const auto& [pid, offsets] : pending.by_producer)
+    for (const auto& [k, p] : offsets) {
+      auto it = committed.find(k);
+      const bool beaten = it != committed.end() && it->second.seq > p.seq;
+      (beaten ? before : after).push_back(Item{p.seq, pid, &k, &p});
+    }
+  auto by_seq = [](const Item& a, const Item& b) { return a.seq < b.seq; };
+  std::sort(before.begin(), before.end(), by_seq);
+  std::sort(after.begin(), after.end(), by_seq);
+  auto emit_pending = [&](const std::vector<Item>& items) {
+    for (const Item& i : items)
+      out.push_back(Record{encode_pending_txn_offset_key(group, i.producer_id, i.key->topic, i.key->partition),
+                           encode_pending_txn_offset_value(i.p->value)});
+  };
+  emit_pending(before);
+  for (const auto& [k, v] : committed)
+    out.push_back(Record{encode_offset_key(group, k.topic, k.partition), encode_offset_value(v.value)});
+  emit_pending(after);
+}
+
 struct Group {
   std::string id;
   GroupState state = GroupState::kEmpty;
@@ -71,7 +188,8 @@ struct Group {
   int32_t initial_delay_ms = 0;
   int32_t initial_remaining_ms = 0;
   bool new_member_added = false;
-  std::map<OffsetKey, OffsetRecordValue> offsets;
+  CommittedOffsets offsets;
+  PendingTxnOffsets pending;
   std::optional<std::string> persisted;  // last group record value emitted / replayed
   int64_t timer = kNoDeadline;           // key in GroupCoordinator::timers_
 
@@ -147,7 +265,8 @@ struct GroupCoordinator::Staged {
   struct StagedGroup {
     std::optional<std::string> value;  // raw group record value (nullopt: none / tombstoned)
     std::optional<GroupRecordValue> decoded;
-    std::map<OffsetKey, OffsetRecordValue> offsets;
+    CommittedOffsets offsets;
+    PendingTxnOffsets pending;
   };
   std::map<std::string, StagedGroup> groups;
 };
@@ -1016,7 +1135,7 @@ OffsetCommitResult GroupCoordinator::commit_offsets(const OffsetCommitRequest& r
       v.commit_timestamp_ms = now;
       v.expire_timestamp_ms = req.retention_time_ms == -1 ? -1 : now + req.retention_time_ms;
       emit(Record{encode_offset_key(g.id, t.name, p.partition), encode_offset_value(v)});
-      g.offsets[OffsetKey{t.name, p.partition}] = std::move(v);
+      g.offsets[OffsetKey{t.name, p.partition}] = StoredOffset{std::move(v), ++offset_seq_};
       tr.partitions.push_back({p.partition, Errc::kOk});
     }
     result.topics.push_back(std::move(tr));
@@ -1032,15 +1151,23 @@ OffsetFetchResult GroupCoordinator::fetch_offsets(const OffsetFetchRequest& req,
     return result;
   }
   const Group* g = find_group(req.group_id);
+  // Kafka getOffsets: with require_stable a partition whose offset an open transaction may still
+  // change is answered "unstable" (the consumer retries) instead of with a value that may be stale.
+  auto unstable = [&](const OffsetKey& key) { return req.require_stable && g && g->pending.has(key); };
   auto lookup = [&](const std::string& topic, int32_t partition) {
     OffsetFetchPartitionResult p;
     p.partition = partition;
     if (g) {
-      auto it = g->offsets.find(OffsetKey{topic, partition});
+      const OffsetKey key{topic, partition};
+      if (unstable(key)) {
+        p.error = Errc::kUnstableOffsetCommit;
+        return p;
+      }
+      auto it = g->offsets.find(key);
       if (it != g->offsets.end()) {
-        p.offset = it->second.offset;
-        p.leader_epoch = it->second.leader_epoch;
-        p.metadata = it->second.metadata;
+        p.offset = it->second.value.offset;
+        p.leader_epoch = it->second.value.leader_epoch;
+        p.metadata = it->second.value.metadata;
       }
     }
     return p;
@@ -1052,14 +1179,173 @@ OffsetFetchResult GroupCoordinator::fetch_offsets(const OffsetFetchRequest& req,
       result.topics.push_back(std::move(tr));
     }
   } else if (g) {
-    for (const auto& [key, v] : g->offsets) {
+    // Every committed offset (Kafka: partitions with only pending offsets are not listed).
+    for (const auto& [key, stored] : g->offsets) {
       if (result.topics.empty() || result.topics.back().name != key.topic)
         result.topics.push_back(OffsetFetchTopicResult{key.topic, {}});
+      const OffsetRecordValue& v = stored.value;
       result.topics.back().partitions.push_back(
-          OffsetFetchPartitionResult{key.partition, v.offset, v.leader_epoch, v.metadata, Errc::kOk});
+          unstable(key) ? OffsetFetchPartitionResult{key.partition, -1, -1, "", Errc::kUnstableOffsetCommit}
+                        : OffsetFetchPartitionResult{key.partition, v.offset, v.leader_epoch, v.metadata, Errc::kOk});
     }
   }
   return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transactional offsets
+// ---------------------------------------------------------------------------------------------
+
+OffsetCommitResult GroupCoordinator::txn_offset_commit(const TxnOffsetCommitRequest& req, int64_t now) {
+  Scope scope(*this, now);
+  auto all = [&](Errc e) {
+    OffsetCommitResult r;
+    for (const auto& t : req.topics) {
+      OffsetCommitTopicResult tr{t.name, {}};
+      for (const auto& p : t.partitions) tr.partitions.push_back({p.partition, e});
+      r.topics.push_back(std::move(tr));
+    }
+    return r;
+  };
+  // Kafka isValidGroupId: unlike OffsetCommit, TxnOffsetCommit refuses the empty id.
+  if (!group_id_ok(req.group_id, /*allow_empty=*/false)) return all(Errc::kInvalidGroupId);
+  if (req.producer_id < 0 || req.producer_epoch < 0) return all(Errc::kInvalidRequest);
+  Group* gp = find_group(req.group_id);
+
+  // Kafka validateOffsetCommit(isTransactional = true), KIP-447: a member that names itself must be
+  // a current member of the current generation; without member fields (v0-v2 producers) the
+  // commit is accepted whatever the group's state, and no state is checked either way (the
+  // generation check is what fences a zombie).
+  const bool names_member =
+      req.api_version >= 3 && (req.generation_id >= 0 || !req.member_id.empty() || req.group_instance_id);
+  if (names_member) {
+    // Kafka creates the Empty group first and then finds no such member; nothing is created here.
+    if (!gp) return all(Errc::kUnknownMember);
+    Errc e = validate_current_member(*gp, req.member_id, req.group_instance_id);
+    if (e == Errc::kOk && req.generation_id != gp->generation) e = Errc::kIllegalGeneration;
+    if (e != Errc::kOk) return all(e);
+  }
+  // Only a partial fence (the partition's producer state is the real one): an older epoch of a
+  // producer id that still has pending offsets here is a zombie of that producer.
+  auto producer = txn_producers_.find(req.producer_id);
+  if (producer != txn_producers_.end() && producer->second.epoch > req.producer_epoch)
+    return all(Errc::kProducerFenced);
+
+  // Per-partition checks, then the bounds for the request as a whole (a transaction cannot use a
+  // partial TxnOffsetCommit: refusing all of it keeps the outcome simple to reason about).
+  OffsetCommitResult result;
+  std::set<OffsetKey> new_keys;
+  for (const auto& t : req.topics) {
+    OffsetCommitTopicResult tr{t.name, {}};
+    for (const auto& p : t.partitions) {
+      const size_t md_size = p.metadata ? p.metadata->size() : 0;
+      if (md_size > cfg_.offset_metadata_max_bytes) {
+        tr.partitions.push_back({p.partition, Errc::kMetadataTooLarge});
+        continue;
+      }
+      OffsetKey key{t.name, p.partition};
+      if (!gp || !gp->pending.has(req.producer_id, key)) new_keys.insert(std::move(key));
+      tr.partitions.push_back({p.partition, Errc::kOk});
+    }
+    result.topics.push_back(std::move(tr));
+  }
+  const size_t group_pending = gp ? gp->pending.count : 0;
+  const size_t producer_pending = producer != txn_producers_.end() ? producer->second.count : 0;
+  const bool over =
+      !new_keys.empty() && (group_pending + new_keys.size() > cfg_.max_pending_txn_offsets_per_group ||
+                            producer_pending + new_keys.size() > cfg_.max_pending_txn_offsets_per_producer);
+  bool any = false;
+  for (auto& tr : result.topics)
+    for (auto& pr : tr.partitions) {
+      if (pr.error != Errc::kOk) continue;
+      if (over) pr.error = Errc::kTooManyPendingOffsets;
+      any = any || !over;
+    }
+  if (!any) return result;
+
+  Group& g = gp ? *gp : create_group(req.group_id, now);
+  size_t added = 0;
+  for (size_t ti = 0; ti < req.topics.size(); ++ti) {
+    const auto& t = req.topics[ti];
+    for (size_t pi = 0; pi < t.partitions.size(); ++pi) {
+      if (result.topics[ti].partitions[pi].error != Errc::kOk) continue;
+      const auto& p = t.partitions[pi];
+      PendingTxnOffsetValue v;
+      v.offset = p.offset;
+      v.leader_epoch = p.leader_epoch;
+      v.commit_timestamp_ms = now;
+      v.producer_epoch = req.producer_epoch;
+      v.metadata = p.metadata.value_or("");
+      emit(Record{encode_pending_txn_offset_key(g.id, req.producer_id, t.name, p.partition),
+                  encode_pending_txn_offset_value(v)});
+      const bool is_new =
+          g.pending.put(req.producer_id, OffsetKey{t.name, p.partition}, PendingOffset{std::move(v), ++offset_seq_});
+      index_pending(g.id, req.producer_id, req.producer_epoch, is_new);
+      added += is_new ? 1 : 0;
+    }
+  }
+  SLUICE_ASSERT(added == new_keys.size());
+  // The bounds hold after every accepted request (a replayed log may exceed a lowered bound; then
+  // only requests that add nothing new are accepted until transactions complete).
+  SLUICE_ASSERT(added == 0 || g.pending.count <= cfg_.max_pending_txn_offsets_per_group);
+  SLUICE_ASSERT(added == 0 || txn_producers_.at(req.producer_id).count <= cfg_.max_pending_txn_offsets_per_producer);
+  return result;
+}
+
+void GroupCoordinator::complete_transaction(int64_t producer_id, bool commit, int64_t now) {
+  Scope scope(*this, now);
+  auto it = txn_producers_.find(producer_id);
+  if (it == txn_producers_.end()) return;
+  const std::set<std::string> groups = it->second.groups;
+  emit(Record{encode_txn_marker_key(producer_id), encode_txn_marker_value(TxnMarkerValue{commit})});
+  apply_txn_marker(producer_id, commit);
+  // A group that held nothing but this transaction's offsets is gone after an abort, as it would
+  // be after a reload (the log holds nothing that recreates it); Kafka drops it at its next purge.
+  for (const auto& id : groups) {
+    Group* g = find_group(id);
+    SLUICE_ASSERT(g != nullptr);
+    if (g->is(GroupState::kEmpty) && g->members.empty() && g->pending_members.empty() && g->generation == 0 &&
+        !g->persisted && g->offsets.empty() && g->pending.empty()) {
+      transition(*g, GroupState::kDead, now);
+      erase_group(*g);
+    }
+  }
+}
+
+void GroupCoordinator::apply_txn_marker(int64_t producer_id, bool commit) {
+  auto it = txn_producers_.find(producer_id);
+  if (it == txn_producers_.end()) return;
+  const TxnProducer p = std::move(it->second);
+  txn_producers_.erase(it);
+  const bool loading = staged_ && !started_;
+  size_t done = 0;
+  for (const auto& id : p.groups) {
+    if (loading) {
+      auto sit = staged_->groups.find(id);
+      SLUICE_ASSERT(sit != staged_->groups.end());
+      done += complete_pending(sit->second.offsets, sit->second.pending, producer_id, commit);
+    } else {
+      Group* g = find_group(id);
+      SLUICE_ASSERT(g != nullptr);
+      done += complete_pending(g->offsets, g->pending, producer_id, commit);
+    }
+  }
+  SLUICE_ASSERT_MSG(done == p.count, "pending txn offset index out of step with the groups");
+}
+
+void GroupCoordinator::index_pending(const std::string& group_id, int64_t producer_id, int16_t epoch, bool new_key) {
+  TxnProducer& p = txn_producers_[producer_id];
+  p.epoch = std::max(p.epoch, epoch);
+  p.groups.insert(group_id);
+  if (new_key) ++p.count;
+}
+
+void GroupCoordinator::unindex_pending(const std::string& group_id, int64_t producer_id, bool group_has_more) {
+  auto it = txn_producers_.find(producer_id);
+  SLUICE_ASSERT(it != txn_producers_.end() && it->second.count > 0);
+  --it->second.count;
+  if (!group_has_more) it->second.groups.erase(group_id);
+  if (it->second.count == 0) txn_producers_.erase(it);
 }
 
 void GroupCoordinator::purge_expired_offsets(int64_t now) {
@@ -1080,10 +1366,13 @@ void GroupCoordinator::purge_expired_offsets(int64_t now) {
     }
     if (eligible) {
       for (auto it = g.offsets.begin(); it != g.offsets.end();) {
-        const OffsetRecordValue& v = it->second;
-        bool expired = v.expire_timestamp_ms != -1
-                           ? now >= v.expire_timestamp_ms
-                           : now - base_from_state.value_or(v.commit_timestamp_ms) >= cfg_.offsets_retention_ms;
+        const OffsetRecordValue& v = it->second.value;
+        // An offset an open transaction may still replace is kept until the transaction ends
+        // (as Kafka's newer coordinator does): expiring it would let an older pending offset win.
+        bool expired = !g.pending.has(it->first) &&
+                       (v.expire_timestamp_ms != -1
+                            ? now >= v.expire_timestamp_ms
+                            : now - base_from_state.value_or(v.commit_timestamp_ms) >= cfg_.offsets_retention_ms);
         if (expired) {
           emit(Record{encode_offset_key(g.id, it->first.topic, it->first.partition), std::nullopt});
           it = g.offsets.erase(it);
@@ -1092,7 +1381,8 @@ void GroupCoordinator::purge_expired_offsets(int64_t now) {
         }
       }
     }
-    if (g.is(GroupState::kEmpty) && g.offsets.empty()) dead.push_back(&g);
+    // Kafka GroupMetadata.hasOffsets counts pending transactional offsets: such a group stays.
+    if (g.is(GroupState::kEmpty) && g.offsets.empty() && g.pending.empty()) dead.push_back(&g);
   }
   for (Group* g : dead) {
     transition(*g, GroupState::kDead, now);
@@ -1165,7 +1455,9 @@ std::vector<DeletedGroup> GroupCoordinator::delete_groups(const std::vector<std:
       d.error = Errc::kInvalidGroupId;
     } else if (!g) {
       d.error = Errc::kGroupNotFound;
-    } else if (!g->is(GroupState::kEmpty)) {
+    } else if (!g->is(GroupState::kEmpty) || !g->pending.empty()) {
+      // Pending transactional offsets count as content: deleting them would make the commit
+      // marker that follows a no-op and lose the transaction's offsets.
       d.error = Errc::kGroupNotEmpty;
     } else {
       transition(*g, GroupState::kDead, now);
@@ -1244,6 +1536,13 @@ Result<void> GroupCoordinator::replay(const Record& record) {
   SLUICE_ASSERT_MSG(!started_ && staged_, "replay() after the coordinator started serving");
   auto key = decode_record_key(record.key);
   if (!key) return key.error();
+  if (key->type == RecordType::kTxnMarker) {
+    if (!record.value) return make_error(EBADMSG, "txn marker record: tombstone");
+    auto v = decode_txn_marker_value(*record.value);
+    if (!v) return v.error();
+    apply_txn_marker(key->producer_id, v->commit);
+    return ok_result();
+  }
   auto& sg = staged_->groups[key->group];
   if (key->type == RecordType::kOffset) {
     OffsetKey ok{key->topic, key->partition};
@@ -1253,7 +1552,22 @@ Result<void> GroupCoordinator::replay(const Record& record) {
     }
     auto v = decode_offset_value(*record.value);
     if (!v) return v.error();
-    sg.offsets[ok] = std::move(*v);
+    sg.offsets[ok] = StoredOffset{std::move(*v), ++offset_seq_};
+    return ok_result();
+  }
+  if (key->type == RecordType::kPendingTxnOffset) {
+    OffsetKey ok{key->topic, key->partition};
+    if (!record.value) {
+      // Never emitted by this coordinator; honoured as "that pending offset is gone".
+      if (sg.pending.erase(key->producer_id, ok))
+        unindex_pending(key->group, key->producer_id, sg.pending.by_producer.contains(key->producer_id));
+      return ok_result();
+    }
+    auto v = decode_pending_txn_offset_value(*record.value);
+    if (!v) return v.error();
+    const int16_t epoch = v->producer_epoch;
+    const bool added = sg.pending.put(key->producer_id, ok, PendingOffset{std::move(*v), ++offset_seq_});
+    index_pending(key->group, key->producer_id, epoch, added);
     return ok_result();
   }
   if (!record.value) {
@@ -1274,9 +1588,10 @@ void GroupCoordinator::finish_loading(int64_t now) {
   std::unique_ptr<Staged> staged = std::move(staged_);
   if (!staged) return;
   for (auto& [id, sg] : staged->groups) {
-    if (!sg.decoded && sg.offsets.empty()) continue;
+    if (!sg.decoded && sg.offsets.empty() && sg.pending.empty()) continue;
     Group& g = create_group(id, now);
     g.offsets = std::move(sg.offsets);
+    g.pending = std::move(sg.pending);
     if (sg.decoded) {
       GroupRecordValue& v = *sg.decoded;
       g.persisted = std::move(sg.value);
@@ -1331,15 +1646,13 @@ std::vector<Record> GroupCoordinator::snapshot() const {
     // Not started yet: the snapshot of what was replayed so far.
     for (const auto& [id, sg] : staged_->groups) {
       if (sg.value) out.push_back(Record{encode_group_key(id), sg.value});
-      for (const auto& [k, v] : sg.offsets)
-        out.push_back(Record{encode_offset_key(id, k.topic, k.partition), encode_offset_value(v)});
+      append_offset_records(out, id, sg.offsets, sg.pending);
     }
     return out;
   }
   for (const auto& [id, g] : groups_) {
     if (g->persisted) out.push_back(Record{encode_group_key(id), g->persisted});
-    for (const auto& [k, v] : g->offsets)
-      out.push_back(Record{encode_offset_key(id, k.topic, k.partition), encode_offset_value(v)});
+    append_offset_records(out, id, g->offsets, g->pending);
   }
   return out;
 }
@@ -1364,6 +1677,17 @@ std::optional<std::string> GroupCoordinator::group_leader(std::string_view group
   const Group* g = find_group(group_id);
   if (!g) return std::nullopt;
   return g->leader;
+}
+
+std::optional<size_t> GroupCoordinator::pending_txn_offsets(std::string_view group_id) const {
+  const Group* g = find_group(group_id);
+  if (!g) return std::nullopt;
+  return g->pending.count;
+}
+
+size_t GroupCoordinator::pending_txn_offsets_of_producer(int64_t producer_id) const {
+  auto it = txn_producers_.find(producer_id);
+  return it == txn_producers_.end() ? 0 : it->second.count;
 }
 
 }  // namespace sluice::group

@@ -54,6 +54,11 @@ struct Config {
   size_t max_assignment_bytes = 1 << 20;       // per member, in the leader's SyncGroup
   size_t max_client_id_in_member_id = 255;     // client/instance id prefix of generated member ids
   uint64_t member_id_seed = 0;                 // seeds the generated "uuid" part of member ids
+  // Pending transactional offsets (Kafka: unbounded). A TxnOffsetCommit that would take a group or
+  // a producer id past its bound is refused whole with kTooManyPendingOffsets; completing (or
+  // aborting) the transaction frees the room.
+  size_t max_pending_txn_offsets_per_group = 100000;
+  size_t max_pending_txn_offsets_per_producer = 10000;
 };
 
 struct Protocol {
@@ -187,6 +192,22 @@ struct OffsetCommitResult {
   std::vector<OffsetCommitTopicResult> topics;  // same order as the request
 };
 
+// ---- TxnOffsetCommit (v0-v4 semantics; KIP-447 member checks for v3+) ----
+// The offsets are stored as pending for producer_id: invisible to OffsetFetch (which keeps
+// answering the committed offset, or kUnstableOffsetCommit with require_stable) until
+// complete_transaction(producer_id, ...) commits or drops them.
+struct TxnOffsetCommitRequest {
+  std::string group_id;
+  std::string transactional_id;  // not checked here: the transaction coordinator owns it
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  int32_t generation_id = -1;                    // v3+; -1 = none
+  std::string member_id;                         // v3+; "" = none
+  std::optional<std::string> group_instance_id;  // v3+
+  std::vector<OffsetCommitTopic> topics;
+  int16_t api_version = 3;  // below 3 the member fields are ignored (the wire has none)
+};
+
 // ---- OffsetFetch (v1-v7 semantics) ----
 struct OffsetFetchTopic {
   std::string name;
@@ -196,7 +217,9 @@ struct OffsetFetchTopic {
 struct OffsetFetchRequest {
   std::string group_id;
   std::optional<std::vector<OffsetFetchTopic>> topics;  // nullopt (v2+) = every committed offset
-  bool require_stable = false;                          // v7; no transactions here: ignored
+  // v7: a requested partition with pending transactional offsets in the group answers
+  // kUnstableOffsetCommit (offset -1). Without it the committed offset is returned.
+  bool require_stable = false;
 };
 
 struct OffsetFetchPartitionResult {
@@ -282,6 +305,14 @@ class GroupCoordinator {
   // ---- offsets ----
   OffsetCommitResult commit_offsets(const OffsetCommitRequest& req, int64_t now_ms);
   OffsetFetchResult fetch_offsets(const OffsetFetchRequest& req, int64_t now_ms);
+  // Results per partition, in request order (Kafka: TxnOffsetCommit response).
+  OffsetCommitResult txn_offset_commit(const TxnOffsetCommitRequest& req, int64_t now_ms);
+  // The COMMIT (commit = true) or ABORT marker of producer_id was written to the internal
+  // partition of this coordinator: its pending offsets in every group become committed offsets
+  // (each only if no offset of that partition was committed after it, Kafka's log order) or are
+  // dropped. Emits one marker record; a producer without pending offsets here changes nothing
+  // and emits nothing. Idempotent: a marker delivered twice finds nothing the second time.
+  void complete_transaction(int64_t producer_id, bool commit, int64_t now_ms);
 
   // ---- admin ----
   // states_filter (ListGroups v4+): empty = every group; otherwise exact state names.
@@ -313,6 +344,9 @@ class GroupCoordinator {
   std::optional<GroupState> group_state(std::string_view group_id) const;
   std::optional<int32_t> group_generation(std::string_view group_id) const;
   std::optional<std::string> group_leader(std::string_view group_id) const;
+  // Pending transactional offsets of a group (nullopt: no such group) / of a producer id.
+  std::optional<size_t> pending_txn_offsets(std::string_view group_id) const;
+  size_t pending_txn_offsets_of_producer(int64_t producer_id) const;
 
  private:
   friend struct Scope;
@@ -362,6 +396,9 @@ class GroupCoordinator {
   void emit(Record r);
   void fire_timers(Group& g, int64_t now);
   void purge_expired_offsets(int64_t now);
+  void apply_txn_marker(int64_t producer_id, bool commit);
+  void index_pending(const std::string& group_id, int64_t producer_id, int16_t epoch, bool new_key);
+  void unindex_pending(const std::string& group_id, int64_t producer_id, bool group_has_more);
   void defer_join(JoinCallback cb, JoinGroupResponse resp);
   void defer_sync(SyncCallback cb, SyncGroupResponse resp);
 
@@ -372,6 +409,18 @@ class GroupCoordinator {
   std::vector<std::function<void()>> callbacks_;
   std::set<std::string> touched_;
   std::unique_ptr<Staged> staged_;  // non-null while replaying
+  // Producer ids with pending transactional offsets, live or staged (Kafka keeps this per group;
+  // an index here bounds per-producer counts and makes complete_transaction O(its offsets)).
+  struct TxnProducer {
+    int16_t epoch = -1;            // highest producer epoch among its pending offsets
+    size_t count = 0;              // its pending offsets, over all groups
+    std::set<std::string> groups;  // groups where it has pending offsets
+  };
+  std::map<int64_t, TxnProducer> txn_producers_;
+  // Position of the last offset-changing record (committed or pending) in log order: assigned on
+  // emit and, identically, on replay. Decides, like Kafka's append offsets, whether a pending
+  // transactional offset or the committed one was written later.
+  uint64_t offset_seq_ = 0;
   int64_t next_purge_ms_ = kNoDeadline;
   uint64_t rng_state_;
   int depth_ = 0;

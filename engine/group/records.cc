@@ -19,6 +19,7 @@ class Writer {
   void u64(uint64_t v) {
     for (int s = 56; s >= 0; s -= 8) u8(static_cast<uint8_t>(v >> s));
   }
+  void i16(int16_t v) { u16(static_cast<uint16_t>(v)); }
   void i32(int32_t v) { u32(static_cast<uint32_t>(v)); }
   void i64(int64_t v) { u64(static_cast<uint64_t>(v)); }
   void str16(std::string_view s) {
@@ -70,6 +71,7 @@ class Reader {
     for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in_[pos_++]);
     return v;
   }
+  int16_t i16() { return static_cast<int16_t>(u16()); }
   int32_t i32() { return static_cast<int32_t>(u32()); }
   int64_t i64() { return static_cast<int64_t>(u64()); }
   std::string str16() { return take(u16()); }
@@ -130,6 +132,26 @@ std::string encode_group_key(std::string_view group) {
   return w.take();
 }
 
+std::string encode_pending_txn_offset_key(std::string_view group, int64_t producer_id, std::string_view topic,
+                                          int32_t partition) {
+  Writer w;
+  w.u8(static_cast<uint8_t>(RecordType::kPendingTxnOffset));
+  w.u8(kKeyVersion);
+  w.str16(group);
+  w.i64(producer_id);
+  w.str16(topic);
+  w.i32(partition);
+  return w.take();
+}
+
+std::string encode_txn_marker_key(int64_t producer_id) {
+  Writer w;
+  w.u8(static_cast<uint8_t>(RecordType::kTxnMarker));
+  w.u8(kKeyVersion);
+  w.i64(producer_id);
+  return w.take();
+}
+
 std::string encode_offset_value(const OffsetRecordValue& v) {
   Writer w;
   w.u8(kOffsetValueVersion);
@@ -163,6 +185,24 @@ std::string encode_group_value(const GroupRecordValue& v) {
   return w.take();
 }
 
+std::string encode_pending_txn_offset_value(const PendingTxnOffsetValue& v) {
+  Writer w;
+  w.u8(kPendingTxnOffsetValueVersion);
+  w.i64(v.offset);
+  w.i32(v.leader_epoch);
+  w.i64(v.commit_timestamp_ms);
+  w.i16(v.producer_epoch);
+  w.bytes32(v.metadata);
+  return w.take();
+}
+
+std::string encode_txn_marker_value(const TxnMarkerValue& v) {
+  Writer w;
+  w.u8(kTxnMarkerValueVersion);
+  w.u8(v.commit ? 1 : 0);
+  return w.take();
+}
+
 Result<RecordKey> decode_record_key(std::string_view key) {
   Reader r(key);
   RecordKey k;
@@ -178,6 +218,15 @@ Result<RecordKey> decode_record_key(std::string_view key) {
   } else if (type == static_cast<uint8_t>(RecordType::kGroup)) {
     k.type = RecordType::kGroup;
     k.group = r.str16();
+  } else if (type == static_cast<uint8_t>(RecordType::kPendingTxnOffset)) {
+    k.type = RecordType::kPendingTxnOffset;
+    k.group = r.str16();
+    k.producer_id = r.i64();
+    k.topic = r.str16();
+    k.partition = r.i32();
+  } else if (type == static_cast<uint8_t>(RecordType::kTxnMarker)) {
+    k.type = RecordType::kTxnMarker;
+    k.producer_id = r.i64();
   } else {
     return bad("group record key: unknown type");
   }
@@ -226,6 +275,28 @@ Result<GroupRecordValue> decode_group_value(std::string_view value) {
   }
   if (!r.done()) return bad("group record value: malformed");
   return v;
+}
+
+Result<PendingTxnOffsetValue> decode_pending_txn_offset_value(std::string_view value) {
+  Reader r(value);
+  if (r.u8() != kPendingTxnOffsetValueVersion || !r.ok()) return bad("pending txn offset value: unknown version");
+  PendingTxnOffsetValue v;
+  v.offset = r.i64();
+  v.leader_epoch = r.i32();
+  v.commit_timestamp_ms = r.i64();
+  v.producer_epoch = r.i16();
+  v.metadata = r.bytes32();
+  if (!r.done()) return bad("pending txn offset value: malformed");
+  return v;
+}
+
+Result<TxnMarkerValue> decode_txn_marker_value(std::string_view value) {
+  Reader r(value);
+  if (r.u8() != kTxnMarkerValueVersion || !r.ok()) return bad("txn marker value: unknown version");
+  const uint8_t result = r.u8();
+  // Anything but 0/1 is refused so that the encoding stays canonical.
+  if (!r.done() || result > 1) return bad("txn marker value: malformed");
+  return TxnMarkerValue{result == 1};
 }
 
 }  // namespace sluice::group

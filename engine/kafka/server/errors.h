@@ -51,6 +51,10 @@ inline constexpr ErrcMapping kErrcToKafka[] = {
     {broker::Errc::kMemberIdRequired, ErrorCode::MEMBER_ID_REQUIRED},
     {broker::Errc::kGroupFull, ErrorCode::GROUP_MAX_SIZE_REACHED},
     {broker::Errc::kFencedInstance, ErrorCode::FENCED_INSTANCE_ID},
+    {broker::Errc::kUnstableOffsetCommit, ErrorCode::UNSTABLE_OFFSET_COMMIT},
+    // Kafka has no such limit; the transactional producer treats any unexpected TxnOffsetCommit
+    // error as fatal, and POLICY_VIOLATION says "a broker rule refused this" best.
+    {broker::Errc::kTooManyPendingOffsets, ErrorCode::POLICY_VIOLATION},
 };
 
 constexpr bool table_is_complete() {
