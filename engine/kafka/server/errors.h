@@ -51,6 +51,16 @@ inline constexpr ErrcMapping kErrcToKafka[] = {
     {broker::Errc::kMemberIdRequired, ErrorCode::MEMBER_ID_REQUIRED},
     {broker::Errc::kGroupFull, ErrorCode::GROUP_MAX_SIZE_REACHED},
     {broker::Errc::kFencedInstance, ErrorCode::FENCED_INSTANCE_ID},
+    // The transaction coordinator reports every fencing as kTxnProducerFenced, as Kafka does; the
+    // handlers of old request versions (InitProducerId < 4, AddPartitionsToTxn / AddOffsetsToTxn /
+    // EndTxn < 2, TxnOffsetCommit < 3) send INVALID_PRODUCER_EPOCH instead, which they understand.
+    {broker::Errc::kTxnProducerFenced, ErrorCode::PRODUCER_FENCED},
+    {broker::Errc::kInvalidTxnState, ErrorCode::INVALID_TXN_STATE},
+    {broker::Errc::kInvalidProducerIdMapping, ErrorCode::INVALID_PRODUCER_ID_MAPPING},
+    {broker::Errc::kInvalidTransactionTimeout, ErrorCode::INVALID_TRANSACTION_TIMEOUT},
+    {broker::Errc::kConcurrentTransactions, ErrorCode::CONCURRENT_TRANSACTIONS},  // retriable
+    {broker::Errc::kTransactionCoordinatorFenced, ErrorCode::TRANSACTION_COORDINATOR_FENCED},
+    {broker::Errc::kTransactionalIdNotFound, ErrorCode::TRANSACTIONAL_ID_NOT_FOUND},
 };
 
 constexpr bool table_is_complete() {
