@@ -169,7 +169,8 @@ InitProducerIdResult TransactionCoordinator::init_producer_id(const InitProducer
   int16_t epoch = m.producer_epoch;
   int16_t last_epoch = kNoProducerEpoch;
   int64_t last_producer_id = m.last_producer_id;
-  if (epoch_exhausted(m.producer_epoch) && (!has_expected || req.expected_producer_epoch == m.producer_epoch)) {
+  const bool exhausted = epoch_exhausted(m.producer_epoch);
+  if (exhausted && (!has_expected || req.expected_producer_epoch == m.producer_epoch)) {
     if (req.fresh_producer_id < 0) return fail(Errc::kInternal);
     SLUICE_ASSERT(req.fresh_producer_id != m.producer_id);
     last_producer_id = m.producer_id;
@@ -178,17 +179,17 @@ InitProducerIdResult TransactionCoordinator::init_producer_id(const InitProducer
     // Recorded only for KIP-360 callers, who may retry with the exhausted epoch.
     last_epoch = has_expected ? m.producer_epoch : kNoProducerEpoch;
     out.used_fresh_producer_id = true;
-  } else if (epoch_exhausted(m.producer_epoch)) {
-    // Kafka would fail to bump here (IllegalStateException): the expected epoch is one a timeout
-    // abort already fenced.
-    return fail(Errc::kTxnProducerFenced);
-  } else if (!has_expected || m.producer_epoch == kNoProducerEpoch || req.expected_producer_epoch == m.producer_epoch) {
+  } else if (!exhausted && (!has_expected || m.producer_epoch == kNoProducerEpoch ||
+                            req.expected_producer_epoch == m.producer_epoch)) {
     epoch = static_cast<int16_t>(m.producer_epoch + 1);
     last_epoch = has_expected ? m.producer_epoch : kNoProducerEpoch;
   } else if (req.expected_producer_epoch == m.last_producer_epoch) {
-    // A retry of a bump that succeeded: answer the current epoch again without bumping.
+    // A retry of a bump that succeeded: answer the current epoch again without bumping. (Never
+    // the fencing epoch: a fence clears last_producer_epoch.)
     last_epoch = m.last_producer_epoch;
   } else {
+    // An epoch the producer no longer owns. With an exhausted epoch Kafka fails the bump with an
+    // IllegalStateException instead; the expected epoch there is one a timeout abort fenced.
     return fail(Errc::kTxnProducerFenced);
   }
 

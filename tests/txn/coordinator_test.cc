@@ -276,6 +276,15 @@ TEST(TxnInit, EpochExhaustionRotatesTheProducerId) {
   EXPECT_EQ(k2.producer_id, 1001);
   EXPECT_EQ(k2.producer_epoch, 0);
   EXPECT_FALSE(k2.used_fresh_producer_id);
+
+  // A KIP-360 bump to the last epoch, retried: the same (exhausted) epoch again, no rotation.
+  seed(h, "r", 9, 32765);
+  auto r1 = h.init("r", 60000, 9, 32765);
+  EXPECT_EQ(r1.producer_epoch, 32766);
+  auto r2 = h.init("r", 60000, 9, 32765);
+  EXPECT_EQ(r2.error, Errc::kOk);
+  EXPECT_EQ(r2.producer_id, 9);
+  EXPECT_EQ(r2.producer_epoch, 32766);
 }
 
 TEST(TxnInit, FencingTheLastEpochThenRotating) {
