@@ -71,6 +71,7 @@ TxnRecordValue to_record(const TxnMetadata& m) {
 bool consistent(const TxnMetadata& m, size_t max_partitions) {
   if (m.producer_epoch < kNoProducerEpoch || m.last_producer_epoch < kNoProducerEpoch) return false;
   if (m.producer_id < 0 || m.producer_epoch < 0 || m.txn_timeout_ms <= 0) return false;
+  if (m.start_ms < -1 || m.last_update_ms < -1) return false;  // keeps time arithmetic in range
   if (m.state == TxnState::kOngoing && m.producer_epoch >= kMaxProducerEpoch) return false;  // no fence left
   if (is_idle(m.state) && !m.partitions.empty()) return false;
   return m.partitions.size() <= max_partitions;
@@ -392,6 +393,7 @@ Result<void> TransactionCoordinator::replay(const Record& record) {
   disarm_timer(it->second);
   it->second.m = std::move(m);
   arm_timer(it->second);
+  SLUICE_ASSERT(it->second.timer_ms != kNoDeadline || is_prepare(it->second.m.state));
   return ok_result();
 }
 

@@ -132,6 +132,8 @@ TEST(TxnReplay, BadRecordsAreRefusedAndChangeNothing) {
   variant([](TxnRecordValue& v) { v.producer_epoch = -1; });
   variant([](TxnRecordValue& v) { v.producer_epoch = -2; });
   variant([](TxnRecordValue& v) { v.txn_timeout_ms = 0; });
+  variant([](TxnRecordValue& v) { v.start_ms = INT64_MIN; });
+  variant([](TxnRecordValue& v) { v.last_update_ms = -2; });
   variant([](TxnRecordValue& v) {
     v.state = TxnState::kOngoing;
     v.producer_epoch = kMaxProducerEpoch;  // could never be fenced
