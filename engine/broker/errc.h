@@ -48,7 +48,15 @@ namespace sluice::broker {
   X(kFencedInstance, "static member replaced by a newer instance")         \
   /* transactional offsets */                                              \
   X(kUnstableOffsetCommit, "offsets pending in an open transaction")       \
-  X(kTooManyPendingOffsets, "too many pending transactional offsets")
+  X(kTooManyPendingOffsets, "too many pending transactional offsets")      \
+  /* transactions */                                                       \
+  X(kTxnProducerFenced, "a newer producer has the transactional id")       \
+  X(kInvalidTxnState, "not allowed in the transaction state")              \
+  X(kInvalidProducerIdMapping, "producer id not the transactional id's")   \
+  X(kInvalidTransactionTimeout, "txn timeout outside the broker bounds")   \
+  X(kConcurrentTransactions, "previous transaction still completing")      \
+  X(kTransactionCoordinatorFenced, "marker from an older coordinator")     \
+  X(kTransactionalIdNotFound, "no such transactional id")
 
 enum class Errc : uint8_t {
 #define SLUICE_ERRC_ENUM(name, text) name,

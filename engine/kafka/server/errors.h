@@ -55,6 +55,16 @@ inline constexpr ErrcMapping kErrcToKafka[] = {
     // Kafka has no such limit; the transactional producer treats any unexpected TxnOffsetCommit
     // error as fatal, and POLICY_VIOLATION says "a broker rule refused this" best.
     {broker::Errc::kTooManyPendingOffsets, ErrorCode::POLICY_VIOLATION},
+    // The transaction coordinator reports every fencing as kTxnProducerFenced, as Kafka does; the
+    // handlers of old request versions (InitProducerId < 4, AddPartitionsToTxn / AddOffsetsToTxn /
+    // EndTxn < 2, TxnOffsetCommit < 3) send INVALID_PRODUCER_EPOCH instead, which they understand.
+    {broker::Errc::kTxnProducerFenced, ErrorCode::PRODUCER_FENCED},
+    {broker::Errc::kInvalidTxnState, ErrorCode::INVALID_TXN_STATE},
+    {broker::Errc::kInvalidProducerIdMapping, ErrorCode::INVALID_PRODUCER_ID_MAPPING},
+    {broker::Errc::kInvalidTransactionTimeout, ErrorCode::INVALID_TRANSACTION_TIMEOUT},
+    {broker::Errc::kConcurrentTransactions, ErrorCode::CONCURRENT_TRANSACTIONS},  // retriable
+    {broker::Errc::kTransactionCoordinatorFenced, ErrorCode::TRANSACTION_COORDINATOR_FENCED},
+    {broker::Errc::kTransactionalIdNotFound, ErrorCode::TRANSACTIONAL_ID_NOT_FOUND},
 };
 
 constexpr bool table_is_complete() {
