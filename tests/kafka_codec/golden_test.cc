@@ -191,6 +191,86 @@ TEST(KafkaCodecGolden, InitProducerIdV2ResponseBytes) {
   EXPECT_EQ(out, hex("00000014 0000000b  00000000 0000 0102030405060708 0003"));
 }
 
+// DescribeTransactions v0 (flexible from v0): request header v2, compact array of compact strings.
+TEST(KafkaCodecGolden, DescribeTransactionsV0ByHand) {
+  auto frame = hex("0041 0000 00000003 0001 63 00"  // header v2: api 65, v0, correlation 3, "c", no tags
+                   "03 04 747831 04 747832 00");    // transactional_ids ["tx1", "tx2"], no tags
+  Reader r(frame);
+  auto h = decode_request_header(r);
+  ASSERT_TRUE(h.ok()) << h.error().describe();
+  EXPECT_EQ(h->request_api_key, 65);
+  EXPECT_EQ(h->header_version, 2);
+  DescribeTransactionsRequest req;
+  ASSERT_TRUE(decode(r, 0, req).ok());
+  EXPECT_EQ(r.remaining(), 0u);
+  EXPECT_EQ(req.transactional_ids, (std::vector<std::string>{"tx1", "tx2"}));
+  Writer w;
+  EXPECT_EQ(strip_size(bytes_of(encode_request_frame(w, 0, 3, std::string("c"), req))), frame);
+
+  DescribeTransactionsResponse resp;
+  auto& st = resp.transaction_states.emplace_back();
+  st.transactional_id = "t";
+  st.transaction_state = "Ongoing";
+  st.transaction_timeout_ms = 60000;
+  st.transaction_start_time_ms = 100;
+  st.producer_id = 7;
+  st.producer_epoch = 1;
+  st.topics.push_back({"t", {0, 1}});
+  auto out = strip_size(bytes_of(encode_response_frame(w, 3, 0, resp)));
+  auto expect = hex("00000003 00"                       // response header v1: correlation 3, no tags
+                    "00000000 02"                       // throttle_time_ms, transaction_states (1)
+                    "0000 02 74 08 4f6e676f696e67"      //   error_code, "t", "Ongoing"
+                    "0000ea60 0000000000000064"         //   timeout 60000, start time 100
+                    "0000000000000007 0001"             //   producer id 7, epoch 1
+                    "02 02 74 03 00000000 00000001 00"  //   topics [ {"t", [0, 1]} ]
+                    "00 00");                           //   element tags, message tags
+  EXPECT_EQ(out, expect);
+  DescribeTransactionsResponse back;
+  Reader rb(std::span<const std::byte>(expect).subspan(5));
+  ASSERT_TRUE(decode(rb, 0, back).ok());
+  EXPECT_EQ(rb.remaining(), 0u);
+  EXPECT_TRUE(back == resp);
+}
+
+// ListTransactions v0/v1 (flexible from v0): v1 adds duration_filter (default -1).
+TEST(KafkaCodecGolden, ListTransactionsV0V1ByHand) {
+  ListTransactionsRequest req;
+  req.state_filters = {"Ongoing"};
+  req.producer_id_filters = {5};
+  req.duration_filter = 60000;
+  auto v0 = hex("02 08 4f6e676f696e67  02 0000000000000005  00");
+  auto v1 = hex("02 08 4f6e676f696e67  02 0000000000000005  000000000000ea60  00");
+  EXPECT_EQ(bytes_of(test::encode_body(0, req)), v0);
+  EXPECT_EQ(bytes_of(test::encode_body(1, req)), v1);
+  ListTransactionsRequest back;
+  Reader r0(v0);
+  ASSERT_TRUE(decode(r0, 0, back).ok());
+  EXPECT_EQ(r0.remaining(), 0u);
+  EXPECT_EQ(back.state_filters, req.state_filters);
+  EXPECT_EQ(back.producer_id_filters, req.producer_id_filters);
+  EXPECT_EQ(back.duration_filter, -1);  // absent from v0: the schema default
+  Reader r1(v1);
+  ASSERT_TRUE(decode(r1, 1, back).ok());
+  EXPECT_TRUE(back == req);
+  EXPECT_EQ(request_header_version(ListTransactionsRequest::kApiKey, 0), 2);
+  EXPECT_EQ(response_header_version(ListTransactionsRequest::kApiKey, 1), 1);
+
+  ListTransactionsResponse resp;
+  resp.unknown_state_filters = {"Bogus"};
+  resp.transaction_states.push_back({"t", 7, "Ongoing"});
+  auto body = hex("00000000 0000"                                   // throttle_time_ms, error_code
+                  "02 06 426f677573"                                // unknown_state_filters ["Bogus"]
+                  "02 02 74 0000000000000007 08 4f6e676f696e67 00"  // [ {"t", 7, "Ongoing"} ]
+                  "00");
+  // v1 is the same as v0 on the wire.
+  EXPECT_EQ(bytes_of(test::encode_body(0, resp)), body);
+  EXPECT_EQ(bytes_of(test::encode_body(1, resp)), body);
+  ListTransactionsResponse rback;
+  Reader rr(body);
+  ASSERT_TRUE(decode(rr, 1, rback).ok());
+  EXPECT_TRUE(rback == resp);
+}
+
 // --- captured from real clients ---
 
 struct Capture {

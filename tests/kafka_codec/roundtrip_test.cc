@@ -54,6 +54,19 @@ TEST(KafkaCodecRoundTrip, EveryApiEveryVersion) {
   EXPECT_GT(versions, 300);
 }
 
+// DescribeTransactions (65) and ListTransactions (66): registered in AllApis (so the loop above and
+// the golden/hostile/mutation walks cover them) and round-trip in every version they define.
+TEST(KafkaCodecRoundTrip, DescribeAndListTransactionsEveryVersion) {
+  ASSERT_NE(find_api(DescribeTransactionsRequest::kApiKey), nullptr);
+  EXPECT_EQ(find_api(DescribeTransactionsRequest::kApiKey)->name, "DescribeTransactions");
+  ASSERT_NE(find_api(ListTransactionsRequest::kApiKey), nullptr);
+  EXPECT_EQ(find_api(ListTransactionsRequest::kApiKey)->name, "ListTransactions");
+  EXPECT_EQ(round_trip_all<DescribeTransactionsRequest>(), 1);
+  EXPECT_EQ(round_trip_all<DescribeTransactionsResponse>(), 1);
+  EXPECT_EQ(round_trip_all<ListTransactionsRequest>(), 2);
+  EXPECT_EQ(round_trip_all<ListTransactionsResponse>(), 2);
+}
+
 // What the broker advertises is checked against the definitions where it lives (kafka/server
 // api_table.h, at compile time); here every defined version is covered.
 template <class M>

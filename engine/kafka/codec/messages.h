@@ -16,6 +16,7 @@
 #include "engine/kafka/codec/messages/delete_topics.h"
 #include "engine/kafka/codec/messages/describe_configs.h"
 #include "engine/kafka/codec/messages/describe_groups.h"
+#include "engine/kafka/codec/messages/describe_transactions.h"
 #include "engine/kafka/codec/messages/end_txn.h"
 #include "engine/kafka/codec/messages/fetch.h"
 #include "engine/kafka/codec/messages/find_coordinator.h"
@@ -26,6 +27,7 @@
 #include "engine/kafka/codec/messages/leave_group.h"
 #include "engine/kafka/codec/messages/list_groups.h"
 #include "engine/kafka/codec/messages/list_offsets.h"
+#include "engine/kafka/codec/messages/list_transactions.h"
 #include "engine/kafka/codec/messages/metadata.h"
 #include "engine/kafka/codec/messages/offset_commit.h"
 #include "engine/kafka/codec/messages/offset_fetch.h"
@@ -67,6 +69,8 @@ using AllApis = std::tuple<
     Api<DescribeConfigsRequest, DescribeConfigsResponse>, Api<AlterConfigsRequest, AlterConfigsResponse>,
     Api<SaslAuthenticateRequest, SaslAuthenticateResponse>, Api<CreatePartitionsRequest, CreatePartitionsResponse>,
     Api<DeleteGroupsRequest, DeleteGroupsResponse>,
-    Api<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>>;
+    Api<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>,
+    Api<DescribeTransactionsRequest, DescribeTransactionsResponse>,
+    Api<ListTransactionsRequest, ListTransactionsResponse>>;
 
 }  // namespace sluice::kafka
