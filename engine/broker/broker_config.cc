@@ -99,6 +99,12 @@ Result<void> apply_broker_property(BrokerConfig& c, std::string_view key, std::s
     ok = parse_int(value, c.producer_id_expiration_ms) && c.producer_id_expiration_ms >= 1;
   } else if (key == "sluice.group.compaction.min.records") {
     ok = parse_int(value, c.group_compaction_min_records) && c.group_compaction_min_records >= 1;
+  } else if (key == "transaction.max.timeout.ms") {
+    ok = parse_int(value, c.transaction_max_timeout_ms) && c.transaction_max_timeout_ms >= 1;
+  } else if (key == "transactional.id.expiration.ms") {
+    ok = parse_int(value, c.transactional_id_expiration_ms) && c.transactional_id_expiration_ms >= 1;
+  } else if (key == "transaction.abort.timed.out.transaction.cleanup.interval.ms") {
+    ok = parse_int(value, c.transaction_abort_check_interval_ms) && c.transaction_abort_check_interval_ms >= 1;
   } else if (key == "log.retention.check.interval.ms") {
     ok = parse_int(value, c.retention_check_interval_ms) && c.retention_check_interval_ms >= 1;
   } else if (key == "log.retention.hours" || key == "log.retention.minutes") {

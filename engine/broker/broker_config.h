@@ -43,9 +43,13 @@ struct BrokerConfig {
   int32_t group_initial_rebalance_delay_ms = 0;
   int64_t offsets_retention_minutes = 10080;
   int64_t producer_id_expiration_ms = 86400000;
-  uint64_t group_compaction_min_records = 20000;  // sluice.group.compaction.min.records
-  int64_t retention_check_interval_ms = 300000;   // log.retention.check.interval.ms
-  std::string ready_file;                         // written with the bound port once listening (tests)
+  uint64_t group_compaction_min_records = 20000;       // sluice.group.compaction.min.records
+  int32_t transaction_max_timeout_ms = 900000;         // transaction.max.timeout.ms
+  int64_t transactional_id_expiration_ms = 604800000;  // transactional.id.expiration.ms
+  // transaction.abort.timed.out.transaction.cleanup.interval.ms
+  int64_t transaction_abort_check_interval_ms = 10000;
+  int64_t retention_check_interval_ms = 300000;  // log.retention.check.interval.ms
+  std::string ready_file;                        // written with the bound port once listening (tests)
   TopicDefaults topic_defaults;
 };
 

@@ -9,6 +9,7 @@
 #include "engine/core/catalogue_store.h"
 #include "engine/core/group_service.h"
 #include "engine/core/shard_state.h"
+#include "engine/core/transactions.h"
 #include "engine/core/when_all.h"
 #include "io/cross_shard.h"
 
@@ -182,6 +183,7 @@ io::Task<int> apply_catalogue(broker::Catalogue snapshot) {
   }
   co_await when_all(std::move(opens));
   co_await start_group_services();
+  co_await start_txn_services();
   st.open_failures = failed;
   co_return failed;
 }
@@ -195,9 +197,11 @@ io::Task<Result<void>> load_and_publish_catalogue() {
   bool changed = false;
   // The internal group topic: one partition per shard, partition i on shard i. After a restart
   // with another shard count it keeps its partition count (groups hash to the same partition).
-  if (!st.catalogue.find(kGroupTopic)) {
+  // The internal transaction topic likewise (transactional ids hash over its partitions).
+  for (const char* internal : {kGroupTopic, kTxnTopic}) {
+    if (st.catalogue.find(internal)) continue;
     broker::TopicInfo t;
-    t.name = kGroupTopic;
+    t.name = internal;
     t.internal = true;
     t.topic_id = broker::random_uuid();
     t.configs = {{"retention.ms", "-1"}, {"segment.bytes", "16777216"}};

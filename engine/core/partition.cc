@@ -1,5 +1,6 @@
 #include "engine/core/partition.h"
 
+#include "engine/core/yield.h"
 #include "engine/log/log_error.h"
 
 namespace sluice::core {
@@ -25,15 +26,6 @@ void pulse(io::Event& e) {
   e.reset();
 }
 
-// Suspends and is resumed on the shard's next run-loop pass (works while the shard drains).
-struct YieldToLoop : io::detail::ReadyNode {
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) noexcept {
-    handle = h;
-    io::Shard::current().schedule(this);
-  }
-  void await_resume() const noexcept {}
-};
 }  // namespace
 
 Partition::Partition(log::FileSystem& fs, std::string dir, std::string topic, int32_t index,
@@ -168,7 +160,7 @@ io::Task<void> Partition::restore_producer_state() {
   seen_log_start_offset_ = start;
 }
 
-io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records, TransactionCheck transaction) {
+io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records) {
   io::Shard::current().assert_owner(owner_shard_);
   ProduceOutcome out;
   out.log_start_offset = log_->log_start_offset();
@@ -203,14 +195,6 @@ io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records, 
     co_return out;
   }
   const log::BatchHeader& h = validated.value();
-  // A transactional batch opens a transaction that only a coordinator's marker ends; one the
-  // coordinator does not know of would hold the last stable offset (and read_committed
-  // consumers) forever. Only the edge that checked the transaction lets one through.
-  if (h.is_transactional() && transaction != TransactionCheck::kVerified) {
-    out.error = Errc::kInvalidRecord;
-    out.error_message = "transactional batch from a producer that is not in a transaction";
-    co_return out;
-  }
   broker::BatchIdentity id = identity_of(h);
   broker::SequenceVerdict verdict = producers_.check(id);
   if (verdict.check == broker::SequenceCheck::out_of_order) {
@@ -220,6 +204,17 @@ io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records, 
   if (verdict.check == broker::SequenceCheck::invalid_epoch) {
     out.error = Errc::kProducerFenced;
     co_return out;
+  }
+  // A transactional batch opens a transaction that only a coordinator's marker ends; one the
+  // coordinator did not admit here would hold the last stable offset (and read_committed
+  // consumers) forever. (A duplicate is already in the log: it is answered as before.)
+  if (h.is_transactional() && verdict.check != broker::SequenceCheck::duplicate) {
+    auto admitted = admitted_.find(h.producer_id);
+    if (admitted == admitted_.end() || admitted->second != h.producer_epoch) {
+      out.error = Errc::kInvalidTxnState;
+      out.error_message = "transactional batch for a partition not in the producer's transaction";
+      co_return out;
+    }
   }
   int64_t last_offset = -1;
   if (verdict.check == broker::SequenceCheck::duplicate) {
@@ -278,6 +273,14 @@ void Partition::observe_transaction(const log::BatchHeader& h, std::span<const s
   txns_.on_marker(h.producer_id, marker->type == log::ControlType::kCommit, base_offset);
 }
 
+void Partition::admit_transaction(int64_t producer_id, int16_t epoch) {
+  io::Shard::current().assert_owner(owner_shard_);
+  SLUICE_ASSERT(producer_id >= 0 && epoch >= 0);
+  // An older epoch never replaces a newer one (a late admission of a fenced producer).
+  auto [it, inserted] = admitted_.emplace(producer_id, epoch);
+  if (!inserted && it->second < epoch) it->second = epoch;
+}
+
 io::Task<ProduceOutcome> Partition::append_control(const log::ControlMarker& marker) {
   io::Shard::current().assert_owner(owner_shard_);
   SLUICE_ASSERT(marker.producer_id >= 0 && marker.producer_epoch >= 0);
@@ -299,6 +302,9 @@ io::Task<ProduceOutcome> Partition::append_control(const log::ControlMarker& mar
   const log::BatchHeader& h = validated.value();
   if (!append_and_record(batch, h, identity_of(h), out)) co_return out;
   SLUICE_ASSERT(out.last_offset == out.base_offset);
+  // The transaction ended here: its producer writes transactionally again only once admitted.
+  if (auto it = admitted_.find(marker.producer_id); it != admitted_.end() && it->second <= marker.producer_epoch)
+    admitted_.erase(it);
   request_flush();
   out.log_start_offset = log_->log_start_offset();
   co_return out;

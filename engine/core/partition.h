@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "alloc/iobuf.h"
@@ -47,9 +48,6 @@ struct ProduceOutcome {
 // watermark; read_committed up to the last stable offset, with the aborted transactions whose
 // records it must drop.
 enum class Isolation : int8_t { kReadUncommitted = 0, kReadCommitted = 1 };
-
-// What the caller of produce() checked about a transactional batch.
-enum class TransactionCheck : int8_t { kNone, kVerified };
 
 struct FetchOutcome {
   Errc error = Errc::kOk;
@@ -107,10 +105,12 @@ class Partition {
 
   // Validates and appends the records of one produce request partition (exactly one batch, as
   // Kafka requires for v3+), applying idempotence. Starts a background flush (group commit).
-  // A transactional batch is refused unless the caller verified that its producer id and epoch
-  // have this partition in their ongoing transaction (kVerified).
-  io::Task<ProduceOutcome> produce(std::span<const std::byte> records,
-                                   TransactionCheck transaction = TransactionCheck::kNone);
+  // A transactional batch is refused (kInvalidTxnState) unless the transaction coordinator
+  // admitted its producer id and epoch here (admit_transaction) and no marker ended it since.
+  io::Task<ProduceOutcome> produce(std::span<const std::byte> records);
+  // The coordinator's word that (producer_id, epoch) has this partition in its ongoing
+  // transaction: its transactional batches are accepted until a marker ends the transaction.
+  void admit_transaction(int64_t producer_id, int16_t epoch);
   // Appends a transaction marker (a coordinator's call, never a client's): one control batch
   // ending `marker.producer_id`'s transaction here. kProducerFenced when the producer already
   // moved to a newer epoch (nothing is written). wait_durable() covers it like a produce.
@@ -173,6 +173,9 @@ class Partition {
   std::unique_ptr<log::PartitionLog> log_;
   broker::ProducerStateTable producers_;
   broker::TxnIndex txns_;  // open and aborted transactions; saved in the producer snapshots
+  // Producers the coordinator admitted to write transactionally here, with their epoch. Bounded
+  // by the transactions in progress (only the coordinator adds; markers remove).
+  std::unordered_map<int64_t, int16_t> admitted_;
   broker::ProducerSnapshotStore snapshots_;
   ProducerStateRestore restore_;
   // A snapshot captured at a roll (encoded at once, since the table moves on), written by

@@ -15,6 +15,7 @@
 #include "engine/core/byte_budget.h"
 #include "engine/core/group_service.h"
 #include "engine/core/partition.h"
+#include "engine/core/txn_service.h"
 #include "engine/log/async_sync.h"
 #include "engine/log/clock.h"
 #include "engine/log/file_io.h"
@@ -45,6 +46,7 @@ struct ShardState {
   broker::Catalogue catalogue;  // replica (authoritative on shard 0)
   std::map<PartitionKey, std::unique_ptr<Partition>, PartitionKeyLess> partitions;  // owned by this shard
   std::map<int32_t, std::unique_ptr<GroupService>> groups;                          // by __consumer_offsets partition
+  std::map<int32_t, std::unique_ptr<TxnService>> txns;                              // by __transaction_state partition
   std::unique_ptr<log::FileSystem> fs;
   std::unique_ptr<log::Clock> clock = std::make_unique<log::SystemClock>();  // wall clock unless a test injects one
   log::AsyncMutex admin_mutex;

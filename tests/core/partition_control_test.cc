@@ -17,6 +17,12 @@ using testing::open_partition;
 
 constexpr int64_t kProducerId = 4242;
 
+// Admits the producer at `p` (the coordinator's AddPartitionsToTxn) and produces the batch.
+io::Task<ProduceOutcome> produce_in_txn(Partition& p, std::span<const std::byte> batch, int16_t epoch) {
+  p.admit_transaction(kProducerId, epoch);
+  co_return co_await p.produce(batch);
+}
+
 std::vector<std::byte> transactional_batch(int16_t epoch, int32_t base_sequence, int count) {
   log::BatchSpec s;
   s.attributes = log::batch_attr::kTransactional;
@@ -65,7 +71,7 @@ TEST(PartitionControl, MarkerEndsTheTransactionAndReadsBack) {
     auto p = co_await open_partition(fs, clock, "t", 0);
     if (!p) co_return;
     auto data = transactional_batch(0, 0, 3);
-    ProduceOutcome produced = co_await p->produce(data, TransactionCheck::kVerified);
+    ProduceOutcome produced = co_await produce_in_txn(*p, data, 0);
     EXPECT_EQ(produced.error, Errc::kOk);
     EXPECT_EQ(produced.base_offset, 0);
     ProduceOutcome m = co_await p->append_control(marker(0, log::ControlType::kCommit));
@@ -100,7 +106,7 @@ TEST(PartitionControl, MarkerFromAnOlderEpochIsRefusedAndWritesNothing) {
     auto p = co_await open_partition(fs, clock, "t", 0);
     if (!p) co_return;
     auto data = transactional_batch(2, 0, 1);
-    ProduceOutcome produced = co_await p->produce(data, TransactionCheck::kVerified);
+    ProduceOutcome produced = co_await produce_in_txn(*p, data, 2);
     EXPECT_EQ(produced.error, Errc::kOk);
     const int64_t end = p->log_end_offset();
     ProduceOutcome stale = co_await p->append_control(marker(1, log::ControlType::kAbort));
@@ -113,7 +119,7 @@ TEST(PartitionControl, MarkerFromAnOlderEpochIsRefusedAndWritesNothing) {
     EXPECT_EQ(bumped.error, Errc::kOk);
     // The bump fenced the producer's old epoch for data too.
     auto zombie = transactional_batch(2, 1, 1);
-    ProduceOutcome refused = co_await p->produce(zombie, TransactionCheck::kVerified);
+    ProduceOutcome refused = co_await produce_in_txn(*p, zombie, 2);
     EXPECT_EQ(refused.error, Errc::kProducerFenced);
     co_await p->close();
   });
@@ -129,7 +135,7 @@ TEST(PartitionControl, MarkerEpochSurvivesACrash) {
       auto p = co_await open_partition(fs, clock, "t", 0);
       if (!p) co_return;
       auto data = transactional_batch(0, 0, 2);
-      ProduceOutcome produced = co_await p->produce(data, TransactionCheck::kVerified);
+      ProduceOutcome produced = co_await produce_in_txn(*p, data, 0);
       EXPECT_EQ(produced.error, Errc::kOk);
       ProduceOutcome m = co_await p->append_control(marker(5, log::ControlType::kAbort));
       EXPECT_EQ(m.error, Errc::kOk);
@@ -142,7 +148,7 @@ TEST(PartitionControl, MarkerEpochSurvivesACrash) {
     if (!again) co_return;
     EXPECT_EQ(again->log_end_offset(), 3);
     auto zombie = transactional_batch(4, 0, 1);
-    ProduceOutcome refused = co_await again->produce(zombie, TransactionCheck::kVerified);
+    ProduceOutcome refused = co_await produce_in_txn(*again, zombie, 4);
     EXPECT_EQ(refused.error, Errc::kProducerFenced);
     ProduceOutcome stale = co_await again->append_control(marker(4, log::ControlType::kCommit));
     EXPECT_EQ(stale.error, Errc::kProducerFenced);
@@ -170,9 +176,12 @@ TEST(PartitionControl, ClientsCannotAppendControlBatches) {
 
 std::vector<std::byte> plain(int count) { return testing::plain_batch(count, 10); }
 
-io::Task<void> produce_durably(Partition& p, std::span<const std::byte> batch,
-                               TransactionCheck check = TransactionCheck::kVerified) {
-  ProduceOutcome o = co_await p.produce(batch, check);
+// Produces durably; a transactional batch's producer is admitted first (epoch from the batch).
+io::Task<void> produce_durably(Partition& p, std::span<const std::byte> batch) {
+  auto h = log::parse_batch_header(batch);
+  EXPECT_TRUE(h.ok());
+  if (h.ok() && h->is_transactional()) p.admit_transaction(h->producer_id, h->producer_epoch);
+  ProduceOutcome o = co_await p.produce(batch);
   EXPECT_EQ(o.error, Errc::kOk);
   if (o.error != Errc::kOk) co_return;
   const bool durable = co_await p.wait_durable(o);
@@ -195,9 +204,23 @@ TEST(PartitionTransactions, UnverifiedTransactionalBatchesAreRefused) {
     if (!p) co_return;
     auto data = transactional_batch(0, 0, 2);
     ProduceOutcome o = co_await p->produce(data);
-    EXPECT_EQ(o.error, Errc::kInvalidRecord);
+    EXPECT_EQ(o.error, Errc::kInvalidTxnState);
     EXPECT_EQ(p->log_end_offset(), 0);
     EXPECT_EQ(p->transactions().open_count(), 0u);
+    // Admitted with another epoch: refused too.
+    p->admit_transaction(kProducerId, 1);
+    ProduceOutcome other_epoch = co_await p->produce(data);
+    EXPECT_EQ(other_epoch.error, Errc::kInvalidTxnState);
+    // The admitted epoch writes; a marker ends the admission: the next transaction must be
+    // admitted again.
+    auto current = transactional_batch(1, 0, 2);
+    ProduceOutcome admitted = co_await p->produce(current);
+    EXPECT_EQ(admitted.error, Errc::kOk);
+    ProduceOutcome ended = co_await p->append_control(marker(1, log::ControlType::kCommit));
+    EXPECT_EQ(ended.error, Errc::kOk);
+    auto next = transactional_batch(1, 2, 1);
+    ProduceOutcome after_marker = co_await p->produce(next);
+    EXPECT_EQ(after_marker.error, Errc::kInvalidTxnState);
     co_await p->close();
   });
   if (!ran) GTEST_SKIP() << "io_uring unavailable";
@@ -209,9 +232,9 @@ TEST(PartitionTransactions, OpenTransactionHoldsTheLastStableOffsetUntilCommit) 
   bool ran = on_shard([&]() -> io::Task<void> {
     auto p = co_await open_partition(fs, clock, "t", 0);
     if (!p) co_return;
-    co_await produce_durably(*p, plain(2));                           // 0..1
-    co_await produce_durably(*p, transactional_batch(0, 0, 3));       // 2..4
-    co_await produce_durably(*p, plain(1), TransactionCheck::kNone);  // 5
+    co_await produce_durably(*p, plain(2));                      // 0..1
+    co_await produce_durably(*p, transactional_batch(0, 0, 3));  // 2..4
+    co_await produce_durably(*p, plain(1));                      // 5
     EXPECT_EQ(p->high_watermark(), 6);
     EXPECT_EQ(p->last_stable_offset(), 2);
     FetchOutcome committed = co_await p->fetch(0, 1 << 20, Isolation::kReadCommitted);
@@ -241,9 +264,9 @@ TEST(PartitionTransactions, ReadCommittedFetchNamesTheAbortedTransactions) {
   bool ran = on_shard([&]() -> io::Task<void> {
     auto p = co_await open_partition(fs, clock, "t", 0);
     if (!p) co_return;
-    co_await produce_durably(*p, transactional_batch(0, 0, 2));       // 0..1
-    co_await mark_durably(*p, log::ControlType::kAbort);              // 2
-    co_await produce_durably(*p, plain(1), TransactionCheck::kNone);  // 3
+    co_await produce_durably(*p, transactional_batch(0, 0, 2));  // 0..1
+    co_await mark_durably(*p, log::ControlType::kAbort);         // 2
+    co_await produce_durably(*p, plain(1));                      // 3
     FetchOutcome f = co_await p->fetch(0, 1 << 20, Isolation::kReadCommitted);
     EXPECT_EQ(f.error, Errc::kOk);
     EXPECT_EQ(f.aborted, (std::vector<broker::AbortedTxn>{{kProducerId, 0, 2}}));

@@ -59,11 +59,17 @@ inline constexpr ServedApi kServedApis[] = {
     detail::served<CreateTopicsRequest>(2, 4, 2, handle_create_topics),
     detail::served<DeleteTopicsRequest>(1, 3, 1, handle_delete_topics),
     detail::served<InitProducerIdRequest>(0, 4, 0, handle_init_producer_id),
+    detail::served<AddPartitionsToTxnRequest>(0, 3, 0, handle_add_partitions_to_txn),
+    detail::served<AddOffsetsToTxnRequest>(0, 3, 0, handle_add_offsets_to_txn),
+    detail::served<EndTxnRequest>(0, 3, 0, handle_end_txn),
+    detail::served<TxnOffsetCommitRequest>(0, 3, 0, handle_txn_offset_commit),
     detail::served<DescribeConfigsRequest>(1, 3, 1, handle_describe_configs),
     detail::served<AlterConfigsRequest>(0, 1, 0, handle_alter_configs),
     detail::served<CreatePartitionsRequest>(0, 1, 0, handle_create_partitions),
     detail::served<DeleteGroupsRequest>(0, 1, 0, handle_delete_groups),
     detail::served<IncrementalAlterConfigsRequest>(0, 1, 0, handle_incremental_alter_configs),
+    detail::served<DescribeTransactionsRequest>(0, 0, 0, handle_describe_transactions),
+    detail::served<ListTransactionsRequest>(0, 0, 0, handle_list_transactions),
 };
 
 namespace detail {

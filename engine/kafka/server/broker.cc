@@ -181,7 +181,11 @@ io::Task<void> shard_main(unsigned id, io::Runtime* rt) {
   co_await io::Shard::current().wait_stop();
   st.stopping = true;
   if (g_servers[id].listener) g_servers[id].listener->close();
-  st.groups.clear();  // waiting JoinGroup/SyncGroup calls are answered COORDINATOR_NOT_AVAILABLE
+  // Marker writes first (they may be completing offsets in a group service), then the groups:
+  // waiting JoinGroup/SyncGroup calls are answered COORDINATOR_NOT_AVAILABLE.
+  for (auto& [partition, svc] : st.txns) co_await svc->stop();
+  st.txns.clear();
+  st.groups.clear();
   co_await core::close_all_partitions();
 }
 

@@ -82,4 +82,11 @@ constexpr ErrorCode to_kafka(broker::Errc e) noexcept {
 // For the int16 error_code fields of the message structs.
 constexpr int16_t kafka_code(broker::Errc e) noexcept { return code(to_kafka(e)); }
 
+// Transaction APIs: versions older than PRODUCER_FENCED (90) get INVALID_PRODUCER_EPOCH (47) for
+// a fenced producer, as Kafka answers them. `fenced_code_known` says the version knows 90.
+constexpr int16_t txn_kafka_code(broker::Errc e, bool fenced_code_known) noexcept {
+  if (e == broker::Errc::kTxnProducerFenced && !fenced_code_known) return code(ErrorCode::INVALID_PRODUCER_EPOCH);
+  return kafka_code(e);
+}
+
 }  // namespace sluice::kafka

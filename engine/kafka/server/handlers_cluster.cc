@@ -80,16 +80,16 @@ io::Task<FindCoordinatorResponse> find_coordinator(RequestContext& ctx, FindCoor
   auto answer = [&](const std::string& key, int8_t key_type, int16_t& error, std::optional<std::string>& msg,
                     int32_t& node, std::string& host, int32_t& port) {
     (void)key;
-    if (key_type == 0) {  // group: every group has its coordinator on this node
+    // Groups (0) and transactional ids (1): every coordinator of either kind is on this node.
+    if (key_type == 0 || key_type == 1) {
       error = 0;
       msg = std::nullopt;
       node = st.config->node_id;
       host = st.advertised_host;
       port = st.advertised_port;
     } else {
-      // Transactions are not implemented yet: no transaction coordinator to find.
-      error = code(key_type == 1 ? ErrorCode::COORDINATOR_NOT_AVAILABLE : ErrorCode::INVALID_REQUEST);
-      msg = key_type == 1 ? "Transactions are not supported by this broker" : "Unknown coordinator key type";
+      error = code(ErrorCode::INVALID_REQUEST);
+      msg = "Unknown coordinator key type";
       node = -1;
       host = "";
       port = -1;
@@ -108,10 +108,10 @@ io::Task<FindCoordinatorResponse> find_coordinator(RequestContext& ctx, FindCoor
   co_return resp;
 }
 
-io::Task<InitProducerIdResponse> init_producer_id(RequestContext&, InitProducerIdRequest& req) {
+io::Task<InitProducerIdResponse> init_producer_id(RequestContext& ctx, InitProducerIdRequest& req) {
   InitProducerIdResponse resp;
   if (req.transactional_id && !req.transactional_id->empty()) {
-    resp.error_code = code(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    resp = co_await txn_init_producer_id(req, ctx.header.request_api_version);
     co_return resp;
   }
   // KIP-360: an idempotent producer that knows its id asks for an epoch bump.

@@ -77,7 +77,6 @@ io::Task<HandlerOutput> produce(RequestContext& ctx) {
   const int16_t version = ctx.header.request_api_version;
   const bool accepted = version >= served_api<ProduceRequest>().accepted_min_version;
   const bool acks_ok = req.acks == 0 || req.acks == 1 || req.acks == -1;
-  const bool transactional = req.transactional_id.has_value() && !req.transactional_id->empty();
 
   std::vector<ProduceItem> items;
   for (const auto& t : req.topic_data)
@@ -88,7 +87,6 @@ io::Task<HandlerOutput> produce(RequestContext& ctx) {
     int owner = owner_of(*it.topic, it.partition);
     if (!accepted) it.wire_error = ErrorCode::UNSUPPORTED_VERSION;
     else if (!acks_ok) it.wire_error = ErrorCode::INVALID_REQUIRED_ACKS;
-    else if (transactional) it.wire_error = ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
     else if (owner < 0) it.outcome.error = core::Errc::kUnknownPartition;
     else if (it.records.empty()) it.outcome.error = core::Errc::kInvalidRecord;
     else if (version < 7 && is_zstd_batch(it.records)) it.wire_error = ErrorCode::UNSUPPORTED_COMPRESSION_TYPE;

@@ -211,6 +211,52 @@ io::Task<OffsetCommitResponse> offset_commit(RequestContext&, OffsetCommitReques
   co_return resp;
 }
 
+// TxnOffsetCommit: the offsets wait in the group as pending for the producer until its
+// transaction's marker reaches this group partition (commit: they become the committed offsets;
+// abort: they are dropped). KIP-447 member checks from v3.
+io::Task<TxnOffsetCommitResponse> txn_offset_commit(RequestContext& ctx, TxnOffsetCommitRequest& req) {
+  const int16_t version = ctx.header.request_api_version;
+  group::TxnOffsetCommitRequest g;
+  g.group_id = req.group_id;
+  g.transactional_id = req.transactional_id;
+  g.producer_id = req.producer_id;
+  g.producer_epoch = req.producer_epoch;
+  g.generation_id = req.generation_id;
+  g.member_id = req.member_id;
+  g.group_instance_id = req.group_instance_id;
+  g.api_version = version;
+  for (const auto& t : req.topics) {
+    group::OffsetCommitTopic gt;
+    gt.name = t.name;
+    for (const auto& p : t.partitions)
+      gt.partitions.push_back({p.partition_index, p.committed_offset, p.committed_leader_epoch, p.committed_metadata});
+    g.topics.push_back(std::move(gt));
+  }
+  group::OffsetCommitResult unavailable;
+  for (const auto& t : g.topics) {
+    group::OffsetCommitTopicResult tr{t.name, {}};
+    for (const auto& p : t.partitions) tr.partitions.push_back({p.partition, core::Errc::kCoordinatorNotAvailable});
+    unavailable.topics.push_back(std::move(tr));
+  }
+  auto fn = [g, unavailable](core::GroupService& svc) -> io::Task<group::OffsetCommitResult> {
+    auto resp = svc.coordinator().txn_offset_commit(g, svc.now_ms());
+    co_await svc.persist();
+    // Pending offsets are acknowledged only once durable, like any commit.
+    bool durable = co_await svc.wait_durable();
+    if (!durable) co_return unavailable;
+    co_return resp;
+  };
+  auto r = co_await on_coordinator<group::OffsetCommitResult>(req.group_id, unavailable, std::move(fn));
+  TxnOffsetCommitResponse resp;
+  for (const auto& t : r.topics) {
+    TxnOffsetCommitResponse::TxnOffsetCommitResponseTopic wt;
+    wt.name = t.name;
+    for (const auto& p : t.partitions) wt.partitions.push_back({p.partition, txn_kafka_code(p.error, version >= 3)});
+    resp.topics.push_back(std::move(wt));
+  }
+  co_return resp;
+}
+
 io::Task<OffsetFetchResponse> offset_fetch(RequestContext& ctx, OffsetFetchRequest& req) {
   group::OffsetFetchRequest g;
   g.group_id = req.group_id;
@@ -344,6 +390,9 @@ io::Task<HandlerOutput> handle_leave_group(RequestContext& ctx) {
 }
 io::Task<HandlerOutput> handle_offset_commit(RequestContext& ctx) {
   co_return co_await typed_handler<OffsetCommitRequest, OffsetCommitResponse>(ctx, offset_commit);
+}
+io::Task<HandlerOutput> handle_txn_offset_commit(RequestContext& ctx) {
+  co_return co_await typed_handler<TxnOffsetCommitRequest, TxnOffsetCommitResponse>(ctx, txn_offset_commit);
 }
 io::Task<HandlerOutput> handle_offset_fetch(RequestContext& ctx) {
   co_return co_await typed_handler<OffsetFetchRequest, OffsetFetchResponse>(ctx, offset_fetch);

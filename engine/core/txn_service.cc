@@ -1,0 +1,123 @@
+#include "engine/core/txn_service.h"
+
+#include <chrono>
+#include <utility>
+
+#include "engine/core/group_service.h"
+#include "engine/core/yield.h"
+
+namespace sluice::core {
+namespace {
+// A job whose markers could not all be written (a partition closing, a disk error) is tried
+// again after this; Kafka's marker channel retries the same way, forever.
+constexpr auto kMarkerRetryDelay = std::chrono::milliseconds(100);
+// Bounds what one pass of the loop does before it yields to other work on the shard.
+constexpr std::size_t kMaxJobsPerPass = 64;
+}  // namespace
+
+int32_t txn_partition(const std::string& transactional_id, int32_t partition_count) {
+  return group_partition(transactional_id, partition_count);
+}
+
+TxnService::TxnService(Partition* partition, log::Clock* clock, const txn::Config& config,
+                       uint64_t compaction_min_records, MarkerWriter writer)
+    : host_(partition, clock, compaction_min_records), writer_(std::move(writer)) {
+  SLUICE_ASSERT(writer_ != nullptr);
+  coordinator_ = std::make_unique<txn::TransactionCoordinator>(
+      config,
+      [this](txn::Record r) {
+        host_.emit(KeyValue{std::move(r.key), std::move(r.value)});
+      },
+      [this](txn::MarkerJob job) { queue(std::move(job)); });
+  host_.attach(this);
+}
+
+TxnService::~TxnService() = default;
+
+void TxnService::queue(txn::MarkerJob job) {
+  // During replay the coordinator emits nothing; pending jobs are taken after it (load()).
+  SLUICE_ASSERT(!loading_);
+  jobs_.push_back(std::move(job));
+  jobs_ready_.set();
+}
+
+io::Task<void> TxnService::load() {
+  loading_ = true;
+  co_await host_.load();
+  loading_ = false;
+  for (txn::MarkerJob& job : coordinator_->pending_marker_jobs()) queue(std::move(job));
+}
+
+io::Task<void> TxnService::stop() {
+  stopping_ = true;
+  jobs_ready_.set();
+  while (loop_running_) {
+    // Event::wait does not suspend once the shard is stopping: then yield to the run loop.
+    const bool woken = co_await loop_done_.wait(std::chrono::milliseconds(100));
+    if (!woken && loop_running_) co_await YieldToLoop{};
+  }
+}
+
+io::Task<void> TxnService::marker_loop(const bool* stopping) {
+  SLUICE_ASSERT(!loop_running_);
+  loop_running_ = true;
+  co_await run_markers(stopping);
+  loop_running_ = false;
+  loop_done_.set();
+}
+
+io::Task<void> TxnService::run_markers(const bool* stopping) {
+  while (!*stopping && !stopping_) {
+    if (jobs_.empty()) {
+      jobs_ready_.reset();
+      (void)co_await jobs_ready_.wait(std::chrono::seconds(1));
+      continue;
+    }
+    // The record that prepared each queued job was emitted before it: once it is durable the
+    // markers may go out (a crash before that forgets the prepare, and the markers with it).
+    co_await host_.persist();
+    const bool durable = co_await host_.wait_durable();
+    if (!durable) {
+      (void)co_await io::sleep_for(kMarkerRetryDelay);
+      continue;
+    }
+    bool failed = false;
+    for (std::size_t n = 0; n < kMaxJobsPerPass && !jobs_.empty() && !*stopping && !stopping_; ++n) {
+      txn::MarkerJob job = std::move(jobs_.front());
+      jobs_.pop_front();
+      const bool written = co_await writer_(job);
+      if (!written) {
+        jobs_.push_back(std::move(job));
+        failed = true;
+        break;
+      }
+      // A job fenced meanwhile (the id moved on) gets an error here and changes nothing.
+      (void)coordinator_->markers_written(job.transactional_id, job.producer_id, job.producer_epoch, job.commit,
+                                          host_.now_ms());
+    }
+    co_await host_.persist();
+    co_await host_.compact_if_needed();
+    if (failed && !*stopping && !stopping_) (void)co_await io::sleep_for(kMarkerRetryDelay);
+  }
+}
+
+Result<void> TxnService::replay(KeyValue record) {
+  return coordinator_->replay(txn::Record{std::move(record.key), std::move(record.value)});
+}
+
+std::vector<KeyValue> TxnService::snapshot() const {
+  std::vector<txn::Record> records = coordinator_->snapshot();
+  std::vector<KeyValue> out;
+  out.reserve(records.size());
+  for (auto& r : records) out.push_back(KeyValue{std::move(r.key), std::move(r.value)});
+  return out;
+}
+
+int64_t TxnService::next_deadline_ms() const {
+  const int64_t next = coordinator_->next_deadline_ms();
+  return next == txn::kNoDeadline ? kNoTimer : next;
+}
+
+void TxnService::tick(int64_t now_ms) { coordinator_->tick(now_ms); }
+
+}  // namespace sluice::core
