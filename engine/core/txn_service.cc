@@ -1,9 +1,11 @@
 #include "engine/core/txn_service.h"
 
 #include <chrono>
+#include <memory>
 #include <utility>
 
 #include "engine/core/group_service.h"
+#include "engine/core/when_all.h"
 #include "engine/core/yield.h"
 
 namespace sluice::core {
@@ -81,23 +83,47 @@ io::Task<void> TxnService::run_markers(const bool* stopping) {
       (void)co_await io::sleep_for(kMarkerRetryDelay);
       continue;
     }
-    bool failed = false;
-    for (std::size_t n = 0; n < kMaxJobsPerPass && !jobs_.empty() && !*stopping && !stopping_; ++n) {
-      txn::MarkerJob job = std::move(jobs_.front());
+    // The jobs of one pass are written concurrently (each to its partitions, each partition's
+    // marker in its own group commit), so many producers' commits share syncs.
+    std::vector<txn::MarkerJob> batch;
+    while (batch.size() < kMaxJobsPerPass && !jobs_.empty()) {
+      batch.push_back(std::move(jobs_.front()));
       jobs_.pop_front();
-      const bool written = co_await writer_(job);
-      if (!written) {
-        jobs_.push_back(std::move(job));
+    }
+    auto written = std::make_unique<bool[]>(batch.size());
+    std::vector<io::Task<void>> writes;
+    writes.reserve(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) writes.push_back(write_one(&batch[i], &written[i]));
+    co_await when_all(std::move(writes));
+    bool failed = false;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (!written[i]) {
+        jobs_.push_back(std::move(batch[i]));
         failed = true;
-        break;
+        continue;
       }
       // A job fenced meanwhile (the id moved on) gets an error here and changes nothing.
-      (void)coordinator_->markers_written(job.transactional_id, job.producer_id, job.producer_epoch, job.commit,
-                                          host_.now_ms());
+      (void)coordinator_->markers_written(batch[i].transactional_id, batch[i].producer_id, batch[i].producer_epoch,
+                                          batch[i].commit, host_.now_ms());
     }
+    markers_done_.set();
+    markers_done_.reset();
     co_await host_.persist();
     co_await host_.compact_if_needed();
     if (failed && !*stopping && !stopping_) (void)co_await io::sleep_for(kMarkerRetryDelay);
+  }
+}
+
+io::Task<void> TxnService::write_one(const txn::MarkerJob* job, bool* written) { *written = co_await writer_(*job); }
+
+io::Task<void> TxnService::wait_markers(std::string transactional_id, int64_t deadline_ms) {
+  for (;;) {
+    auto m = coordinator_->transaction(transactional_id);
+    if (!m || (m->state != txn::TxnState::kPrepareCommit && m->state != txn::TxnState::kPrepareAbort)) co_return;
+    const int64_t left_ms = deadline_ms - host_.now_ms();
+    if (left_ms <= 0 || stopping_) co_return;
+    const bool woken = co_await markers_done_.wait(std::chrono::milliseconds(left_ms));
+    if (!woken && stopping_) co_return;
   }
 }
 

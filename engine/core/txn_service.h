@@ -48,6 +48,9 @@ class TxnService final : private CoordinatorStateMachine {
   // service may be destroyed after this.
   io::Task<void> stop();
   std::size_t queued_marker_jobs() const { return jobs_.size(); }
+  // Completes once the id's transaction is no longer PrepareCommit / PrepareAbort (its markers are
+  // written), or at deadline_ms (by the service's clock) or stop.
+  io::Task<void> wait_markers(std::string transactional_id, int64_t deadline_ms);
 
  private:
   Result<void> replay(KeyValue record) override;
@@ -56,6 +59,7 @@ class TxnService final : private CoordinatorStateMachine {
   void tick(int64_t now_ms) override;
   void queue(txn::MarkerJob job);
   io::Task<void> run_markers(const bool* stopping);
+  io::Task<void> write_one(const txn::MarkerJob* job, bool* written);
 
   CoordinatorHost host_;
   std::unique_ptr<txn::TransactionCoordinator> coordinator_;
@@ -63,6 +67,7 @@ class TxnService final : private CoordinatorStateMachine {
   std::deque<txn::MarkerJob> jobs_;
   io::Event jobs_ready_;
   io::Event loop_done_;
+  io::Event markers_done_;  // pulsed after every pass of the marker loop
   bool loading_ = false;
   bool stopping_ = false;
   bool loop_running_ = false;

@@ -55,6 +55,9 @@ io::Task<bool> made_durable(core::TxnService& svc) {
   co_return durable;
 }
 
+// How long EndTxn waits for its markers before answering anyway (they still follow).
+constexpr int64_t kEndTxnMarkerWaitMs = 5000;
+
 int32_t offsets_partition(const std::string& group_id) {
   const broker::TopicInfo* t = core::shard_state().catalogue.find(core::kGroupTopic);
   if (!t || t->partition_count() == 0) return -1;
@@ -176,11 +179,15 @@ io::Task<AddOffsetsToTxnResponse> add_offsets_to_txn(RequestContext& ctx, AddOff
 io::Task<EndTxnResponse> end_txn(RequestContext& ctx, EndTxnRequest& req) {
   auto fn = [id = req.transactional_id, pid = req.producer_id, epoch = req.producer_epoch,
              commit = req.committed](core::TxnService& svc) -> io::Task<core::Errc> {
-    // The answer waits for the prepare record only (as Kafka): the markers follow from the
-    // coordinator's marker loop, and the next transaction of this id waits for them.
     core::Errc e = svc.coordinator().end_txn(id, pid, epoch, commit, svc.now_ms());
     const bool durable = co_await made_durable(svc);
-    co_return durable ? e : core::Errc::kCoordinatorNotAvailable;
+    if (!durable) co_return core::Errc::kCoordinatorNotAvailable;
+    // Kafka answers once the prepare record is durable, and the producer's next AddPartitionsToTxn
+    // then gets CONCURRENT_TRANSACTIONS (and a client back-off of tens of ms) until the markers
+    // are written. Waiting here for the markers (one more group-commit sync, all partitions in
+    // parallel) answers later by that sync and lets the next transaction start at once.
+    if (e == core::Errc::kOk) co_await svc.wait_markers(id, svc.now_ms() + kEndTxnMarkerWaitMs);
+    co_return e;
   };
   EndTxnResponse resp;
   const core::Errc e =
