@@ -38,6 +38,15 @@ class CoordinatorStateMachine {
   virtual void tick(int64_t now_ms) = 0;
 };
 
+// A machine's own records ({key, optional value}, like KeyValue) as the host's, for snapshot().
+template <class Record>
+std::vector<KeyValue> to_key_values(std::vector<Record> records) {
+  std::vector<KeyValue> out;
+  out.reserve(records.size());
+  for (auto& r : records) out.push_back(KeyValue{std::move(r.key), std::move(r.value)});
+  return out;
+}
+
 class CoordinatorHost {
  public:
   // Compaction starts once compaction_min_records were written since the last snapshot and they

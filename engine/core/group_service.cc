@@ -28,11 +28,7 @@ Result<void> GroupService::replay(KeyValue record) {
 }
 
 std::vector<KeyValue> GroupService::snapshot() const {
-  std::vector<group::Record> records = coordinator_->snapshot();
-  std::vector<KeyValue> out;
-  out.reserve(records.size());
-  for (auto& r : records) out.push_back(KeyValue{std::move(r.key), std::move(r.value)});
-  return out;
+  return to_key_values(coordinator_->snapshot());
 }
 
 int64_t GroupService::next_deadline_ms() const {

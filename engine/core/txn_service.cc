@@ -17,10 +17,6 @@ constexpr auto kMarkerRetryDelay = std::chrono::milliseconds(100);
 constexpr std::size_t kMaxJobsPerPass = 64;
 }  // namespace
 
-int32_t txn_partition(const std::string& transactional_id, int32_t partition_count) {
-  return group_partition(transactional_id, partition_count);
-}
-
 TxnService::TxnService(Partition* partition, log::Clock* clock, const txn::Config& config,
                        uint64_t compaction_min_records, MarkerWriter writer)
     : host_(partition, clock, compaction_min_records), writer_(std::move(writer)) {
@@ -116,13 +112,15 @@ io::Task<void> TxnService::run_markers(const bool* stopping) {
 
 io::Task<void> TxnService::write_one(const txn::MarkerJob* job, bool* written) { *written = co_await writer_(*job); }
 
-io::Task<void> TxnService::wait_markers(std::string transactional_id, int64_t deadline_ms) {
+io::Task<void> TxnService::wait_markers(std::string transactional_id, std::chrono::milliseconds timeout) {
+  // Shard time, not the coordinator's clock: a test's or simulation's clock may stand still.
+  const int64_t deadline_ns = io::Shard::current().now_ns() + std::chrono::nanoseconds(timeout).count();
   for (;;) {
     auto m = coordinator_->transaction(transactional_id);
     if (!m || (m->state != txn::TxnState::kPrepareCommit && m->state != txn::TxnState::kPrepareAbort)) co_return;
-    const int64_t left_ms = deadline_ms - host_.now_ms();
-    if (left_ms <= 0 || stopping_) co_return;
-    const bool woken = co_await markers_done_.wait(std::chrono::milliseconds(left_ms));
+    const int64_t left_ns = deadline_ns - io::Shard::current().now_ns();
+    if (left_ns <= 0 || stopping_) co_return;
+    const bool woken = co_await markers_done_.wait(std::chrono::nanoseconds(left_ns));
     if (!woken && stopping_) co_return;
   }
 }
@@ -131,13 +129,7 @@ Result<void> TxnService::replay(KeyValue record) {
   return coordinator_->replay(txn::Record{std::move(record.key), std::move(record.value)});
 }
 
-std::vector<KeyValue> TxnService::snapshot() const {
-  std::vector<txn::Record> records = coordinator_->snapshot();
-  std::vector<KeyValue> out;
-  out.reserve(records.size());
-  for (auto& r : records) out.push_back(KeyValue{std::move(r.key), std::move(r.value)});
-  return out;
-}
+std::vector<KeyValue> TxnService::snapshot() const { return to_key_values(coordinator_->snapshot()); }
 
 int64_t TxnService::next_deadline_ms() const {
   const int64_t next = coordinator_->next_deadline_ms();

@@ -9,6 +9,7 @@
 // transaction, on its owner shard), then tells the coordinator (Complete*), and retries a job
 // whose markers could not all be written. After a restart the jobs of every transaction left in
 // Prepare* are queued before anything is served.
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -49,8 +50,8 @@ class TxnService final : private CoordinatorStateMachine {
   io::Task<void> stop();
   std::size_t queued_marker_jobs() const { return jobs_.size(); }
   // Completes once the id's transaction is no longer PrepareCommit / PrepareAbort (its markers are
-  // written), or at deadline_ms (by the service's clock) or stop.
-  io::Task<void> wait_markers(std::string transactional_id, int64_t deadline_ms);
+  // written), after `timeout`, or at stop.
+  io::Task<void> wait_markers(std::string transactional_id, std::chrono::milliseconds timeout);
 
  private:
   Result<void> replay(KeyValue record) override;
@@ -72,8 +73,5 @@ class TxnService final : private CoordinatorStateMachine {
   bool stopping_ = false;
   bool loop_running_ = false;
 };
-
-// Which internal partition holds a transactional id (the same hash as groups use).
-int32_t txn_partition(const std::string& transactional_id, int32_t partition_count);
 
 }  // namespace sluice::core

@@ -3,112 +3,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include "engine/broker/record_codec.h"
+
 namespace sluice::group {
 namespace {
 
-class Writer {
- public:
-  void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
-  void u16(uint16_t v) {
-    u8(static_cast<uint8_t>(v >> 8));
-    u8(static_cast<uint8_t>(v));
-  }
-  void u32(uint32_t v) {
-    for (int s = 24; s >= 0; s -= 8) u8(static_cast<uint8_t>(v >> s));
-  }
-  void u64(uint64_t v) {
-    for (int s = 56; s >= 0; s -= 8) u8(static_cast<uint8_t>(v >> s));
-  }
-  void i16(int16_t v) { u16(static_cast<uint16_t>(v)); }
-  void i32(int32_t v) { u32(static_cast<uint32_t>(v)); }
-  void i64(int64_t v) { u64(static_cast<uint64_t>(v)); }
-  void str16(std::string_view s) {
-    SLUICE_ASSERT_MSG(s.size() <= 0xFFFF, "key string longer than 65535 bytes");
-    u16(static_cast<uint16_t>(s.size()));
-    out_.append(s);
-  }
-  void bytes32(std::string_view s) {
-    SLUICE_ASSERT(s.size() < 0xFFFFFFFFull);
-    u32(static_cast<uint32_t>(s.size()));
-    out_.append(s);
-  }
-  void nbytes32(const std::optional<std::string>& s) {
-    if (!s) {
-      u32(0xFFFFFFFFu);
-    } else {
-      bytes32(*s);
-    }
-  }
-  std::string take() { return std::move(out_); }
-
- private:
-  std::string out_;
-};
-
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  bool ok() const { return ok_; }
-  bool done() const { return ok_ && pos_ == in_.size(); }
-
-  uint8_t u8() {
-    if (!need(1)) return 0;
-    return static_cast<uint8_t>(in_[pos_++]);
-  }
-  uint16_t u16() {
-    uint16_t hi = u8();
-    return static_cast<uint16_t>((hi << 8) | u8());
-  }
-  uint32_t u32() {
-    if (!need(4)) return 0;
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(in_[pos_++]);
-    return v;
-  }
-  uint64_t u64() {
-    if (!need(8)) return 0;
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in_[pos_++]);
-    return v;
-  }
-  int16_t i16() { return static_cast<int16_t>(u16()); }
-  int32_t i32() { return static_cast<int32_t>(u32()); }
-  int64_t i64() { return static_cast<int64_t>(u64()); }
-  std::string str16() { return take(u16()); }
-  std::string bytes32() {
-    uint32_t n = u32();
-    if (n == 0xFFFFFFFFu) {
-      ok_ = false;  // null where null is not allowed
-      return {};
-    }
-    return take(n);
-  }
-  std::optional<std::string> nbytes32() {
-    uint32_t n = u32();
-    if (!ok_ || n == 0xFFFFFFFFu) return std::nullopt;
-    return take(n);
-  }
-  size_t remaining() const { return in_.size() - pos_; }
-
- private:
-  bool need(size_t n) {
-    if (!ok_ || in_.size() - pos_ < n) {
-      ok_ = false;
-      return false;
-    }
-    return true;
-  }
-  std::string take(size_t n) {
-    if (!need(n)) return {};
-    std::string s(in_.substr(pos_, n));
-    pos_ += n;
-    return s;
-  }
-
-  std::string_view in_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
+using Writer = broker::RecordWriter;
+using Reader = broker::RecordReader;
 
 Error bad(const char* what) { return make_error(EBADMSG, what); }
 

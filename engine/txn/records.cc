@@ -4,86 +4,13 @@
 #include <cerrno>
 
 #include "alloc/assert.h"
+#include "engine/broker/record_codec.h"
 
 namespace sluice::txn {
 namespace {
 
-class Writer {
- public:
-  void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
-  void u16(uint16_t v) {
-    u8(static_cast<uint8_t>(v >> 8));
-    u8(static_cast<uint8_t>(v));
-  }
-  void u32(uint32_t v) {
-    for (int s = 24; s >= 0; s -= 8) u8(static_cast<uint8_t>(v >> s));
-  }
-  void u64(uint64_t v) {
-    for (int s = 56; s >= 0; s -= 8) u8(static_cast<uint8_t>(v >> s));
-  }
-  void i16(int16_t v) { u16(static_cast<uint16_t>(v)); }
-  void i32(int32_t v) { u32(static_cast<uint32_t>(v)); }
-  void i64(int64_t v) { u64(static_cast<uint64_t>(v)); }
-  void str16(std::string_view s) {
-    SLUICE_ASSERT_MSG(s.size() <= 0xFFFF, "record string longer than 65535 bytes");
-    u16(static_cast<uint16_t>(s.size()));
-    out_.append(s);
-  }
-  std::string take() { return std::move(out_); }
-
- private:
-  std::string out_;
-};
-
-// Every read past the end flips ok() to false and returns zeroes, so a decoder can read a whole
-// structure and check once.
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  bool ok() const { return ok_; }
-  bool done() const { return ok_ && pos_ == in_.size(); }
-  size_t remaining() const { return in_.size() - pos_; }
-
-  uint8_t u8() {
-    if (!need(1)) return 0;
-    return static_cast<uint8_t>(in_[pos_++]);
-  }
-  uint16_t u16() {
-    uint16_t hi = u8();
-    return static_cast<uint16_t>((hi << 8) | u8());
-  }
-  uint32_t u32() { return static_cast<uint32_t>(big(4)); }
-  uint64_t u64() { return big(8); }
-  int16_t i16() { return static_cast<int16_t>(u16()); }
-  int32_t i32() { return static_cast<int32_t>(u32()); }
-  int64_t i64() { return static_cast<int64_t>(u64()); }
-  std::string str16() {
-    const size_t n = u16();
-    if (!need(n)) return {};
-    std::string s(in_.substr(pos_, n));
-    pos_ += n;
-    return s;
-  }
-
- private:
-  uint64_t big(size_t n) {
-    if (!need(n)) return 0;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; ++i) v = (v << 8) | static_cast<uint8_t>(in_[pos_++]);
-    return v;
-  }
-  bool need(size_t n) {
-    if (!ok_ || in_.size() - pos_ < n) {
-      ok_ = false;
-      return false;
-    }
-    return true;
-  }
-
-  std::string_view in_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
+using Writer = broker::RecordWriter;
+using Reader = broker::RecordReader;
 
 Error bad(const char* what) { return make_error(EBADMSG, what); }
 

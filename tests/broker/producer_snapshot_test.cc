@@ -23,6 +23,7 @@
 #include "io/runtime.h"
 #include "io/task.h"
 #include "producer_test_util.h"
+#include "tests/core/core_test_util.h"
 
 using namespace sluice;
 using namespace sluice::broker;
@@ -468,33 +469,8 @@ std::vector<std::byte> idempotent_batch(int64_t pid, int16_t epoch, int32_t seq,
   return log::BatchBuilder::build(s);
 }
 
-log::LogConfig small_segments() {
-  log::LogConfig c;
-  c.segment_bytes = 64 << 10;
-  c.preallocate_bytes = 16 << 10;
-  c.tail_chunk_bytes = 16 << 10;
-  c.retention_ms = -1;
-  return c;
-}
-
-// Runs `body` as a coroutine on a one-shard runtime (a Partition belongs to a shard). False when
-// io_uring is unavailable here (the caller skips).
-bool on_shard(const std::function<io::Task<void>()>& body) {
-  io::RuntimeConfig cfg;
-  cfg.smp = 1;
-  cfg.handle_signals = false;
-  cfg.pin_threads = false;
-  cfg.registered_pages_per_shard = 64;
-  auto rt = io::Runtime::create(cfg);
-  if (!rt.ok()) return false;
-  io::Runtime* r = rt.value().get();
-  int rc = r->run([&](unsigned) -> io::Task<void> {
-    co_await body();
-    r->stop();
-  });
-  EXPECT_EQ(rc, 0);
-  return true;
-}
+using core::testing::on_shard;
+using core::testing::small_segments;
 
 struct Produced {
   core::Errc error = core::Errc::kInternal;

@@ -178,15 +178,20 @@ def test_zombie_fencing(bootstrap):
 
 def test_timeout_abort(bootstrap):
     create(bootstrap, "to")
-    p = txn_producer(bootstrap, "slow", **{"transaction.timeout.ms": 1000})
+    # librdkafka caps message.timeout.ms at transaction.timeout.ms and registers the partition
+    # about 1 s after begin_transaction: 3 s lets the record reach the log before the timeout.
+    p = txn_producer(bootstrap, "slow", **{"transaction.timeout.ms": 3000})
     p.begin_transaction()
-    p.produce("to", value=b"late", partition=0)
+    delivered = []
+    p.produce("to", value=b"late", partition=0, on_delivery=lambda err, msg: delivered.append(err))
     assert p.flush(30) == 0
+    assert delivered == [None], delivered
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and high_watermarks(bootstrap, "to", "read_committed")[0] != 2:
         time.sleep(0.2)
     # The broker aborted it (data + abort marker): the LSO moved past both, nothing is visible.
-    assert high_watermarks(bootstrap, "to", "read_committed")[0] == 2
+    hw = high_watermarks(bootstrap, "to", "read_committed")
+    assert hw[0] == 2, (hw, high_watermarks(bootstrap, "to", "read_uncommitted"))
     assert read_all(bootstrap, "to", "read_committed", 0, wait_s=3) == []
     try:
         p.commit_transaction(10)

@@ -3,6 +3,7 @@
 #include "engine/core/group_service.h"
 #include "engine/core/shard_state.h"
 #include "engine/core/when_all.h"
+#include "engine/kafka/server/coordinator_route.h"
 #include "engine/kafka/server/errors.h"
 #include "engine/kafka/server/request.h"
 #include "io/cross_shard.h"
@@ -20,39 +21,11 @@ Bytes to_bytes(const std::string& s) {
   return b;
 }
 
-struct GroupRoute {
-  int32_t partition = -1;
-  int shard = -1;
-};
-
-GroupRoute route(const std::string& group_id) {
-  const broker::TopicInfo* t = core::shard_state().catalogue.find(core::kGroupTopic);
-  if (!t || t->partition_count() == 0) return {};
-  int32_t p = core::group_partition(group_id, t->partition_count());
-  return {p, t->partition_owner_shard[static_cast<size_t>(p)]};
-}
-
-core::GroupService* local_service(int32_t partition) {
-  core::ShardState& st = core::shard_state();
-  if (st.stopping) return nullptr;
-  auto it = st.groups.find(partition);
-  return it == st.groups.end() ? nullptr : it->second.get();
-}
-
-// Runs fn(GroupService&) -> Task<R> on the shard that coordinates group_id; `unavailable` if the
-// coordinator is not there (starting up or shutting down).
+// Runs fn(GroupService&) -> Task<R> on the shard that coordinates group_id.
 template <class R, class Fn>
 io::Task<R> on_coordinator(const std::string& group_id, R unavailable, Fn fn) {
-  GroupRoute r = route(group_id);
-  if (r.shard < 0) co_return unavailable;
-  // Named, then moved: g++ 12 destroys lambda temporaries in a co_await expression twice.
-  auto call = [p = r.partition, unavailable, fn]() mutable -> io::Task<R> {
-    core::GroupService* svc = local_service(p);
-    if (!svc) co_return unavailable;
-    co_return co_await fn(*svc);
-  };
-  R result = co_await io::submit_to(static_cast<unsigned>(r.shard), std::move(call));
-  co_return result;
+  return kafka::on_coordinator<core::GroupService, R>(kGroupCoordinators, group_id, std::move(unavailable),
+                                                      std::move(fn));
 }
 
 // ----------------------------------------------------------------------------------------- Join
@@ -172,6 +145,31 @@ io::Task<LeaveGroupResponse> leave_group(RequestContext& ctx, LeaveGroupRequest&
 
 // -------------------------------------------------------------------------------------- Offsets
 
+// The offsets of an OffsetCommit or TxnOffsetCommit request, in the coordinator's terms.
+template <class WireTopics>
+std::vector<group::OffsetCommitTopic> commit_topics(const WireTopics& topics) {
+  std::vector<group::OffsetCommitTopic> out;
+  for (const auto& t : topics) {
+    group::OffsetCommitTopic gt;
+    gt.name = t.name;
+    for (const auto& p : t.partitions)
+      gt.partitions.push_back({p.partition_index, p.committed_offset, p.committed_leader_epoch, p.committed_metadata});
+    out.push_back(std::move(gt));
+  }
+  return out;
+}
+
+// Every partition answered COORDINATOR_NOT_AVAILABLE.
+group::OffsetCommitResult unavailable_for(const std::vector<group::OffsetCommitTopic>& topics) {
+  group::OffsetCommitResult out;
+  for (const auto& t : topics) {
+    group::OffsetCommitTopicResult tr{t.name, {}};
+    for (const auto& p : t.partitions) tr.partitions.push_back({p.partition, core::Errc::kCoordinatorNotAvailable});
+    out.topics.push_back(std::move(tr));
+  }
+  return out;
+}
+
 io::Task<OffsetCommitResponse> offset_commit(RequestContext&, OffsetCommitRequest& req) {
   group::OffsetCommitRequest g;
   g.group_id = req.group_id;
@@ -179,19 +177,8 @@ io::Task<OffsetCommitResponse> offset_commit(RequestContext&, OffsetCommitReques
   g.member_id = req.member_id;
   g.group_instance_id = req.group_instance_id;
   g.retention_time_ms = req.retention_time_ms;
-  for (const auto& t : req.topics) {
-    group::OffsetCommitTopic gt;
-    gt.name = t.name;
-    for (const auto& p : t.partitions)
-      gt.partitions.push_back({p.partition_index, p.committed_offset, p.committed_leader_epoch, p.committed_metadata});
-    g.topics.push_back(std::move(gt));
-  }
-  group::OffsetCommitResult unavailable;
-  for (const auto& t : g.topics) {
-    group::OffsetCommitTopicResult tr{t.name, {}};
-    for (const auto& p : t.partitions) tr.partitions.push_back({p.partition, core::Errc::kCoordinatorNotAvailable});
-    unavailable.topics.push_back(std::move(tr));
-  }
+  g.topics = commit_topics(req.topics);
+  group::OffsetCommitResult unavailable = unavailable_for(g.topics);
   auto fn = [g, unavailable](core::GroupService& svc) -> io::Task<group::OffsetCommitResult> {
     auto resp = svc.coordinator().commit_offsets(g, svc.now_ms());
     co_await svc.persist();
@@ -225,19 +212,8 @@ io::Task<TxnOffsetCommitResponse> txn_offset_commit(RequestContext& ctx, TxnOffs
   g.member_id = req.member_id;
   g.group_instance_id = req.group_instance_id;
   g.api_version = version;
-  for (const auto& t : req.topics) {
-    group::OffsetCommitTopic gt;
-    gt.name = t.name;
-    for (const auto& p : t.partitions)
-      gt.partitions.push_back({p.partition_index, p.committed_offset, p.committed_leader_epoch, p.committed_metadata});
-    g.topics.push_back(std::move(gt));
-  }
-  group::OffsetCommitResult unavailable;
-  for (const auto& t : g.topics) {
-    group::OffsetCommitTopicResult tr{t.name, {}};
-    for (const auto& p : t.partitions) tr.partitions.push_back({p.partition, core::Errc::kCoordinatorNotAvailable});
-    unavailable.topics.push_back(std::move(tr));
-  }
+  g.topics = commit_topics(req.topics);
+  group::OffsetCommitResult unavailable = unavailable_for(g.topics);
   auto fn = [g, unavailable](core::GroupService& svc) -> io::Task<group::OffsetCommitResult> {
     auto resp = svc.coordinator().txn_offset_commit(g, svc.now_ms());
     co_await svc.persist();

@@ -6,6 +6,7 @@
 #include "engine/core/shard_state.h"
 #include "engine/core/transactions.h"
 #include "engine/core/when_all.h"
+#include "engine/kafka/server/coordinator_route.h"
 #include "engine/kafka/server/errors.h"
 #include "engine/kafka/server/request.h"
 #include "io/cross_shard.h"
@@ -13,39 +14,11 @@
 namespace sluice::kafka {
 namespace {
 
-struct TxnRoute {
-  int32_t partition = -1;
-  int shard = -1;
-};
-
-TxnRoute route(const std::string& transactional_id) {
-  const broker::TopicInfo* t = core::shard_state().catalogue.find(core::kTxnTopic);
-  if (!t || t->partition_count() == 0) return {};
-  const int32_t p = core::txn_partition(transactional_id, t->partition_count());
-  return {p, t->partition_owner_shard[static_cast<size_t>(p)]};
-}
-
-core::TxnService* local_service(int32_t partition) {
-  core::ShardState& st = core::shard_state();
-  if (st.stopping) return nullptr;
-  auto it = st.txns.find(partition);
-  return it == st.txns.end() ? nullptr : it->second.get();
-}
-
-// Runs fn(TxnService&) -> Task<R> on the shard that coordinates transactional_id; `unavailable`
-// when the coordinator is not there (starting up or shutting down).
+// Runs fn(TxnService&) -> Task<R> on the shard that coordinates transactional_id.
 template <class R, class Fn>
 io::Task<R> on_coordinator(const std::string& transactional_id, R unavailable, Fn fn) {
-  TxnRoute r = route(transactional_id);
-  if (r.shard < 0) co_return unavailable;
-  // Named, then moved: g++ 12 destroys lambda temporaries in a co_await expression twice.
-  auto call = [p = r.partition, unavailable, fn]() mutable -> io::Task<R> {
-    core::TxnService* svc = local_service(p);
-    if (!svc) co_return unavailable;
-    co_return co_await fn(*svc);
-  };
-  R result = co_await io::submit_to(static_cast<unsigned>(r.shard), std::move(call));
-  co_return result;
+  return kafka::on_coordinator<core::TxnService, R>(kTxnCoordinators, transactional_id, std::move(unavailable),
+                                                    std::move(fn));
 }
 
 // Persists what the coordinator emitted and reports whether it is durable.
@@ -56,7 +29,7 @@ io::Task<bool> made_durable(core::TxnService& svc) {
 }
 
 // How long EndTxn waits for its markers before answering anyway (they still follow).
-constexpr int64_t kEndTxnMarkerWaitMs = 5000;
+constexpr auto kEndTxnMarkerWait = std::chrono::milliseconds(5000);
 
 int32_t offsets_partition(const std::string& group_id) {
   const broker::TopicInfo* t = core::shard_state().catalogue.find(core::kGroupTopic);
@@ -186,7 +159,7 @@ io::Task<EndTxnResponse> end_txn(RequestContext& ctx, EndTxnRequest& req) {
     // then gets CONCURRENT_TRANSACTIONS (and a client back-off of tens of ms) until the markers
     // are written. Waiting here for the markers (one more group-commit sync, all partitions in
     // parallel) answers later by that sync and lets the next transaction start at once.
-    if (e == core::Errc::kOk) co_await svc.wait_markers(id, svc.now_ms() + kEndTxnMarkerWaitMs);
+    if (e == core::Errc::kOk) co_await svc.wait_markers(id, kEndTxnMarkerWait);
     co_return e;
   };
   EndTxnResponse resp;

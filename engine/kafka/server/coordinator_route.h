@@ -1,0 +1,50 @@
+#pragma once
+// Forwarding a request to the coordinator of its key: a group id lives in the GroupService of its
+// __consumer_offsets partition, a transactional id in the TxnService of its __transaction_state
+// partition, each on the shard owning that partition. One template for both kinds.
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "engine/core/group_service.h"
+#include "engine/core/shard_state.h"
+#include "io/cross_shard.h"
+#include "io/task.h"
+
+namespace sluice::kafka {
+
+template <class Service>
+struct CoordinatorKind {
+  const char* topic;                                                        // the internal topic
+  std::map<int32_t, std::unique_ptr<Service>> core::ShardState::*services;  // its services per shard
+};
+
+inline constexpr CoordinatorKind<core::GroupService> kGroupCoordinators{core::kGroupTopic, &core::ShardState::groups};
+inline constexpr CoordinatorKind<core::TxnService> kTxnCoordinators{core::kTxnTopic, &core::ShardState::txns};
+
+// Runs fn(Service&) -> Task<R> on the shard that coordinates `key`; `unavailable` when the
+// coordinator is not there (starting up or shutting down).
+template <class Service, class R, class Fn>
+io::Task<R> on_coordinator(CoordinatorKind<Service> kind, const std::string& key, R unavailable, Fn fn) {
+  const broker::TopicInfo* t = core::shard_state().catalogue.find(kind.topic);
+  if (!t || t->partition_count() == 0) co_return unavailable;
+  // Both kinds hash their keys the same way over their topic's partitions.
+  const int32_t partition = core::group_partition(key, t->partition_count());
+  const unsigned shard = t->partition_owner_shard[static_cast<std::size_t>(partition)];
+  // Named, then moved: g++ 12 destroys lambda temporaries in a co_await expression twice.
+  auto call = [kind, partition, unavailable, fn]() mutable -> io::Task<R> {
+    core::ShardState& st = core::shard_state();
+    if (st.stopping) co_return unavailable;
+    auto& services = st.*kind.services;
+    auto it = services.find(partition);
+    if (it == services.end()) co_return unavailable;
+    co_return co_await fn(*it->second);
+  };
+  R result = co_await io::submit_to(shard, std::move(call));
+  co_return result;
+}
+
+}  // namespace sluice::kafka
