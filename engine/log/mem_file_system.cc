@@ -41,15 +41,16 @@ class MemFile final : public File {
   // O_DSYNC for this write only: its bytes reach the durable image at once, other pending
   // operations stay pending. Pending writes it overlaps are patched to its bytes first, so a
   // crash that replays a prefix of them cannot put older bytes over these ones (a device keeps
-  // the latest write of a sector). A write that grows the durable size needs the metadata
-  // commit a real RWF_DSYNC does, which makes every earlier operation of the file durable too:
-  // modelled as a full datasync.
+  // the latest write of a sector). A write that grows the durable size, or that a pending
+  // truncation would cut, needs the metadata commit a real RWF_DSYNC does, which makes every
+  // earlier operation of the file durable too: modelled as a full datasync. Pending growth past
+  // the write stays pending (the weaker, FUA-like case).
   io::Task<Result<std::size_t>> write_durable(uint64_t pos, std::span<const std::byte> buf) override {
     auto w = co_await write(pos, buf);
     if (!w) co_return w;
     SLUICE_ASSERT(!inode_->pending.empty() && inode_->pending.back().pos == pos);
     fs_->dsync_write_count_++;
-    if (pos + buf.size() > inode_->durable.size() || has_pending_resize()) {
+    if (pos + buf.size() > inode_->durable.size() || pending_resize_below(pos + buf.size())) {
       auto s = co_await datasync();
       if (!s) co_return s.error();
       co_return w;
@@ -138,9 +139,10 @@ class MemFile final : public File {
 
  private:
   bool stale() const noexcept { return generation_ != fs_->generation_; }
-  bool has_pending_resize() const noexcept {
+  // A pending resize that would cut [.., end) on replay: the write then depends on metadata.
+  bool pending_resize_below(uint64_t end) const noexcept {
     return std::any_of(inode_->pending.begin(), inode_->pending.end(),
-                       [](const MemFileSystem::Op& op) { return op.is_resize; });
+                       [end](const MemFileSystem::Op& op) { return op.is_resize && op.pos < end; });
   }
   bool aligned(uint64_t pos, const void* p, std::size_t n) const noexcept {
     if (!direct_) return true;
