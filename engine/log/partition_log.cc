@@ -20,6 +20,8 @@ Result<void> validate_config(const LogConfig& c) {
   if (c.prezero_ahead_bytes != 0 &&
       (c.prezero_ahead_bytes < c.prezero_step_bytes || c.prezero_ahead_bytes > (1u << 30)))
     return make_error(EINVAL, "prezero_ahead_bytes must be 0 or in [prezero_step_bytes, 1 GiB]");
+  if (c.background_sync_interval_ms < 0 || c.background_sync_interval_ms > 3600000 || c.background_sync_bytes == 0)
+    return make_error(EINVAL, "background sync interval must be in [0, 1 h], bytes > 0");
   return ok_result();
 }
 

@@ -88,6 +88,12 @@ struct LogConfig {
   uint32_t prezero_step_bytes = 256u << 10;  // one background zero write (then one sync)
   // Inside the written window, write data pages with RWF_DSYNC instead of write + fdatasync.
   bool durable_write_dsync = false;
+  // The owner's background-sync policy for appended visibility (the log never syncs by itself):
+  // with visible_before_sync, the sync after acks=0/1 appends waits up to this long, or until
+  // this many bytes are unflushed, so one sync covers many appends. 0 = sync after every append
+  // (whenever no sync is in flight). acks=-1 is not delayed: wait_durable() flushes at once.
+  int64_t background_sync_interval_ms = 0;
+  uint64_t background_sync_bytes = 1u << 20;
   uint32_t tail_chunk_bytes = 256u << 10;         // tail buffer unit (multiple of 4 KiB)
   uint64_t tail_cache_bytes = 1u << 20;           // flushed tail bytes kept in memory for readers
   uint64_t max_unflushed_bytes = 64u << 20;       // appends beyond this fail (back-pressure)
