@@ -4,7 +4,7 @@
 // configuration, every iteration recorded, so before/after binaries can be alternated.
 //
 //   log_durable_bench [--dir D] [--bytes N] [--count N] [--warmup N] [--prezero 0|1]
-//                     [--window-bytes N] [--dsync 0|1]
+//                     [--window-bytes N] [--step-bytes N] [--dsync 0|1]
 //
 // --dir must be on the file system to measure (ext4 here; tmpfs refuses O_DIRECT and falls back
 // to buffered I/O). --window-bytes and --dsync exist only in builds with the written window
@@ -38,6 +38,7 @@ struct Options {
   int warmup = 500;
   bool prezero = false;
   uint64_t window_bytes = 0;
+  uint64_t step_bytes = 256u << 10;
   bool dsync = false;
 };
 
@@ -45,6 +46,7 @@ struct Options {
 template <typename C>
 void set_window(C& c, const Options& o) {
   if constexpr (requires { c.prezero_ahead_bytes; }) c.prezero_ahead_bytes = o.window_bytes;
+  if constexpr (requires { c.prezero_step_bytes; }) c.prezero_step_bytes = static_cast<uint32_t>(o.step_bytes);
   if constexpr (requires { c.durable_write_dsync; }) c.durable_write_dsync = o.dsync;
 }
 
@@ -95,6 +97,7 @@ int parse(int argc, char** argv, Options& o) {
     else if (!std::strcmp(k, "--prezero")) o.prezero = std::atoi(v) != 0;
     else if (!std::strcmp(k, "--window-bytes")) o.window_bytes = std::strtoull(v, nullptr, 10);
     else if (!std::strcmp(k, "--dsync")) o.dsync = std::atoi(v) != 0;
+    else if (!std::strcmp(k, "--step-bytes")) o.step_bytes = std::strtoull(v, nullptr, 10);
     else {
       std::fprintf(stderr, "unknown option %s\n", k);
       return 2;
@@ -111,7 +114,7 @@ int main(int argc, char** argv) {
   if (argc % 2 == 0 || parse(argc, argv, o) != 0) {
     std::fprintf(stderr,
                  "usage: %s [--dir D] [--bytes N] [--count N] [--warmup N] [--prezero 0|1] [--window-bytes N] "
-                 "[--dsync 0|1]\n",
+                 "[--step-bytes N] [--dsync 0|1]\n",
                  argv[0]);
     return 2;
   }
@@ -182,12 +185,13 @@ int main(int argc, char** argv) {
     mean /= static_cast<double>(std::max<std::size_t>(us.size(), 1));
     const std::size_t n = us.size();
     const double p50 = pct(us, 0.50), p90 = pct(us, 0.90), p99 = pct(us, 0.99), p999 = pct(us, 0.999);
-    std::printf(
-        "bytes=%zu count=%zu prezero=%d window_bytes=%llu dsync=%d  mean=%.1fus p50=%.1fus p90=%.1fus p99=%.1fus "
-        "p999=%.1fus max=%.1fus  flushes=%llu syncs=%llu%s\n",
-        o.batch_bytes, n, o.prezero ? 1 : 0, static_cast<unsigned long long>(o.window_bytes), o.dsync ? 1 : 0, mean,
-        p50, p90, p99, p999, us.empty() ? 0.0 : us.back(), static_cast<unsigned long long>(st.flushes),
-        static_cast<unsigned long long>(st.syncs - syncs_before), extra_stats(st).c_str());
+    std::printf("bytes=%zu count=%zu prezero=%d window_bytes=%llu step_bytes=%llu dsync=%d  mean=%.1fus p50=%.1fus "
+                "p90=%.1fus p99=%.1fus "
+                "p999=%.1fus max=%.1fus  flushes=%llu syncs=%llu%s\n",
+                o.batch_bytes, n, o.prezero ? 1 : 0, static_cast<unsigned long long>(o.window_bytes),
+                static_cast<unsigned long long>(o.step_bytes), o.dsync ? 1 : 0, mean, p50, p90, p99, p999,
+                us.empty() ? 0.0 : us.back(), static_cast<unsigned long long>(st.flushes),
+                static_cast<unsigned long long>(st.syncs - syncs_before), extra_stats(st).c_str());
     auto cl = co_await log->close();
     (void)cl;
     log.reset();
