@@ -18,9 +18,9 @@ class Broker:
         self.port = None
         self.log_path = os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log")
 
-    def start(self, timeout_s=30):
+    def start(self, timeout_s=30, port=0):
         ready = os.path.join(tempfile.gettempdir(), "sluice-ready-%d-%d" % (os.getpid(), time.monotonic_ns()))
-        args = [self.binary, "--listen", "127.0.0.1:0", "--data-dir", self.data_dir, "--smp", "2",
+        args = [self.binary, "--listen", "127.0.0.1:%d" % port, "--data-dir", self.data_dir, "--smp", "2",
                 "--ready-file", ready] + self.extra_args
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
@@ -63,11 +63,13 @@ class Broker:
         self.log.close()
         return rc
 
-    def restart(self, sig):
+    def restart(self, sig, same_port=False):
+        """same_port: clients keep their bootstrap address across the restart."""
+        port = self.port if same_port else 0
         rc = self.stop(sig)
         if sig == signal.SIGTERM and rc != 0:
             raise RuntimeError("sluiced exited %d on SIGTERM; log:\n%s" % (rc, self.read_log()))
-        return self.start()
+        return self.start(port=port)
 
     def cleanup(self):
         if self.proc:
