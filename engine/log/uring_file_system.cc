@@ -1,7 +1,6 @@
 #include "engine/log/uring_file_system.h"
 
 #include <fcntl.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,25 +33,18 @@ class UringFile final : public File {
         owner_(io::Shard::current().id()) {}
 
   io::Task<Result<std::size_t>> write(uint64_t pos, std::span<const std::byte> buf) override {
-    return write_flags(pos, buf, 0);
-  }
-  // RWF_DSYNC on the write itself: on blocks already written (the log's pre-zeroed window) the
-  // kernel has no metadata to commit and completes the write with a cache flush (or FUA),
-  // without the hop of an IORING_OP_FSYNC to io_uring's worker thread.
-  io::Task<Result<std::size_t>> write_durable(uint64_t pos, std::span<const std::byte> buf) override {
-    return write_flags(pos, buf, RWF_DSYNC);
-  }
-  io::Task<Result<void>> datasync() override { return f_.datasync(); }
-  // Through the ring, like every other call on the segment write path: block allocation can take
-  // milliseconds on a busy or nearly full file system, which the shard must not spend blocked.
-  io::Task<Result<void>> allocate(uint64_t offset, uint64_t len) override {
     io::Shard::current().assert_owner(owner_);
-    return allocate_grow(f_.fd(), offset, len);
+    std::size_t done = 0;
+    while (done < buf.size()) {
+      auto n = co_await f_.write(pos + done, buf.data() + done, buf.size() - done);
+      if (!n.ok()) co_return n.error();
+      // A short O_DIRECT write (disk full mid-request) is reported, never silently retried into a gap.
+      if (n.value() == 0 || (n.value() % alignment_ != 0 && done + n.value() < buf.size()))
+        co_return make_error(ENOSPC, "short write");
+      done += n.value();
+    }
+    co_return done;
   }
-  io::Task<Result<void>> truncate(uint64_t len) override { return f_.truncate(len); }
-  io::Task<Result<uint64_t>> size() override { return f_.size(); }
-  uint32_t alignment() const override { return alignment_; }
-
   io::Task<Result<std::size_t>> read(uint64_t pos, std::span<std::byte> buf) override {
     io::Shard::current().assert_owner(owner_);
     std::size_t done = 0;
@@ -65,23 +57,18 @@ class UringFile final : public File {
     }
     co_return done;
   }
+  io::Task<Result<void>> datasync() override { return f_.datasync(); }
+  // Through the ring, like every other call on the segment write path: block allocation can take
+  // milliseconds on a busy or nearly full file system, which the shard must not spend blocked.
+  io::Task<Result<void>> allocate(uint64_t offset, uint64_t len) override {
+    io::Shard::current().assert_owner(owner_);
+    return allocate_grow(f_.fd(), offset, len);
+  }
+  io::Task<Result<void>> truncate(uint64_t len) override { return f_.truncate(len); }
+  io::Task<Result<uint64_t>> size() override { return f_.size(); }
+  uint32_t alignment() const override { return alignment_; }
 
  private:
-  io::Task<Result<std::size_t>> write_flags(uint64_t pos, std::span<const std::byte> buf, int rw_flags) {
-    io::Shard::current().assert_owner(owner_);
-    SLUICE_ASSERT(pos % alignment_ == 0 && buf.size() % alignment_ == 0);
-    std::size_t done = 0;
-    while (done < buf.size()) {
-      auto n = co_await f_.write(pos + done, buf.data() + done, buf.size() - done, rw_flags);
-      if (!n.ok()) co_return n.error();
-      // A short O_DIRECT write (disk full mid-request) is reported, never silently retried into a gap.
-      if (n.value() == 0 || (n.value() % alignment_ != 0 && done + n.value() < buf.size()))
-        co_return make_error(ENOSPC, "short write");
-      done += n.value();
-    }
-    co_return done;
-  }
-
   io::DmaFile f_;
   uint32_t alignment_;
   unsigned owner_;
