@@ -27,9 +27,7 @@ Result<void> GroupService::replay(KeyValue record) {
   return coordinator_->replay(group::Record{std::move(record.key), std::move(record.value)});
 }
 
-std::vector<KeyValue> GroupService::snapshot() const {
-  return to_key_values(coordinator_->snapshot());
-}
+std::vector<KeyValue> GroupService::snapshot() const { return to_key_values(coordinator_->snapshot()); }
 
 int64_t GroupService::next_deadline_ms() const {
   const int64_t next = coordinator_->next_deadline_ms();
