@@ -220,6 +220,14 @@ def test_fd_exhaustion(binary):
     hogs = []
     try:
         admin = kw.Conn(b.port)
+        # One round trip before the hogs: the broker has then accepted this connection. Connected
+        # is not accepted: each shard accepts from its own SO_REUSEPORT listener, and when this
+        # connection's shard is not scheduled for a moment (CI load) the other shard's accepts
+        # take every fd, leaving it in the listen backlog, unanswered, until fds are free again.
+        cid = Ids.next()
+        admin.send(kw.api_versions_v0(cid))
+        got = admin.recv_frame()
+        assert got is not None and got[0] == cid, got
         for _ in range(200):
             try:
                 s = socket.create_connection(("127.0.0.1", b.port), timeout=2)

@@ -118,5 +118,48 @@ TEST(PartitionSync, DurableVisibilitySyncsAfterEveryAppend) {
   if (!ran) GTEST_SKIP() << "io_uring unavailable";
 }
 
+// The window extender on a disk too full for a step: the step fails and the extender ends (no
+// retry loop: no I/O while nothing is appended), produces are still acknowledged through the
+// old reserve path, close() completes and the data reopens.
+TEST(PartitionSync, AFailedWindowStepEndsAndCloseCompletes) {
+  log::MemFileSystem fs;
+  log::ManualClock clock;
+  bool ran = on_shard([&]() -> io::Task<void> {
+    log::LogConfig c = testing::small_segments();
+    c.segment_bytes = 4 << 20;
+    c.preallocate_initial_bytes = 64 << 10;
+    c.prezero_ahead_bytes = 1 << 20;
+    c.prezero_step_bytes = 256 << 10;
+    auto p = co_await open_partition(fs, clock, "t", 0, c);
+    if (!p) co_return;
+    // Room for the first reservation and the indexes, not for a 256 KiB step.
+    fs.set_capacity_bytes(fs.used_bytes() + (96 << 10));
+    auto batch = plain_batch(2);
+    for (int i = 0; i < 3; ++i) {
+      auto o = co_await p->produce(batch);
+      EXPECT_EQ(o.error, Errc::kOk);
+      bool durable = co_await p->wait_durable(o);
+      EXPECT_TRUE(durable);
+    }
+    uint64_t ops = 0;
+    for (int i = 0; i < 4; ++i) {  // let the background steps of those flushes run and fail
+      ops = fs.op_count();
+      bool slept = co_await io::sleep_for(std::chrono::milliseconds(5));
+      EXPECT_TRUE(slept);
+    }
+    EXPECT_EQ(fs.op_count(), ops) << "a failed step is not retried until the next flush";
+    EXPECT_LT(fs.contents("/data/t/0/00000000000000000000.log").size(), 256u << 10) << "no window on a full disk";
+    const int64_t end = p->log_end_offset();
+    co_await p->close();
+    p.reset();
+    fs.set_capacity_bytes(0);
+    auto again = co_await open_partition(fs, clock, "t", 0, c);
+    if (!again) co_return;
+    EXPECT_EQ(again->log_end_offset(), end);
+    co_await again->close();
+  });
+  if (!ran) GTEST_SKIP() << "io_uring unavailable";
+}
+
 }  // namespace
 }  // namespace sluice::core

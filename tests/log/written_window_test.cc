@@ -301,6 +301,62 @@ TEST_P(WrittenWindow, DurableAcknowledgementsFollowDurableBytes) {
   EXPECT_EQ(f.log->durable_end_offset(), before + 1);
 }
 
+// A step that fails (disk full at the allocation, then a failed zero write, then a failed
+// sync) returns its error and ends: no step stays claimed, the window is as it was, flushes and
+// close() never wait for it, and the next step after the fault builds the window. And close()
+// while a step is in flight waits for that step, then completes.
+TEST_P(WrittenWindow, FailedStepsEndAndNothingWaitsForThem) {
+  Fixture f(GetParam());
+  f.open();
+  f.append(100);
+  ASSERT_TRUE(run(f.log->flush()).ok());
+  ASSERT_TRUE(f.log->written_window_low());
+
+  f.fs.fill_disk();
+  auto full = run(f.log->extend_written_window());
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.error().code, ENOSPC);
+  f.fs.set_capacity_bytes(0);
+  f.fs.fail_next_writes(1, EIO);
+  auto write_failed = run(f.log->extend_written_window());
+  ASSERT_FALSE(write_failed.ok());
+  EXPECT_EQ(write_failed.error().code, EIO);
+  f.fs.fail_next_syncs(1, EIO);
+  auto sync_failed = run(f.log->extend_written_window());
+  ASSERT_FALSE(sync_failed.ok());
+  EXPECT_EQ(sync_failed.error().code, EIO);
+  EXPECT_EQ(f.log->stats().zeroed_bytes, 0u) << "a failed step adds nothing to the window";
+  EXPECT_TRUE(f.log->written_window_low()) << "no step left claimed";
+
+  // Flushes outside the window go the old way, without waiting for anything.
+  f.append(100);
+  Started<Result<void>> flush(f.log->flush());
+  ASSERT_TRUE(flush.finished());
+  EXPECT_TRUE(flush.task.result().ok());
+  EXPECT_EQ(f.log->durable_end_offset(), f.log->log_end_offset());
+  EXPECT_GE(f.fill_window(), 1);
+  EXPECT_GE(f.log->stats().zeroed_bytes, kStep);
+
+  // close() with a step in flight waits for it, then completes.
+  f.append(3 * kStep);
+  ASSERT_TRUE(run(f.log->flush()).ok());
+  ASSERT_TRUE(f.log->written_window_low());
+  f.fs.set_defer_syncs(true);
+  Started<Result<void>> step(f.log->extend_written_window());
+  ASSERT_FALSE(step.finished());
+  Started<Result<void>> close(f.log->close());
+  EXPECT_FALSE(close.finished()) << "close waits for the zeros in flight";
+  while (!close.finished()) ASSERT_GT(f.fs.release_deferred_syncs(), 0u);
+  f.fs.set_defer_syncs(false);
+  ASSERT_TRUE(step.finished());
+  EXPECT_TRUE(step.task.result().ok());
+  EXPECT_TRUE(close.task.result().ok());
+  f.log.reset();
+  f.open();
+  EXPECT_EQ(f.log->log_end_offset(), static_cast<int64_t>(f.sent.size()));
+  f.expect_prefix_of_sent(f.sent.size());
+}
+
 TEST(WrittenWindowConfig, Validation) {
   LogConfig c;
   c.prezero_ahead_bytes = 1 << 20;
