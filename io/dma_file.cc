@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <utility>
@@ -124,14 +125,17 @@ Task<Result<void>> DmaFile::fallocate(int mode, uint64_t offset, uint64_t length
   return ring_file::fallocate(fd_, mode, offset, length);
 }
 
-Task<Result<std::size_t>> DmaFile::write(uint64_t pos, const std::byte* buf, std::size_t len) {
+Task<Result<std::size_t>> DmaFile::write(uint64_t pos, const std::byte* buf, std::size_t len, int rw_flags) {
   check_alignment(pos, buf, len);
   SLUICE_ASSERT(len <= (1u << 30));
+  SLUICE_ASSERT((rw_flags & ~(RWF_DSYNC | RWF_SYNC)) == 0);  // only the sync flags are meant here
   bool fixed = fixed_ok(buf, len);
   if (fixed) Shard::current().mutable_stats().fixed_buffer_ops++;
   int res = co_await detail::ring_op([&](io_uring_sqe* sqe) {
     if (fixed) io_uring_prep_write_fixed(sqe, fd_, buf, static_cast<unsigned>(len), pos, 0);
     else io_uring_prep_write(sqe, fd_, buf, static_cast<unsigned>(len), pos);
+    // The prep helpers clear rw_flags; set after them (liburing 2.3 has no write-with-flags helper).
+    sqe->rw_flags = rw_flags;
   });
   if (res < 0) co_return make_error(-res, "write failed");
   co_return static_cast<std::size_t>(res);

@@ -47,7 +47,8 @@ class DmaFile {
   Task<Result<void>> fallocate(int mode, uint64_t offset, uint64_t length);
   // WRITE_FIXED / READ_FIXED when [buf, buf+len) lies in the shard's registered PagePool.
   // pos, len and buf must be aligned (asserted). Returns the byte count (short at EOF for reads).
-  Task<Result<std::size_t>> write(uint64_t pos, const std::byte* buf, std::size_t len);
+  // rw_flags: RWF_* for the write (RWF_DSYNC: durable when it completes, no separate fdatasync).
+  Task<Result<std::size_t>> write(uint64_t pos, const std::byte* buf, std::size_t len, int rw_flags = 0);
   Task<Result<std::size_t>> read(uint64_t pos, std::byte* buf, std::size_t len);
   Task<Result<void>> datasync();                 // IORING_OP_FSYNC + IORING_FSYNC_DATASYNC
   Task<Result<void>> truncate(uint64_t length);  // ring_file::ftruncate

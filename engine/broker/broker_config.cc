@@ -85,6 +85,17 @@ Result<void> apply_broker_property(BrokerConfig& c, std::string_view key, std::s
   } else if (key == "sluice.max.open.sealed.segments.per.shard") {
     ok = parse_int(value, c.max_open_sealed_segments_per_shard) && c.max_open_sealed_segments_per_shard >= 1 &&
          c.max_open_sealed_segments_per_shard <= 1000000;
+  } else if (key == "sluice.log.prezero.ahead.bytes") {
+    ok = parse_int(value, c.log_prezero_ahead_bytes) &&
+         (c.log_prezero_ahead_bytes == 0 ||
+          (c.log_prezero_ahead_bytes >= (256 << 10) && c.log_prezero_ahead_bytes <= (1 << 30)));
+  } else if (key == "sluice.log.durable.write.dsync") {
+    ok = parse_bool(value, c.log_durable_write_dsync);
+  } else if (key == "sluice.log.background.sync.interval.ms") {
+    ok = parse_int(value, c.log_background_sync_interval_ms) && c.log_background_sync_interval_ms >= 0 &&
+         c.log_background_sync_interval_ms <= 3600000;
+  } else if (key == "sluice.log.background.sync.bytes") {
+    ok = parse_int(value, c.log_background_sync_bytes) && c.log_background_sync_bytes >= 1;
   } else if (key == "max.connections.per.shard") {
     ok = parse_int(value, c.max_connections_per_shard) && c.max_connections_per_shard >= 1;
   } else if (key == "group.min.session.timeout.ms") {

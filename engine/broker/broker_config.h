@@ -38,6 +38,15 @@ struct BrokerConfig {
   // Sealed segments whose .log stays open for readers, per shard (least recently read closed
   // first; active segments always stay open): sluice.max.open.sealed.segments.per.shard.
   int64_t max_open_sealed_segments_per_shard = 64;
+  // Durable path (engine/log README): written window kept ahead of each active segment's tail
+  // (sluice.log.prezero.ahead.bytes, 0 = off), RWF_DSYNC data writes inside it instead of
+  // write + fdatasync (sluice.log.durable.write.dsync), and for appended visibility the
+  // acks=0/1 background sync grouped by time and bytes (sluice.log.background.sync.interval.ms,
+  // 0 = after every append, and sluice.log.background.sync.bytes).
+  int64_t log_prezero_ahead_bytes = 2 << 20;
+  bool log_durable_write_dsync = false;
+  int64_t log_background_sync_interval_ms = 10;
+  int64_t log_background_sync_bytes = 1 << 20;
   int32_t group_min_session_timeout_ms = 6000;
   int32_t group_max_session_timeout_ms = 1800000;
   int32_t group_initial_rebalance_delay_ms = 0;

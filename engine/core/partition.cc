@@ -41,6 +41,7 @@ Partition::Partition(log::FileSystem& fs, std::string dir, std::string topic, in
 
 Partition::~Partition() {
   SLUICE_ASSERT(!flush_running_ && reads_in_flight_ == 0 && !snapshot_writer_running_);
+  SLUICE_ASSERT(!window_extender_running_);
   wake_watchers();  // close() woke them already; a partition dropped without close() must not dangle
   SLUICE_ASSERT(watch_head_ == nullptr && watch_count_ == 0);
 }
@@ -227,7 +228,7 @@ io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records) 
   } else {
     last_offset = out.last_offset;
   }
-  request_flush();
+  request_background_sync();
   out.last_offset = last_offset;
   out.log_start_offset = log_->log_start_offset();
   co_return out;
@@ -334,9 +335,57 @@ io::Task<void> Partition::flush_loop() {
     }
     // A snapshot captured at a roll may have just become durable in the log.
     if (pending_snapshot_) start_snapshot_writer();
+    start_window_extender();
+    // Appended visibility: what came in during that sync waits for its interval or bytes
+    // instead of the next sync starting at once (one sync per append under load otherwise).
+    if (log_->unflushed_bytes() > 0 && sync_can_wait()) {
+      if (!sync_timer_.armed()) {
+        sync_timer_.arm(std::chrono::milliseconds(log_->config().background_sync_interval_ms),
+                        [this] { request_flush(); });
+      }
+      break;
+    }
   }
   flush_running_ = false;
   if (pending_snapshot_) start_snapshot_writer();
+  pulse(activity_done_);
+}
+
+bool Partition::sync_can_wait() const {
+  const log::LogConfig& c = log_->config();
+  if (!c.visible_before_sync || c.background_sync_interval_ms <= 0 || closing_) return false;
+  if (log_->unflushed_bytes() >= c.background_sync_bytes) return false;
+  // A snapshot captured at a roll is written only once the log is durable up to it.
+  return !(pending_snapshot_ && pending_snapshot_->offset > log_->durable_end_offset());
+}
+
+void Partition::request_background_sync() {
+  if (!sync_can_wait()) {
+    sync_timer_.cancel();
+    request_flush();
+    return;
+  }
+  SLUICE_ASSERT(log_->config().visible_before_sync);
+  // A sync in flight re-checks when it ends (flush_loop); otherwise the first append after a
+  // sync starts the interval, and the ones after it join the same sync.
+  if (flush_running_ || sync_timer_.armed()) return;
+  sync_timer_.arm(std::chrono::milliseconds(log_->config().background_sync_interval_ms), [this] { request_flush(); });
+}
+
+void Partition::start_window_extender() {
+  if (window_extender_running_ || closing_ || !log_->written_window_low()) return;
+  window_extender_running_ = true;
+  io::spawn(window_extender());
+}
+
+// One step at a time (a zero write and its sync), beside the flushes; close() waits for it.
+io::Task<void> Partition::window_extender() {
+  SLUICE_ASSERT(window_extender_running_);
+  while (!closing_ && log_->written_window_low()) {
+    auto r = co_await log_->extend_written_window();
+    if (!r.ok()) break;  // e.g. a full disk: flushes fall back to reserving as they go
+  }
+  window_extender_running_ = false;
   pulse(activity_done_);
 }
 
@@ -497,11 +546,15 @@ io::Task<void> Partition::housekeeping(int64_t now_ms, int64_t producer_expirati
 
 io::Task<void> Partition::close() {
   closing_ = true;
-  while (flush_running_ || reads_in_flight_ > 0 || snapshot_writer_running_) {
+  sync_timer_.cancel();  // the log's close() flushes everything anyway
+  auto busy = [this] {
+    return flush_running_ || reads_in_flight_ > 0 || snapshot_writer_running_ || window_extender_running_;
+  };
+  while (busy()) {
     // Event::wait does not suspend once the shard is stopping: then yield to the run loop
     // instead, so the flush's, the reads' and the snapshot writer's completions are reaped.
     bool woken = co_await activity_done_.wait(std::chrono::milliseconds(100));
-    if (!woken && (flush_running_ || reads_in_flight_ > 0 || snapshot_writer_running_)) co_await YieldToLoop{};
+    if (!woken && busy()) co_await YieldToLoop{};
   }
   auto r = co_await log_->close();
   if (!r.ok()) std::fprintf(stderr, "sluiced: %s-%d: close: %s\n", topic_.c_str(), index_, r.error().describe());

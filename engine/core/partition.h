@@ -160,6 +160,14 @@ class Partition {
   io::Task<void> restore_producer_state();
   void request_flush();
   io::Task<void> flush_loop();
+  // After an append: flush now (request_flush), or, with appended visibility, group the
+  // background sync by time and bytes (LogConfig::background_sync_*): nobody waits for it then
+  // except acks=-1, whose wait_durable() flushes by itself.
+  void request_background_sync();
+  bool sync_can_wait() const;
+  // Keeps the log's written window ahead of the tail (one step at a time, in the background).
+  void start_window_extender();
+  io::Task<void> window_extender();
   // Snapshots: noticed after every operation that can roll or delete segments.
   void note_segment_changes();
   void capture_snapshot();
@@ -204,6 +212,8 @@ class Partition {
   std::size_t watch_count_ = 0;
   io::Event activity_done_;  // pulsed when the flusher or the last read in flight finishes
   bool flush_running_ = false;
+  bool window_extender_running_ = false;
+  io::Timer sync_timer_;  // armed while an appended-visibility sync waits for its interval
   bool closing_ = false;
   int64_t flush_errors_ = 0;
   // Fetches and timestamp lookups suspended in a disk read: close() waits for them, since the

@@ -42,6 +42,11 @@ log::LogConfig log_config_for(const broker::BrokerConfig& cfg, const broker::Top
   c.max_message_bytes = static_cast<uint32_t>(std::clamp<int64_t>(eff.max_message_bytes, 61, 64 << 20));
   c.visible_before_sync = eff.visible_before_sync;
   c.max_unflushed_bytes = std::max<uint64_t>(c.max_unflushed_bytes, uint64_t{c.max_message_bytes} * 2);
+  // Broker-wide durable-path settings (validated ranges, see BrokerConfig).
+  c.prezero_ahead_bytes = static_cast<uint64_t>(cfg.log_prezero_ahead_bytes);
+  c.durable_write_dsync = cfg.log_durable_write_dsync;
+  c.background_sync_interval_ms = cfg.log_background_sync_interval_ms;
+  c.background_sync_bytes = static_cast<uint64_t>(cfg.log_background_sync_bytes);
 
   return c;
 }

@@ -34,6 +34,17 @@ class File {
   virtual ~File() = default;
   // Writes all of buf at pos (a short write is reported as an error). Returns bytes written.
   virtual io::Task<Result<std::size_t>> write(uint64_t pos, std::span<const std::byte> buf) = 0;
+  // write() that returns only once these bytes, and the metadata needed to read them back, are
+  // durable (O_DSYNC semantics for this one write: RWF_DSYNC). Other unsynced writes of the file
+  // may stay volatile. Cheapest on blocks that are already written and inside the file size
+  // (nothing for the journal to commit); correct anywhere. The default is write + datasync.
+  virtual io::Task<Result<std::size_t>> write_durable(uint64_t pos, std::span<const std::byte> buf) {
+    auto w = co_await write(pos, buf);
+    if (!w) co_return w;
+    auto s = co_await datasync();
+    if (!s) co_return s.error();
+    co_return w;
+  }
   // Reads up to buf.size() bytes at pos; fewer only at end of file. Returns bytes read.
   virtual io::Task<Result<std::size_t>> read(uint64_t pos, std::span<std::byte> buf) = 0;
   virtual io::Task<Result<void>> datasync() = 0;

@@ -38,6 +38,34 @@ class MemFile final : public File {
     co_return buf.size();
   }
 
+  // O_DSYNC for this write only: its bytes reach the durable image at once, other pending
+  // operations stay pending. Pending writes it overlaps are patched to its bytes first, so a
+  // crash that replays a prefix of them cannot put older bytes over these ones (a device keeps
+  // the latest write of a sector). A write that grows the durable size, or that a pending
+  // truncation would cut, needs the metadata commit a real RWF_DSYNC does, which makes every
+  // earlier operation of the file durable too: modelled as a full datasync. Pending growth past
+  // the write stays pending (the weaker, FUA-like case).
+  io::Task<Result<std::size_t>> write_durable(uint64_t pos, std::span<const std::byte> buf) override {
+    auto w = co_await write(pos, buf);
+    if (!w) co_return w;
+    SLUICE_ASSERT(!inode_->pending.empty() && inode_->pending.back().pos == pos);
+    fs_->dsync_write_count_++;
+    if (pos + buf.size() > inode_->durable.size() || pending_resize_below(pos + buf.size())) {
+      auto s = co_await datasync();
+      if (!s) co_return s.error();
+      co_return w;
+    }
+    const uint64_t end = pos + buf.size();
+    for (std::size_t i = 0; i + 1 < inode_->pending.size(); ++i) {
+      MemFileSystem::Op& op = inode_->pending[i];
+      const uint64_t lo = std::max(pos, op.pos), hi = std::min(end, op.pos + op.bytes.size());
+      if (lo < hi) std::memcpy(op.bytes.data() + (lo - op.pos), buf.data() + (lo - pos), hi - lo);
+    }
+    MemFileSystem::apply(inode_->durable, inode_->pending.back());
+    SLUICE_ASSERT(inode_->durable.size() >= end);
+    co_return w;
+  }
+
   io::Task<Result<std::size_t>> read(uint64_t pos, std::span<std::byte> buf) override {
     fs_->op_count_++;
     if (stale()) co_return make_error(EIO, "file handle from before a crash");
@@ -111,6 +139,11 @@ class MemFile final : public File {
 
  private:
   bool stale() const noexcept { return generation_ != fs_->generation_; }
+  // A pending resize that would cut [.., end) on replay: the write then depends on metadata.
+  bool pending_resize_below(uint64_t end) const noexcept {
+    return std::any_of(inode_->pending.begin(), inode_->pending.end(),
+                       [end](const MemFileSystem::Op& op) { return op.is_resize && op.pos < end; });
+  }
   bool aligned(uint64_t pos, const void* p, std::size_t n) const noexcept {
     if (!direct_) return true;
     uint32_t a = fs_->direct_alignment_;

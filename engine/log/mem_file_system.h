@@ -3,8 +3,9 @@
 //
 // Each file has a volatile image (what reads see) and a durable image (what survives crash()).
 // Writes, truncates and allocations are recorded as pending operations; File::datasync()
-// replays them onto the durable image. Directory entries (create, remove, rename) become durable
-// only through sync_dir() of their parent. Directories themselves are durable when created.
+// replays them onto the durable image. File::write_durable (RWF_DSYNC) makes its own bytes
+// durable at once and leaves the other pending operations pending. Directory entries (create, remove, rename) become
+// durable only through sync_dir() of their parent. Directories themselves are durable when created.
 //
 // crash() discards the volatile state: kDropUnsynced loses every unsynced operation;
 // kTornLastWrite keeps a random prefix of each file's pending operations in order and tears the
@@ -84,6 +85,7 @@ class MemFileSystem final : public FileSystem {
   std::size_t release_deferred_syncs();
 
   uint64_t sync_count() const { return sync_count_; }
+  uint64_t dsync_write_count() const { return dsync_write_count_; }  // File::write_durable calls
   uint64_t write_count() const { return write_count_; }
   uint64_t read_count() const { return read_count_; }
   // Every File and FileSystem call (each is at most one io_uring round trip in the broker), and
@@ -137,7 +139,7 @@ class MemFileSystem final : public FileSystem {
   int defer_reads_ = 0;
   std::vector<DeferredSync> deferred_reads_;
   std::size_t open_files_ = 0, peak_open_files_ = 0;
-  uint64_t sync_count_ = 0, write_count_ = 0, read_count_ = 0;
+  uint64_t sync_count_ = 0, write_count_ = 0, read_count_ = 0, dsync_write_count_ = 0;
   uint64_t op_count_ = 0, dir_sync_count_ = 0;
 };
 

@@ -15,6 +15,13 @@ Result<void> validate_config(const LogConfig& c) {
   if (c.read_window_bytes < kPage || c.max_segments < 1 || c.preallocate_bytes < kPage ||
       c.preallocate_initial_bytes < kPage)
     return make_error(EINVAL, "bad read window / segment limit / preallocation");
+  if (c.prezero_step_bytes < kPage || c.prezero_step_bytes % kPage != 0 || c.prezero_step_bytes > (64u << 20))
+    return make_error(EINVAL, "prezero_step_bytes must be a multiple of 4 KiB, <= 64 MiB");
+  if (c.prezero_ahead_bytes != 0 &&
+      (c.prezero_ahead_bytes < c.prezero_step_bytes || c.prezero_ahead_bytes > (1u << 30)))
+    return make_error(EINVAL, "prezero_ahead_bytes must be 0 or in [prezero_step_bytes, 1 GiB]");
+  if (c.background_sync_interval_ms < 0 || c.background_sync_interval_ms > 3600000 || c.background_sync_bytes == 0)
+    return make_error(EINVAL, "background sync interval must be in [0, 1 h], bytes > 0");
   return ok_result();
 }
 
@@ -352,10 +359,14 @@ io::Task<Result<void>> PartitionLog::wait_durable(int64_t offset) {
   co_return co_await flush();
 }
 
-io::Task<Result<void>> PartitionLog::write_pages(Segment& s, uint64_t from, uint64_t to) {
+// Writes the tail pages covering [from, to). With durable_writes every write is RWF_DSYNC
+// (File::write_durable) and the pages are durable when this returns; the caller only does that
+// inside the written window, where the write commits no metadata.
+io::Task<Result<void>> PartitionLog::write_pages(Segment& s, uint64_t from, uint64_t to, bool durable_writes) {
   SLUICE_ASSERT(s.log && from <= to);
   const uint64_t start = align_down(from, kPage);
   const uint64_t end = align_up(to, kPage);
+  SLUICE_ASSERT(!durable_writes || (end <= written_end(s) && end <= s.allocated_bytes));
   if (end > s.allocated_bytes) {
     const uint64_t want = next_reservation(s, end);
     auto r = co_await reserve(*s.log, s.allocated_bytes, want);
@@ -372,10 +383,112 @@ io::Task<Result<void>> PartitionLog::write_pages(Segment& s, uint64_t from, uint
     uint64_t lo = std::max(start, cs), hi = std::min(end, ce);
     if (lo >= hi) continue;
     alloc::BufferRef keep = c.buf;  // the chunk list may change while the write is in flight
-    auto w = co_await s.log->write(lo, std::span<const std::byte>(keep->data() + (lo - cs), hi - lo));
+    const std::span<const std::byte> bytes(keep->data() + (lo - cs), hi - lo);
+    auto w = durable_writes ? co_await s.log->write_durable(lo, bytes) : co_await s.log->write(lo, bytes);
     if (!w) co_return w.error();
+    if (durable_writes) stats_.dsync_writes++;
   }
   co_return ok_result();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Written window (LogConfig::prezero_ahead_bytes).
+
+// How far ahead of the tail the window should reach: it grows with the segment's data (one step
+// at least) up to prezero_ahead_bytes, so a partition that gets little data costs little disk.
+uint64_t PartitionLog::window_target(const Segment& s) const noexcept {
+  const uint64_t step = config_.prezero_step_bytes;
+  return align_up(
+      std::min<uint64_t>(config_.prezero_ahead_bytes, std::max<uint64_t>(step, align_up(s.size_bytes, kPage))), kPage);
+}
+
+bool PartitionLog::written_window_low() const noexcept {
+  if (config_.prezero_ahead_bytes == 0 || closed_ || zeroing_ || storage_error_ || segments_.empty()) return false;
+  const Segment& a = *segments_.back();
+  // A partition with no data in its active segment gets no window (idle ones cost no disk).
+  if (!a.files_created || a.roll_pending || a.sealed || !a.log || a.size_bytes == 0) return false;
+  const uint64_t tail = align_up(a.size_bytes, kPage);
+  const uint64_t cap = align_up(config_.segment_bytes, kPage);
+  // zero_end >= tail means the zeroed range reaches the tail (it starts at or below it).
+  const uint64_t end = std::max(a.zero_end, tail);
+  return end < cap && end - tail + config_.prezero_step_bytes <= window_target(a);
+}
+
+io::Task<void> PartitionLog::wait_zeroing() {
+  while (zeroing_) co_await zeroing_done_.wait();
+}
+
+namespace {
+// One zeroed, page-aligned block per thread (shard), written as many times as needed.
+constexpr std::size_t kZeroBlockBytes = 256 << 10;
+alloc::BufferRef zero_block() {
+  static thread_local alloc::BufferRef zeros;
+  if (!zeros) {
+    zeros = alloc::BufferRef(alloc::Buffer::allocate(kZeroBlockBytes, kPage));
+    std::memset(zeros->data(), 0, kZeroBlockBytes);
+  }
+  return zeros;
+}
+
+io::Task<Result<void>> write_zeros(File& f, uint64_t from, uint64_t to) {
+  SLUICE_ASSERT(from <= to && from % kPage == 0 && to % kPage == 0);
+  alloc::BufferRef keep = zero_block();
+  for (uint64_t pos = from; pos < to;) {
+    const std::size_t n = static_cast<std::size_t>(std::min<uint64_t>(kZeroBlockBytes, to - pos));
+    auto w = co_await f.write(pos, std::span<const std::byte>(keep->data(), n));
+    if (!w) co_return w.error();
+    pos += n;
+  }
+  co_return ok_result();
+}
+}  // namespace
+
+io::Task<Result<void>> PartitionLog::extend_written_window() {
+  if (!written_window_low()) co_return ok_result();
+  Segment* seg = nullptr;
+  uint64_t from = 0, to = 0;
+  bool contiguous = false;
+  co_await io_lock_.lock();
+  {
+    // Claimed under the lock, so no flush is half way: every page a flush may write from now on
+    // until this step ends lies below `from` (the tail), or waits for it (do_flush).
+    LockGuard guard(io_lock_);
+    if (!written_window_low()) co_return ok_result();
+    Segment& a = active();
+    const uint64_t tail = align_up(a.size_bytes, kPage);
+    contiguous = a.zero_end >= tail && a.zero_end > a.zero_start;
+    from = contiguous ? a.zero_end : tail;
+    to = std::min<uint64_t>(from + config_.prezero_step_bytes, align_up(config_.segment_bytes, kPage));
+    if (from >= to) co_return ok_result();
+    seg = &a;
+    zeroing_ = true;
+  }
+  SLUICE_ASSERT(seg && seg->log && from % kPage == 0 && to % kPage == 0);
+  // The segment stays active and its file open meanwhile: rolls, truncate_to and close wait for
+  // zeroing_ (wait_zeroing) before they touch it.
+  // Grow the file first (fallocate, a quick metadata change) when the step is past its end: a
+  // direct write that extends the file holds the inode lock for its whole duration, and a data
+  // write beside it would then wait for it in io_uring's worker instead of going straight out.
+  Result<void> r = ok_result();
+  if (to > seg->allocated_bytes) {
+    const uint64_t grow_from = std::max(from, seg->allocated_bytes);
+    r = co_await seg->log->allocate(grow_from, to - grow_from);
+  }
+  if (r) r = co_await write_zeros(*seg->log, from, to);
+  if (r) {
+    r = co_await seg->log->datasync();
+    stats_.syncs++;
+  }
+  zeroing_ = false;
+  if (r) {
+    if (!contiguous) seg->zero_start = from;
+    seg->zero_end = to;
+    seg->allocated_bytes = std::max(seg->allocated_bytes, to);
+    stats_.zeroed_bytes += to - from;
+    SLUICE_ASSERT(seg->zero_start < seg->zero_end);
+  }
+  zeroing_done_.notify_all();
+  co_return r;
 }
 
 // Reads the durable head [file_pos, tail_hole_end) of the first tail chunk's page from disk into
@@ -415,21 +528,7 @@ uint64_t PartitionLog::next_reservation(const Segment& s, uint64_t end) const {
 io::Task<Result<void>> PartitionLog::reserve(File& f, uint64_t from, uint64_t to) {
   SLUICE_ASSERT(from <= to && from % kPage == 0 && to % kPage == 0);
   if (!config_.prezero) co_return co_await f.allocate(from, to - from);
-  // One zeroed, page-aligned block per thread (shard), written as many times as needed.
-  constexpr std::size_t kZeroBlockBytes = 256 << 10;
-  static thread_local alloc::BufferRef zeros;
-  if (!zeros) {
-    zeros = alloc::BufferRef(alloc::Buffer::allocate(kZeroBlockBytes, kPage));
-    std::memset(zeros->data(), 0, kZeroBlockBytes);
-  }
-  alloc::BufferRef keep = zeros;
-  for (uint64_t pos = from; pos < to;) {
-    const std::size_t n = static_cast<std::size_t>(std::min<uint64_t>(kZeroBlockBytes, to - pos));
-    auto w = co_await f.write(pos, std::span<const std::byte>(keep->data(), n));
-    if (!w) co_return w.error();
-    pos += n;
-  }
-  co_return ok_result();
+  co_return co_await write_zeros(f, from, to);
 }
 
 io::Task<Result<void>> PartitionLog::create_segment_files(Segment& s, bool reserve_space) {
@@ -573,6 +672,15 @@ io::Task<Result<void>> PartitionLog::do_flush() {
   const uint64_t last_target = segments_[n - 1]->size_bytes;
   std::size_t first = n - 1;
   while (first > 0 && !segments_[first - 1]->sealed) --first;
+  if (zeroing_) {
+    // A window step is writing zeros after the tail. Only a flush entirely inside the written
+    // window (which ends below that step) may run beside it; anything else (pages past the
+    // window, creating or sealing a segment) waits, so no data page is ever written before or
+    // under zeros in flight, and no file is cut under them.
+    const Segment& a = *segments_[n - 1];
+    const bool inside = first == n - 1 && a.files_created && align_up(last_target, kPage) <= written_end(a);
+    if (!inside) co_await wait_zeroing();
+  }
   Result<void> result = ok_result();
   for (std::size_t i = first; i < n && result; ++i) {
     Segment& s = *segments_[i];
@@ -583,15 +691,23 @@ io::Task<Result<void>> PartitionLog::do_flush() {
       if (!result) break;
     }
     const uint64_t before = s.durable_bytes;
+    // Inside the written window the sync commits data only; with durable_write_dsync the
+    // writes themselves are durable (RWF_DSYNC) and there is no fdatasync at all. Either way
+    // durable_bytes moves only once every page of [before, target) is durable.
+    const bool in_window = last && align_up(target, kPage) <= written_end(s);
+    const bool durable_writes = in_window && config_.durable_write_dsync;
     if (before < target) {
-      result = co_await write_pages(s, before, target);
+      if (last && config_.prezero_ahead_bytes > 0 && !in_window) stats_.window_misses++;
+      result = co_await write_pages(s, before, target, durable_writes);
       if (!result) break;
     }
     if (s.roll_pending && !last) {
       result = co_await seal(s, target);
     } else if (before < target) {
-      result = co_await s.log->datasync();
-      stats_.syncs++;
+      if (!durable_writes) {
+        result = co_await s.log->datasync();
+        stats_.syncs++;
+      }
       if (result) s.durable_bytes = target;
     }
     if (result) {
@@ -741,6 +857,7 @@ io::Task<Result<void>> PartitionLog::truncate_to(int64_t offset) {
   if (!f) co_return f;
   co_await io_lock_.lock();
   LockGuard guard(io_lock_);
+  co_await wait_zeroing();                    // the active segment may be cut below
   auto mr = co_await consume_clean_marker();  // the files change below
   if (!mr) co_return mr;
   Segment* s = find_segment(offset);
@@ -802,6 +919,7 @@ io::Task<Result<void>> PartitionLog::truncate_to(int64_t offset) {
   s->roll_pending = false;
   OpenSegmentLru::local().remove(*s);  // not sealed any more: its files stay open, outside the LRU
   s->allocated_bytes = std::max<uint64_t>(s->allocated_bytes, s->size_bytes);
+  s->zero_start = s->zero_end = 0;  // recover_tail cuts the file at pos: the window goes with it
   r = co_await recover_tail(*s, pos);
   if (!r) co_return r;
   SLUICE_ASSERT(s->size_bytes == pos && s->chunks.empty());  // the tail loads lazily again
@@ -822,6 +940,7 @@ io::Task<Result<void>> PartitionLog::close() {
   if (!r) co_return r;
   co_await io_lock_.lock();
   LockGuard guard(io_lock_);
+  co_await wait_zeroing();  // nothing may write the active segment after the marker
   Segment& a = active();
   if (!a.files_created) {  // an empty segment rolled but never flushed: no reservation needed
     r = co_await create_segment_files(a, false);

@@ -77,6 +77,23 @@ struct LogConfig {
   // broker: measured end to end (sluice-bench, 10k msg/s acks=-1) it changed nothing here, since
   // the fsync's hop to io_uring's worker thread and the shard wake-ups dominate.
   bool prezero = false;
+  // The written window: blocks ahead of the active segment's tail that are already written
+  // (zeros) and synced, kept up by extend_written_window() off the produce path (the owner runs
+  // it in the background when written_window_low()). A flush whose pages fall inside the window
+  // commits no extent conversion and no size change, so its sync is a pure data sync; with
+  // durable_write_dsync it is the write itself (RWF_DSYNC), with no separate fdatasync. 0 = off
+  // (the window is then only what flushes wrote). The window grows with the segment's data
+  // (at least one step, at most this), so a quiet partition costs little disk.
+  uint64_t prezero_ahead_bytes = 0;
+  uint32_t prezero_step_bytes = 256u << 10;  // one background zero write (then one sync)
+  // Inside the written window, write data pages with RWF_DSYNC instead of write + fdatasync.
+  bool durable_write_dsync = false;
+  // The owner's background-sync policy for appended visibility (the log never syncs by itself):
+  // with visible_before_sync, the sync after acks=0/1 appends waits up to this long, or until
+  // this many bytes are unflushed, so one sync covers many appends. 0 = sync after every append
+  // (whenever no sync is in flight). acks=-1 is not delayed: wait_durable() flushes at once.
+  int64_t background_sync_interval_ms = 0;
+  uint64_t background_sync_bytes = 1u << 20;
   uint32_t tail_chunk_bytes = 256u << 10;         // tail buffer unit (multiple of 4 KiB)
   uint64_t tail_cache_bytes = 1u << 20;           // flushed tail bytes kept in memory for readers
   uint64_t max_unflushed_bytes = 64u << 20;       // appends beyond this fail (back-pressure)
@@ -111,6 +128,10 @@ struct LogStats {
   uint64_t index_write_errors = 0;
   uint64_t tail_chunk_allocations = 0;
   uint64_t segment_opens = 0;  // lazy reopens of sealed segments' .log files
+  // Written window (LogConfig::prezero_ahead_bytes):
+  uint64_t window_misses = 0;  // active-segment flushes that wrote past the window (old path)
+  uint64_t zeroed_bytes = 0;   // zeros written ahead by extend_written_window
+  uint64_t dsync_writes = 0;   // data writes made durable by RWF_DSYNC (no fdatasync)
 };
 
 struct Segment;  // internal
@@ -147,6 +168,16 @@ class PartitionLog {
   io::Task<Result<void>> flush();
   // Completes once the record at `offset` is durable (durable_end_offset() > offset).
   io::Task<Result<void>> wait_durable(int64_t offset);
+
+  // Written window (LogConfig::prezero_ahead_bytes): true when the active segment's window is at
+  // least one step short of its target and no extension is in flight. The owner then runs
+  // extend_written_window() in the background (never on the produce path), in a loop while this
+  // stays true, and lets it finish before close().
+  bool written_window_low() const noexcept;
+  // One step: writes prezero_step_bytes of zeros after the window and syncs them. Runs beside
+  // flushes (disjoint pages); a flush that needs those pages, a roll, truncate_to and close wait
+  // for it. Errors leave the window as it was (the flush path falls back to reserve + sync).
+  io::Task<Result<void>> extend_written_window();
 
   int64_t log_start_offset() const noexcept { return log_start_; }
   int64_t log_end_offset() const noexcept { return log_end_; }
@@ -210,7 +241,9 @@ class PartitionLog {
   io::Task<Result<void>> load();
   io::Task<Result<void>> do_flush();
   io::Task<Result<void>> create_segment_files(Segment& s, bool reserve_space);
-  io::Task<Result<void>> write_pages(Segment& s, uint64_t from, uint64_t to);
+  io::Task<Result<void>> write_pages(Segment& s, uint64_t from, uint64_t to, bool durable_writes);
+  io::Task<void> wait_zeroing();
+  uint64_t window_target(const Segment& s) const noexcept;
   io::Task<Result<void>> reserve(File& f, uint64_t from, uint64_t to);
   io::Task<Result<void>> drop_oldest_segment();
   io::Task<Result<void>> seal(Segment& s, uint64_t size_bytes);
@@ -258,6 +291,8 @@ class PartitionLog {
   bool closed_ = false;
   bool marker_on_disk_ = false;  // open() trusted a clean marker and left it: see consume_clean_marker
   bool flushing_ = false;
+  bool zeroing_ = false;  // an extend_written_window step is in flight
+  WaitList zeroing_done_;
   uint64_t flush_generation_ = 0;
   std::optional<Error> last_flush_error_;
   AsyncMutex io_lock_;   // serialises flush / roll / retention / truncate / close I/O

@@ -106,7 +106,11 @@ struct Segment {
   uint64_t size_bytes = 0;       // data bytes, including those only in memory
   uint64_t durable_bytes = 0;    // synced prefix
   uint64_t allocated_bytes = 0;  // file size (pre-allocation)
-  bool size_known = true;        // false for sealed segments until ensure_open
+  // Pages [zero_start, zero_end) were written with zeros and synced by extend_written_window:
+  // data written there needs no extent conversion in its sync. See written_end().
+  uint64_t zero_start = 0;
+  uint64_t zero_end = 0;
+  bool size_known = true;  // false for sealed segments until ensure_open
   int64_t max_timestamp_ms = -1;
   uint32_t max_timestamp_rel = 0;
   uint32_t max_timestamp_pos = 0;
@@ -141,6 +145,14 @@ struct Segment {
     return chunks.empty() ? UINT64_MAX : std::max<uint64_t>(chunks.front().file_pos, tail_hole_end);
   }
 };
+
+// End of the written prefix of a segment's file: every page below it is written (data that is
+// durable, or synced zeros), so overwriting it and syncing commits no metadata. Durable data's
+// pages are written; the zeroed range counts once it touches them.
+inline uint64_t written_end(const Segment& s) noexcept {
+  const uint64_t w = align_up(s.durable_bytes, kPage);
+  return s.zero_start <= w ? std::max(w, s.zero_end) : w;
+}
 
 inline Segment::~Segment() {
   if (in_lru) OpenSegmentLru::local().remove(*this);

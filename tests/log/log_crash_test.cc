@@ -68,6 +68,7 @@ TEST(LogCrash, RandomizedOperationsWithCrashesAndFaults) {
       std::getenv("SLUICE_LOG_SEEDS") ? std::strtoull(std::getenv("SLUICE_LOG_SEEDS"), nullptr, 10) : 200;
   const uint64_t first_seed =
       std::getenv("SLUICE_LOG_SEED") ? std::strtoull(std::getenv("SLUICE_LOG_SEED"), nullptr, 10) : 1;
+  uint64_t zeroed_bytes = 0, dsync_writes = 0;  // the written window was exercised
   for (uint64_t seed = first_seed; seed < first_seed + seeds; ++seed) {
     SCOPED_TRACE("seed=" + std::to_string(seed) + " (rerun: SLUICE_LOG_SEED=" + std::to_string(seed) +
                  " SLUICE_LOG_SEEDS=1)");
@@ -86,6 +87,14 @@ TEST(LogCrash, RandomizedOperationsWithCrashesAndFaults) {
     c.retention_bytes = rng() % 2 ? -1 : static_cast<int64_t>(20 << 10);
     c.segment_ms = 5000;
     c.log_append_time = rng() % 4 == 0;
+    // Every third seed keeps a written window ahead of the tail (extended after flushes, below),
+    // half of those with RWF_DSYNC data writes.
+    const bool window = seed % 3 == 0;
+    if (window) {
+      c.prezero_step_bytes = 4096;
+      c.prezero_ahead_bytes = 4096 * (1 + seed % 4);
+      c.durable_write_dsync = seed % 2 == 0;
+    }
     const std::string dir = "/data/p";
     auto opened = run(PartitionLog::open(fs, dir, c, clock));
     ASSERT_TRUE(opened.ok()) << opened.error().describe();
@@ -120,6 +129,14 @@ TEST(LogCrash, RandomizedOperationsWithCrashesAndFaults) {
           m.acked_durable = std::max(m.acked_durable, log->durable_end_offset());
           ASSERT_EQ(log->high_watermark(), log->durable_end_offset());
         }
+        // What the owner runs in the background after a flush; a fault may hit a step.
+        if (fault == 2) fs.fail_next_writes(1, EIO);
+        const uint64_t z0 = log->stats().zeroed_bytes;
+        while (window && log->written_window_low())
+          if (!run(log->extend_written_window()).ok()) break;
+        fs.fail_next_writes(0);
+        zeroed_bytes += log->stats().zeroed_bytes - z0;
+        dsync_writes = std::max(dsync_writes, log->stats().dsync_writes);
       } else if (kind < 76) {  // time passes; roll by time
         clock.advance_ms(static_cast<int64_t>(rng() % 4000));
         auto r = run(log->roll_if_needed(clock.now_ms()));
@@ -171,6 +188,10 @@ TEST(LogCrash, RandomizedOperationsWithCrashesAndFaults) {
     ASSERT_TRUE(run(log->flush()).ok());
     check_against_model(*log, m, seed);
     if (::testing::Test::HasFatalFailure()) return;
+  }
+  if (seeds >= 10) {
+    EXPECT_GT(zeroed_bytes, 0u);
+    EXPECT_GT(dsync_writes, 0u);
   }
 }
 
