@@ -110,6 +110,12 @@ io::Task<void> CoordinatorHost::compact_if_needed() {
   compacting_ = false;
 }
 
+io::Task<bool> CoordinatorHost::persist_durably() {
+  co_await persist();
+  const bool durable = co_await wait_durable();
+  co_return durable;
+}
+
 io::Task<bool> CoordinatorHost::wait_durable() {
   if (storage_failed_) co_return false;
   if (last_appended_.last_offset < 0) co_return true;

@@ -62,6 +62,8 @@ class CoordinatorHost {
   io::Task<void> persist();
   // Completes when everything appended so far is durable; false on a storage error.
   io::Task<bool> wait_durable();
+  // persist() then wait_durable(): what an answer that depends on the emitted records awaits.
+  io::Task<bool> persist_durably();
   io::Task<void> compact_if_needed();
   // Drives the machine's timers until *stopping (checked at least every 100 ms).
   io::Task<void> tick_loop(const bool* stopping);

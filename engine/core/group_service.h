@@ -29,6 +29,7 @@ class GroupService final : private CoordinatorStateMachine {
   io::Task<void> load() { return host_.load(); }
   io::Task<void> persist() { return host_.persist(); }
   io::Task<bool> wait_durable() { return host_.wait_durable(); }
+  io::Task<bool> persist_durably() { return host_.persist_durably(); }
   io::Task<void> compact_if_needed() { return host_.compact_if_needed(); }
   io::Task<void> tick_loop(const bool* stopping) { return host_.tick_loop(stopping); }
 

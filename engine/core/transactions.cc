@@ -49,8 +49,7 @@ io::Task<bool> mark_one(ShardState& st, const txn::TopicPartition& tp, const log
     GroupService& groups = *it->second;
     groups.coordinator().complete_transaction(marker.producer_id, marker.type == log::ControlType::kCommit,
                                               groups.now_ms());
-    co_await groups.persist();
-    const bool durable = co_await groups.wait_durable();
+    const bool durable = co_await groups.persist_durably();
     if (!durable) co_return false;
   }
   ProduceOutcome o = co_await p->append_control(marker);

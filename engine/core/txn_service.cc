@@ -73,8 +73,7 @@ io::Task<void> TxnService::run_markers(const bool* stopping) {
     }
     // The record that prepared each queued job was emitted before it: once it is durable the
     // markers may go out (a crash before that forgets the prepare, and the markers with it).
-    co_await host_.persist();
-    const bool durable = co_await host_.wait_durable();
+    const bool durable = co_await host_.persist_durably();
     if (!durable) {
       (void)co_await io::sleep_for(kMarkerRetryDelay);
       continue;

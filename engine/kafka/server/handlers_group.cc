@@ -181,9 +181,8 @@ io::Task<OffsetCommitResponse> offset_commit(RequestContext&, OffsetCommitReques
   group::OffsetCommitResult unavailable = unavailable_for(g.topics);
   auto fn = [g, unavailable](core::GroupService& svc) -> io::Task<group::OffsetCommitResult> {
     auto resp = svc.coordinator().commit_offsets(g, svc.now_ms());
-    co_await svc.persist();
     // A commit is acknowledged only once durable.
-    bool durable = co_await svc.wait_durable();
+    const bool durable = co_await svc.persist_durably();
     if (!durable) co_return unavailable;
     co_return resp;
   };
@@ -216,9 +215,8 @@ io::Task<TxnOffsetCommitResponse> txn_offset_commit(RequestContext& ctx, TxnOffs
   group::OffsetCommitResult unavailable = unavailable_for(g.topics);
   auto fn = [g, unavailable](core::GroupService& svc) -> io::Task<group::OffsetCommitResult> {
     auto resp = svc.coordinator().txn_offset_commit(g, svc.now_ms());
-    co_await svc.persist();
     // Pending offsets are acknowledged only once durable, like any commit.
-    bool durable = co_await svc.wait_durable();
+    const bool durable = co_await svc.persist_durably();
     if (!durable) co_return unavailable;
     co_return resp;
   };

@@ -21,13 +21,6 @@ io::Task<R> on_coordinator(const std::string& transactional_id, R unavailable, F
                                                     std::move(fn));
 }
 
-// Persists what the coordinator emitted and reports whether it is durable.
-io::Task<bool> made_durable(core::TxnService& svc) {
-  co_await svc.persist();
-  const bool durable = co_await svc.wait_durable();
-  co_return durable;
-}
-
 // How long EndTxn waits for its markers before answering anyway (they still follow).
 constexpr auto kEndTxnMarkerWait = std::chrono::milliseconds(5000);
 
@@ -62,7 +55,7 @@ io::Task<InitProducerIdResponse> txn_init_producer_id(InitProducerIdRequest& req
   unavailable.error = core::Errc::kCoordinatorNotAvailable;
   auto fn = [t](core::TxnService& svc) -> io::Task<txn::InitProducerIdResult> {
     txn::InitProducerIdResult r = svc.coordinator().init_producer_id(t, svc.now_ms());
-    const bool durable = co_await made_durable(svc);
+    const bool durable = co_await svc.persist_durably();
     if (!durable) r = txn::InitProducerIdResult{core::Errc::kCoordinatorNotAvailable};
     co_return r;
   };
@@ -114,7 +107,7 @@ io::Task<AddPartitionsToTxnResponse> add_partitions_to_txn(RequestContext& ctx, 
   auto fn = [id = req.v3_and_below_transactional_id, producer_id, epoch,
              partitions](core::TxnService& svc) -> io::Task<core::Errc> {
     core::Errc e = svc.coordinator().add_partitions(id, producer_id, epoch, partitions, svc.now_ms());
-    const bool durable = co_await made_durable(svc);
+    const bool durable = co_await svc.persist_durably();
     if (!durable) co_return core::Errc::kCoordinatorNotAvailable;
     // The partitions' owners learn that this producer may write there before the client does.
     if (e == core::Errc::kOk) co_await core::admit_transaction(producer_id, epoch, partitions);
@@ -138,7 +131,7 @@ io::Task<AddOffsetsToTxnResponse> add_offsets_to_txn(RequestContext& ctx, AddOff
   auto fn = [id = req.transactional_id, pid = req.producer_id, epoch = req.producer_epoch,
              partition](core::TxnService& svc) -> io::Task<core::Errc> {
     core::Errc e = svc.coordinator().add_offsets(id, pid, epoch, partition, svc.now_ms());
-    const bool durable = co_await made_durable(svc);
+    const bool durable = co_await svc.persist_durably();
     co_return durable ? e : core::Errc::kCoordinatorNotAvailable;
   };
   const core::Errc e =
@@ -153,7 +146,7 @@ io::Task<EndTxnResponse> end_txn(RequestContext& ctx, EndTxnRequest& req) {
   auto fn = [id = req.transactional_id, pid = req.producer_id, epoch = req.producer_epoch,
              commit = req.committed](core::TxnService& svc) -> io::Task<core::Errc> {
     core::Errc e = svc.coordinator().end_txn(id, pid, epoch, commit, svc.now_ms());
-    const bool durable = co_await made_durable(svc);
+    const bool durable = co_await svc.persist_durably();
     if (!durable) co_return core::Errc::kCoordinatorNotAvailable;
     // Kafka answers once the prepare record is durable, and the producer's next AddPartitionsToTxn
     // then gets CONCURRENT_TRANSACTIONS (and a client back-off of tens of ms) until the markers
