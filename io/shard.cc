@@ -744,10 +744,19 @@ void Event::set() {
   }
 }
 
+void YieldToLoop::await_suspend(std::coroutine_handle<> h) noexcept {
+  handle = h;
+  Shard::current().schedule(this);
+}
+
 Task<bool> Event::wait(std::chrono::nanoseconds timeout) {
   if (set_) co_return true;
   Shard& s = Shard::current();
-  if (s.stop_requested() || timeout.count() <= 0) co_return false;
+  if (s.stop_requested()) {
+    co_await YieldToLoop{};
+    co_return set_;
+  }
+  if (timeout.count() <= 0) co_return false;
   Waiter w(this, &s, s.now_ns() + timeout.count());
   co_return co_await w;
 }

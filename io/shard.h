@@ -332,9 +332,20 @@ class Timer {
   Shard* shard_ = nullptr;
 };
 
+// Suspends the calling coroutine until the shard's next run-loop pass (after what is already
+// ready). Unlike Event::wait's timeout and sleep_for, it suspends while the shard drains at stop,
+// so a close or stop that waits for other coroutines lets them run instead of spinning.
+struct YieldToLoop : detail::ReadyNode {
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) noexcept;
+  void await_resume() const noexcept {}
+};
+
 // A shard-local level-triggered event with any number of waiters: set() wakes every waiter and
 // stays set until reset(). Used by fetch long polls and JoinGroup waits. Waits end with false
-// on timeout and as soon as the runtime is stopping.
+// on timeout and as soon as the runtime is stopping; even then a wait suspends once (to the
+// next loop pass), so `while (!done) co_await ev.wait(..)` cannot keep the shard from running
+// the coroutine that sets `done` (that livelock hung a stop with a fetch parked on its gate).
 class Event {
  public:
   Event() = default;

@@ -8,7 +8,7 @@ packages=(
   liburing-dev libmimalloc-dev libxxhash-dev libhwloc-dev
   libsnappy-dev liblz4-dev libzstd-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
-  kcat librdkafka-dev python3 python3-confluent-kafka
+  kcat librdkafka-dev python3 python3-confluent-kafka gdb
 )
 # Node.js for the kafkajs compatibility tests: keep a newer one if present.
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)

@@ -1,6 +1,5 @@
 #include "engine/core/partition.h"
 
-#include "engine/core/yield.h"
 #include "engine/log/log_error.h"
 
 namespace sluice::core {
@@ -550,12 +549,9 @@ io::Task<void> Partition::close() {
   auto busy = [this] {
     return flush_running_ || reads_in_flight_ > 0 || snapshot_writer_running_ || window_extender_running_;
   };
-  while (busy()) {
-    // Event::wait does not suspend once the shard is stopping: then yield to the run loop
-    // instead, so the flush's, the reads' and the snapshot writer's completions are reaped.
-    bool woken = co_await activity_done_.wait(std::chrono::milliseconds(100));
-    if (!woken && busy()) co_await YieldToLoop{};
-  }
+  // While the shard stops, Event::wait returns after one pass of the run loop, which reaps the
+  // flush's, the reads' and the snapshot writer's completions: this polls until they are done.
+  while (busy()) (void)co_await activity_done_.wait(std::chrono::milliseconds(100));
   auto r = co_await log_->close();
   if (!r.ok()) std::fprintf(stderr, "sluiced: %s-%d: close: %s\n", topic_.c_str(), index_, r.error().describe());
   // The snapshot that makes the next start replay nothing; it supersedes one captured at a roll.

@@ -56,12 +56,25 @@ class Broker:
         try:
             rc = self.proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
+            stacks = self.thread_stacks()
             self.proc.kill()
             self.proc.wait()
-            raise RuntimeError("sluiced did not stop within %ss; log:\n%s" % (timeout_s, self.read_log()))
+            raise RuntimeError("sluiced did not stop within %ss; log:\n%s\nthreads:\n%s" %
+                               (timeout_s, self.read_log(), stacks))
         self.proc = None
         self.log.close()
         return rc
+
+    def thread_stacks(self):
+        """Every thread's stack (gdb, if installed): a hung stop is diagnosed from the CI log alone."""
+        if not shutil.which("gdb"):
+            return "(no gdb)"
+        try:
+            out = subprocess.run(["gdb", "-p", str(self.proc.pid), "-batch", "-ex", "thread apply all bt"],
+                                 capture_output=True, timeout=60)
+            return out.stdout.decode(errors="replace")[-12000:]
+        except (OSError, subprocess.SubprocessError) as e:
+            return "(gdb failed: %s)" % e
 
     def restart(self, sig, same_port=False):
         """same_port: clients keep their bootstrap address across the restart."""

@@ -158,5 +158,38 @@ TEST(Timers, ShutdownEndsPendingWaitsWithoutRunningTimers) {
   EXPECT_LT(test::elapsed_ms(t0), 5000);
 }
 
+// A coroutine that waits on an event until a flag changes, where the flag is set by shard_main
+// after wait_stop() (as the broker's connections wait on a fetch gate until `stopping`): the wait
+// must suspend even though the runtime is stopping, or the loop spins and shard_main never runs.
+TEST(Timers, EventWaitLoopAtStopLetsOthersRun) {
+  auto rt = make_runtime(test_config(1));
+  ASSERT_TRUE(rt);
+  Runtime* r = rt.get();
+  constexpr int kGiveUpIterations = 100'000;
+  bool stopping = false;
+  int iterations = 0;
+  bool saw_stopping = false;
+  Event never;
+  int rc = rt->run([&](unsigned) -> Task<void> {
+    auto gate_waiter = [&]() -> Task<void> {
+      while (!stopping && iterations < kGiveUpIterations) {
+        iterations++;
+        (void)co_await never.wait(1s);
+      }
+      saw_stopping = stopping;
+    };
+    spawn(gate_waiter());  // parked on the gate when the stop arrives
+    co_await sleep_for(10ms);
+    r->stop();
+    co_await Shard::current().wait_stop();
+    for (int i = 0; i < 3; ++i) co_await YieldToLoop{};  // the waiter runs its loop meanwhile
+    stopping = true;
+    while (!saw_stopping && iterations < kGiveUpIterations) co_await YieldToLoop{};
+  });
+  EXPECT_EQ(rc, 0);
+  EXPECT_TRUE(saw_stopping) << "the waiting loop spun " << iterations << " times without letting shard_main run";
+  EXPECT_LT(iterations, 100);
+}
+
 }  // namespace
 }  // namespace sluice::io
