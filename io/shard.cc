@@ -622,6 +622,7 @@ struct SleepAwaiter : detail::SleepNode {
   int32_t res = 0;
   std::coroutine_handle<> handle;
   Shard* shard = nullptr;
+  bool ended_at_once = false;  // stopping or no SQE: never reached the kernel
 
   explicit SleepAwaiter(int64_t ns) : ts{ns / 1'000'000'000, ns % 1'000'000'000} { on_cqe = &complete; }
   bool await_ready() const noexcept { return false; }
@@ -630,6 +631,7 @@ struct SleepAwaiter : detail::SleepNode {
     io_uring_sqe* sqe = shard->stop_requested() ? nullptr : shard->sqe_for_op();
     if (!sqe) {
       res = -ECANCELED;
+      ended_at_once = true;
       return false;
     }
     io_uring_prep_timeout(sqe, &ts, 0, 0);
@@ -651,6 +653,9 @@ struct SleepAwaiter : detail::SleepNode {
 Task<bool> sleep_for(std::chrono::nanoseconds d) {
   SleepAwaiter op(std::max<int64_t>(0, d.count()));
   int res = co_await op;
+  // Like Event::wait: suspend at least until the next loop pass, so a caller that loops on a
+  // flag cannot spin without letting the coroutine that sets it run.
+  if (op.ended_at_once) co_await YieldToLoop{};
   co_return res == -ETIME || res == 0;
 }
 

@@ -96,14 +96,22 @@ TEST(Timers, EventWakesAllWaitersAndTimesOut) {
     EXPECT_GE(s.now_ns() - t1, 20'000'000);
     EXPECT_EQ(ev.waiters(), 0u);
     // Set between a timeout and another waiter: only the remaining waiter wakes true.
-    bool first = true, second = false;
-    auto w1 = [&]() -> Task<void> { first = co_await ev.wait(2ms); };
-    auto w2 = [&]() -> Task<void> { second = co_await ev.wait(1s); };
+    bool first = true, second = false, first_done = false, second_done = false;
+    auto w1 = [&]() -> Task<void> {
+      first = co_await ev.wait(2ms);
+      first_done = true;
+    };
+    auto w2 = [&]() -> Task<void> {
+      second = co_await ev.wait(10s);
+      second_done = true;
+    };
     spawn(w1());
     spawn(w2());
-    co_await sleep_for(10ms);
+    // Wait for the timeout itself, not for a fixed time (a descheduled shard can see the sleep's
+    // completion before it runs the expired timer).
+    while (!first_done) co_await sleep_for(1ms);
     ev.set();
-    co_await sleep_for(1ms);
+    while (!second_done) co_await sleep_for(1ms);
     EXPECT_FALSE(first);
     EXPECT_TRUE(second);
   });
@@ -158,37 +166,51 @@ TEST(Timers, ShutdownEndsPendingWaitsWithoutRunningTimers) {
   EXPECT_LT(test::elapsed_ms(t0), 5000);
 }
 
-// A coroutine that waits on an event until a flag changes, where the flag is set by shard_main
-// after wait_stop() (as the broker's connections wait on a fetch gate until `stopping`): the wait
-// must suspend even though the runtime is stopping, or the loop spins and shard_main never runs.
-TEST(Timers, EventWaitLoopAtStopLetsOthersRun) {
+// Coroutines that wait (on an event, or sleeping) until a flag changes, where the flag is set by
+// shard_main after wait_stop() (as the broker's connections wait on a fetch gate until
+// `stopping`): each wait must suspend even though the runtime is stopping, or the loop spins and
+// shard_main never runs.
+TEST(Timers, WaitLoopsAtStopLetOthersRun) {
   auto rt = make_runtime(test_config(1));
   ASSERT_TRUE(rt);
   Runtime* r = rt.get();
   constexpr int kGiveUpIterations = 100'000;
   bool stopping = false;
-  int iterations = 0;
-  bool saw_stopping = false;
+  int event_loops = 0, sleep_loops = 0;
+  int saw_stopping = 0, finished = 0;
   Event never;
   int rc = rt->run([&](unsigned) -> Task<void> {
     auto gate_waiter = [&]() -> Task<void> {
-      while (!stopping && iterations < kGiveUpIterations) {
-        iterations++;
+      while (!stopping && event_loops < kGiveUpIterations) {
+        event_loops++;
         (void)co_await never.wait(1s);
       }
-      saw_stopping = stopping;
+      saw_stopping += stopping ? 1 : 0;
+      finished++;
     };
-    spawn(gate_waiter());  // parked on the gate when the stop arrives
+    auto sleeper = [&]() -> Task<void> {
+      (void)co_await never.wait(1h);  // ends at the stop, before shard_main sets the flag
+      while (!stopping && sleep_loops < kGiveUpIterations) {
+        sleep_loops++;
+        (void)co_await sleep_for(1s);
+      }
+      saw_stopping += stopping ? 1 : 0;
+      finished++;
+    };
+    spawn(gate_waiter());  // both parked when the stop arrives
+    spawn(sleeper());
     co_await sleep_for(10ms);
     r->stop();
     co_await Shard::current().wait_stop();
-    for (int i = 0; i < 3; ++i) co_await YieldToLoop{};  // the waiter runs its loop meanwhile
+    for (int i = 0; i < 3; ++i) co_await YieldToLoop{};  // the loops run meanwhile
     stopping = true;
-    while (!saw_stopping && iterations < kGiveUpIterations) co_await YieldToLoop{};
+    while (finished < 2) co_await YieldToLoop{};
   });
   EXPECT_EQ(rc, 0);
-  EXPECT_TRUE(saw_stopping) << "the waiting loop spun " << iterations << " times without letting shard_main run";
-  EXPECT_LT(iterations, 100);
+  EXPECT_EQ(saw_stopping, 2) << "a waiting loop spun without letting shard_main run: " << event_loops
+                             << " event waits, " << sleep_loops << " sleeps";
+  EXPECT_LT(event_loops, 100);
+  EXPECT_LT(sleep_loops, 100);
 }
 
 }  // namespace
