@@ -187,6 +187,11 @@ io::Task<void> shard_main(unsigned id, io::Runtime* rt) {
   st.txns.clear();
   st.groups.clear();
   co_await core::close_all_partitions();
+  // Plain per-shard counters, read by bench/shards (cross-shard messages per delivered message).
+  const io::ShardStats& stats = io::Shard::current().stats();
+  std::fprintf(stderr, "sluiced: shard %u stats: cross-shard messages sent %llu received %llu\n", id,
+               static_cast<unsigned long long>(stats.messages_sent),
+               static_cast<unsigned long long>(stats.messages_received));
 }
 
 }  // namespace
