@@ -11,12 +11,16 @@ a real sluiced --smp 2:
   4. a SIGTERM restart on the same ports keeps the shard brokers' ports;
   5. kcat's produce -> fetch costs no cross-shard message (the counters each shard logs at stop);
   6. with sluice.kafka.shard.listeners=false Metadata lists one broker, at the bootstrap address,
-     that leads everything, kcat still works, and now its requests do cross shards.
+     that leads everything, kcat still works, and now its requests do cross shards;
+  7. a shard broker port already in use fails the start (exit code 1, one line why), no hang.
 """
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -154,6 +158,24 @@ def client_cross_shard_messages(b, topic):
     return sent(b) - baseline
 
 
+def check_taken_port_fails_the_start(binary):
+    """A shard broker port in use fails the start: exit code 1 and a line saying why, no hang."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    data = tempfile.mkdtemp(prefix="sluice-shard-port-")
+    try:
+        port = taken.getsockname()[1]
+        proc = subprocess.run([binary, "--listen", "127.0.0.1:0", "--data-dir", data, "--smp", "2",
+                               "--set", "sluice.kafka.shard.ports=0,%d" % port], capture_output=True, timeout=60)
+        err = proc.stderr.decode()
+        assert proc.returncode == 1, (proc.returncode, err)
+        assert "shard 1 cannot listen on its broker port 127.0.0.1:%d" % port in err, err
+    finally:
+        taken.close()
+        shutil.rmtree(data, ignore_errors=True)
+
+
 def run(binary):
     b = Broker(binary).start()
     try:
@@ -201,6 +223,8 @@ def run(binary):
         assert client_cross_shard_messages(b, topic) > 0
     finally:
         b.cleanup()
+
+    check_taken_port_fails_the_start(binary)
 
 
 if __name__ == "__main__":

@@ -224,9 +224,10 @@ io::Task<void> shard_main(unsigned id, io::Runtime* rt) {
   if (id == 0) {
     bool started = co_await start_shard0();
     if (!started) {
+      // Stopped like a running broker: the catalogue's partitions and coordinators (whose
+      // marker loop would otherwise spin once the runtime stops) are already up.
       g_start_failed = true;
       rt->stop();
-      co_return;
     }
   }
   co_await io::Shard::current().wait_stop();
