@@ -316,6 +316,7 @@ void Shard::wake(unsigned target) noexcept {
 void Shard::send_msg(unsigned target, detail::PendingMsg* node) noexcept {
   SLUICE_ASSERT(target < shared_.shard_count && target != id_);
   if (shared_.stop.load(std::memory_order_relaxed)) shared_.drain_activity.fetch_add(1);
+  stats_.messages_sent++;
   Outbox& ob = outboxes_[target];
   // Read before the push: once pushed, the receiver may run the message and free the node (a
   // submit_to reply node lives in the caller's frame, which the caller destroys on resumption).

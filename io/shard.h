@@ -134,6 +134,7 @@ struct ShardStats {
   uint64_t sleeps = 0;
   uint64_t cqes = 0;
   uint64_t wakeups_sent = 0;
+  uint64_t messages_sent = 0;  // cross-shard messages (calls, replies, posts, buffer releases)
   uint64_t messages_received = 0;
   uint64_t zc_sends = 0;
   uint64_t zc_copied = 0;         // SEND_ZC notifications saying the kernel copied anyway (loopback)

@@ -1,6 +1,7 @@
 #include "engine/broker/broker_config.h"
 
 #include <charconv>
+#include <cstdint>
 #include <fstream>
 
 namespace sluice::broker {
@@ -30,7 +31,53 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// "auto" (empty list) or comma-separated ports.
+bool parse_port_list(std::string_view v, std::vector<uint16_t>& out) {
+  std::vector<uint16_t> ports;
+  if (v != "auto") {
+    while (true) {
+      const size_t comma = v.find(',');
+      uint16_t port = 0;
+      if (!parse_int(trim(v.substr(0, comma)), port)) return false;
+      ports.push_back(port);
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  out = std::move(ports);
+  return true;
+}
+
 }  // namespace
+
+Result<uint16_t> shard_listen_port(const BrokerConfig& cfg, unsigned shard, unsigned shard_count,
+                                   std::string* error_text) {
+  auto fail = [&](std::string what) -> Result<uint16_t> {
+    if (error_text) *error_text = std::move(what);
+    return make_error(EINVAL, "invalid sluice.kafka.shard.ports");
+  };
+  if (shard >= shard_count) return fail("shard out of range");
+  if (static_cast<int64_t>(cfg.node_id) + shard_count - 1 > INT32_MAX)
+    return fail("node.id + shard count exceeds the largest node id");
+  if (cfg.shard_ports.size() > 1) {
+    if (cfg.shard_ports.size() != shard_count)
+      return fail("sluice.kafka.shard.ports lists " + std::to_string(cfg.shard_ports.size()) + " ports for " +
+                  std::to_string(shard_count) + " shards");
+    return cfg.shard_ports[shard];
+  }
+  uint32_t base = 0;
+  if (cfg.shard_ports.size() == 1) {
+    if (cfg.shard_ports[0] == 0) return uint16_t{0};
+    base = cfg.shard_ports[0];
+  } else {
+    if (cfg.listen_port == 0) return uint16_t{0};  // an ephemeral bootstrap port: ephemeral shard ports
+    base = static_cast<uint32_t>(cfg.listen_port) + 1;
+  }
+  if (base + shard > 65535)
+    return fail("shard " + std::to_string(shard) + " would listen on port " + std::to_string(base + shard) +
+                " (over 65535); set sluice.kafka.shard.ports");
+  return static_cast<uint16_t>(base + shard);
+}
 
 bool parse_host_port(std::string_view s, std::string& host, uint16_t& port) {
   size_t colon = s.rfind(':');
@@ -70,6 +117,10 @@ Result<void> apply_broker_property(BrokerConfig& c, std::string_view key, std::s
     ok = parse_int(value, c.poll_us) && c.poll_us <= 1000000;
   } else if (key == "node.id" || key == "broker.id") {
     ok = parse_int(value, c.node_id) && c.node_id >= 0;
+  } else if (key == "sluice.kafka.shard.listeners") {
+    ok = parse_bool(value, c.shard_listeners);
+  } else if (key == "sluice.kafka.shard.ports") {
+    ok = parse_port_list(value, c.shard_ports);
   } else if (key == "auto.create.topics.enable") {
     ok = parse_bool(value, c.auto_create_topics);
   } else if (key == "num.partitions") {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "alloc/result.h"
 #include "engine/broker/topic_config.h"
@@ -17,9 +18,18 @@ struct BrokerConfig {
   std::string advertised_host;   // empty: the listen host
   uint16_t advertised_port = 0;  // 0: the bound listen port
   std::string data_dir = "./data";
-  unsigned smp = 0;                            // 0: every core the process may use
-  uint32_t poll_us = 0;                        // busy-poll before sleeping; 0 = off
-  int32_t node_id = 1;                         // broker id in Metadata (also the controller id)
+  unsigned smp = 0;      // 0: every core the process may use
+  uint32_t poll_us = 0;  // busy-poll before sleeping; 0 = off
+  int32_t node_id = 1;   // broker id in Metadata (also the controller id)
+  // sluice.kafka.shard.listeners: each shard is a Kafka broker of its own (its own listener, node
+  // id node_id + shard, leader of the partitions it owns, coordinator of the groups and
+  // transactional ids it hosts), so clients that follow Metadata never make a shard hop. The
+  // bootstrap listener (listen_host:listen_port, every shard) stays. false: one broker, one port.
+  bool shard_listeners = true;
+  // sluice.kafka.shard.ports: where shard s listens. Empty ("auto"): bootstrap port + 1 + s, or
+  // ephemeral when the bootstrap port is 0; one port B: B + s (0: every shard ephemeral); a list:
+  // one port per shard (0 = ephemeral), as many as there are shards.
+  std::vector<uint16_t> shard_ports;
   bool auto_create_topics = true;              // auto.create.topics.enable
   int32_t default_partitions = 1;              // num.partitions
   int32_t max_request_bytes = 104857600;       // socket.request.max.bytes
@@ -67,6 +77,11 @@ Result<void> apply_broker_property(BrokerConfig& cfg, std::string_view key, std:
                                    std::string* error_text);
 // Reads a server.properties-style file: key=value lines, '#' or '!' comments, blank lines.
 Result<void> load_properties_file(BrokerConfig& cfg, const std::string& path, std::string* error_text);
+// The port shard `shard` of `shard_count` listens on for its own broker (0 = ephemeral), given the
+// bootstrap listener's configured port; an error (text in *error_text) when the configured ports do
+// not fit the shard count or overflow.
+Result<uint16_t> shard_listen_port(const BrokerConfig& cfg, unsigned shard, unsigned shard_count,
+                                   std::string* error_text);
 // "host:port" -> parts; the host may be empty (all interfaces) or a bracketed IPv6 address.
 bool parse_host_port(std::string_view s, std::string& host, uint16_t& port);
 

@@ -43,6 +43,9 @@ struct ShardState {
   unsigned shard_count = 1;
   std::string advertised_host;
   uint16_t advertised_port = 0;
+  // The advertised port of every shard's own listener (index = shard), the same on every shard;
+  // empty when the shards are not presented as brokers of their own (one broker, one port).
+  std::vector<uint16_t> shard_ports;
   broker::Catalogue catalogue;  // replica (authoritative on shard 0)
   std::map<PartitionKey, std::unique_ptr<Partition>, PartitionKeyLess> partitions;  // owned by this shard
   std::map<int32_t, std::unique_ptr<GroupService>> groups;                          // by __consumer_offsets partition

@@ -1,5 +1,6 @@
 """Starts and stops a real sluiced for the compatibility tests (ephemeral port, temp data dir)."""
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,13 +17,18 @@ class Broker:
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="sluice-compat-")
         self.proc = None
         self.port = None
+        self.shard_ports = []  # the shard brokers' ports, by shard; empty with one broker
         self.log_path = os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log")
 
-    def start(self, timeout_s=30, port=0):
+    def start(self, timeout_s=30, port=0, shard_ports=None):
+        """shard_ports: the ports of the shards' own brokers (default: ephemeral when port is 0)."""
         ready = os.path.join(tempfile.gettempdir(), "sluice-ready-%d-%d" % (os.getpid(), time.monotonic_ns()))
         args = [self.binary, "--listen", "127.0.0.1:%d" % port, "--data-dir", self.data_dir, "--smp", "2",
                 "--ready-file", ready] + self.extra_args
+        if shard_ports:
+            args += ["--set", "sluice.kafka.shard.ports=" + ",".join(str(p) for p in shard_ports)]
         self.log = open(self.log_path, "ab")
+        self.log_start = self.log.tell()
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -34,6 +40,7 @@ class Broker:
                 if text:
                     self.port = int(text)
                     os.unlink(ready)
+                    self.shard_ports = self._logged_shard_ports()
                     return self
             time.sleep(0.02)
         raise RuntimeError("sluiced did not become ready; log:\n" + self.read_log())
@@ -41,6 +48,27 @@ class Broker:
     @property
     def bootstrap(self):
         return "127.0.0.1:%d" % self.port
+
+    def _logged_shard_ports(self):
+        """The shard brokers' ports, from this start's "shard brokers:" line (empty: one broker)."""
+        with open(self.log_path, "rb") as f:
+            f.seek(self.log_start)
+            text = f.read().decode(errors="replace")
+        lines = [line for line in text.splitlines() if "sluiced: shard brokers:" in line]
+        if not lines:
+            return []
+        found = re.findall(r"node (\d+) at \S+:(\d+) \(shard (\d+)\)", lines[-1])
+        return [int(port) for _, port, _ in sorted(found, key=lambda m: int(m[2]))]
+
+    def stats(self):
+        """Per-shard counters from the stats lines of the last stop: {shard: {name: value}}."""
+        with open(self.log_path, "rb") as f:
+            f.seek(self.log_start)
+            text = f.read().decode(errors="replace")
+        out = {}
+        for m in re.finditer(r"shard (\d+) stats: cross-shard messages sent (\d+) received (\d+)", text):
+            out[int(m.group(1))] = {"sent": int(m.group(2)), "received": int(m.group(3))}
+        return out
 
     def read_log(self):
         try:
@@ -79,10 +107,11 @@ class Broker:
     def restart(self, sig, same_port=False):
         """same_port: clients keep their bootstrap address across the restart."""
         port = self.port if same_port else 0
+        shard_ports = self.shard_ports if same_port else None  # the shard brokers keep theirs too
         rc = self.stop(sig)
         if sig == signal.SIGTERM and rc != 0:
             raise RuntimeError("sluiced exited %d on SIGTERM; log:\n%s" % (rc, self.read_log()))
-        return self.start(port=port)
+        return self.start(port=port, shard_ports=shard_ports)
 
     def cleanup(self):
         if self.proc:

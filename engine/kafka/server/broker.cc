@@ -32,22 +32,24 @@ std::atomic<io::Runtime*> g_runtime{nullptr};
 const BrokerHooks* g_hooks = nullptr;
 
 struct ShardServer {
-  std::optional<io::TcpListener> listener;
+  std::optional<io::TcpListener> listener;        // the bootstrap address, on every shard (SO_REUSEPORT)
+  std::optional<io::TcpListener> shard_listener;  // this shard's own broker (sluice.kafka.shard.listeners)
 };
 std::vector<ShardServer> g_servers;
 
 bool out_of_descriptors(int code) { return code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM; }
 
-io::Task<void> accept_loop(unsigned shard) {
+// via_shard_broker: `listener` is the shard's own broker port (not the bootstrap address).
+io::Task<void> accept_loop(unsigned shard, io::TcpListener* listener, bool via_shard_broker) {
   core::ShardState& st = core::shard_state();
   auto backoff = kAcceptBackoffMin;
   int64_t last_log_ns = io::Shard::current().now_ns() - kAcceptErrorLogIntervalNs;
   uint64_t refused_since_log = 0;
   while (!st.stopping) {
-    auto conn = co_await g_servers[shard].listener->accept();
+    auto conn = co_await listener->accept();
     if (conn.ok()) {
       backoff = kAcceptBackoffMin;
-      io::spawn(serve_connection(std::move(conn.value())));
+      io::spawn(serve_connection(std::move(conn.value()), via_shard_broker));
       continue;
     }
     if (st.stopping || io::Shard::current().stop_requested()) break;
@@ -97,11 +99,38 @@ Result<uint16_t> listen_on(unsigned shard, const std::string& host, uint16_t por
   return bound;
 }
 
-void start_serving(const std::string& adv_host, uint16_t adv_port) {
+// On the calling shard: binds its own broker's listener (when the shards are brokers of their
+// own) and returns its port; 0 when there is none; an error (said on stderr) when it fails.
+Result<uint16_t> listen_shard_port() {
+  core::ShardState& st = core::shard_state();
+  const broker::BrokerConfig& cfg = *st.config;
+  if (!cfg.shard_listeners) return uint16_t{0};
+  std::string why;
+  auto port = broker::shard_listen_port(cfg, st.shard_id, st.shard_count, &why);
+  if (!port.ok()) {
+    std::fprintf(stderr, "sluiced: %s\n", why.c_str());
+    return port.error();
+  }
+  // Not SO_REUSEPORT: the port is this shard's alone, and a port in use must fail the start.
+  auto l = io::TcpListener::bind(cfg.listen_host, port.value(), /*reuse_port=*/false);
+  if (!l.ok()) {
+    std::fprintf(stderr, "sluiced: shard %u cannot listen on its broker port %s:%u: %s\n", st.shard_id,
+                 cfg.listen_host.c_str(), port.value(), l.error().describe());
+    return l.error();
+  }
+  const uint16_t bound = l.value().port();
+  g_servers[st.shard_id].shard_listener.emplace(std::move(l.value()));
+  return bound;
+}
+
+void start_serving(const std::string& adv_host, uint16_t adv_port, const std::vector<uint16_t>& shard_ports) {
   core::ShardState& st = core::shard_state();
   st.advertised_host = adv_host;
   st.advertised_port = adv_port;
-  io::spawn(accept_loop(st.shard_id));
+  st.shard_ports = shard_ports;
+  ShardServer& server = g_servers[st.shard_id];
+  io::spawn(accept_loop(st.shard_id, &*server.listener, /*via_shard_broker=*/false));
+  if (server.shard_listener) io::spawn(accept_loop(st.shard_id, &*server.shard_listener, /*via_shard_broker=*/true));
   io::spawn(housekeeping_loop());
 }
 
@@ -138,27 +167,49 @@ io::Task<bool> start_shard0() {
   if (adv_host.empty())
     adv_host = (cfg.listen_host.empty() || cfg.listen_host == "0.0.0.0") ? "127.0.0.1" : cfg.listen_host;
   uint16_t adv_port = cfg.advertised_port ? cfg.advertised_port : port.value();
+  // Every shard binds first (the bootstrap address and its own broker's port), then every shard
+  // serves, each knowing every shard broker's port: Metadata is the same wherever it is asked.
+  std::vector<uint16_t> shard_ports;
+  auto own = listen_shard_port();
+  if (!own.ok()) co_return false;
+  shard_ports.push_back(own.value());
   for (unsigned s = 1; s < st.shard_count; ++s) {
     std::string host = cfg.listen_host;
     uint16_t p = port.value();
-    auto fn = [s, host, p, adv_host, adv_port]() {
+    auto fn = [s, host, p]() -> int32_t {
       auto r = listen_on(s, host, p);
       if (!r.ok()) {
         std::fprintf(stderr, "sluiced: shard %u cannot listen: %s\n", s, r.error().describe());
-        return false;
+        return -1;
       }
-      start_serving(adv_host, adv_port);
-      return true;
+      auto mine = listen_shard_port();
+      return mine.ok() ? mine.value() : -1;
     };
-    bool ok = co_await io::submit_to(s, std::move(fn));
-    if (!ok) co_return false;
+    int32_t bound = co_await io::submit_to(s, std::move(fn));
+    if (bound < 0) co_return false;
+    shard_ports.push_back(static_cast<uint16_t>(bound));
   }
-  start_serving(adv_host, adv_port);
+  if (!cfg.shard_listeners) shard_ports.clear();
+  for (unsigned s = 1; s < st.shard_count; ++s) {
+    auto fn = [adv_host, adv_port, shard_ports]() { start_serving(adv_host, adv_port, shard_ports); };
+    co_await io::submit_to(s, std::move(fn));
+  }
+  start_serving(adv_host, adv_port, shard_ports);
   std::size_t partitions = 0;
   for (const auto& [n, t] : st.catalogue.topics()) partitions += static_cast<std::size_t>(t.partition_count());
   std::fprintf(stderr, "sluiced: listening on %s:%u (advertised %s:%u), data in %s, %zu topics, %zu partitions\n",
                cfg.listen_host.c_str(), port.value(), adv_host.c_str(), adv_port, cfg.data_dir.c_str(),
                st.catalogue.topics().size(), partitions);
+  if (shard_ports.empty()) {
+    std::fprintf(stderr, "sluiced: one broker for all shards: node %d at %s:%u\n", cfg.node_id, adv_host.c_str(),
+                 adv_port);
+  } else {
+    std::string brokers;
+    for (unsigned s = 0; s < st.shard_count; ++s)
+      brokers += (s ? ", " : "") + std::string("node ") + std::to_string(cfg.node_id + static_cast<int32_t>(s)) +
+                 " at " + adv_host + ":" + std::to_string(shard_ports[s]) + " (shard " + std::to_string(s) + ")";
+    std::fprintf(stderr, "sluiced: shard brokers: %s\n", brokers.c_str());
+  }
   if (!cfg.ready_file.empty() && !write_ready_file(cfg.ready_file, port.value()))
     std::fprintf(stderr, "sluiced: cannot write ready file %s\n", cfg.ready_file.c_str());
   if (g_hooks && g_hooks->on_listening) g_hooks->on_listening(port.value());
@@ -173,20 +224,27 @@ io::Task<void> shard_main(unsigned id, io::Runtime* rt) {
   if (id == 0) {
     bool started = co_await start_shard0();
     if (!started) {
+      // Stopped like a running broker: the catalogue's partitions and coordinators (whose
+      // marker loop would otherwise spin once the runtime stops) are already up.
       g_start_failed = true;
       rt->stop();
-      co_return;
     }
   }
   co_await io::Shard::current().wait_stop();
   st.stopping = true;
   if (g_servers[id].listener) g_servers[id].listener->close();
+  if (g_servers[id].shard_listener) g_servers[id].shard_listener->close();
   // Marker writes first (they may be completing offsets in a group service), then the groups:
   // waiting JoinGroup/SyncGroup calls are answered COORDINATOR_NOT_AVAILABLE.
   for (auto& [partition, svc] : st.txns) co_await svc->stop();
   st.txns.clear();
   st.groups.clear();
   co_await core::close_all_partitions();
+  // Plain per-shard counters, read by bench/shards (cross-shard messages per delivered message).
+  const io::ShardStats& stats = io::Shard::current().stats();
+  std::fprintf(stderr, "sluiced: shard %u stats: cross-shard messages sent %llu received %llu\n", id,
+               static_cast<unsigned long long>(stats.messages_sent),
+               static_cast<unsigned long long>(stats.messages_received));
 }
 
 }  // namespace

@@ -53,7 +53,8 @@ thread_local SendWatch t_send_watch;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  explicit Connection(io::TcpConnection sock) : sock_(std::move(sock)), peer_(peer_host(sock_.fd())) {}
+  Connection(io::TcpConnection sock, bool via_shard_broker)
+      : sock_(std::move(sock)), peer_(peer_host(sock_.fd())), via_shard_broker_(via_shard_broker) {}
   ~Connection() {
     if (watched_) unwatch_send();  // a send torn down with the runtime at shutdown
     sock_.close();
@@ -86,6 +87,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   io::TcpConnection sock_;
   std::string peer_;
+  bool via_shard_broker_ = false;
   std::deque<Slot> slots_;  // in request order; front is the next response to send
   uint64_t first_seq_ = 0;  // sequence number of slots_.front()
   uint64_t next_seq_ = 0;
@@ -181,7 +183,7 @@ io::Task<void> Connection::run_request(alloc::BufferRef frame, core::BudgetLease
   if (!header.ok()) {
     out = close_connection("malformed request header");
   } else {
-    RequestContext ctx{std::move(header.value()), r.rest(), frame, peer_};
+    RequestContext ctx{std::move(header.value()), r.rest(), frame, peer_, via_shard_broker_};
     const bool is_fetch = ctx.header.request_api_key == FetchRequest::kApiKey;
     if (is_fetch) {
       // Fetches run one or two at a time and not while responses ahead of theirs pile up unsent
@@ -288,12 +290,12 @@ io::Task<void> send_watchdog() {
 
 }  // namespace
 
-io::Task<void> serve_connection(io::TcpConnection sock) {
+io::Task<void> serve_connection(io::TcpConnection sock, bool via_shard_broker) {
   if (!t_send_watch.watchdog_running) {
     t_send_watch.watchdog_running = true;
     io::spawn(send_watchdog());
   }
-  auto c = std::make_shared<Connection>(std::move(sock));
+  auto c = std::make_shared<Connection>(std::move(sock), via_shard_broker);
   co_await c->read_loop();
 }
 

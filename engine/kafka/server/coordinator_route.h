@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -25,15 +26,29 @@ struct CoordinatorKind {
 inline constexpr CoordinatorKind<core::GroupService> kGroupCoordinators{core::kGroupTopic, &core::ShardState::groups};
 inline constexpr CoordinatorKind<core::TxnService> kTxnCoordinators{core::kTxnTopic, &core::ShardState::txns};
 
+struct CoordinatorPlace {
+  int32_t partition = 0;  // of the internal topic
+  unsigned shard = 0;     // its owner
+};
+
+// Where `key` is coordinated; nullopt when the internal topic is missing.
+template <class Service>
+std::optional<CoordinatorPlace> coordinator_place(CoordinatorKind<Service> kind, const std::string& key) {
+  const broker::TopicInfo* t = core::shard_state().catalogue.find(kind.topic);
+  if (!t || t->partition_count() == 0) return std::nullopt;
+  // Both kinds hash their keys the same way over their topic's partitions.
+  const int32_t partition = core::group_partition(key, t->partition_count());
+  return CoordinatorPlace{partition, t->partition_owner_shard[static_cast<std::size_t>(partition)]};
+}
+
 // Runs fn(Service&) -> Task<R> on the shard that coordinates `key`; `unavailable` when the
 // coordinator is not there (starting up or shutting down).
 template <class Service, class R, class Fn>
 io::Task<R> on_coordinator(CoordinatorKind<Service> kind, const std::string& key, R unavailable, Fn fn) {
-  const broker::TopicInfo* t = core::shard_state().catalogue.find(kind.topic);
-  if (!t || t->partition_count() == 0) co_return unavailable;
-  // Both kinds hash their keys the same way over their topic's partitions.
-  const int32_t partition = core::group_partition(key, t->partition_count());
-  const unsigned shard = t->partition_owner_shard[static_cast<std::size_t>(partition)];
+  const std::optional<CoordinatorPlace> place = coordinator_place(kind, key);
+  if (!place) co_return unavailable;
+  const int32_t partition = place->partition;
+  const unsigned shard = place->shard;
   // Named, then moved: g++ 12 destroys lambda temporaries in a co_await expression twice.
   auto call = [kind, partition, unavailable, fn]() mutable -> io::Task<R> {
     core::ShardState& st = core::shard_state();

@@ -1,8 +1,12 @@
 // CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs, AlterConfigs,
 // IncrementalAlterConfigs. Changes run on shard 0 (admin.cc); reads use the local catalogue.
+#include <charconv>
+#include <optional>
+
 #include "engine/broker/topic_config.h"
 #include "engine/core/admin.h"
 #include "engine/core/shard_state.h"
+#include "engine/kafka/server/cluster_view.h"
 #include "engine/kafka/server/errors.h"
 #include "engine/kafka/server/request.h"
 #include "io/cross_shard.h"
@@ -116,7 +120,17 @@ void describe_topic_configs(const broker::TopicInfo& t, const DescribeConfigsReq
   }
 }
 
-void describe_broker_configs(bool documentation, DescribeConfigsResponse::DescribeConfigsResult& out) {
+// The node id a broker resource names ("" = the first), when it is one of ours (every shard's
+// broker has the same configs), else nullopt.
+std::optional<int32_t> local_broker_resource(const core::ShardState& st, const std::string& name) {
+  if (name.empty()) return st.config->node_id;
+  int64_t id = -1;
+  auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), id);
+  if (ec != std::errc() || p != name.data() + name.size() || !is_local_node(st, id)) return std::nullopt;
+  return static_cast<int32_t>(id);
+}
+
+void describe_broker_configs(int32_t node_id, bool documentation, DescribeConfigsResponse::DescribeConfigsResult& out) {
   const broker::BrokerConfig& cfg = *core::shard_state().config;
   auto add = [&](std::string name, std::string value, broker::ConfigType type, const char* doc) {
     DescribedConfig c;
@@ -128,7 +142,7 @@ void describe_broker_configs(bool documentation, DescribeConfigsResponse::Descri
     c.documentation = documentation ? std::optional<std::string>(doc) : std::nullopt;
     out.configs.push_back(std::move(c));
   };
-  add("broker.id", std::to_string(cfg.node_id), broker::ConfigType::int_, "This broker's id");
+  add("broker.id", std::to_string(node_id), broker::ConfigType::int_, "This broker's id");
   add("num.partitions", std::to_string(cfg.default_partitions), broker::ConfigType::int_, "Default partition count");
   add("auto.create.topics.enable", cfg.auto_create_topics ? "true" : "false", broker::ConfigType::boolean,
       "Create unknown topics named in Metadata requests");
@@ -158,9 +172,9 @@ io::Task<DescribeConfigsResponse> describe_configs(RequestContext& ctx, Describe
       } else {
         describe_topic_configs(*t, res, synonyms, documentation, out);
       }
-    } else if (res.resource_type == kResourceBroker &&
-               (res.resource_name.empty() || res.resource_name == std::to_string(st.config->node_id))) {
-      describe_broker_configs(documentation, out);
+    } else if (const auto node =
+                   res.resource_type == kResourceBroker ? local_broker_resource(st, res.resource_name) : std::nullopt) {
+      describe_broker_configs(*node, documentation, out);
     } else {
       out.error_code = code(ErrorCode::INVALID_REQUEST);
       out.error_message = "Unsupported resource " + res.resource_name;

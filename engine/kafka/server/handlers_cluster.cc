@@ -3,6 +3,8 @@
 #include "engine/core/admin.h"
 #include "engine/core/shard_state.h"
 #include "engine/kafka/server/api_table.h"
+#include "engine/kafka/server/cluster_view.h"
+#include "engine/kafka/server/coordinator_route.h"
 #include "engine/kafka/server/errors.h"
 #include "engine/kafka/server/request.h"
 #include "io/cross_shard.h"
@@ -22,18 +24,19 @@ Uuid to_wire_uuid(const broker::Uuid& u) {
   return out;
 }
 
-MetadataResponse::MetadataResponseTopic describe_topic(const broker::TopicInfo& t, int32_t node_id) {
+MetadataResponse::MetadataResponseTopic describe_topic(const core::ShardState& st, const broker::TopicInfo& t) {
   MetadataResponse::MetadataResponseTopic mt;
   mt.name = t.name;
   mt.topic_id = to_wire_uuid(t.topic_id);
   mt.is_internal = t.internal;
   for (int32_t i = 0; i < t.partition_count(); ++i) {
     MetadataResponse::MetadataResponseTopic::MetadataResponsePartition p;
+    const int32_t leader = leader_node(st, t, i);  // the owner shard's broker
     p.partition_index = i;
-    p.leader_id = node_id;
+    p.leader_id = leader;
     p.leader_epoch = 0;
-    p.replica_nodes = {node_id};
-    p.isr_nodes = {node_id};
+    p.replica_nodes = {leader};
+    p.isr_nodes = {leader};
     mt.partitions.push_back(std::move(p));
   }
   return mt;
@@ -41,13 +44,15 @@ MetadataResponse::MetadataResponseTopic describe_topic(const broker::TopicInfo& 
 
 io::Task<MetadataResponse> metadata(RequestContext&, MetadataRequest& req) {
   core::ShardState& st = core::shard_state();
-  const int32_t node = st.config->node_id;
   MetadataResponse resp;
-  resp.brokers.push_back({node, st.advertised_host, st.advertised_port, std::nullopt});
+  for (unsigned s = 0; s < broker_count(st); ++s) {
+    const BrokerEndpoint b = shard_broker(st, s);
+    resp.brokers.push_back({b.node_id, st.advertised_host, b.port, std::nullopt});
+  }
   resp.cluster_id = st.catalogue.cluster_id;
-  resp.controller_id = node;  // kafkajs sends admin and InitProducerId requests to the controller
+  resp.controller_id = controller_node(st);  // kafkajs sends admin and InitProducerId requests to the controller
   if (!req.topics) {
-    for (const auto& [name, t] : st.catalogue.topics()) resp.topics.push_back(describe_topic(t, node));
+    for (const auto& [name, t] : st.catalogue.topics()) resp.topics.push_back(describe_topic(st, t));
     co_return resp;
   }
   for (const auto& rt : *req.topics) {
@@ -62,7 +67,7 @@ io::Task<MetadataResponse> metadata(RequestContext&, MetadataRequest& req) {
       t = st.catalogue.find(name);
     }
     if (t) {
-      resp.topics.push_back(describe_topic(*t, node));
+      resp.topics.push_back(describe_topic(st, *t));
       continue;
     }
     MetadataResponse::MetadataResponseTopic missing;
@@ -79,14 +84,16 @@ io::Task<FindCoordinatorResponse> find_coordinator(RequestContext& ctx, FindCoor
   FindCoordinatorResponse resp;
   auto answer = [&](const std::string& key, int8_t key_type, int16_t& error, std::optional<std::string>& msg,
                     int32_t& node, std::string& host, int32_t& port) {
-    (void)key;
-    // Groups (0) and transactional ids (1): every coordinator of either kind is on this node.
+    // Groups (0) and transactional ids (1): the broker of the shard hosting the key's coordinator.
     if (key_type == 0 || key_type == 1) {
+      const auto place =
+          key_type == 0 ? coordinator_place(kGroupCoordinators, key) : coordinator_place(kTxnCoordinators, key);
+      const BrokerEndpoint b = shard_broker(st, place ? place->shard : st.shard_id);
       error = 0;
       msg = std::nullopt;
-      node = st.config->node_id;
+      node = b.node_id;
       host = st.advertised_host;
-      port = st.advertised_port;
+      port = b.port;
     } else {
       error = code(ErrorCode::INVALID_REQUEST);
       msg = "Unknown coordinator key type";

@@ -268,12 +268,16 @@ io::Task<OffsetFetchResponse> offset_fetch(RequestContext& ctx, OffsetFetchReque
 
 // ---------------------------------------------------------------------------------------- Admin
 
-io::Task<ListGroupsResponse> list_groups(RequestContext&, ListGroupsRequest& req) {
+io::Task<ListGroupsResponse> list_groups(RequestContext& ctx, ListGroupsRequest& req) {
   core::ShardState& st = core::shard_state();
   std::vector<std::vector<group::ListedGroup>> per_shard(st.shard_count);
   std::vector<core::Errc> errors(st.shard_count, core::Errc::kOk);
   std::vector<io::Task<void>> calls;
-  for (unsigned s = 0; s < st.shard_count; ++s) {
+  // A shard's own broker lists the groups it coordinates, as a Kafka broker does (clients ask
+  // every broker and concatenate); the bootstrap address lists every shard's.
+  const unsigned first = ctx.via_shard_broker ? st.shard_id : 0;
+  const unsigned last = ctx.via_shard_broker ? st.shard_id + 1 : st.shard_count;
+  for (unsigned s = first; s < last; ++s) {
     calls.push_back([](unsigned target, std::vector<std::string> filter, std::vector<group::ListedGroup>* out,
                        core::Errc* err) -> io::Task<void> {
       auto fn = [filter]() {

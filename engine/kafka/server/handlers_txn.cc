@@ -204,11 +204,15 @@ io::Task<void> list_on_shard(std::vector<std::string> states, std::vector<int64_
   co_return;
 }
 
-io::Task<ListTransactionsResponse> list_transactions(RequestContext&, ListTransactionsRequest& req) {
+io::Task<ListTransactionsResponse> list_transactions(RequestContext& ctx, ListTransactionsRequest& req) {
   core::ShardState& st = core::shard_state();
   std::vector<txn::ListTxnsResult> per_shard(st.shard_count);
   std::vector<io::Task<void>> calls;
-  for (unsigned s = 0; s < st.shard_count; ++s) {
+  // A shard's own broker lists the transactional ids it coordinates (admin clients ask every
+  // broker and concatenate); the bootstrap address lists every shard's.
+  const unsigned first = ctx.via_shard_broker ? st.shard_id : 0;
+  const unsigned last = ctx.via_shard_broker ? st.shard_id + 1 : st.shard_count;
+  for (unsigned s = first; s < last; ++s) {
     txn::ListTxnsResult* out = &per_shard[s];
     auto call = [states = req.state_filters, pids = req.producer_id_filters, out]() mutable {
       return list_on_shard(std::move(states), std::move(pids), -1, out);

@@ -16,6 +16,9 @@ struct RequestContext {
   std::span<const std::byte> body;  // the request body (after the header), inside `frame`
   alloc::BufferRef frame;           // keeps body alive while the handler runs
   std::string client_host;
+  // The connection came in on this shard's own broker port (sluice.kafka.shard.listeners), so the
+  // client addresses this shard's broker; false on the bootstrap address (any shard).
+  bool via_shard_broker = false;
 };
 
 struct HandlerOutput {
