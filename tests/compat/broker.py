@@ -1,5 +1,6 @@
 """Starts and stops a real sluiced for the compatibility tests (ephemeral port, temp data dir)."""
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -21,7 +22,7 @@ class Broker:
     def start(self, timeout_s=30, port=0):
         ready = os.path.join(tempfile.gettempdir(), "sluice-ready-%d-%d" % (os.getpid(), time.monotonic_ns()))
         args = [self.binary, "--listen", "127.0.0.1:%d" % port, "--data-dir", self.data_dir, "--smp", "2",
-                "--ready-file", ready] + self.extra_args
+                "--ready-file", ready, "--metrics-listen", "127.0.0.1:0"] + self.extra_args
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
@@ -37,6 +38,13 @@ class Broker:
                     return self
             time.sleep(0.02)
         raise RuntimeError("sluiced did not become ready; log:\n" + self.read_log())
+
+    def metrics_port(self):
+        """The ephemeral port of the /metrics endpoint, from the start-up line that names it."""
+        m = re.findall(r"metrics on http://[^:]+:(\d+)/metrics", self.read_log())
+        if not m:
+            raise RuntimeError("no metrics line in the log:\n" + self.read_log())
+        return int(m[-1])
 
     @property
     def bootstrap(self):
