@@ -31,6 +31,9 @@ struct RuntimeConfig {
   uint32_t max_timers_per_shard = 1u << 20;  // Timer + Event waits armed at once
   uint32_t max_in_flight_ops_per_shard = 1u << 20;
   uint32_t drain_timeout_ms = 10000;  // give up waiting for in-flight ops at shutdown (logged)
+  // A loop pass that keeps the shard busy longer than this (timers, messages, ready coroutines)
+  // counts as a reactor stall in ShardStats::stalls.
+  uint32_t stall_threshold_us = 5000;
 };
 
 class Runtime {

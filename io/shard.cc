@@ -25,12 +25,13 @@ constexpr unsigned kMaxTimersPerTick = 4096;
 constexpr std::size_t kMaxOutboxMessages = std::size_t{1} << 22;
 constexpr int64_t kDrainPollNs = 1'000'000;  // while draining, re-check peers every 1 ms
 
+}  // namespace
+
 int64_t monotonic_ns() noexcept {
   timespec ts;
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
-}  // namespace
 
 // ---------------------------------------------------------------- TimerHeap
 
@@ -574,6 +575,8 @@ bool Shard::try_finish() {
 void Shard::run_loop() {
   SLUICE_ASSERT(t_shard == this);
   update_now();
+  stats_.started_ns = now_ns_;
+  const int64_t stall_threshold_ns = int64_t{shared_.cfg.stall_threshold_us} * 1000;
   for (;;) {
     stats_.loop_iterations++;
     check_stop();
@@ -581,17 +584,33 @@ void Shard::run_loop() {
     run_timers();
     process_incoming();
     flush_outgoing();
-    run_ready();
+    stats_.tasks_resumed += run_ready();
     if (starved_head_ && buf_ring_->available() > 0 && !draining_) rearm_starved();
     if (draining_ && try_finish()) break;
     detail::TimerNode* t = timers_.top();
     bool busy = ready_head_ || io_uring_cq_ready(&ring_) > 0 || has_incoming() ||
                 (stopping_ && main_done_ && !draining_) || (t && t->deadline_ns <= monotonic_ns());
+    // now_ns_ is when this pass started (after the previous wait): one clock read measures it.
+    const int64_t worked_ns = monotonic_ns() - now_ns_;
+    stats_.busy_ns += worked_ns;
+    if (worked_ns > stall_threshold_ns) note_stall(worked_ns);
     if (busy) io_uring_submit_and_get_events(&ring_);
     else idle();
     update_now();
     reap();
   }
+}
+
+void Shard::note_stall(int64_t worked_ns) {
+  stats_.stalls++;
+  // One line per interval: a shard that stalls often must not also flood the log.
+  constexpr int64_t kStallLogIntervalNs = 10'000'000'000;
+  if (last_stall_log_ns_ != 0 && now_ns_ - last_stall_log_ns_ < kStallLogIntervalNs) return;
+  last_stall_log_ns_ = now_ns_;
+  std::fprintf(stderr,
+               "sluice io: shard %u: reactor stall: one loop pass took %.1f ms (threshold %u us; %llu so far)\n", id_,
+               static_cast<double>(worked_ns) / 1e6, shared_.cfg.stall_threshold_us,
+               static_cast<unsigned long long>(stats_.stalls));
 }
 
 void Shard::final_sweep() {

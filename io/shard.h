@@ -129,6 +129,9 @@ struct RingAwaiter;
 
 }  // namespace detail
 
+// CLOCK_MONOTONIC in nanoseconds (vDSO: no syscall). Shard::now_ns() is the cached per-pass value.
+int64_t monotonic_ns() noexcept;
+
 struct ShardStats {
   uint64_t loop_iterations = 0;
   uint64_t sleeps = 0;
@@ -141,6 +144,10 @@ struct ShardStats {
   uint64_t accepts_rejected = 0;  // closed at once: over max_connections_per_shard or queue full
   uint64_t recv_enobufs = 0;
   uint64_t fixed_buffer_ops = 0;
+  uint64_t tasks_resumed = 0;  // coroutines resumed from the ready queue
+  int64_t busy_ns = 0;         // time in loop passes, outside the wait for completions (and spin)
+  uint64_t stalls = 0;         // loop passes longer than RuntimeConfig::stall_threshold_us
+  int64_t started_ns = 0;      // monotonic time the loop started (busy ratio = busy_ns / uptime)
 };
 
 class Shard {
@@ -198,6 +205,7 @@ class Shard {
   Result<void> init();
   void run_loop();
   void final_sweep();
+  void note_stall(int64_t worked_ns);
   void install_signal_reader(int signal_fd);
 
  private:
@@ -256,6 +264,7 @@ class Shard {
   std::unique_ptr<WakeOp> wake_op_;
   std::unique_ptr<SignalOp> signal_op_;
   ShardStats stats_;
+  int64_t last_stall_log_ns_ = 0;
 
   friend class Runtime;
   friend struct ShardMainDone;

@@ -129,7 +129,7 @@ cat "$RESULTS/floors.json" >&2
 # ------------------------------------------------------------------ sluice
 start_sluiced() {  # extra args...
   rm -rf "$WORK/sluice" "$WORK/sluice.port"
-  "$SLUICED" --listen 127.0.0.1:0 --data-dir "$WORK/sluice" --smp 2 --ready-file "$WORK/sluice.port" "$@" \
+  "$SLUICED" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$WORK/sluice" --smp 2 --ready-file "$WORK/sluice.port" "$@" \
     >"$WORK/sluiced.log" 2>&1 &
   SLUICED_PID=$!
   PIDS+=("$SLUICED_PID")

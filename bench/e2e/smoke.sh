@@ -16,7 +16,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-"$SLUICED" --listen 127.0.0.1:0 --data-dir "$work/data" --smp 2 --ready-file "$work/port" >"$work/sluiced.log" 2>&1 &
+"$SLUICED" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$work/data" --smp 2 --ready-file "$work/port" >"$work/sluiced.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 200); do
   [[ -s $work/port ]] && break

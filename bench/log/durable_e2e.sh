@@ -12,7 +12,7 @@ while [ $# -gt 0 ]; do if [ "$1" = "--" ]; then shift; bench=("$@"); break; fi; 
 data="${DATA_ROOT:-/var/tmp}/sluice-e2e-data-$$"
 rm -rf "$data"; mkdir -p "$data"
 ready="$data.ready"; rm -f "$ready"
-"$B/tools/sluiced/sluiced" --listen 127.0.0.1:0 --data-dir "$data" --smp 1 --ready-file "$ready" "${sets[@]}" 2>"$data.err" &
+"$B/tools/sluiced/sluiced" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$data" --smp 1 --ready-file "$ready" "${sets[@]}" 2>"$data.err" &
 pid=$!
 for i in $(seq 1 100); do [ -s "$ready" ] && break; sleep 0.1; done
 port=$(cat "$ready")

@@ -69,6 +69,11 @@ struct BrokerConfig {
   int64_t transaction_abort_check_interval_ms = 10000;
   int64_t retention_check_interval_ms = 300000;  // log.retention.check.interval.ms
   std::string ready_file;                        // written with the bound port once listening (tests)
+  // The Prometheus endpoint (sluice.metrics.listen = HOST:PORT or off). Off unless set: sluiced
+  // turns it on at 127.0.0.1:9644 by default; in-process brokers (tests) stay without it.
+  bool metrics_enabled = false;
+  std::string metrics_host = "127.0.0.1";
+  uint16_t metrics_port = 9644;
   TopicDefaults topic_defaults;
 };
 

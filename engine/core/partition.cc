@@ -226,6 +226,8 @@ io::Task<ProduceOutcome> Partition::produce(std::span<const std::byte> records) 
     co_return out;
   } else {
     last_offset = out.last_offset;
+    traffic_.records_in += static_cast<uint64_t>(h.record_count);
+    traffic_.bytes_in += first.value().bytes.size();
   }
   request_background_sync();
   out.last_offset = last_offset;
@@ -495,6 +497,7 @@ io::Task<FetchOutcome> Partition::fetch(int64_t offset, int32_t max_bytes, Isola
     co_return out;
   }
   out.records = std::move(r->batches);
+  traffic_.bytes_out += out.records.size();
   // The aborted transactions with records in what may have been read (as Kafka, the bound is
   // where the read could end, not the exact last batch; the consumer matches them by producer id
   // and offset). The index is the one of now: a read that suspended saw no batch beyond `bound`.

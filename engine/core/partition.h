@@ -133,6 +133,16 @@ class Partition {
   int64_t log_start_offset() const { return log_->log_start_offset(); }
   int64_t log_end_offset() const { return log_->log_end_offset(); }
 
+  // Traffic since open, for the metrics endpoint: what produce appended (client batches, not
+  // duplicates or markers) and what fetches returned.
+  struct Traffic {
+    uint64_t records_in = 0;
+    uint64_t bytes_in = 0;
+    uint64_t bytes_out = 0;
+  };
+  const Traffic& traffic() const { return traffic_; }
+  const log::LogStats& log_stats() const { return log_->stats(); }
+
   const ProducerStateRestore& producer_state_restore() const { return restore_; }
   // Offsets of this partition's snapshot files, ascending.
   const std::vector<int64_t>& producer_snapshot_offsets() const { return snapshots_.offsets(); }
@@ -148,6 +158,7 @@ class Partition {
   static io::Task<Result<void>> remove_files(log::FileSystem& fs, const std::string& dir);
 
  private:
+  Traffic traffic_;
   Partition(log::FileSystem& fs, std::string dir, std::string topic, int32_t index,
             std::unique_ptr<log::PartitionLog> log);
   void wake_watchers();

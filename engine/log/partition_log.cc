@@ -1,3 +1,5 @@
+#include <chrono>
+
 #include "engine/log/partition_log_internal.h"
 
 namespace sluice::log {
@@ -705,7 +707,11 @@ io::Task<Result<void>> PartitionLog::do_flush() {
       result = co_await seal(s, target);
     } else if (before < target) {
       if (!durable_writes) {
+        const auto sync_start = std::chrono::steady_clock::now();
         result = co_await s.log->datasync();
+        stats_.sync_latency_ns.record(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - sync_start)
+                .count());
         stats_.syncs++;
       }
       if (result) s.durable_bytes = target;
@@ -723,6 +729,7 @@ io::Task<Result<void>> PartitionLog::do_flush() {
   storage_error_.reset();
   SLUICE_ASSERT(target_offset >= durable_end_);
   durable_end_ = target_offset;
+  stats_.records_per_flush.record(target_messages - flushed_messages_);
   flushed_messages_ = target_messages;
   last_flush_ms_ = clock_.now_ms();
   Segment& a = *segments_[n - 1];

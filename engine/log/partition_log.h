@@ -41,6 +41,7 @@
 #include "engine/log/file_io.h"
 #include "engine/log/log_error.h"
 #include "engine/log/record_batch.h"
+#include "engine/metrics/histogram.h"
 #include "io/task.h"
 
 namespace sluice::log {
@@ -132,6 +133,10 @@ struct LogStats {
   uint64_t window_misses = 0;  // active-segment flushes that wrote past the window (old path)
   uint64_t zeroed_bytes = 0;   // zeros written ahead by extend_written_window
   uint64_t dsync_writes = 0;   // data writes made durable by RWF_DSYNC (no fdatasync)
+  // For the metrics endpoint: each datasync of segment data, and the records each flush (group
+  // commit) made durable.
+  metrics::LatencyHistogram sync_latency_ns;
+  metrics::CountHistogram records_per_flush;
 };
 
 struct Segment;  // internal

@@ -337,7 +337,8 @@ def test_disk_full(binary):
         # A start that cannot work exits non-zero with one clear line.
         with open(os.path.join(data, "meta", "catalogue"), "wb") as f:
             f.write(b"not a catalogue\n")
-        proc = subprocess.run([binary, "--listen", "127.0.0.1:0", "--data-dir", data, "--smp", "2"],
+        proc = subprocess.run([binary, "--listen", "127.0.0.1:0", "--data-dir", data, "--smp", "2",
+                               "--metrics-listen", "off"],
                               capture_output=True, timeout=30)
         assert proc.returncode != 0, proc
         assert b"catalogue" in proc.stderr, proc.stderr

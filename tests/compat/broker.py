@@ -24,7 +24,7 @@ class Broker:
         """shard_ports: the ports of the shards' own brokers (default: ephemeral when port is 0)."""
         ready = os.path.join(tempfile.gettempdir(), "sluice-ready-%d-%d" % (os.getpid(), time.monotonic_ns()))
         args = [self.binary, "--listen", "127.0.0.1:%d" % port, "--data-dir", self.data_dir, "--smp", "2",
-                "--ready-file", ready] + self.extra_args
+                "--ready-file", ready, "--metrics-listen", "127.0.0.1:0"] + self.extra_args
         if shard_ports:
             args += ["--set", "sluice.kafka.shard.ports=" + ",".join(str(p) for p in shard_ports)]
         self.log = open(self.log_path, "ab")
@@ -44,6 +44,13 @@ class Broker:
                     return self
             time.sleep(0.02)
         raise RuntimeError("sluiced did not become ready; log:\n" + self.read_log())
+
+    def metrics_port(self):
+        """The ephemeral port of the /metrics endpoint, from the start-up line that names it."""
+        m = re.findall(r"metrics on http://[^:]+:(\d+)/metrics", self.read_log())
+        if not m:
+            raise RuntimeError("no metrics line in the log:\n" + self.read_log())
+        return int(m[-1])
 
     @property
     def bootstrap(self):

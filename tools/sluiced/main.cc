@@ -9,13 +9,16 @@ int main(int argc, char** argv) {
   using sluice::broker::BrokerConfig;
   BrokerConfig cfg;
   CLI::App app{"sluiced - Sluice streaming broker (Kafka protocol)"};
-  std::string config_file, listen, advertised, data_dir;
+  cfg.metrics_enabled = true;  // the daemon serves /metrics on 127.0.0.1:9644 unless told otherwise
+  std::string config_file, listen, advertised, data_dir, metrics_listen;
   std::vector<std::string> overrides;
   unsigned smp = 0;
   uint32_t poll_us = 0;
   app.add_option("--config", config_file, "server.properties-style file (key=value)")->check(CLI::ExistingFile);
   app.add_option("--listen", listen, "HOST:PORT to listen on (default 127.0.0.1:9092; port 0 = ephemeral)");
   app.add_option("--advertised-address", advertised, "HOST[:PORT] clients are told to connect to");
+  app.add_option("--metrics-listen", metrics_listen,
+                 "HOST:PORT of the Prometheus /metrics endpoint (default 127.0.0.1:9644; port 0 = ephemeral), or off");
   app.add_option("--data-dir", data_dir, "data directory (default ./data)");
   app.add_option("--smp", smp, "shards (one pinned thread each); default: every usable core");
   app.add_option("--poll-us", poll_us, "busy-poll for up to N microseconds before sleeping (default 0: off)");
@@ -36,6 +39,9 @@ int main(int argc, char** argv) {
   }
   if (!listen.empty() && !sluice::broker::apply_broker_property(cfg, "listen", listen, &err)) return fail(err);
   if (!advertised.empty() && !sluice::broker::apply_broker_property(cfg, "advertised.address", advertised, &err))
+    return fail(err);
+  if (!metrics_listen.empty() &&
+      !sluice::broker::apply_broker_property(cfg, "sluice.metrics.listen", metrics_listen, &err))
     return fail(err);
   if (!data_dir.empty()) cfg.data_dir = data_dir;
   if (app.count("--smp")) cfg.smp = smp;

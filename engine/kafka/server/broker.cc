@@ -12,10 +12,13 @@
 #include <vector>
 
 #include "engine/core/admin.h"
+#include "engine/core/metrics.h"
 #include "engine/core/shard_state.h"
 #include "engine/kafka/server/connection.h"
+#include "engine/kafka/server/kafka_metrics.h"
 #include "engine/log/partition_log.h"
 #include "engine/log/uring_file_system.h"
+#include "engine/metrics/http_endpoint.h"
 #include "io/cross_shard.h"
 #include "io/runtime.h"
 #include "io/tcp.h"
@@ -36,6 +39,7 @@ struct ShardServer {
   std::optional<io::TcpListener> shard_listener;  // this shard's own broker (sluice.kafka.shard.listeners)
 };
 std::vector<ShardServer> g_servers;
+std::unique_ptr<metrics::HttpEndpoint> g_metrics_endpoint;  // on shard 0 when enabled
 
 bool out_of_descriptors(int code) { return code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM; }
 
@@ -134,6 +138,45 @@ void start_serving(const std::string& adv_host, uint16_t adv_port, const std::ve
   io::spawn(housekeeping_loop());
 }
 
+// One scrape: every shard's samples (collected on that shard, by message), then the process's.
+io::Task<std::string> render_metrics() {
+  const unsigned shards = core::shard_state().shard_count;
+  std::vector<core::ShardScrape> parts;
+  parts.reserve(shards);
+  for (unsigned s = 0; s < shards; ++s) {
+    auto collect = [s] {
+      core::ShardScrape part;
+      core::collect_core_metrics(part);
+      collect_kafka_metrics(part.samples, s);
+      return part;
+    };
+    core::ShardScrape part = co_await io::submit_to(s, std::move(collect));
+    parts.push_back(std::move(part));
+  }
+  metrics::Samples all;
+  for (core::ShardScrape& p : parts) all.append(std::move(p.samples));
+  core::add_group_lag(parts, all);
+  core::collect_process_metrics(all);
+  co_return all.render();
+}
+
+// Shard 0: the metrics endpoint, if configured. A port that cannot be bound fails the start (an
+// operator who asked for metrics must not silently get none).
+bool start_metrics(const broker::BrokerConfig& cfg) {
+  if (!cfg.metrics_enabled) return true;
+  auto ep = metrics::HttpEndpoint::bind(cfg.metrics_host, cfg.metrics_port);
+  if (!ep.ok()) {
+    std::fprintf(stderr, "sluiced: cannot listen for metrics on %s:%u: %s (set --metrics-listen HOST:PORT or off)\n",
+                 cfg.metrics_host.c_str(), cfg.metrics_port, ep.error().describe());
+    return false;
+  }
+  g_metrics_endpoint = std::move(ep.value());
+  std::fprintf(stderr, "sluiced: metrics on http://%s:%u/metrics\n", cfg.metrics_host.c_str(),
+               g_metrics_endpoint->port());
+  io::spawn(g_metrics_endpoint->serve(render_metrics));
+  return true;
+}
+
 bool write_ready_file(const std::string& path, uint16_t port) {
   std::string tmp = path + ".tmp";
   {
@@ -195,6 +238,7 @@ io::Task<bool> start_shard0() {
     co_await io::submit_to(s, std::move(fn));
   }
   start_serving(adv_host, adv_port, shard_ports);
+  if (!start_metrics(cfg)) co_return false;
   std::size_t partitions = 0;
   for (const auto& [n, t] : st.catalogue.topics()) partitions += static_cast<std::size_t>(t.partition_count());
   std::fprintf(stderr, "sluiced: listening on %s:%u (advertised %s:%u), data in %s, %zu topics, %zu partitions\n",
@@ -234,6 +278,7 @@ io::Task<void> shard_main(unsigned id, io::Runtime* rt) {
   st.stopping = true;
   if (g_servers[id].listener) g_servers[id].listener->close();
   if (g_servers[id].shard_listener) g_servers[id].shard_listener->close();
+  if (id == 0 && g_metrics_endpoint) g_metrics_endpoint->close();
   // Marker writes first (they may be completing offsets in a group service), then the groups:
   // waiting JoinGroup/SyncGroup calls are answered COORDINATOR_NOT_AVAILABLE.
   for (auto& [partition, svc] : st.txns) co_await svc->stop();
@@ -299,6 +344,7 @@ int run_broker(const broker::BrokerConfig& cfg, const BrokerHooks& hooks) {
   g_runtime.store(nullptr);
   g_hooks = nullptr;
   g_servers.clear();
+  g_metrics_endpoint.reset();
   core::clear_shard_states();
   if (g_start_failed) {
     // A supervisor must see a failed start: never exit 0 without having served.

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "engine/core/shard_state.h"
+#include "engine/kafka/server/kafka_metrics.h"
 #include "engine/kafka/server/request.h"
 
 namespace sluice::kafka {
@@ -54,8 +55,13 @@ thread_local SendWatch t_send_watch;
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(io::TcpConnection sock, bool via_shard_broker)
-      : sock_(std::move(sock)), peer_(peer_host(sock_.fd())), via_shard_broker_(via_shard_broker) {}
+      : sock_(std::move(sock)), peer_(peer_host(sock_.fd())), via_shard_broker_(via_shard_broker) {
+    kafka_metrics().connections_accepted++;
+    kafka_metrics().connections_open++;
+  }
   ~Connection() {
+    SLUICE_ASSERT(kafka_metrics().connections_open > 0);
+    kafka_metrics().connections_open--;
     if (watched_) unwatch_send();  // a send torn down with the runtime at shutdown
     sock_.close();
   }
@@ -224,7 +230,10 @@ io::Task<void> Connection::pump() {
     slots_.pop_front();
     first_seq_++;
     const std::size_t response_bytes = out.frame.size();
-    if (!closed_ && out.kind == HandlerOutput::Kind::close_connection) close();
+    if (!closed_ && out.kind == HandlerOutput::Kind::close_connection) {
+      kafka_metrics().protocol_closes++;
+      close();
+    }
     if (!closed_ && out.kind == HandlerOutput::Kind::respond) {
       sending_bytes_ = response_bytes;
       watch_send();

@@ -1,5 +1,7 @@
 #include "engine/kafka/server/api_table.h"
+#include "engine/kafka/server/kafka_metrics.h"
 #include "engine/kafka/server/request.h"
+#include "io/shard.h"
 
 namespace sluice::kafka {
 
@@ -11,7 +13,13 @@ io::Task<HandlerOutput> dispatch_request(RequestContext& ctx) {
   if (!api) co_return close_connection("unsupported api key or version");
   if (api->api_key != ApiVersionsRequest::kApiKey && !api->advertises(version))
     co_return close_connection("unsupported api key or version");
-  co_return co_await api->handler(ctx);
+  const int64_t start_ns = io::monotonic_ns();
+  HandlerOutput out = co_await api->handler(ctx);
+  KafkaShardMetrics& m = kafka_metrics();
+  const auto i = static_cast<std::size_t>(api - kServedApis);
+  m.requests[i]++;
+  m.latency_ns[i].record(io::monotonic_ns() - start_ns);
+  co_return out;
 }
 
 }  // namespace sluice::kafka

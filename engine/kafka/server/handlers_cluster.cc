@@ -149,14 +149,14 @@ io::Task<HandlerOutput> handle_api_versions(RequestContext& ctx) {
     ApiVersionsResponse resp;
     resp.error_code = code(ErrorCode::UNSUPPORTED_VERSION);
     resp.api_keys.push_back({self.api_key, self.min_version, self.max_version});
-    out.frame = encode_response_frame(w, ctx.header.correlation_id, 0, resp);
+    out.frame = encode_counted_response(w, ctx.header.correlation_id, 0, resp);
     co_return out;
   }
   ApiVersionsRequest req;
   Reader r(ctx.body);
   ApiVersionsResponse resp = advertised_versions();
   if (!decode(r, ctx.header.request_api_version, req).ok()) resp.error_code = code(ErrorCode::INVALID_REQUEST);
-  out.frame = encode_response_frame(w, ctx.header.correlation_id, ctx.header.request_api_version, resp);
+  out.frame = encode_counted_response(w, ctx.header.correlation_id, ctx.header.request_api_version, resp);
   co_return out;
 }
 

@@ -124,7 +124,7 @@ io::Task<HandlerOutput> produce(RequestContext& ctx) {
   }
   Writer w;
   HandlerOutput out;
-  out.frame = encode_response_frame(w, ctx.header.correlation_id, version, resp);
+  out.frame = encode_counted_response(w, ctx.header.correlation_id, version, resp);
   co_return out;
 }
 
@@ -381,7 +381,7 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
   }
   Writer w;
   HandlerOutput out;
-  out.frame = encode_response_frame(w, ctx.header.correlation_id, version, resp);
+  out.frame = encode_counted_response(w, ctx.header.correlation_id, version, resp);
   // Held until the response is handed to the kernel: what it really holds (the first batch may
   // exceed the grant, as max_bytes is soft for it).
   if (byte_limit > 0) memory.resize(out.frame.size());
@@ -452,7 +452,7 @@ io::Task<HandlerOutput> list_offsets(RequestContext& ctx) {
   }
   Writer w;
   HandlerOutput out;
-  out.frame = encode_response_frame(w, ctx.header.correlation_id, version, resp);
+  out.frame = encode_counted_response(w, ctx.header.correlation_id, version, resp);
   co_return out;
 }
 

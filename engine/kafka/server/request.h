@@ -7,6 +7,7 @@
 #include "alloc/iobuf.h"
 #include "engine/core/byte_budget.h"
 #include "engine/kafka/codec/kafka_codec.h"
+#include "engine/kafka/server/error_counts.h"
 #include "io/task.h"
 
 namespace sluice::kafka {
@@ -46,7 +47,7 @@ io::Task<HandlerOutput> typed_handler(RequestContext& ctx, Fn fn) {
   Resp resp = co_await fn(ctx, req);
   Writer w;
   HandlerOutput out;
-  out.frame = encode_response_frame(w, ctx.header.correlation_id, ctx.header.request_api_version, resp);
+  out.frame = encode_counted_response(w, ctx.header.correlation_id, ctx.header.request_api_version, resp);
   co_return out;
 }
 
