@@ -30,6 +30,7 @@
 #include "engine/log/record_batch.h"
 #include "tests/sim/sim_client.h"
 #include "tests/sim/sim_disk.h"
+#include "tests/sim/txn_workload.h"
 
 namespace sluice::sim {
 namespace {
@@ -104,7 +105,12 @@ constexpr const char* kSimDataDir = "/sim/data";
 class Simulation {
  public:
   explicit Simulation(uint64_t seed)
-      : seed_(seed), rng_(seed), disk_(seed ^ 0x5eed), broker_(disk_, clock_, kSimDataDir) {
+      : seed_(seed),
+        rng_(seed),
+        disk_(seed ^ 0x5eed),
+        broker_(disk_, clock_, kSimDataDir),
+        txn_(TxnEnv{&client_, &rng_, &clock_, [this](const std::string& line) { note(line); },
+                    [this] { return degraded(); }}) {
     groups_.push_back({"g0"});
     groups_.push_back({"g1"});
     // Some seeds run two shards: partitions and groups spread over both, cross-shard paths.
@@ -115,10 +121,12 @@ class Simulation {
   void run() {
     note("shards " + std::to_string(shards_));
     start_broker();
+    txn_.setup();
     const int ops = 40 + static_cast<int>(rng_() % 61);
     for (int i = 0; i < ops; ++i) step();
     restart(/*crash=*/false);
     verify_after_restart(/*clean=*/true);
+    txn_.finish();
     broker_.stop();
   }
 
@@ -128,6 +136,7 @@ class Simulation {
   }
 
   const std::deque<std::string>& trace() const { return trace_; }
+  const TxnStats& txn_stats() const { return txn_.stats(); }
 
  private:
   // --- plumbing ------------------------------------------------------------------------------
@@ -137,7 +146,7 @@ class Simulation {
 
   void note(const std::string& line) {
     trace_.push_back(line);
-    if (trace_.size() > 40) trace_.pop_front();
+    if (trace_.size() > 60) trace_.pop_front();
   }
 
   // Faults were injected in this run, or its disk crashed: errors are allowed (never wrong data).
@@ -366,6 +375,11 @@ class Simulation {
   // --- operations ------------------------------------------------------------------------------
 
   void step() {
+    // Transactions (txn_workload.*) on topics of their own, between the same restarts and crashes.
+    if (chance(30)) {
+      txn_.step();
+      return;
+    }
     const int r = static_cast<int>(rand(100));
     if (r < 8) op_create_topic();
     else if (r < 12) op_delete_topic();
@@ -382,8 +396,10 @@ class Simulation {
       note("clean restart");
       restart(false);
       verify_after_restart(true);
-    } else {
+    } else if (r < 98) {
       op_unclean_restart();
+    } else {
+      op_crash_in_end_txn();
     }
   }
 
@@ -860,7 +876,7 @@ class Simulation {
             "Metadata of " + *t.name + " answered " + err_name(t.error_code));
       seen[*t.name] = static_cast<int32_t>(t.partitions.size());
     }
-    std::map<std::string, int32_t> want;
+    std::map<std::string, int32_t> want = txn_.topics();
     for (const auto& [name, t] : topics_) want[name] = static_cast<int32_t>(t.partitions.size());
     auto describe = [](const std::map<std::string, int32_t>& m) {
       std::string s;
@@ -878,9 +894,31 @@ class Simulation {
     // lost, so acks=all produces and commits must fail (or be durable, which they cannot be).
     const int dead_ops = static_cast<int>(rand(3));
     for (int i = 0; i < dead_ops; ++i) {
-      if (chance(60)) op_produce(false);
-      else op_commit();
+      const int r = static_cast<int>(rand(100));
+      if (r < 45) op_produce(false);
+      else if (r < 70) op_commit();
+      else txn_.step();
     }
+    note("unclean restart");
+    restart(true);
+    crashed_run_ = false;
+    verify_after_restart(false);
+  }
+
+  // The disk crashes a few syncs into an EndTxn: before its prepare record is durable, between
+  // that and the markers, or among the markers. Recovery must finish what was prepared.
+  void op_crash_in_end_txn() {
+    using Mode = log::MemFileSystem::CrashMode;
+    const Mode mode = chance(50) ? Mode::kDropUnsynced : Mode::kTornLastWrite;
+    const int syncs = 1 + static_cast<int>(rand(4));
+    const bool sent = txn_.end_txn_unanswered([this, syncs, mode] { disk_.crash_after_syncs(syncs, mode); });
+    if (!sent) return;
+    note("crash after " + std::to_string(syncs) + " syncs (" +
+         (mode == Mode::kDropUnsynced ? "drop-unsynced" : "torn-write") + ")");
+    // Bounded: the broker may need fewer syncs than that for this EndTxn (then crash now).
+    for (int i = 0; i < 200 && !disk_.crashed_by_trigger(); ++i) std::this_thread::sleep_for(kTransientBackoff);
+    if (!disk_.crashed_by_trigger()) disk_.crash(mode);
+    crashed_run_ = true;
     note("unclean restart");
     restart(true);
     crashed_run_ = false;
@@ -930,6 +968,7 @@ class Simulation {
         if (pm.last_idempotent_batch && sent_.at(pm.last_idempotent_batch).known_base < 0) pm.last_idempotent_batch = 0;
       }
     }
+    txn_.after_restart();
     for (const auto& [key, c] : commits_) {
       if (!topics_.count(std::get<1>(key))) continue;
       if (c.max_attempted < 0) continue;
@@ -955,6 +994,7 @@ class Simulation {
   bool faulted_run_ = false;  // faults were injected in this broker run (storage errors allowed)
   bool crashed_run_ = false;  // the disk under this run crashed (errors allowed until the restart)
   std::deque<std::string> trace_;
+  TxnWorkload txn_;  // last: it borrows client_, rng_ and clock_
 };
 
 uint64_t env_u64(const char* name, uint64_t fallback) {
@@ -972,10 +1012,19 @@ TEST(BrokerSim, RandomSeeds) {
     for (uint64_t s = first; s < first + count; ++s) seeds.push_back(s);
   }
   const auto start = Clock::now();
+  TxnStats total;
   for (uint64_t seed : seeds) {
     Simulation sim(seed);
     try {
       sim.run();
+      const TxnStats& t = sim.txn_stats();
+      total.commits += t.commits;
+      total.aborts += t.aborts;
+      total.unknown_commits += t.unknown_commits;
+      total.fenced += t.fenced;
+      total.timeouts += t.timeouts;
+      total.exactly_once_checks += t.exactly_once_checks;
+      total.outputs += t.outputs;
     } catch (const SimFailure& e) {
       sim.stop_quietly();
       std::ostringstream trace;
@@ -987,7 +1036,14 @@ TEST(BrokerSim, RandomSeeds) {
     }
   }
   const double secs = std::chrono::duration<double>(Clock::now() - start).count();
-  std::fprintf(stderr, "broker_sim: %zu seeds in %.1f s\n", seeds.size(), secs);
+  std::fprintf(stderr,
+               "broker_sim: %zu seeds in %.1f s; transactions: %llu commits, %llu aborts, %llu commits with no "
+               "answer, %llu zombies fenced, %llu timeout aborts; %llu exactly-once checks, %llu records processed\n",
+               seeds.size(), secs, static_cast<unsigned long long>(total.commits),
+               static_cast<unsigned long long>(total.aborts), static_cast<unsigned long long>(total.unknown_commits),
+               static_cast<unsigned long long>(total.fenced), static_cast<unsigned long long>(total.timeouts),
+               static_cast<unsigned long long>(total.exactly_once_checks),
+               static_cast<unsigned long long>(total.outputs));
 }
 
 }  // namespace

@@ -174,6 +174,12 @@ class Client {
   // acks=0 produce: Kafka sends no answer, and closes the connection when it fails (the only way
   // to tell that client). So a harmless request follows at once: if the connection closes, only
   // that one is sent again, on a new connection (another request could change state twice).
+  // Sends a request and never reads its answer: the caller crashes the broker next and closes
+  // this connection (a client that dies waiting).
+  template <class Req>
+  void send_no_wait(int16_t version, const Req& req) {
+    if (conn_.send_request(version, req) < 0) throw SimFailure("send failed (" + std::string(Req::kName) + ")");
+  }
   template <class Req>
   void send_only(int16_t version, const Req& req) {
     if (conn_.send_request(version, req) < 0) throw SimFailure("send failed (acks=0 produce)");
