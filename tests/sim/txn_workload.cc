@@ -850,6 +850,21 @@ bool TxnWorkload::ctp_consume() {
 }
 
 void TxnWorkload::ctp_finish(bool commit) {
+  // Sometimes the offsets go first and the transaction stays open a while: pending offsets must
+  // not be visible (and an abort drops them).
+  const bool offsets_first = chance(commit ? 25 : 50);
+  if (offsets_first) {
+    if (!send_offsets(ctp_)) {
+      if (ctp_.txn) end_txn(ctp_, false);
+      pos_valid_ = false;
+      return;
+    }
+    check_exactly_once(false);
+    if (commit && chance(50)) {
+      note("  T" + std::to_string(ctp_.txn) + " stays open with its offsets pending");
+      return;
+    }
+  }
   if (!commit) {
     end_txn(ctp_, false);
     pos_valid_ = false;  // back to the committed offsets
