@@ -61,7 +61,10 @@ io::Task<void> TxnService::marker_loop(const bool* stopping) {
 }
 
 io::Task<void> TxnService::run_markers(const bool* stopping) {
-  while (!*stopping && !stopping_) {
+  // The runtime's stop ends the loop too: from then on sleeps and waits return at once, and a
+  // pass whose persist or writes fail without suspending would retry forever before the shard
+  // ever ran the code that sets *stopping or calls stop().
+  while (!*stopping && !stopping_ && !io::Shard::current().stop_requested()) {
     if (jobs_.empty()) {
       jobs_ready_.reset();
       (void)co_await jobs_ready_.wait(std::chrono::seconds(1));
@@ -114,7 +117,8 @@ io::Task<void> TxnService::wait_markers(std::string transactional_id, std::chron
     auto m = coordinator_->transaction(transactional_id);
     if (!m || (m->state != txn::TxnState::kPrepareCommit && m->state != txn::TxnState::kPrepareAbort)) co_return;
     const int64_t left_ns = deadline_ns - io::Shard::current().now_ns();
-    if (left_ns <= 0 || stopping_) co_return;
+    // After the runtime's stop the wait below returns at once: nothing to wait for any more.
+    if (left_ns <= 0 || stopping_ || io::Shard::current().stop_requested()) co_return;
     const bool woken = co_await markers_done_.wait(std::chrono::nanoseconds(left_ns));
     if (!woken && stopping_) co_return;
   }

@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "core_test_util.h"
+#include "engine/core/yield.h"
 #include "engine/log/mem_file_system.h"
+#include "io/runtime.h"
 
 namespace sluice::core {
 namespace {
@@ -161,6 +163,75 @@ TEST(TxnService, HostReplaySkipsMarkers) {
     co_await p->close();
   });
   if (!ran) GTEST_SKIP() << "io_uring unavailable";
+}
+
+// The broker's shard_main sets the `stopping` flag a marker loop watches only when it runs after
+// the stop. A marker loop resumed before that (in the broker: by a marker write's reply from
+// another shard) whose markers keep failing must still end: after a stop, sleeps and event waits
+// return at once, so it used to retry without ever suspending, the shard never ran shard_main
+// again, and the broker never stopped (found by the whole-broker simulation: a crash during an
+// EndTxn on a two-shard broker).
+TEST(TxnService, MarkerLoopEndsWhenTheRuntimeStops) {
+  log::MemFileSystem fs;
+  log::ManualClock clock;
+  int writes = 0;
+  bool failed_at_stop = false;
+  // A marker write that fails once the runtime stops.
+  MarkerWriter writer = [&writes, &failed_at_stop](const txn::MarkerJob&) -> io::Task<bool> {
+    writes++;
+    (void)co_await io::sleep_for(std::chrono::seconds(30));
+    failed_at_stop = io::Shard::current().stop_requested();
+    co_return false;
+  };
+  io::RuntimeConfig cfg;
+  cfg.smp = 1;
+  cfg.handle_signals = false;
+  cfg.pin_threads = false;
+  cfg.registered_pages_per_shard = 64;
+  auto rt = io::Runtime::create(cfg);
+  if (!rt.ok()) GTEST_SKIP() << "io_uring unavailable";
+  io::Runtime* r = rt.value().get();
+  bool stopped = false;
+  int rc = r->run([&](unsigned) -> io::Task<void> {
+    auto p = co_await open_partition(fs, clock, kTxnTopic, 0);
+    if (!p) {
+      r->stop();
+      co_return;
+    }
+    bool stopping = false;
+    {
+      TxnService svc(p.get(), &clock, txn::Config{}, 1000, writer);
+      co_await svc.load();
+      io::spawn(svc.marker_loop(&stopping));
+      co_await commit_one(svc);
+      while (writes == 0) co_await YieldToLoop{};
+      // The disk fails: the coordinator's next record cannot be made durable either.
+      fs.fail_next_writes(1 << 20, EIO);
+      fs.fail_next_syncs(1 << 20, EIO);
+      txn::InitProducerIdRequest init;
+      init.transactional_id = "t2";
+      init.fresh_producer_id = kFreshProducerId + 1;
+      (void)svc.coordinator().init_producer_id(init, svc.now_ms());
+      co_await svc.persist();
+      const bool durable = co_await svc.wait_durable();
+      EXPECT_FALSE(durable);
+      // ... and the next append is refused: the coordinator's storage has failed.
+      init.transactional_id = "t3";
+      (void)svc.coordinator().init_producer_id(init, svc.now_ms());
+      co_await svc.persist();
+      r->stop();
+      co_await io::Shard::current().wait_stop();
+      // As shard_main may be: the marker write's failure is seen before this sets the flag.
+      while (!failed_at_stop) co_await YieldToLoop{};
+      stopping = true;
+      co_await svc.stop();
+      stopped = true;
+    }
+    co_await p->close();
+  });
+  EXPECT_EQ(rc, 0);
+  EXPECT_TRUE(stopped);
+  EXPECT_GE(writes, 1);
 }
 
 }  // namespace

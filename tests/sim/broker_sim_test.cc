@@ -26,217 +26,19 @@
 #include <unordered_map>
 #include <vector>
 
-#include "bench/e2e/kafka_client.h"
-#include "engine/broker/broker_config.h"
-#include "engine/kafka/codec/error_code.h"
-#include "engine/kafka/codec/kafka_codec.h"
-#include "engine/kafka/server/broker.h"
 #include "engine/log/batch_builder.h"
 #include "engine/log/record_batch.h"
+#include "tests/sim/sim_client.h"
 #include "tests/sim/sim_disk.h"
+#include "tests/sim/txn_workload.h"
 
 namespace sluice::sim {
 namespace {
 
-using kafka::ErrorCode;
 using Clock = std::chrono::steady_clock;
 
-// Generous: only a broker that stopped answering may fail it (never used to judge speed).
-constexpr int kResponseTimeoutMs = 30000;
-constexpr int kStartTimeoutMs = 30000;
-constexpr int kTransientRetries = 200;
-constexpr auto kTransientBackoff = std::chrono::milliseconds(5);
 constexpr int kMaxTopics = 4;
 constexpr int kDefaultSeeds = 200;  // ~35 s on the 2-core CI VM (0.15-0.2 s a seed)
-
-struct SimFailure : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-std::string err_name(int16_t code) { return std::string(kafka::error_name(static_cast<ErrorCode>(code))); }
-bool is(int16_t code, ErrorCode e) { return code == static_cast<int16_t>(e); }
-
-// Answers a broker may give right after a start, a topic creation or during group changes.
-bool transient(int16_t code) {
-  switch (static_cast<ErrorCode>(code)) {
-    case ErrorCode::NOT_LEADER_OR_FOLLOWER:
-    case ErrorCode::LEADER_NOT_AVAILABLE:
-    case ErrorCode::COORDINATOR_NOT_AVAILABLE:
-    case ErrorCode::COORDINATOR_LOAD_IN_PROGRESS:
-    case ErrorCode::NOT_COORDINATOR:
-    case ErrorCode::REQUEST_TIMED_OUT: return true;
-    default: return false;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The broker, in process, restartable on the same disk.
-
-class BrokerProcess {
- public:
-  BrokerProcess(SimDisk& disk, std::string data_dir) : disk_(disk) {
-    cfg_.listen_host = "127.0.0.1";
-    cfg_.listen_port = 0;
-    cfg_.data_dir = std::move(data_dir);
-    cfg_.smp = 1;
-    cfg_.auto_create_topics = false;  // a produce to a deleted topic must not bring it back
-    cfg_.group_min_session_timeout_ms = 10;
-  }
-  ~BrokerProcess() {
-    if (thread_.joinable()) stop();
-  }
-
-  void start() {
-    port_ = 0;
-    exited_ = false;
-    hooks_ = {};
-    hooks_.handle_signals = false;
-    hooks_.pin_threads = false;
-    // Every shard's FileSystem forwards to the one disk (its mutex makes that safe).
-    hooks_.make_file_system = [this](unsigned) { return disk_.file_system_for_run(); };
-    hooks_.on_listening = [this](uint16_t port) {
-      std::lock_guard<std::mutex> lock(mu_);
-      port_ = port;
-      cv_.notify_all();
-    };
-    thread_ = std::thread([this] {
-      int rc = kafka::run_broker(cfg_, hooks_);
-      std::lock_guard<std::mutex> lock(mu_);
-      rc_ = rc;
-      exited_ = true;
-      cv_.notify_all();
-    });
-    std::unique_lock<std::mutex> lock(mu_);
-    bool up = cv_.wait_for(lock, std::chrono::milliseconds(kStartTimeoutMs), [this] { return port_ != 0 || exited_; });
-    if (!up || port_ == 0) {
-      lock.unlock();
-      if (!exited_) kafka::stop_broker();
-      thread_.join();
-      throw SimFailure(up ? "the broker failed to start (run_broker returned " + std::to_string(rc_) + ")"
-                          : "the broker did not start listening");
-    }
-  }
-
-  // Returns run_broker's exit code.
-  int stop() {
-    kafka::stop_broker();
-    thread_.join();
-    return rc_;
-  }
-
-  uint16_t port() const { return port_; }
-  void set_shards(unsigned n) { cfg_.smp = n; }
-
- private:
-  SimDisk& disk_;
-  broker::BrokerConfig cfg_;
-  kafka::BrokerHooks hooks_;
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  uint16_t port_ = 0;
-  bool exited_ = false;
-  int rc_ = -1;
-};
-
-// ---------------------------------------------------------------------------------------------
-// A blocking client: bench's KafkaConn for framing, plus a bounded wait for each answer.
-
-class Client {
- public:
-  void connect(uint16_t port) {
-    port_ = port;
-    conn_.close();
-    std::string err;
-    if (!conn_.connect("127.0.0.1:" + std::to_string(port), &err)) throw SimFailure("connect: " + err);
-  }
-  void close() { conn_.close(); }
-
-  template <class Req, class Resp>
-  Resp call(int16_t version, const Req& req) {
-    Resp resp;
-    if (try_call(version, req, resp)) return resp;
-    throw SimFailure("connection closed waiting for " + std::string(Req::kName));
-  }
-  // acks=0 produce: Kafka sends no answer, and closes the connection when it fails (the only way
-  // to tell that client). So a harmless request follows at once: if the connection closes, only
-  // that one is sent again, on a new connection (another request could change state twice).
-  template <class Req>
-  void send_only(int16_t version, const Req& req) {
-    if (conn_.send_request(version, req) < 0) throw SimFailure("send failed (acks=0 produce)");
-    kafka::MetadataRequest barrier;
-    barrier.topics.emplace();  // no topics
-    barrier.allow_auto_topic_creation = false;
-    kafka::MetadataResponse resp;
-    if (try_call(7, barrier, resp)) return;
-    connect(port_);
-    if (!try_call(7, barrier, resp)) throw SimFailure("connection closed twice after an acks=0 produce");
-  }
-
- private:
-  // false when the connection closed; throws on anything else that is wrong.
-  template <class Req, class Resp>
-  bool try_call(int16_t version, const Req& req, Resp& resp) {
-    int32_t corr = conn_.send_request(version, req);
-    if (corr < 0) return false;
-    pollfd pf{conn_.fd(), POLLIN, 0};
-    int ready = ::poll(&pf, 1, kResponseTimeoutMs);
-    if (ready <= 0) throw SimFailure("no answer to " + std::string(Req::kName) + " (broker hung?)");
-    // The rest of the frame follows at once: the broker writes whole responses.
-    auto frame = conn_.read_frame();
-    if (frame.empty()) return false;
-    kafka::Reader r(frame);
-    int32_t got = r.read_int<int32_t>();
-    if (got != corr) throw SimFailure("correlation id mismatch on " + std::string(Req::kName));
-    auto d = kafka::decode(r, version, resp);
-    if (!d.ok()) throw SimFailure("cannot decode " + std::string(Req::kName));
-    return true;
-  }
-  bench::KafkaConn conn_;
-  uint16_t port_ = 0;
-};
-
-// ---------------------------------------------------------------------------------------------
-// Records as the model keeps them, and parsing them back from fetched batches.
-
-struct Rec {
-  bool key_null = false;
-  std::string key;
-  std::string value;
-  bool operator==(const Rec&) const = default;
-};
-
-// Records use zig-zag varints: the bench client's reader (kafka_client_inl.h).
-using bench::detail::read_varlong;
-
-// Uncompressed records of a batch; nullopt when malformed.
-std::optional<std::vector<Rec>> parse_records(std::span<const std::byte> batch, const log::BatchHeader& h) {
-  std::vector<Rec> out;
-  const std::byte* p = batch.data() + log::kBatchHeaderBytes;
-  const std::byte* end = batch.data() + batch.size();
-  for (int32_t i = 0; i < h.record_count; ++i) {
-    int64_t len = 0;
-    if (!read_varlong(p, end, len) || len < 0 || len > end - p) return std::nullopt;
-    const std::byte* rec_end = p + len;
-    const std::byte* q = p + 1;  // attributes
-    int64_t ts_delta = 0, off_delta = 0, klen = 0, vlen = 0, headers = 0;
-    if (!read_varlong(q, rec_end, ts_delta) || !read_varlong(q, rec_end, off_delta) || off_delta != i)
-      return std::nullopt;
-    if (!read_varlong(q, rec_end, klen) || klen > rec_end - q) return std::nullopt;
-    Rec r;
-    r.key_null = klen < 0;
-    if (klen > 0) r.key.assign(reinterpret_cast<const char*>(q), static_cast<std::size_t>(klen));
-    if (klen > 0) q += klen;
-    if (!read_varlong(q, rec_end, vlen) || vlen < 0 || vlen > rec_end - q) return std::nullopt;
-    r.value.assign(reinterpret_cast<const char*>(q), static_cast<std::size_t>(vlen));
-    q += vlen;
-    if (!read_varlong(q, rec_end, headers) || headers != 0 || q != rec_end) return std::nullopt;
-    out.push_back(std::move(r));
-    p = rec_end;
-  }
-  if (p != end) return std::nullopt;
-  return out;
-}
 
 // Every record value starts with "b<batch id>." so a fetched batch names the batch it came from.
 std::optional<uint64_t> batch_id_of(const std::vector<Rec>& recs) {
@@ -302,7 +104,13 @@ constexpr const char* kSimDataDir = "/sim/data";
 
 class Simulation {
  public:
-  explicit Simulation(uint64_t seed) : seed_(seed), rng_(seed), disk_(seed ^ 0x5eed), broker_(disk_, kSimDataDir) {
+  explicit Simulation(uint64_t seed)
+      : seed_(seed),
+        rng_(seed),
+        disk_(seed ^ 0x5eed),
+        broker_(disk_, clock_, kSimDataDir),
+        txn_(TxnEnv{&client_, &rng_, &clock_, [this](const std::string& line) { note(line); },
+                    [this] { return degraded(); }}) {
     groups_.push_back({"g0"});
     groups_.push_back({"g1"});
     // Some seeds run two shards: partitions and groups spread over both, cross-shard paths.
@@ -313,10 +121,12 @@ class Simulation {
   void run() {
     note("shards " + std::to_string(shards_));
     start_broker();
+    txn_.setup();
     const int ops = 40 + static_cast<int>(rng_() % 61);
     for (int i = 0; i < ops; ++i) step();
     restart(/*crash=*/false);
     verify_after_restart(/*clean=*/true);
+    txn_.finish();
     broker_.stop();
   }
 
@@ -326,6 +136,7 @@ class Simulation {
   }
 
   const std::deque<std::string>& trace() const { return trace_; }
+  const TxnStats& txn_stats() const { return txn_.stats(); }
 
  private:
   // --- plumbing ------------------------------------------------------------------------------
@@ -335,7 +146,7 @@ class Simulation {
 
   void note(const std::string& line) {
     trace_.push_back(line);
-    if (trace_.size() > 40) trace_.pop_front();
+    if (trace_.size() > 60) trace_.pop_front();
   }
 
   // Faults were injected in this run, or its disk crashed: errors are allowed (never wrong data).
@@ -564,6 +375,11 @@ class Simulation {
   // --- operations ------------------------------------------------------------------------------
 
   void step() {
+    // Transactions (txn_workload.*) on topics of their own, between the same restarts and crashes.
+    if (chance(30)) {
+      txn_.step();
+      return;
+    }
     const int r = static_cast<int>(rand(100));
     if (r < 8) op_create_topic();
     else if (r < 12) op_delete_topic();
@@ -580,8 +396,10 @@ class Simulation {
       note("clean restart");
       restart(false);
       verify_after_restart(true);
-    } else {
+    } else if (r < 98) {
       op_unclean_restart();
+    } else {
+      op_crash_in_end_txn();
     }
   }
 
@@ -1058,7 +876,7 @@ class Simulation {
             "Metadata of " + *t.name + " answered " + err_name(t.error_code));
       seen[*t.name] = static_cast<int32_t>(t.partitions.size());
     }
-    std::map<std::string, int32_t> want;
+    std::map<std::string, int32_t> want = txn_.topics();
     for (const auto& [name, t] : topics_) want[name] = static_cast<int32_t>(t.partitions.size());
     auto describe = [](const std::map<std::string, int32_t>& m) {
       std::string s;
@@ -1076,9 +894,31 @@ class Simulation {
     // lost, so acks=all produces and commits must fail (or be durable, which they cannot be).
     const int dead_ops = static_cast<int>(rand(3));
     for (int i = 0; i < dead_ops; ++i) {
-      if (chance(60)) op_produce(false);
-      else op_commit();
+      const int r = static_cast<int>(rand(100));
+      if (r < 45) op_produce(false);
+      else if (r < 70) op_commit();
+      else txn_.step();
     }
+    note("unclean restart");
+    restart(true);
+    crashed_run_ = false;
+    verify_after_restart(false);
+  }
+
+  // The disk crashes a few syncs into an EndTxn: before its prepare record is durable, between
+  // that and the markers, or among the markers. Recovery must finish what was prepared.
+  void op_crash_in_end_txn() {
+    using Mode = log::MemFileSystem::CrashMode;
+    const Mode mode = chance(50) ? Mode::kDropUnsynced : Mode::kTornLastWrite;
+    const int syncs = 1 + static_cast<int>(rand(4));
+    const bool sent = txn_.end_txn_unanswered([this, syncs, mode] { disk_.crash_after_syncs(syncs, mode); });
+    if (!sent) return;
+    note("crash after " + std::to_string(syncs) + " syncs (" +
+         (mode == Mode::kDropUnsynced ? "drop-unsynced" : "torn-write") + ")");
+    // Bounded: the broker may need fewer syncs than that for this EndTxn (then crash now).
+    for (int i = 0; i < 200 && !disk_.crashed_by_trigger(); ++i) std::this_thread::sleep_for(kTransientBackoff);
+    if (!disk_.crashed_by_trigger()) disk_.crash(mode);
+    crashed_run_ = true;
     note("unclean restart");
     restart(true);
     crashed_run_ = false;
@@ -1128,6 +968,7 @@ class Simulation {
         if (pm.last_idempotent_batch && sent_.at(pm.last_idempotent_batch).known_base < 0) pm.last_idempotent_batch = 0;
       }
     }
+    txn_.after_restart();
     for (const auto& [key, c] : commits_) {
       if (!topics_.count(std::get<1>(key))) continue;
       if (c.max_attempted < 0) continue;
@@ -1138,6 +979,7 @@ class Simulation {
   uint64_t seed_;
   std::mt19937_64 rng_;
   SimDisk disk_;
+  SimClock clock_;
   BrokerProcess broker_;
   Client client_;
   std::map<std::string, TopicModel> topics_;
@@ -1152,6 +994,7 @@ class Simulation {
   bool faulted_run_ = false;  // faults were injected in this broker run (storage errors allowed)
   bool crashed_run_ = false;  // the disk under this run crashed (errors allowed until the restart)
   std::deque<std::string> trace_;
+  TxnWorkload txn_;  // last: it borrows client_, rng_ and clock_
 };
 
 uint64_t env_u64(const char* name, uint64_t fallback) {
@@ -1169,10 +1012,19 @@ TEST(BrokerSim, RandomSeeds) {
     for (uint64_t s = first; s < first + count; ++s) seeds.push_back(s);
   }
   const auto start = Clock::now();
+  TxnStats total;
   for (uint64_t seed : seeds) {
     Simulation sim(seed);
     try {
       sim.run();
+      const TxnStats& t = sim.txn_stats();
+      total.commits += t.commits;
+      total.aborts += t.aborts;
+      total.unknown_commits += t.unknown_commits;
+      total.fenced += t.fenced;
+      total.timeouts += t.timeouts;
+      total.exactly_once_checks += t.exactly_once_checks;
+      total.outputs += t.outputs;
     } catch (const SimFailure& e) {
       sim.stop_quietly();
       std::ostringstream trace;
@@ -1184,7 +1036,14 @@ TEST(BrokerSim, RandomSeeds) {
     }
   }
   const double secs = std::chrono::duration<double>(Clock::now() - start).count();
-  std::fprintf(stderr, "broker_sim: %zu seeds in %.1f s\n", seeds.size(), secs);
+  std::fprintf(stderr,
+               "broker_sim: %zu seeds in %.1f s; transactions: %llu commits, %llu aborts, %llu commits with no "
+               "answer, %llu zombies fenced, %llu timeout aborts; %llu exactly-once checks, %llu records processed\n",
+               seeds.size(), secs, static_cast<unsigned long long>(total.commits),
+               static_cast<unsigned long long>(total.aborts), static_cast<unsigned long long>(total.unknown_commits),
+               static_cast<unsigned long long>(total.fenced), static_cast<unsigned long long>(total.timeouts),
+               static_cast<unsigned long long>(total.exactly_once_checks),
+               static_cast<unsigned long long>(total.outputs));
 }
 
 }  // namespace

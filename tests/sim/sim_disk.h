@@ -31,8 +31,20 @@ class SimDisk {
 
   void crash(log::MemFileSystem::CrashMode mode) {
     std::lock_guard<std::mutex> lock(mu_);
-    mem_.crash(mode);
-    run_epoch_++;
+    crash_locked(mode);
+  }
+  // Crashes the disk right after the n-th successful datasync from now, inside that call (so at a
+  // point of the broker's own I/O sequence, e.g. between a transaction's prepare record and its
+  // markers). crashed_by_trigger() tells whether it happened; clear_faults() disarms it.
+  void crash_after_syncs(int n, log::MemFileSystem::CrashMode mode) {
+    std::lock_guard<std::mutex> lock(mu_);
+    crash_countdown_ = n;
+    crash_mode_ = mode;
+    tripped_ = false;
+  }
+  bool crashed_by_trigger() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return tripped_;
   }
   // Faults scoped by the caller (it clears them with clear_faults()).
   void fail_next_syncs(int count) {
@@ -52,14 +64,29 @@ class SimDisk {
     mem_.fail_next_syncs(0);
     mem_.fail_next_writes(0);
     mem_.set_capacity_bytes(0);
+    crash_countdown_ = 0;
   }
 
  private:
   friend class ForwardingFileSystem;
   friend class ForwardingFile;
+  void crash_locked(log::MemFileSystem::CrashMode mode) {
+    mem_.crash(mode);
+    run_epoch_++;
+  }
+  // Called with mu_ held after a datasync succeeded.
+  void synced_locked() {
+    if (crash_countdown_ <= 0 || --crash_countdown_ > 0) return;
+    crash_locked(crash_mode_);
+    tripped_ = true;
+  }
+
   std::mutex mu_;
   log::MemFileSystem mem_;
   uint64_t run_epoch_ = 0;  // bumped by crash(): runs started before it are dead
+  int crash_countdown_ = 0;
+  log::MemFileSystem::CrashMode crash_mode_ = log::MemFileSystem::CrashMode::kDropUnsynced;
+  bool tripped_ = false;
 };
 
 class ForwardingFile final : public log::File {
@@ -84,7 +111,9 @@ class ForwardingFile final : public log::File {
   io::Task<Result<void>> datasync() override {
     std::unique_lock<std::mutex> lock(disk_->mu_);
     if (dead()) co_return make_error(EIO, "the broker run died in a crash");
-    co_return co_await inner_->datasync();
+    auto r = co_await inner_->datasync();
+    if (r.ok()) disk_->synced_locked();
+    co_return r;
   }
   io::Task<Result<void>> allocate(uint64_t offset, uint64_t len) override {
     std::unique_lock<std::mutex> lock(disk_->mu_);
