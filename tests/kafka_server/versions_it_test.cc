@@ -329,6 +329,82 @@ TEST_F(KafkaVersionsIt, OldVersionsMetadataListOffsetsOffsetCommit) {
   }
 }
 
+// ListOffsets v7 max timestamp: the first record carrying the largest timestamp, inside its batch
+// (not the batch's first offset); v8's earliest local offset is the earliest; v9's latest tiered
+// offset does not exist without tiered storage; v10 carries a timeout.
+TEST_F(KafkaVersionsIt, ListOffsetsMaxTimestampAndTieredTimestamps) {
+  create("maxts", 1);
+  auto send = [&](int64_t base_ts, std::vector<int64_t> deltas) {
+    log::BatchSpec spec;
+    spec.base_timestamp_ms = base_ts;
+    for (int64_t d : deltas) {
+      log::RecordSpec r;
+      r.value = "v";
+      r.timestamp_delta_ms = d;
+      spec.records.push_back(r);
+    }
+    std::vector<std::byte> batch = log::BatchBuilder::build(spec);
+    ProduceRequest req;
+    req.acks = -1;
+    req.timeout_ms = 10000;
+    auto& t = req.topic_data.emplace_back();
+    t.name = "maxts";
+    auto& p = t.partition_data.emplace_back();
+    p.records.view = batch;
+    ProduceResponse resp;
+    ASSERT_TRUE(client_.call(9, req, resp));
+    ASSERT_EQ(resp.responses.at(0).partition_responses.at(0).error_code, 0);
+  };
+  auto list = [&](int16_t version, int64_t ts, int8_t isolation = 0) {
+    ListOffsetsRequest lo;
+    lo.isolation_level = isolation;
+    lo.timeout_ms = 5000;
+    auto& t = lo.topics.emplace_back();
+    t.name = "maxts";
+    auto& p = t.partitions.emplace_back();
+    p.partition_index = 0;
+    p.timestamp = ts;
+    ListOffsetsResponse resp;
+    EXPECT_TRUE(client_.call(version, lo, resp));
+    if (resp.topics.size() != 1 || resp.topics[0].partitions.size() != 1) {
+      ADD_FAILURE() << "no ListOffsets answer";
+      return ListOffsetsResponse::ListOffsetsTopicResponse::ListOffsetsPartitionResponse{};
+    }
+    return resp.topics[0].partitions[0];
+  };
+
+  // Nothing yet: no record has a timestamp.
+  auto empty = list(7, -3);
+  EXPECT_EQ(empty.error_code, 0);
+  EXPECT_EQ(empty.offset, -1);
+  EXPECT_EQ(empty.timestamp, -1);
+
+  send(1000, {0, 5});         // offsets 0-1
+  send(3000, {0, 2000, 10});  // offsets 2-4: the largest timestamp, 5000, is offset 3
+  send(2000, {0});            // offset 5
+  send(4000, {1000});         // offset 6: 5000 again, later: not the first
+  for (int16_t v : {int16_t{7}, int16_t{8}, int16_t{9}, int16_t{10}}) {
+    SCOPED_TRACE("ListOffsets v" + std::to_string(v));
+    for (int8_t isolation : {int8_t{0}, int8_t{1}}) {
+      auto max = list(v, -3, isolation);
+      EXPECT_EQ(max.error_code, 0);
+      EXPECT_EQ(max.offset, 3);
+      EXPECT_EQ(max.timestamp, 5000);
+    }
+  }
+  auto earliest_local = list(8, -4);
+  EXPECT_EQ(earliest_local.error_code, 0);
+  EXPECT_EQ(earliest_local.offset, 0);
+  auto latest_tiered = list(9, -5);
+  EXPECT_EQ(latest_tiered.error_code, 0);
+  EXPECT_EQ(latest_tiered.offset, -1);
+  EXPECT_EQ(latest_tiered.leader_epoch, -1);
+  auto latest = list(10, -1);
+  EXPECT_EQ(latest.offset, 7);
+  auto by_time = list(10, 1003);
+  EXPECT_EQ(by_time.offset, 1);
+}
+
 TEST_F(KafkaVersionsIt, GroupLifecycleAtVersionZeroAndListGroupsTypesFilter) {
   create("grp", 1);
   JoinGroupRequest join;

@@ -57,9 +57,9 @@ constexpr ServedApi served(int16_t min_version, int16_t max_version, int16_t acc
 // and (Fetch only) answered_min_version. Ranges follow Kafka 3.9 from the oldest version that
 // carries message format 2 records (or no records) up to the newest, flexible versions included.
 inline constexpr ServedApi kServedApis[] = {
-    detail::served<ProduceRequest>(0, 11, 3, handle_produce),          // v0-2 (message format < 2): UNSUPPORTED_VERSION
-    detail::served<FetchRequest>(4, 17, 4, handle_fetch, 0),           // v0-3 (not advertised): UNSUPPORTED_VERSION
-    detail::served<ListOffsetsRequest>(0, 6, 0, handle_list_offsets),  // 7+: max timestamp (KIP-734), not yet
+    detail::served<ProduceRequest>(0, 11, 3, handle_produce),  // v0-2 (message format < 2): UNSUPPORTED_VERSION
+    detail::served<FetchRequest>(4, 17, 4, handle_fetch, 0),   // v0-3 (not advertised): UNSUPPORTED_VERSION
+    detail::served<ListOffsetsRequest>(0, 10, 0, handle_list_offsets),  // 7: max timestamp, 8-9: -4/-5
     detail::served<MetadataRequest>(0, 12, 0, handle_metadata),
     detail::served<OffsetCommitRequest>(0, 9, 0, handle_offset_commit),
     detail::served<OffsetFetchRequest>(0, 9, 0, handle_offset_fetch),          // 8+: batched groups

@@ -11,6 +11,7 @@
 #include "engine/kafka/server/api_table.h"
 #include "engine/kafka/server/errors.h"
 #include "engine/kafka/server/request.h"
+#include "engine/log/partition_log.h"
 #include "engine/log/record_batch.h"
 #include "io/cross_shard.h"
 
@@ -436,6 +437,11 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
 // ---------------------------------------------------------------------------------------------
 // ListOffsets
 
+// ListOffsets timestamps beyond the log's own (partition_log.h): v8's earliest local offset and
+// v9's latest tiered offset (KIP-405; this broker has no tiered storage).
+constexpr int64_t kEarliestLocalTimestamp = -4;
+constexpr int64_t kLatestTieredTimestamp = -5;
+
 struct ListItem {
   const std::string* topic;
   int32_t partition;
@@ -464,16 +470,21 @@ io::Task<HandlerOutput> list_offsets(RequestContext& ctx) {
   core::ShardState& st = core::shard_state();
   std::vector<ListItem> items;
   for (const auto& t : req.topics)
-    for (const auto& p : t.partitions)
+    for (const auto& p : t.partitions) {
+      // Without tiered storage the earliest local offset (v8) is the earliest one.
+      const int64_t ts = p.timestamp == kEarliestLocalTimestamp ? log::kEarliestTimestamp : p.timestamp;
       items.push_back({&t.name,
                        p.partition_index,
-                       p.timestamp,
+                       ts,
                        req.isolation_level == 1 ? core::Isolation::kReadCommitted : core::Isolation::kReadUncommitted,
                        {}});
+    }
   std::vector<std::vector<ListItem*>> by_shard(st.shard_count);
   for (auto& it : items) {
     int owner = owner_of(*it.topic, it.partition);
     if (owner < 0) it.outcome.error = core::Errc::kUnknownPartition;
+    // The latest tiered offset (v9): nothing is tiered, so there is none (offset -1, as Kafka).
+    else if (it.timestamp == kLatestTieredTimestamp) continue;
     else by_shard[static_cast<size_t>(owner)].push_back(&it);
   }
   co_await core::on_each_owner(std::move(by_shard), list_on_owner);
@@ -489,7 +500,7 @@ io::Task<HandlerOutput> list_offsets(RequestContext& ctx) {
       pr.error_code = kafka_code(o.error);
       pr.timestamp = o.timestamp_ms;
       pr.offset = o.offset;
-      pr.leader_epoch = o.error != core::Errc::kOk ? -1 : 0;
+      pr.leader_epoch = o.error != core::Errc::kOk || o.offset < 0 ? -1 : 0;
       // v0 answers with a list of offsets (at most max_num_offsets of them); this broker has one.
       if (version == 0 && o.error == core::Errc::kOk && o.offset >= 0 && p.max_num_offsets > 0)
         pr.old_style_offsets = {o.offset};
