@@ -521,6 +521,28 @@ io::Task<ListOffsetOutcome> Partition::list_offset(int64_t timestamp_ms, Isolati
     out.offset = log_->log_start_offset();
     co_return out;
   }
+  if (timestamp_ms == log::kMaxTimestamp) {
+    // As Kafka: the first record with the largest timestamp of the whole log, answered only if a
+    // reader at this isolation level may see it.
+    auto max = co_await log_->max_timestamp();
+    if (!max.ok()) {
+      out.error = to_errc(max.error());
+      co_return out;
+    }
+    if (max.value() < 0) co_return out;
+    auto at = co_await log_->offset_for_timestamp(max.value());
+    if (!at.ok()) {
+      out.error = to_errc(at.error());
+      co_return out;
+    }
+    const bool visible =
+        at.value() >= 0 && (isolation != Isolation::kReadCommitted || at.value() < last_stable_offset());
+    if (visible) {
+      out.offset = at.value();
+      out.timestamp_ms = max.value();
+    }
+    co_return out;
+  }
   auto r = co_await log_->offset_for_timestamp(timestamp_ms);
   if (!r.ok()) {
     out.error = to_errc(r.error());

@@ -61,9 +61,9 @@ io::Task<void> TxnService::marker_loop(const bool* stopping) {
 }
 
 io::Task<void> TxnService::run_markers(const bool* stopping) {
-  // The runtime's stop ends the loop too: from then on sleeps and waits return at once, and a
-  // pass whose persist or writes fail without suspending would retry forever before the shard
-  // ever ran the code that sets *stopping or calls stop().
+  // The runtime's stop ends the loop too: from then on sleeps and waits end after one loop pass,
+  // and retrying a persist or writes that fail at stop would only poll until the shard ran the
+  // code that sets *stopping or calls stop().
   while (!*stopping && !stopping_ && !io::Shard::current().stop_requested()) {
     if (jobs_.empty()) {
       jobs_ready_.reset();

@@ -144,6 +144,7 @@ struct Segment;  // internal
 // ListOffsets special timestamps.
 inline constexpr int64_t kLatestTimestamp = -1;
 inline constexpr int64_t kEarliestTimestamp = -2;
+inline constexpr int64_t kMaxTimestamp = -3;  // the record with the largest timestamp (KIP-734)
 
 class PartitionLog {
  public:
@@ -199,6 +200,9 @@ class PartitionLog {
   // compressed / LogAppendTime batches), -1 if none. kEarliestTimestamp -> log start,
   // kLatestTimestamp -> high watermark.
   io::Task<Result<int64_t>> offset_for_timestamp(int64_t ts_ms);
+  // The largest record timestamp in the log (every appended batch, visible or not), -1 if none.
+  // offset_for_timestamp of it is the first record carrying it (ListOffsets kMaxTimestamp).
+  io::Task<Result<int64_t>> max_timestamp();
 
   // Deletes whole sealed segments beyond retention.bytes / retention.ms; moves the log start.
   io::Task<Result<void>> apply_retention(int64_t now_ms);

@@ -87,6 +87,18 @@ io::Task<Result<int64_t>> PartitionLog::scan(int64_t from_offset, int64_t to_off
   co_return next;
 }
 
+io::Task<Result<int64_t>> PartitionLog::max_timestamp() {
+  int64_t best = -1;
+  for (std::size_t i = 0; i < segments_.size(); ++i) {
+    Segment* s = segments_[i].get();
+    Pin pin(s);
+    auto r = co_await ensure_indexes(*s, false);
+    if (!r) co_return r.error();
+    best = std::max(best, s->max_timestamp_ms);
+  }
+  co_return best;
+}
+
 io::Task<Result<int64_t>> PartitionLog::offset_for_timestamp(int64_t ts_ms) {
   if (ts_ms == kEarliestTimestamp) co_return log_start_;
   if (ts_ms == kLatestTimestamp) co_return hw_;

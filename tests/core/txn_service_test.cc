@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "core_test_util.h"
-#include "engine/core/yield.h"
 #include "engine/log/mem_file_system.h"
 #include "io/runtime.h"
 
@@ -204,7 +203,7 @@ TEST(TxnService, MarkerLoopEndsWhenTheRuntimeStops) {
       co_await svc.load();
       io::spawn(svc.marker_loop(&stopping));
       co_await commit_one(svc);
-      while (writes == 0) co_await YieldToLoop{};
+      while (writes == 0) co_await io::YieldToLoop{};
       // The disk fails: the coordinator's next record cannot be made durable either.
       fs.fail_next_writes(1 << 20, EIO);
       fs.fail_next_syncs(1 << 20, EIO);
@@ -222,7 +221,7 @@ TEST(TxnService, MarkerLoopEndsWhenTheRuntimeStops) {
       r->stop();
       co_await io::Shard::current().wait_stop();
       // As shard_main may be: the marker write's failure is seen before this sets the flag.
-      while (!failed_at_stop) co_await YieldToLoop{};
+      while (!failed_at_stop) co_await io::YieldToLoop{};
       stopping = true;
       co_await svc.stop();
       stopped = true;

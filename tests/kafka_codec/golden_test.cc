@@ -289,6 +289,15 @@ const Capture kCaptures[] = {
     {"kafkajs_apiversions_v2.bin", 18, 2, 1, "kafkajs-golden"},
     {"kafkajs_metadata_v6.bin", 3, 6, 1, "kafkajs-golden"},
     {"kafkajs_produce_v7.bin", 0, 7, 1, "kafkajs-golden"},
+    {"kafka_python_metadata_v0_probe.bin", 3, 0, 1, "kpy-admin"},
+    {"kafka_python_joingroup_v2.bin", 11, 2, 1, "kpy-c1"},
+    {"kafka_python_offsetcommit_v2.bin", 8, 2, 1, "kpy-c1"},
+    {"kafka_python_produce_v7_gzip.bin", 0, 7, 1, "kpy-producer"},
+    {"sarama_describeconfigs_v0.bin", 32, 0, 1, "sarama-admin"},
+    {"sarama_joingroup_v1.bin", 11, 1, 1, "sarama-m1"},
+    {"sarama_offsetcommit_v1.bin", 8, 1, 1, "sarama-m1"},
+    {"sarama_produce_v3.bin", 0, 3, 1, "sarama-producer"},
+    {"sarama_metadata_v5.bin", 3, 5, 1, "sarama-m1"},
 };
 
 TEST(KafkaCodecGolden, CapturedFramesDecodeAndReencodeIdentically) {
@@ -342,6 +351,41 @@ TEST(KafkaCodecGolden, CapturedProduceFields) {
   ASSERT_TRUE(md.topics.has_value());
   EXPECT_EQ((*md.topics)[0].name, "golden");
   EXPECT_FALSE(md.allow_auto_topic_creation);  // kafkajs producer with allowAutoTopicCreation: false
+}
+
+// The versions that made these clients fail before the ranges were widened: kafka-python's
+// broker-version probe (Metadata v0, an empty list = all topics) and sarama's JoinGroup v1.
+TEST(KafkaCodecGolden, CapturedOldClientFields) {
+  auto probe = test::read_file(golden("kafka_python_metadata_v0_probe.bin"));
+  Reader r(probe);
+  ASSERT_TRUE(decode_request_header(r).ok());
+  MetadataRequest md;
+  ASSERT_TRUE(decode(r, 0, md).ok());
+  ASSERT_TRUE(md.topics.has_value());
+  EXPECT_TRUE(md.topics->empty());
+  EXPECT_EQ(r.remaining(), 0u);
+
+  auto join = test::read_file(golden("sarama_joingroup_v1.bin"));
+  Reader r2(join);
+  ASSERT_TRUE(decode_request_header(r2).ok());
+  JoinGroupRequest jg;
+  ASSERT_TRUE(decode(r2, 1, jg).ok());
+  EXPECT_EQ(jg.group_id, "sarama-group-2.1.0");
+  EXPECT_EQ(jg.session_timeout_ms, 10000);
+  EXPECT_EQ(jg.rebalance_timeout_ms, 60000);
+  EXPECT_EQ(jg.member_id, "");
+  EXPECT_EQ(jg.protocol_type, "consumer");
+  ASSERT_EQ(jg.protocols.size(), 1u);
+  EXPECT_EQ(jg.protocols[0].name, "range");
+
+  auto dc = test::read_file(golden("sarama_describeconfigs_v0.bin"));
+  Reader r3(dc);
+  ASSERT_TRUE(decode_request_header(r3).ok());
+  DescribeConfigsRequest req;
+  ASSERT_TRUE(decode(r3, 0, req).ok());
+  ASSERT_EQ(req.resources.size(), 1u);
+  EXPECT_EQ(req.resources[0].resource_type, 2);  // topic
+  EXPECT_EQ(req.resources[0].resource_name, "sarama-2.1.0");
 }
 
 }  // namespace

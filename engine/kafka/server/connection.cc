@@ -40,6 +40,47 @@ std::string peer_host(int fd) {
   return buf;
 }
 
+// A connection the broker closes logs one line saying why, at most kCloseLogBurst lines per
+// kCloseLogWindowNs per shard (a misbehaving client reconnecting in a loop must not flood the log);
+// what was left out is counted in the next line.
+constexpr int kCloseLogBurst = 10;
+constexpr int64_t kCloseLogWindowNs = 10'000'000'000;
+struct CloseLog {
+  int64_t window_start_ns = 0;
+  int logged = 0;
+  int suppressed = 0;
+};
+thread_local CloseLog t_close_log;
+
+void log_close(const std::string& peer, const char* why, const RequestHeader* h) {
+  const int64_t now = io::Shard::current().now_ns();
+  CloseLog& l = t_close_log;
+  if (l.logged == 0 || now - l.window_start_ns >= kCloseLogWindowNs) {
+    l.window_start_ns = now;
+    l.logged = 0;
+  }
+  if (l.logged >= kCloseLogBurst) {
+    l.suppressed++;
+    return;
+  }
+  l.logged++;
+  char more[64] = "";
+  if (l.suppressed > 0) std::snprintf(more, sizeof(more), " (%d similar lines suppressed)", l.suppressed);
+  l.suppressed = 0;
+  const unsigned shard = core::shard_state().shard_id;
+  if (h) {
+    const ApiInfo* api = find_api(h->request_api_key);
+    const std::string_view name = api ? api->name : std::string_view("unknown");
+    const std::string_view client_id = h->client_id ? std::string_view(*h->client_id) : std::string_view();
+    std::fprintf(
+        stderr, "sluiced: shard %u: closing connection from %s: %s (api %.*s key %d v%d, client id '%.*s')%s\n", shard,
+        peer.c_str(), why, static_cast<int>(name.size()), name.data(), h->request_api_key, h->request_api_version,
+        static_cast<int>(std::min<std::size_t>(client_id.size(), 100)), client_id.data(), more);
+  } else {
+    std::fprintf(stderr, "sluiced: shard %u: closing connection from %s: %s%s\n", shard, peer.c_str(), why, more);
+  }
+}
+
 class Connection;
 
 // Connections with a response send in progress, per shard (intrusive, no allocation per send).
@@ -143,6 +184,10 @@ io::Task<void> Connection::read_loop() {
         const int32_t size = static_cast<int32_t>(ntohl(raw));
         // A negative, tiny or oversized frame cannot be answered: close, as the real broker does.
         if (size < 8 || static_cast<std::size_t>(size) > max_frame) {
+          log_close(
+              peer_,
+              size < 8 ? "request frame size below 8 bytes" : "request frame larger than socket.request.max.bytes",
+              nullptr);
           close();
           break;
         }
@@ -188,6 +233,7 @@ io::Task<void> Connection::run_request(alloc::BufferRef frame, core::BudgetLease
   auto header = decode_request_header(r);
   if (!header.ok()) {
     out = close_connection("malformed request header");
+    log_close(peer_, out.close_reason, nullptr);
   } else {
     RequestContext ctx{std::move(header.value()), r.rest(), frame, peer_, via_shard_broker_};
     const bool is_fetch = ctx.header.request_api_key == FetchRequest::kApiKey;
@@ -203,6 +249,7 @@ io::Task<void> Connection::run_request(alloc::BufferRef frame, core::BudgetLease
       out.kind = HandlerOutput::Kind::no_response;
     } else {
       out = co_await dispatch_request(ctx);
+      if (out.kind == HandlerOutput::Kind::close_connection) log_close(peer_, out.close_reason, &ctx.header);
     }
     if (is_fetch) {
       running_fetches_--;

@@ -20,6 +20,29 @@ constexpr int8_t kSourceDynamicTopic = 1;
 constexpr int8_t kSourceStaticBroker = 4;
 constexpr int8_t kSourceDefault = 5;
 
+using DescribedConfig = DescribeConfigsResponse::DescribeConfigsResult::DescribeConfigsResourceResult;
+void describe_topic_configs(const broker::TopicInfo& t, const DescribeConfigsRequest::DescribeConfigsResource& res,
+                            bool synonyms, bool documentation, DescribeConfigsResponse::DescribeConfigsResult& out);
+
+// CreateTopics v5+ answers with what was created (or would be, for validate_only): partition
+// count, replication factor, the topic's configs and, from v7, its id.
+void describe_created(const core::CreateTopicSpec& spec, CreateTopicsResponse::CreatableTopicResult& result) {
+  const core::ShardState& st = core::shard_state();
+  result.replication_factor = 1;
+  const broker::TopicInfo* t = spec.validate_only ? nullptr : st.catalogue.find(spec.name);
+  if (!t) {
+    result.num_partitions = spec.num_partitions > 0 ? spec.num_partitions : st.config->default_partitions;
+    return;
+  }
+  result.num_partitions = t->partition_count();
+  std::memcpy(result.topic_id.bytes.data(), t->topic_id.data(), result.topic_id.bytes.size());
+  DescribeConfigsResponse::DescribeConfigsResult described;
+  describe_topic_configs(*t, {}, false, false, described);
+  result.configs.emplace();
+  for (const DescribedConfig& c : described.configs)
+    result.configs->push_back({c.name, c.value, c.read_only, c.config_source, c.is_sensitive});
+}
+
 io::Task<CreateTopicsResponse> create_topics(RequestContext&, CreateTopicsRequest& req) {
   CreateTopicsResponse resp;
   for (auto& t : req.topics) {
@@ -47,19 +70,38 @@ io::Task<CreateTopicsResponse> create_topics(RequestContext&, CreateTopicsReques
       core::AdminResult r = co_await io::submit_to(0, std::move(fn));
       result.error_code = kafka_code(r.error);
       result.error_message = r.ok() ? std::nullopt : std::optional<std::string>(r.error_message);
+      if (r.ok()) describe_created(spec, result);
     }
     resp.topics.push_back(std::move(result));
   }
   co_return resp;
 }
 
-io::Task<DeleteTopicsResponse> delete_topics(RequestContext&, DeleteTopicsRequest& req) {
+io::Task<DeleteTopicsResponse> delete_topics(RequestContext& ctx, DeleteTopicsRequest& req) {
   DeleteTopicsResponse resp;
-  for (const auto& name : req.topic_names) {
+  // v6 names each topic by name or by id (KIP-516); older versions by name.
+  if (ctx.header.request_api_version < 6)
+    for (const auto& name : req.topic_names) req.topics.push_back({name, Uuid{}});
+  for (const auto& t : req.topics) {
+    DeleteTopicsResponse::DeletableTopicResult result;
+    result.name = t.name;
+    result.topic_id = t.topic_id;
+    const bool by_id = !t.name && t.topic_id != Uuid{};
+    if (by_id) {
+      for (const auto& [name, info] : core::shard_state().catalogue.topics())
+        if (std::memcmp(info.topic_id.data(), t.topic_id.bytes.data(), t.topic_id.bytes.size()) == 0)
+          result.name = name;
+    }
+    if (!result.name) {
+      result.error_code = code(by_id ? ErrorCode::UNKNOWN_TOPIC_ID : ErrorCode::INVALID_REQUEST);
+      resp.responses.push_back(std::move(result));
+      continue;
+    }
+    std::string name = *result.name;
+    if (const broker::TopicInfo* info = core::shard_state().catalogue.find(name))
+      std::memcpy(result.topic_id.bytes.data(), info->topic_id.data(), result.topic_id.bytes.size());
     auto fn = [name]() { return core::delete_topic(name); };
     core::AdminResult r = co_await io::submit_to(0, std::move(fn));
-    DeleteTopicsResponse::DeletableTopicResult result;
-    result.name = name;
     result.error_code = kafka_code(r.error);
     resp.responses.push_back(std::move(result));
   }
@@ -87,8 +129,6 @@ io::Task<CreatePartitionsResponse> create_partitions_handler(RequestContext&, Cr
   }
   co_return resp;
 }
-
-using DescribedConfig = DescribeConfigsResponse::DescribeConfigsResult::DescribeConfigsResourceResult;
 
 void describe_topic_configs(const broker::TopicInfo& t, const DescribeConfigsRequest::DescribeConfigsResource& res,
                             bool synonyms, bool documentation, DescribeConfigsResponse::DescribeConfigsResult& out) {

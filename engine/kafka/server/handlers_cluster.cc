@@ -42,7 +42,14 @@ MetadataResponse::MetadataResponseTopic describe_topic(const core::ShardState& s
   return mt;
 }
 
-io::Task<MetadataResponse> metadata(RequestContext&, MetadataRequest& req) {
+// Metadata v10+ may name a topic by id alone (KIP-516); nullptr for an id no topic has.
+const broker::TopicInfo* find_topic_by_id(const Uuid& id) {
+  for (const auto& [name, t] : core::shard_state().catalogue.topics())
+    if (std::memcmp(t.topic_id.data(), id.bytes.data(), id.bytes.size()) == 0) return &t;
+  return nullptr;
+}
+
+io::Task<MetadataResponse> metadata(RequestContext& ctx, MetadataRequest& req) {
   core::ShardState& st = core::shard_state();
   MetadataResponse resp;
   for (unsigned s = 0; s < broker_count(st); ++s) {
@@ -51,12 +58,26 @@ io::Task<MetadataResponse> metadata(RequestContext&, MetadataRequest& req) {
   }
   resp.cluster_id = st.catalogue.cluster_id;
   resp.controller_id = controller_node(st);  // kafkajs sends admin and InitProducerId requests to the controller
-  if (!req.topics) {
+  // All topics: a null list, or in v0 (where the list cannot be null) an empty one.
+  if (!req.topics || (ctx.header.request_api_version == 0 && req.topics->empty())) {
     for (const auto& [name, t] : st.catalogue.topics()) resp.topics.push_back(describe_topic(st, t));
     co_return resp;
   }
   for (const auto& rt : *req.topics) {
-    std::string name = rt.name.value_or("");
+    if (!rt.name) {
+      // By topic id only (v10+): never auto-created.
+      if (const broker::TopicInfo* t = find_topic_by_id(rt.topic_id)) {
+        resp.topics.push_back(describe_topic(st, *t));
+      } else {
+        MetadataResponse::MetadataResponseTopic missing;
+        missing.name = std::nullopt;
+        missing.topic_id = rt.topic_id;
+        missing.error_code = code(ErrorCode::UNKNOWN_TOPIC_ID);
+        resp.topics.push_back(std::move(missing));
+      }
+      continue;
+    }
+    std::string name = *rt.name;
     const broker::TopicInfo* t = st.catalogue.find(name);
     if (!t && broker::valid_topic_name(name) && st.config->auto_create_topics && req.allow_auto_topic_creation) {
       core::CreateTopicSpec spec;

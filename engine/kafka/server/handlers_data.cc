@@ -2,6 +2,7 @@
 // gets one cross-shard message per request; the replies are gathered here and encoded once.
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <optional>
 
@@ -10,6 +11,7 @@
 #include "engine/kafka/server/api_table.h"
 #include "engine/kafka/server/errors.h"
 #include "engine/kafka/server/request.h"
+#include "engine/log/partition_log.h"
 #include "engine/log/record_batch.h"
 #include "io/cross_shard.h"
 
@@ -138,7 +140,38 @@ struct FetchItem {
   int32_t max_bytes;
   core::Isolation isolation;
   core::FetchOutcome outcome;
+  ErrorCode wire_error = ErrorCode::NONE;  // refused at the edge (unknown topic id), never read
 };
+
+// Fetch v0-3 (message formats 0 and 1) are not advertised; a client that sends them anyway gets
+// UNSUPPORTED_VERSION on every partition, as Kafka 4.0 answers, instead of a closed connection.
+FetchResponse refuse_fetch_version(const FetchRequest& req) {
+  FetchResponse resp;
+  for (const auto& t : req.topics) {
+    FetchResponse::FetchableTopicResponse tr;
+    tr.topic = t.topic;
+    for (const auto& p : t.partitions) {
+      FetchResponse::FetchableTopicResponse::PartitionData pd;
+      pd.partition_index = p.partition;
+      pd.error_code = code(ErrorCode::UNSUPPORTED_VERSION);
+      tr.partitions.push_back(std::move(pd));
+    }
+    resp.responses.push_back(std::move(tr));
+  }
+  return resp;
+}
+
+// Fetch v13+ names topics by id (KIP-516): fills each topic's name from the catalogue; false for
+// an id no topic has.
+bool resolve_topic_id(FetchRequest::FetchTopic& t) {
+  for (const auto& [name, info] : core::shard_state().catalogue.topics()) {
+    if (std::memcmp(info.topic_id.data(), t.topic_id.bytes.data(), t.topic_id.bytes.size()) == 0) {
+      t.topic = name;
+      return true;
+    }
+  }
+  return false;
+}
 
 // Reads one partition for a fetch, counting what it returns against `byte_limit` (the part of
 // the shard's fetch memory this fetch was granted). Once the limit is used up, the remaining
@@ -271,6 +304,12 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
   Reader r(ctx.body);
   const int16_t version = ctx.header.request_api_version;
   if (!decode(r, version, req).ok()) co_return close_connection("malformed fetch request");
+  if (served_api<FetchRequest>().refuses(version)) {
+    Writer w;
+    HandlerOutput out;
+    out.frame = encode_response_frame(w, ctx.header.correlation_id, version, refuse_fetch_version(req));
+    co_return out;
+  }
   core::ShardState& st = core::shard_state();
   const int64_t start_ns = io::Shard::current().now_ns();
 
@@ -279,9 +318,13 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
   const core::Isolation isolation =
       req.isolation_level == 1 ? core::Isolation::kReadCommitted : core::Isolation::kReadUncommitted;
   std::vector<FetchItem> items;
-  for (const auto& t : req.topics)
-    for (const auto& p : t.partitions)
+  for (auto& t : req.topics) {
+    const bool known = version < 13 || resolve_topic_id(t);
+    for (const auto& p : t.partitions) {
       items.push_back({&t.topic, p.partition, p.fetch_offset, std::max(p.partition_max_bytes, 0), isolation, {}});
+      if (!known) items.back().wire_error = ErrorCode::UNKNOWN_TOPIC_ID;
+    }
+  }
   // Memory first: the response may hold only what the shard's fetch budget grants.
   core::BudgetLease memory = co_await grant_fetch_memory(st, static_cast<std::size_t>(std::max(req.max_bytes, 0)),
                                                          start_ns + int64_t{std::max(req.max_wait_ms, 0)} * 1'000'000);
@@ -292,7 +335,9 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
   bool any_error = false;
   for (auto& it : items) {
     int owner = owner_of(*it.topic, it.partition);
-    if (owner < 0) {
+    if (it.wire_error != ErrorCode::NONE) {
+      any_error = true;
+    } else if (owner < 0) {
       it.outcome.error = core::Errc::kUnknownPartition;
       any_error = true;
     } else {
@@ -358,7 +403,7 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
       FetchItem& it = items[k++];
       FetchResponse::FetchableTopicResponse::PartitionData pd;
       pd.partition_index = p.partition;
-      pd.error_code = kafka_code(it.outcome.error);
+      pd.error_code = it.wire_error != ErrorCode::NONE ? code(it.wire_error) : kafka_code(it.outcome.error);
       pd.high_watermark = it.outcome.high_watermark;
       pd.last_stable_offset = it.outcome.last_stable_offset;
       pd.log_start_offset = it.outcome.log_start_offset;
@@ -392,6 +437,11 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
 // ---------------------------------------------------------------------------------------------
 // ListOffsets
 
+// ListOffsets timestamps beyond the log's own (partition_log.h): v8's earliest local offset and
+// v9's latest tiered offset (KIP-405; this broker has no tiered storage).
+constexpr int64_t kEarliestLocalTimestamp = -4;
+constexpr int64_t kLatestTieredTimestamp = -5;
+
 struct ListItem {
   const std::string* topic;
   int32_t partition;
@@ -420,16 +470,21 @@ io::Task<HandlerOutput> list_offsets(RequestContext& ctx) {
   core::ShardState& st = core::shard_state();
   std::vector<ListItem> items;
   for (const auto& t : req.topics)
-    for (const auto& p : t.partitions)
+    for (const auto& p : t.partitions) {
+      // Without tiered storage the earliest local offset (v8) is the earliest one.
+      const int64_t ts = p.timestamp == kEarliestLocalTimestamp ? log::kEarliestTimestamp : p.timestamp;
       items.push_back({&t.name,
                        p.partition_index,
-                       p.timestamp,
+                       ts,
                        req.isolation_level == 1 ? core::Isolation::kReadCommitted : core::Isolation::kReadUncommitted,
                        {}});
+    }
   std::vector<std::vector<ListItem*>> by_shard(st.shard_count);
   for (auto& it : items) {
     int owner = owner_of(*it.topic, it.partition);
     if (owner < 0) it.outcome.error = core::Errc::kUnknownPartition;
+    // The latest tiered offset (v9): nothing is tiered, so there is none (offset -1, as Kafka).
+    else if (it.timestamp == kLatestTieredTimestamp) continue;
     else by_shard[static_cast<size_t>(owner)].push_back(&it);
   }
   co_await core::on_each_owner(std::move(by_shard), list_on_owner);
@@ -445,7 +500,10 @@ io::Task<HandlerOutput> list_offsets(RequestContext& ctx) {
       pr.error_code = kafka_code(o.error);
       pr.timestamp = o.timestamp_ms;
       pr.offset = o.offset;
-      pr.leader_epoch = o.error != core::Errc::kOk ? -1 : 0;
+      pr.leader_epoch = o.error != core::Errc::kOk || o.offset < 0 ? -1 : 0;
+      // v0 answers with a list of offsets (at most max_num_offsets of them); this broker has one.
+      if (version == 0 && o.error == core::Errc::kOk && o.offset >= 0 && p.max_num_offsets > 0)
+        pr.old_style_offsets = {o.offset};
       tr.partitions.push_back(std::move(pr));
     }
     resp.topics.push_back(std::move(tr));

@@ -1,5 +1,8 @@
 // Consumer-group APIs. Each group lives in the GroupService of its internal partition, on the
 // shard owning that partition; the connection's shard forwards the request there.
+#include <algorithm>
+#include <cctype>
+
 #include "engine/core/group_service.h"
 #include "engine/core/shard_state.h"
 #include "engine/core/when_all.h"
@@ -231,7 +234,57 @@ io::Task<TxnOffsetCommitResponse> txn_offset_commit(RequestContext& ctx, TxnOffs
   co_return resp;
 }
 
+// One group's committed offsets, from its coordinator's shard.
+io::Task<group::OffsetFetchResult> fetch_group_offsets(group::OffsetFetchRequest g) {
+  group::OffsetFetchResult unavailable;
+  unavailable.error = core::Errc::kCoordinatorNotAvailable;
+  std::string group_id = g.group_id;
+  auto fn = [g = std::move(g)](core::GroupService& svc) -> io::Task<group::OffsetFetchResult> {
+    co_return svc.coordinator().fetch_offsets(g, svc.now_ms());
+  };
+  auto r = co_await on_coordinator<group::OffsetFetchResult>(group_id, unavailable, std::move(fn));
+  co_return r;
+}
+
+// v8+ asks for several groups at once; each is answered in its own entry, as if asked alone.
+io::Task<OffsetFetchResponse> offset_fetch_groups(OffsetFetchRequest& req) {
+  OffsetFetchResponse resp;
+  for (const auto& rg : req.groups) {
+    group::OffsetFetchRequest g;
+    g.group_id = rg.group_id;
+    g.require_stable = req.require_stable;
+    if (rg.topics) {
+      g.topics.emplace();
+      for (const auto& t : *rg.topics) g.topics->push_back({t.name, t.partition_indexes});
+    }
+    group::OffsetFetchResult r = co_await fetch_group_offsets(std::move(g));
+    OffsetFetchResponse::OffsetFetchResponseGroup wg;
+    wg.group_id = rg.group_id;
+    wg.error_code = kafka_code(r.error);
+    for (const auto& t : r.topics) {
+      OffsetFetchResponse::OffsetFetchResponseGroup::OffsetFetchResponseTopics wt;
+      wt.name = t.name;
+      for (const auto& p : t.partitions) {
+        OffsetFetchResponse::OffsetFetchResponseGroup::OffsetFetchResponseTopics::OffsetFetchResponsePartitions wp;
+        wp.partition_index = p.partition;
+        wp.committed_offset = p.offset;
+        wp.committed_leader_epoch = p.leader_epoch;
+        wp.metadata = p.metadata;
+        wp.error_code = kafka_code(p.error);
+        wt.partitions.push_back(std::move(wp));
+      }
+      wg.topics.push_back(std::move(wt));
+    }
+    resp.groups.push_back(std::move(wg));
+  }
+  co_return resp;
+}
+
 io::Task<OffsetFetchResponse> offset_fetch(RequestContext& ctx, OffsetFetchRequest& req) {
+  if (ctx.header.request_api_version >= 8) {
+    OffsetFetchResponse batched = co_await offset_fetch_groups(req);
+    co_return batched;
+  }
   group::OffsetFetchRequest g;
   g.group_id = req.group_id;
   g.require_stable = req.require_stable;
@@ -239,12 +292,7 @@ io::Task<OffsetFetchResponse> offset_fetch(RequestContext& ctx, OffsetFetchReque
     g.topics.emplace();
     for (const auto& t : *req.topics) g.topics->push_back({t.name, t.partition_indexes});
   }
-  group::OffsetFetchResult unavailable;
-  unavailable.error = core::Errc::kCoordinatorNotAvailable;
-  auto fn = [g](core::GroupService& svc) -> io::Task<group::OffsetFetchResult> {
-    co_return svc.coordinator().fetch_offsets(g, svc.now_ms());
-  };
-  auto r = co_await on_coordinator<group::OffsetFetchResult>(req.group_id, unavailable, std::move(fn));
+  group::OffsetFetchResult r = co_await fetch_group_offsets(std::move(g));
   OffsetFetchResponse resp;
   resp.error_code = kafka_code(r.error);
   for (const auto& t : r.topics) {
@@ -300,6 +348,13 @@ io::Task<ListGroupsResponse> list_groups(RequestContext& ctx, ListGroupsRequest&
     if (errors[s] != core::Errc::kOk) resp.error_code = kafka_code(errors[s]);
     for (auto& g : per_shard[s]) resp.groups.push_back({g.group_id, g.protocol_type, g.state, "classic"});
   }
+  // v5: a types filter without "classic" (every group here is a classic one) matches nothing.
+  auto classic = [](const std::string& t) {
+    return t.size() == 7 && std::equal(t.begin(), t.end(), "classic",
+                                       [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+  };
+  if (!req.types_filter.empty() && std::none_of(req.types_filter.begin(), req.types_filter.end(), classic))
+    resp.groups.clear();
   co_return resp;
 }
 

@@ -1,0 +1,461 @@
+// The versions the broker added for older and newer clients, against a real broker in process
+// (one shard, loopback, a temporary data directory): what each handler fills for the fields those
+// versions carry. Old versions: Metadata v0 (an empty list is every topic), ListOffsets v0 (the
+// offsets list), JoinGroup/SyncGroup/Heartbeat/LeaveGroup v0, OffsetCommit v0. New ones: topic
+// ids in CreateTopics v7, Metadata v12 (by id), Fetch v13+ (by id) and DeleteTopics v6; Produce
+// v11; OffsetFetch v8+ with several groups; ListGroups v5's types filter.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/e2e/kafka_client.h"
+#include "engine/broker/broker_config.h"
+#include "engine/kafka/codec/kafka_codec.h"
+#include "engine/kafka/server/broker.h"
+#include "engine/log/batch_builder.h"
+
+namespace sluice::kafka {
+namespace {
+
+constexpr int kTimeoutMs = 30000;  // only a broker that stopped answering hits it
+
+class InProcessBroker {
+ public:
+  InProcessBroker() {
+    char tmpl[] = "/tmp/sluice-versions-it-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    cfg_.listen_host = "127.0.0.1";
+    cfg_.listen_port = 0;
+    cfg_.data_dir = dir_;
+    cfg_.smp = 1;
+    cfg_.group_min_session_timeout_ms = 10;
+    hooks_.handle_signals = false;
+    hooks_.pin_threads = false;
+    hooks_.on_listening = [this](uint16_t port) {
+      std::lock_guard<std::mutex> lock(mu_);
+      port_ = port;
+      cv_.notify_all();
+    };
+    thread_ = std::thread([this] {
+      int rc = run_broker(cfg_, hooks_);
+      std::lock_guard<std::mutex> lock(mu_);
+      exited_ = true;
+      rc_ = rc;
+      cv_.notify_all();
+    });
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(kTimeoutMs), [this] { return port_ != 0 || exited_; });
+  }
+  ~InProcessBroker() {
+    if (!exited_) stop_broker();
+    thread_.join();
+    std::filesystem::remove_all(dir_);
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  std::string dir_;
+  broker::BrokerConfig cfg_;
+  BrokerHooks hooks_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint16_t port_ = 0;
+  bool exited_ = false;
+  int rc_ = -1;
+};
+
+class Client {
+ public:
+  explicit Client(uint16_t port) {
+    std::string err;
+    connected_ = conn_.connect("127.0.0.1:" + std::to_string(port), &err);
+  }
+  bool connected() const { return connected_; }
+
+  // Sends req at `version`, decodes the answer (response header v0 or v1 as the version says).
+  template <class Req, class Resp>
+  bool call(int16_t version, const Req& req, Resp& resp) {
+    const int32_t corr = conn_.send_request(version, req);
+    if (corr < 0) return false;
+    pollfd pf{conn_.fd(), POLLIN, 0};
+    if (::poll(&pf, 1, kTimeoutMs) <= 0) return false;
+    auto frame = conn_.read_frame();
+    if (frame.empty()) return false;
+    Reader r(frame);
+    ResponseHeader h;
+    if (!decode(r, response_header_version(Req::kApiKey, version), h).ok() || h.correlation_id != corr) return false;
+    return decode(r, version, resp).ok() && r.remaining() == 0;
+  }
+
+ private:
+  bench::KafkaConn conn_;
+  bool connected_ = false;
+};
+
+class KafkaVersionsIt : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NE(broker_.port(), 0) << "the broker did not start";
+    ASSERT_TRUE(client_.connected());
+  }
+
+  // CreateTopics v7: the answer carries the new topic's id, partitions, replication factor, configs.
+  Uuid create(const std::string& name, int32_t partitions) {
+    CreateTopicsRequest req;
+    auto& t = req.topics.emplace_back();
+    t.name = name;
+    t.num_partitions = partitions;
+    t.replication_factor = 1;
+    t.configs.push_back({"retention.ms", "3600000"});
+    req.timeout_ms = 10000;
+    CreateTopicsResponse resp;
+    EXPECT_TRUE(client_.call(7, req, resp));
+    if (resp.topics.size() != 1) {
+      ADD_FAILURE() << "no CreateTopics answer";
+      return {};
+    }
+    const auto& r = resp.topics[0];
+    EXPECT_EQ(r.error_code, 0);
+    EXPECT_EQ(r.num_partitions, partitions);
+    EXPECT_EQ(r.replication_factor, 1);
+    EXPECT_NE(r.topic_id, Uuid{});
+    bool retention = false;
+    for (const auto& c :
+         r.configs.value_or(std::vector<CreateTopicsResponse::CreatableTopicResult::CreatableTopicConfigs>{}))
+      retention = retention || (c.name == "retention.ms" && c.value == "3600000");
+    EXPECT_TRUE(retention);
+    return r.topic_id;
+  }
+
+  ProduceResponse produce(int16_t version, const std::string& topic, int32_t partition, const std::string& value) {
+    log::BatchSpec spec;
+    spec.base_timestamp_ms = 1'700'000'000'000;
+    spec.records.push_back({"k", value});
+    std::vector<std::byte> batch = log::BatchBuilder::build(spec);
+    ProduceRequest req;
+    req.acks = -1;
+    req.timeout_ms = 10000;
+    auto& t = req.topic_data.emplace_back();
+    t.name = topic;
+    auto& p = t.partition_data.emplace_back();
+    p.index = partition;
+    p.records.view = batch;
+    ProduceResponse resp;
+    EXPECT_TRUE(client_.call(version, req, resp));
+    return resp;
+  }
+
+  InProcessBroker broker_;
+  Client client_{broker_.port()};
+};
+
+TEST_F(KafkaVersionsIt, TopicIdsInCreateMetadataFetchDelete) {
+  const Uuid id = create("ids", 2);
+
+  // Produce v11 (flexible).
+  ProduceResponse pr = produce(11, "ids", 1, "by-id");
+  ASSERT_EQ(pr.responses.size(), 1u);
+  ASSERT_EQ(pr.responses[0].partition_responses.size(), 1u);
+  EXPECT_EQ(pr.responses[0].partition_responses[0].error_code, 0);
+  EXPECT_EQ(pr.responses[0].partition_responses[0].base_offset, 0);
+
+  // Metadata v12 by name and by id; an unknown id.
+  MetadataRequest md;
+  md.topics.emplace();
+  md.topics->push_back({Uuid{}, std::string("ids")});
+  md.topics->push_back({id, std::nullopt});
+  Uuid unknown = id;
+  unknown.bytes[0] ^= 0xff;
+  md.topics->push_back({unknown, std::nullopt});
+  md.allow_auto_topic_creation = false;
+  MetadataResponse mr;
+  ASSERT_TRUE(client_.call(12, md, mr));
+  ASSERT_EQ(mr.topics.size(), 3u);
+  EXPECT_EQ(mr.topics[0].name, "ids");
+  EXPECT_EQ(mr.topics[0].topic_id, id);
+  EXPECT_EQ(mr.topics[0].partitions.size(), 2u);
+  EXPECT_EQ(mr.topics[1].name, "ids");
+  EXPECT_EQ(mr.topics[1].topic_id, id);
+  EXPECT_EQ(mr.topics[2].error_code, code(ErrorCode::UNKNOWN_TOPIC_ID));
+  EXPECT_EQ(mr.topics[2].name, std::nullopt);
+
+  // Fetch v13 and v17 by id; v12 by name; an unknown id.
+  for (int16_t v : {int16_t{12}, int16_t{13}, int16_t{17}}) {
+    SCOPED_TRACE("Fetch v" + std::to_string(v));
+    FetchRequest fr;
+    fr.max_wait_ms = 0;
+    fr.max_bytes = 1 << 20;
+    for (const Uuid& tid : {id, unknown}) {
+      if (v < 13 && tid == unknown) continue;
+      auto& t = fr.topics.emplace_back();
+      t.topic = "ids";
+      t.topic_id = tid;
+      auto& p = t.partitions.emplace_back();
+      p.partition = 1;
+      p.fetch_offset = 0;
+      p.partition_max_bytes = 1 << 20;
+    }
+    FetchResponse resp;
+    ASSERT_TRUE(client_.call(v, fr, resp));
+    ASSERT_EQ(resp.responses.size(), v < 13 ? 1u : 2u);
+    const auto& known = resp.responses[0];
+    if (v >= 13) {
+      EXPECT_EQ(known.topic_id, id);
+    }
+    ASSERT_EQ(known.partitions.size(), 1u);
+    EXPECT_EQ(known.partitions[0].error_code, 0);
+    EXPECT_EQ(known.partitions[0].high_watermark, 1);
+    std::vector<std::byte> records =
+        known.partitions[0].records.view.empty()
+            ? std::vector<std::byte>()
+            : std::vector<std::byte>(known.partitions[0].records.view.begin(), known.partitions[0].records.view.end());
+    std::string text(reinterpret_cast<const char*>(records.data()), records.size());
+    EXPECT_NE(text.find("by-id"), std::string::npos);
+    if (v >= 13) {
+      EXPECT_EQ(resp.responses[1].topic_id, unknown);
+      ASSERT_EQ(resp.responses[1].partitions.size(), 1u);
+      EXPECT_EQ(resp.responses[1].partitions[0].error_code, code(ErrorCode::UNKNOWN_TOPIC_ID));
+    }
+  }
+
+  // DeleteTopics v6 by id, then the name is gone.
+  DeleteTopicsRequest del;
+  del.topics.push_back({std::nullopt, id});
+  del.topics.push_back({std::nullopt, unknown});
+  del.timeout_ms = 10000;
+  DeleteTopicsResponse dr;
+  ASSERT_TRUE(client_.call(6, del, dr));
+  ASSERT_EQ(dr.responses.size(), 2u);
+  EXPECT_EQ(dr.responses[0].error_code, 0);
+  EXPECT_EQ(dr.responses[0].name, "ids");
+  EXPECT_EQ(dr.responses[0].topic_id, id);
+  EXPECT_EQ(dr.responses[1].error_code, code(ErrorCode::UNKNOWN_TOPIC_ID));
+  MetadataRequest by_name;
+  by_name.topics.emplace();
+  by_name.topics->push_back({Uuid{}, std::string("ids")});
+  by_name.allow_auto_topic_creation = false;
+  MetadataResponse gone;
+  ASSERT_TRUE(client_.call(9, by_name, gone));
+  ASSERT_EQ(gone.topics.size(), 1u);
+  EXPECT_EQ(gone.topics[0].error_code, code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+}
+
+TEST_F(KafkaVersionsIt, OldVersionsMetadataListOffsetsOffsetCommit) {
+  create("old", 1);
+  ASSERT_EQ(produce(3, "old", 0, "one").responses.at(0).partition_responses.at(0).error_code, 0);
+  ASSERT_EQ(produce(3, "old", 0, "two").responses.at(0).partition_responses.at(0).error_code, 0);
+
+  // Metadata v0: an empty list asks for every topic.
+  MetadataRequest all;
+  all.topics.emplace();
+  MetadataResponse mr;
+  ASSERT_TRUE(client_.call(0, all, mr));
+  bool found = false;
+  for (const auto& t : mr.topics) found = found || t.name == "old";
+  EXPECT_TRUE(found);
+
+  // ListOffsets v0: latest and earliest as one-element offset lists.
+  for (int64_t ts : {int64_t{-1}, int64_t{-2}}) {
+    ListOffsetsRequest lo;
+    auto& t = lo.topics.emplace_back();
+    t.name = "old";
+    auto& p = t.partitions.emplace_back();
+    p.partition_index = 0;
+    p.timestamp = ts;
+    p.max_num_offsets = 1;
+    ListOffsetsResponse resp;
+    ASSERT_TRUE(client_.call(0, lo, resp));
+    const auto& pr = resp.topics.at(0).partitions.at(0);
+    EXPECT_EQ(pr.error_code, 0);
+    EXPECT_EQ(pr.old_style_offsets, std::vector<int64_t>{ts == -1 ? 2 : 0});
+  }
+
+  // OffsetCommit v0 (no generation, no member) for two groups, then OffsetFetch v8 and v9 asking
+  // for both at once, and v0-v1 one at a time.
+  for (const char* g : {"old-a", "old-b"}) {
+    OffsetCommitRequest oc;
+    oc.group_id = g;
+    auto& t = oc.topics.emplace_back();
+    t.name = "old";
+    auto& p = t.partitions.emplace_back();
+    p.partition_index = 0;
+    p.committed_offset = std::string(g) == "old-a" ? 1 : 2;
+    OffsetCommitResponse resp;
+    ASSERT_TRUE(client_.call(0, oc, resp));
+    EXPECT_EQ(resp.topics.at(0).partitions.at(0).error_code, 0);
+  }
+  for (int16_t v : {int16_t{8}, int16_t{9}}) {
+    SCOPED_TRACE("OffsetFetch v" + std::to_string(v));
+    OffsetFetchRequest of;
+    for (const char* g : {"old-a", "old-b"}) {
+      auto& group = of.groups.emplace_back();
+      group.group_id = g;
+      group.topics.emplace();
+      group.topics->push_back({"old", {0}});
+    }
+    auto& everything = of.groups.emplace_back();
+    everything.group_id = "old-b";
+    everything.topics = std::nullopt;  // every committed offset of the group
+    OffsetFetchResponse resp;
+    ASSERT_TRUE(client_.call(v, of, resp));
+    ASSERT_EQ(resp.groups.size(), 3u);
+    for (std::size_t i = 0; i < 3; ++i) {
+      const auto& g = resp.groups[i];
+      EXPECT_EQ(g.error_code, 0);
+      EXPECT_EQ(g.group_id, i == 0 ? "old-a" : "old-b");
+      ASSERT_EQ(g.topics.size(), 1u);
+      EXPECT_EQ(g.topics[0].name, "old");
+      ASSERT_EQ(g.topics[0].partitions.size(), 1u);
+      EXPECT_EQ(g.topics[0].partitions[0].committed_offset, i == 0 ? 1 : 2);
+    }
+  }
+  for (int16_t v : {int16_t{0}, int16_t{1}}) {
+    OffsetFetchRequest of;
+    of.group_id = "old-a";
+    of.topics.emplace();
+    of.topics->push_back({"old", {0}});
+    OffsetFetchResponse resp;
+    ASSERT_TRUE(client_.call(v, of, resp));
+    EXPECT_EQ(resp.topics.at(0).partitions.at(0).committed_offset, 1);
+  }
+}
+
+// ListOffsets v7 max timestamp: the first record carrying the largest timestamp, inside its batch
+// (not the batch's first offset); v8's earliest local offset is the earliest; v9's latest tiered
+// offset does not exist without tiered storage; v10 carries a timeout.
+TEST_F(KafkaVersionsIt, ListOffsetsMaxTimestampAndTieredTimestamps) {
+  create("maxts", 1);
+  auto send = [&](int64_t base_ts, std::vector<int64_t> deltas) {
+    log::BatchSpec spec;
+    spec.base_timestamp_ms = base_ts;
+    for (int64_t d : deltas) {
+      log::RecordSpec r;
+      r.value = "v";
+      r.timestamp_delta_ms = d;
+      spec.records.push_back(r);
+    }
+    std::vector<std::byte> batch = log::BatchBuilder::build(spec);
+    ProduceRequest req;
+    req.acks = -1;
+    req.timeout_ms = 10000;
+    auto& t = req.topic_data.emplace_back();
+    t.name = "maxts";
+    auto& p = t.partition_data.emplace_back();
+    p.records.view = batch;
+    ProduceResponse resp;
+    ASSERT_TRUE(client_.call(9, req, resp));
+    ASSERT_EQ(resp.responses.at(0).partition_responses.at(0).error_code, 0);
+  };
+  auto list = [&](int16_t version, int64_t ts, int8_t isolation = 0) {
+    ListOffsetsRequest lo;
+    lo.isolation_level = isolation;
+    lo.timeout_ms = 5000;
+    auto& t = lo.topics.emplace_back();
+    t.name = "maxts";
+    auto& p = t.partitions.emplace_back();
+    p.partition_index = 0;
+    p.timestamp = ts;
+    ListOffsetsResponse resp;
+    EXPECT_TRUE(client_.call(version, lo, resp));
+    if (resp.topics.size() != 1 || resp.topics[0].partitions.size() != 1) {
+      ADD_FAILURE() << "no ListOffsets answer";
+      return ListOffsetsResponse::ListOffsetsTopicResponse::ListOffsetsPartitionResponse{};
+    }
+    return resp.topics[0].partitions[0];
+  };
+
+  // Nothing yet: no record has a timestamp.
+  auto empty = list(7, -3);
+  EXPECT_EQ(empty.error_code, 0);
+  EXPECT_EQ(empty.offset, -1);
+  EXPECT_EQ(empty.timestamp, -1);
+
+  send(1000, {0, 5});         // offsets 0-1
+  send(3000, {0, 2000, 10});  // offsets 2-4: the largest timestamp, 5000, is offset 3
+  send(2000, {0});            // offset 5
+  send(4000, {1000});         // offset 6: 5000 again, later: not the first
+  for (int16_t v : {int16_t{7}, int16_t{8}, int16_t{9}, int16_t{10}}) {
+    SCOPED_TRACE("ListOffsets v" + std::to_string(v));
+    for (int8_t isolation : {int8_t{0}, int8_t{1}}) {
+      auto max = list(v, -3, isolation);
+      EXPECT_EQ(max.error_code, 0);
+      EXPECT_EQ(max.offset, 3);
+      EXPECT_EQ(max.timestamp, 5000);
+    }
+  }
+  auto earliest_local = list(8, -4);
+  EXPECT_EQ(earliest_local.error_code, 0);
+  EXPECT_EQ(earliest_local.offset, 0);
+  auto latest_tiered = list(9, -5);
+  EXPECT_EQ(latest_tiered.error_code, 0);
+  EXPECT_EQ(latest_tiered.offset, -1);
+  EXPECT_EQ(latest_tiered.leader_epoch, -1);
+  auto latest = list(10, -1);
+  EXPECT_EQ(latest.offset, 7);
+  auto by_time = list(10, 1003);
+  EXPECT_EQ(by_time.offset, 1);
+}
+
+TEST_F(KafkaVersionsIt, GroupLifecycleAtVersionZeroAndListGroupsTypesFilter) {
+  create("grp", 1);
+  JoinGroupRequest join;
+  join.group_id = "v0-group";
+  join.session_timeout_ms = 10000;  // v0 has no rebalance timeout: the session timeout serves
+  join.protocol_type = "consumer";
+  join.protocols.push_back({"range", Bytes{std::byte{1}}});
+  JoinGroupResponse jr;
+  ASSERT_TRUE(client_.call(0, join, jr));
+  ASSERT_EQ(jr.error_code, 0);
+  EXPECT_EQ(jr.generation_id, 1);
+  EXPECT_EQ(jr.leader, jr.member_id);
+  ASSERT_EQ(jr.members.size(), 1u);
+
+  SyncGroupRequest sync;
+  sync.group_id = "v0-group";
+  sync.generation_id = jr.generation_id;
+  sync.member_id = jr.member_id;
+  sync.assignments.push_back({jr.member_id, Bytes{std::byte{7}}});
+  SyncGroupResponse sr;
+  ASSERT_TRUE(client_.call(0, sync, sr));
+  EXPECT_EQ(sr.error_code, 0);
+  EXPECT_EQ(sr.assignment, Bytes{std::byte{7}});
+
+  HeartbeatRequest hb;
+  hb.group_id = "v0-group";
+  hb.generation_id = jr.generation_id;
+  hb.member_id = jr.member_id;
+  HeartbeatResponse hr;
+  ASSERT_TRUE(client_.call(0, hb, hr));
+  EXPECT_EQ(hr.error_code, 0);
+
+  // ListGroups v5: "classic" (any case) matches every group here, "consumer" none.
+  for (const char* type : {"Classic", "consumer"}) {
+    ListGroupsRequest lg;
+    lg.types_filter = {type};
+    ListGroupsResponse lr;
+    ASSERT_TRUE(client_.call(5, lg, lr));
+    EXPECT_EQ(lr.error_code, 0);
+    bool listed = false;
+    for (const auto& g : lr.groups) listed = listed || (g.group_id == "v0-group" && g.group_type == "classic");
+    EXPECT_EQ(listed, std::string(type) == "Classic") << type;
+  }
+
+  LeaveGroupRequest leave;
+  leave.group_id = "v0-group";
+  leave.member_id = jr.member_id;
+  LeaveGroupResponse lr;
+  ASSERT_TRUE(client_.call(0, leave, lr));
+  EXPECT_EQ(lr.error_code, 0);
+}
+
+}  // namespace
+}  // namespace sluice::kafka
