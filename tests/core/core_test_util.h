@@ -16,15 +16,20 @@
 
 namespace sluice::core::testing {
 
-// Runs `body` on a one-shard runtime (a Partition belongs to a shard). False when io_uring is
-// unavailable here (the caller skips).
-inline bool on_shard(const std::function<io::Task<void>()>& body) {
+// A one-shard runtime for tests: no signal handling, unpinned, few registered pages.
+inline io::RuntimeConfig one_shard_config() {
   io::RuntimeConfig cfg;
   cfg.smp = 1;
   cfg.handle_signals = false;
   cfg.pin_threads = false;
   cfg.registered_pages_per_shard = 64;
-  auto rt = io::Runtime::create(cfg);
+  return cfg;
+}
+
+// Runs `body` on a one-shard runtime (a Partition belongs to a shard). False when io_uring is
+// unavailable here (the caller skips).
+inline bool on_shard(const std::function<io::Task<void>()>& body) {
+  auto rt = io::Runtime::create(one_shard_config());
   if (!rt.ok()) return false;
   io::Runtime* r = rt.value().get();
   int rc = r->run([&](unsigned) -> io::Task<void> {

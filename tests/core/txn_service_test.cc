@@ -182,12 +182,7 @@ TEST(TxnService, MarkerLoopEndsWhenTheRuntimeStops) {
     failed_at_stop = io::Shard::current().stop_requested();
     co_return false;
   };
-  io::RuntimeConfig cfg;
-  cfg.smp = 1;
-  cfg.handle_signals = false;
-  cfg.pin_threads = false;
-  cfg.registered_pages_per_shard = 64;
-  auto rt = io::Runtime::create(cfg);
+  auto rt = io::Runtime::create(testing::one_shard_config());
   if (!rt.ok()) GTEST_SKIP() << "io_uring unavailable";
   io::Runtime* r = rt.value().get();
   bool stopped = false;
