@@ -21,6 +21,7 @@
 #include "engine/kafka/codec/kafka_codec.h"
 #include "engine/kafka/server/broker.h"
 #include "engine/log/batch_builder.h"
+#include "tests/support/broker_thread.h"
 
 namespace sluice::kafka {
 namespace {
@@ -39,38 +40,19 @@ class InProcessBroker {
     cfg_.group_min_session_timeout_ms = 10;
     hooks_.handle_signals = false;
     hooks_.pin_threads = false;
-    hooks_.on_listening = [this](uint16_t port) {
-      std::lock_guard<std::mutex> lock(mu_);
-      port_ = port;
-      cv_.notify_all();
-    };
-    thread_ = std::thread([this] {
-      int rc = run_broker(cfg_, hooks_);
-      std::lock_guard<std::mutex> lock(mu_);
-      exited_ = true;
-      rc_ = rc;
-      cv_.notify_all();
-    });
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::milliseconds(kTimeoutMs), [this] { return port_ != 0 || exited_; });
+    (void)broker_.start(cfg_, hooks_, std::chrono::milliseconds(kTimeoutMs));
   }
   ~InProcessBroker() {
-    if (!exited_) stop_broker();
-    thread_.join();
+    (void)broker_.stop();
     std::filesystem::remove_all(dir_);
   }
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return broker_.port(); }
 
  private:
   std::string dir_;
   broker::BrokerConfig cfg_;
   BrokerHooks hooks_;
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  uint16_t port_ = 0;
-  bool exited_ = false;
-  int rc_ = -1;
+  testing::BrokerThread broker_;
 };
 
 class Client {

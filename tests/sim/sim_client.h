@@ -25,6 +25,7 @@
 #include "engine/log/clock.h"
 #include "engine/log/record_batch.h"
 #include "tests/sim/sim_disk.h"
+#include "tests/support/broker_thread.h"
 
 namespace sluice::sim {
 
@@ -93,50 +94,24 @@ class BrokerProcess {
     cfg_.auto_create_topics = false;  // a produce to a deleted topic must not bring it back
     cfg_.group_min_session_timeout_ms = 10;
   }
-  ~BrokerProcess() {
-    if (thread_.joinable()) stop();
-  }
-
   void start() {
-    port_ = 0;
-    exited_ = false;
     hooks_ = {};
     hooks_.handle_signals = false;
     hooks_.pin_threads = false;
     // Every shard's FileSystem forwards to the one disk (its mutex makes that safe).
     hooks_.make_file_system = [this](unsigned) { return disk_.file_system_for_run(); };
     hooks_.make_clock = [this](unsigned) { return clock_.clock_for_run(); };
-    hooks_.on_listening = [this](uint16_t port) {
-      std::lock_guard<std::mutex> lock(mu_);
-      port_ = port;
-      cv_.notify_all();
-    };
-    thread_ = std::thread([this] {
-      int rc = kafka::run_broker(cfg_, hooks_);
-      std::lock_guard<std::mutex> lock(mu_);
-      rc_ = rc;
-      exited_ = true;
-      cv_.notify_all();
-    });
-    std::unique_lock<std::mutex> lock(mu_);
-    bool up = cv_.wait_for(lock, std::chrono::milliseconds(kStartTimeoutMs), [this] { return port_ != 0 || exited_; });
-    if (!up || port_ == 0) {
-      lock.unlock();
-      if (!exited_) kafka::stop_broker();
-      thread_.join();
-      throw SimFailure(up ? "the broker failed to start (run_broker returned " + std::to_string(rc_) + ")"
-                          : "the broker did not start listening");
+    if (!broker_.start(cfg_, hooks_, std::chrono::milliseconds(kStartTimeoutMs))) {
+      throw SimFailure(broker_.exited() ? "the broker failed to start (run_broker returned " +
+                                              std::to_string(broker_.exit_code()) + ")"
+                                        : "the broker did not start listening");
     }
   }
 
   // Returns run_broker's exit code.
-  int stop() {
-    kafka::stop_broker();
-    thread_.join();
-    return rc_;
-  }
+  int stop() { return broker_.stop(); }
 
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return broker_.port(); }
   void set_shards(unsigned n) { cfg_.smp = n; }
 
  private:
@@ -144,12 +119,7 @@ class BrokerProcess {
   SimClock& clock_;
   broker::BrokerConfig cfg_;
   kafka::BrokerHooks hooks_;
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  uint16_t port_ = 0;
-  bool exited_ = false;
-  int rc_ = -1;
+  testing::BrokerThread broker_;
 };
 
 // ---------------------------------------------------------------------------------------------
