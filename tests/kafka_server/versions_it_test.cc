@@ -459,3 +459,55 @@ TEST_F(KafkaVersionsIt, GroupLifecycleAtVersionZeroAndListGroupsTypesFilter) {
 
 }  // namespace
 }  // namespace sluice::kafka
+
+namespace sluice::kafka {
+namespace {
+
+// DescribeCluster v0 and v1 list the same brokers, controller and cluster id as Metadata; v1 asking
+// for controllers (KIP-919) or an unknown endpoint type gets the error a Kafka broker answers.
+TEST_F(KafkaVersionsIt, DescribeClusterAgreesWithMetadata) {
+  MetadataRequest md;
+  md.topics.emplace();
+  md.allow_auto_topic_creation = false;
+  MetadataResponse mr;
+  ASSERT_TRUE(client_.call(12, md, mr));
+  ASSERT_FALSE(mr.brokers.empty());
+  ASSERT_TRUE(mr.cluster_id.has_value());
+
+  for (int16_t v : {int16_t{0}, int16_t{1}}) {
+    SCOPED_TRACE("DescribeCluster v" + std::to_string(v));
+    DescribeClusterRequest req;
+    DescribeClusterResponse resp;
+    ASSERT_TRUE(client_.call(v, req, resp));
+    EXPECT_EQ(resp.error_code, 0);
+    EXPECT_EQ(resp.error_message, std::nullopt);
+    EXPECT_EQ(resp.cluster_id, *mr.cluster_id);
+    EXPECT_FALSE(resp.cluster_id.empty());
+    EXPECT_EQ(resp.controller_id, mr.controller_id);
+    EXPECT_EQ(resp.endpoint_type, 1);
+    ASSERT_EQ(resp.brokers.size(), mr.brokers.size());
+    for (std::size_t i = 0; i < resp.brokers.size(); ++i) {
+      EXPECT_EQ(resp.brokers[i].broker_id, mr.brokers[i].node_id);
+      EXPECT_EQ(resp.brokers[i].host, mr.brokers[i].host);
+      EXPECT_EQ(resp.brokers[i].port, mr.brokers[i].port);
+      EXPECT_EQ(resp.brokers[i].rack, std::nullopt);
+    }
+  }
+
+  DescribeClusterRequest controllers;
+  controllers.endpoint_type = 2;
+  DescribeClusterResponse cr;
+  ASSERT_TRUE(client_.call(1, controllers, cr));
+  EXPECT_EQ(cr.error_code, code(ErrorCode::MISMATCHED_ENDPOINT_TYPE));
+  EXPECT_EQ(cr.endpoint_type, 2);
+  EXPECT_TRUE(cr.brokers.empty());
+
+  DescribeClusterRequest unknown;
+  unknown.endpoint_type = 7;
+  DescribeClusterResponse ur;
+  ASSERT_TRUE(client_.call(1, unknown, ur));
+  EXPECT_EQ(ur.error_code, code(ErrorCode::UNSUPPORTED_ENDPOINT_TYPE));
+}
+
+}  // namespace
+}  // namespace sluice::kafka

@@ -14,6 +14,7 @@
 #include "engine/kafka/codec/messages/delete_groups.h"
 #include "engine/kafka/codec/messages/delete_records.h"
 #include "engine/kafka/codec/messages/delete_topics.h"
+#include "engine/kafka/codec/messages/describe_cluster.h"
 #include "engine/kafka/codec/messages/describe_configs.h"
 #include "engine/kafka/codec/messages/describe_groups.h"
 #include "engine/kafka/codec/messages/describe_transactions.h"
@@ -70,6 +71,7 @@ using AllApis = std::tuple<
     Api<SaslAuthenticateRequest, SaslAuthenticateResponse>, Api<CreatePartitionsRequest, CreatePartitionsResponse>,
     Api<DeleteGroupsRequest, DeleteGroupsResponse>,
     Api<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>,
+    Api<DescribeClusterRequest, DescribeClusterResponse>,
     Api<DescribeTransactionsRequest, DescribeTransactionsResponse>,
     Api<ListTransactionsRequest, ListTransactionsResponse>>;
 
