@@ -85,6 +85,14 @@ TEST(KafkaCodecRoundTrip, DescribeClusterEveryVersion) {
   EXPECT_EQ(back.endpoint_type, 1);
 }
 
+// OffsetDelete (47): one version, not flexible.
+TEST(KafkaCodecRoundTrip, OffsetDeleteVersionZero) {
+  ASSERT_NE(find_api(OffsetDeleteRequest::kApiKey), nullptr);
+  EXPECT_EQ(find_api(OffsetDeleteRequest::kApiKey)->name, "OffsetDelete");
+  EXPECT_EQ(round_trip_all<OffsetDeleteRequest>(), 1);
+  EXPECT_EQ(round_trip_all<OffsetDeleteResponse>(), 1);
+}
+
 // What the broker advertises is checked against the definitions where it lives (kafka/server
 // api_table.h, at compile time); here every defined version is covered.
 template <class M>

@@ -31,6 +31,7 @@
 #include "engine/kafka/codec/messages/list_transactions.h"
 #include "engine/kafka/codec/messages/metadata.h"
 #include "engine/kafka/codec/messages/offset_commit.h"
+#include "engine/kafka/codec/messages/offset_delete.h"
 #include "engine/kafka/codec/messages/offset_fetch.h"
 #include "engine/kafka/codec/messages/offset_for_leader_epoch.h"
 #include "engine/kafka/codec/messages/produce.h"
@@ -71,7 +72,7 @@ using AllApis = std::tuple<
     Api<SaslAuthenticateRequest, SaslAuthenticateResponse>, Api<CreatePartitionsRequest, CreatePartitionsResponse>,
     Api<DeleteGroupsRequest, DeleteGroupsResponse>,
     Api<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>,
-    Api<DescribeClusterRequest, DescribeClusterResponse>,
+    Api<OffsetDeleteRequest, OffsetDeleteResponse>, Api<DescribeClusterRequest, DescribeClusterResponse>,
     Api<DescribeTransactionsRequest, DescribeTransactionsResponse>,
     Api<ListTransactionsRequest, ListTransactionsResponse>>;
 

@@ -77,6 +77,7 @@ io::Task<HandlerOutput> handle_offset_fetch(RequestContext& ctx);
 io::Task<HandlerOutput> handle_list_groups(RequestContext& ctx);
 io::Task<HandlerOutput> handle_describe_groups(RequestContext& ctx);
 io::Task<HandlerOutput> handle_delete_groups(RequestContext& ctx);
+io::Task<HandlerOutput> handle_offset_delete(RequestContext& ctx);
 io::Task<HandlerOutput> handle_add_partitions_to_txn(RequestContext& ctx);
 io::Task<HandlerOutput> handle_add_offsets_to_txn(RequestContext& ctx);
 io::Task<HandlerOutput> handle_end_txn(RequestContext& ctx);
