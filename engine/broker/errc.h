@@ -46,6 +46,7 @@ namespace sluice::broker {
   X(kMemberIdRequired, "a member id must be assigned first")               \
   X(kGroupFull, "group at its member limit")                               \
   X(kFencedInstance, "static member replaced by a newer instance")         \
+  X(kGroupSubscribedToTopic, "an active member subscribes to the topic")   \
   /* transactional offsets */                                              \
   X(kUnstableOffsetCommit, "offsets pending in an open transaction")       \
   X(kTooManyPendingOffsets, "too many pending transactional offsets")      \

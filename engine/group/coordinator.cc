@@ -1392,6 +1392,115 @@ void GroupCoordinator::purge_expired_offsets(int64_t now) {
   }
 }
 
+namespace {
+
+// The topics of a ConsumerProtocolSubscription (every version starts with int16 version, then
+// [string] topics, with int32 count and int16 lengths); nullopt if the bytes do not say so.
+std::optional<std::vector<std::string>> subscription_topics(std::string_view md) {
+  size_t pos = 0;
+  auto take = [&](size_t n) -> std::optional<std::string_view> {
+    if (md.size() - pos < n) return std::nullopt;
+    std::string_view out = md.substr(pos, n);
+    pos += n;
+    return out;
+  };
+  auto be = [](std::string_view b) {
+    uint32_t v = 0;
+    for (char c : b) v = (v << 8) | static_cast<uint8_t>(c);
+    return v;
+  };
+  if (!take(2)) return std::nullopt;  // version
+  auto count_bytes = take(4);
+  if (!count_bytes) return std::nullopt;
+  const auto count = static_cast<int32_t>(be(*count_bytes));
+  if (count < 0 || static_cast<size_t>(count) > (md.size() - pos) / 2) return std::nullopt;
+  std::vector<std::string> topics;
+  topics.reserve(static_cast<size_t>(count));
+  for (int32_t i = 0; i < count; ++i) {
+    auto len_bytes = take(2);
+    if (!len_bytes) return std::nullopt;
+    const auto len = static_cast<int16_t>(be(*len_bytes));
+    if (len < 0) return std::nullopt;
+    auto name = take(static_cast<size_t>(len));
+    if (!name) return std::nullopt;
+    topics.emplace_back(*name);
+  }
+  return topics;
+}
+
+// Kafka GroupMetadata.subscribedTopics for a consumer group: the topics its members subscribe to
+// in the selected protocol; nullopt when unknown (no protocol yet, a subscription that does not
+// parse), which, as in Kafka, counts as subscribed to nothing.
+std::optional<std::set<std::string, std::less<>>> subscribed_topics(const Group& g) {
+  if (!g.protocol_name) return std::nullopt;
+  std::set<std::string, std::less<>> out;
+  for (const auto& m : g.members) {
+    const std::string* md = m->metadata(*g.protocol_name);
+    if (!md) continue;  // joined mid-rebalance without the current protocol
+    auto topics = subscription_topics(*md);
+    if (!topics) return std::nullopt;
+    out.insert(std::make_move_iterator(topics->begin()), std::make_move_iterator(topics->end()));
+  }
+  return out;
+}
+
+}  // namespace
+
+OffsetDeleteResult GroupCoordinator::delete_offsets(const OffsetDeleteRequest& req, int64_t now) {
+  Scope scope(*this, now);
+  OffsetDeleteResult r;
+  if (!group_id_ok(req.group_id, /*allow_empty=*/false)) {
+    r.error = Errc::kInvalidGroupId;
+    return r;
+  }
+  Group* gp = find_group(req.group_id);
+  if (!gp || gp->is(GroupState::kDead)) {
+    r.error = Errc::kGroupNotFound;
+    return r;
+  }
+  Group& g = *gp;
+  // Which topics must keep their offsets: those an active consumer group subscribes to.
+  std::optional<std::set<std::string, std::less<>>> subscribed;
+  if (!g.is(GroupState::kEmpty)) {
+    if (g.protocol_type != "consumer") {
+      r.error = Errc::kGroupNotEmpty;
+      return r;
+    }
+    subscribed = subscribed_topics(g).value_or(std::set<std::string, std::less<>>{});
+  }
+  touch(g);
+  for (const auto& t : req.topics) {
+    OffsetCommitTopicResult tr{t.name, {}};
+    const bool in_use = subscribed && subscribed->contains(t.name);
+    for (int32_t partition : t.partitions) {
+      const OffsetKey key{t.name, partition};
+      if (in_use) {
+        tr.partitions.push_back({partition, Errc::kGroupSubscribedToTopic});
+        continue;
+      }
+      // An open transaction may still commit an offset here: deleting the committed one now
+      // would let the marker bring back an older position, so it stays until the transaction ends.
+      if (g.pending.has(key)) {
+        tr.partitions.push_back({partition, Errc::kUnstableOffsetCommit});
+        continue;
+      }
+      if (auto it = g.offsets.find(key); it != g.offsets.end()) {
+        emit(Record{encode_offset_key(g.id, t.name, partition), std::nullopt});
+        g.offsets.erase(it);
+      }
+      tr.partitions.push_back({partition, Errc::kOk});
+    }
+    r.topics.push_back(std::move(tr));
+  }
+  // Kafka's cleanupGroupMetadata: an Empty group left without offsets is gone.
+  if (g.is(GroupState::kEmpty) && g.offsets.empty() && g.pending.empty()) {
+    transition(g, GroupState::kDead, now);
+    if (g.generation > 0 || g.persisted) emit(Record{encode_group_key(g.id), std::nullopt});
+    erase_group(g);
+  }
+  return r;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Admin
 // ---------------------------------------------------------------------------------------------

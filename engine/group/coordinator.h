@@ -243,6 +243,17 @@ struct OffsetFetchResult {
   friend bool operator==(const OffsetFetchResult&, const OffsetFetchResult&) = default;
 };
 
+// ---- OffsetDelete (KIP-496) ----
+struct OffsetDeleteRequest {
+  std::string group_id;
+  std::vector<OffsetFetchTopic> topics;
+};
+
+struct OffsetDeleteResult {
+  broker::Errc error = broker::Errc::kOk;       // group-level: then `topics` is empty
+  std::vector<OffsetCommitTopicResult> topics;  // per partition, in request order
+};
+
 // ---- Admin ----
 struct ListedGroup {
   std::string group_id;
@@ -313,6 +324,14 @@ class GroupCoordinator {
   // dropped. Emits one marker record; a producer without pending offsets here changes nothing
   // and emits nothing. Idempotent: a marker delivered twice finds nothing the second time.
   void complete_transaction(int64_t producer_id, bool commit, int64_t now_ms);
+  // KIP-496 (Kafka GroupCoordinator.handleDeleteOffsets): deletes the group's committed offsets of
+  // the given partitions, one tombstone record each. An Empty group (or one without Kafka
+  // membership) may lose any; a consumer group with members only those of topics no member
+  // subscribes to (the others: kGroupSubscribedToTopic); another group with members: kGroupNotEmpty.
+  // A partition without an offset succeeds (nothing to delete); one with pending transactional
+  // offsets answers kUnstableOffsetCommit and keeps its offset. An Empty group left without offsets
+  // is removed, as Kafka's cleanup does. Unknown group: kGroupNotFound.
+  OffsetDeleteResult delete_offsets(const OffsetDeleteRequest& req, int64_t now_ms);
 
   // ---- admin ----
   // states_filter (ListGroups v4+): empty = every group; otherwise exact state names.

@@ -932,3 +932,87 @@ TEST(GroupRecordsEmitted, GroupAndOffsetRecordsAtKafkaPoints) {
   EXPECT_FALSE(ev->protocol.has_value());
   EXPECT_EQ(ev->protocol_type, "consumer");
 }
+
+namespace {
+
+// ConsumerProtocolSubscription v0: int16 version, [string] topics, bytes user data (null).
+std::string subscription(std::initializer_list<std::string> topics) {
+  std::string out;
+  auto be = [&](uint32_t v, int bytes) {
+    for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  be(0, 2);
+  be(static_cast<uint32_t>(topics.size()), 4);
+  for (const auto& t : topics) {
+    be(static_cast<uint32_t>(t.size()), 2);
+    out += t;
+  }
+  be(0xffffffffu, 4);
+  return out;
+}
+
+OffsetDeleteResult delete_offsets(Harness& h, const std::string& group, std::vector<OffsetFetchTopic> topics) {
+  return h.c.delete_offsets(OffsetDeleteRequest{group, std::move(topics)}, h.now);
+}
+
+}  // namespace
+
+// KIP-496: a Stable consumer group keeps the offsets of topics its members subscribe to and loses
+// the others; the deletions are tombstones, so a coordinator replaying the log agrees.
+TEST(GroupAdmin, OffsetDeleteKeepsSubscribedTopicsAndIsDurable) {
+  Harness h;
+  const std::string sub = subscription({"orders"});
+  auto j = h.join_new("g", "c", {Protocol{"range", sub}});
+  ASSERT_TRUE(j->ready());
+  const std::string m = j->value->member_id;
+  const int32_t gen = j->value->generation_id;
+  ASSERT_TRUE(h.sync("g", gen, m, {{m, "a"}})->ready());
+  ASSERT_EQ(h.state("g"), GroupState::kStable);
+  EXPECT_EQ(commit_error(h.commit("g", gen, m, "orders", 0, 10)), Errc::kOk);
+  EXPECT_EQ(commit_error(h.commit("g", gen, m, "old", 0, 20)), Errc::kOk);
+  EXPECT_EQ(commit_error(h.commit("g", gen, m, "old", 1, 21)), Errc::kOk);
+
+  auto r = delete_offsets(h, "g", {{"orders", {0}}, {"old", {0, 5}}});
+  EXPECT_EQ(r.error, Errc::kOk);
+  ASSERT_EQ(r.topics.size(), 2u);
+  EXPECT_EQ(r.topics[0].name, "orders");
+  ASSERT_EQ(r.topics[0].partitions.size(), 1u);
+  EXPECT_EQ(r.topics[0].partitions[0].error, Errc::kGroupSubscribedToTopic);
+  ASSERT_EQ(r.topics[1].partitions.size(), 2u);
+  EXPECT_EQ(r.topics[1].partitions[0].error, Errc::kOk);
+  EXPECT_EQ(r.topics[1].partitions[1].error, Errc::kOk);  // no offset: nothing to delete
+  EXPECT_FALSE(h.log.back().value.has_value());           // the tombstone of old-0
+
+  auto left = h.fetch_all("g");
+  ASSERT_EQ(left.topics.size(), 2u);
+  EXPECT_EQ(left.topics[0].name, "old");
+  ASSERT_EQ(left.topics[0].partitions.size(), 1u);
+  EXPECT_EQ(left.topics[0].partitions[0].partition, 1);
+  EXPECT_EQ(left.topics[1].name, "orders");
+
+  GroupCoordinator replayed;
+  for (const auto& rec : h.log) ASSERT_TRUE(replayed.replay(rec).ok());
+  OffsetFetchRequest all;
+  all.group_id = "g";
+  EXPECT_EQ(replayed.fetch_offsets(all, h.now), left);
+
+  // Errors: unknown and invalid groups.
+  EXPECT_EQ(delete_offsets(h, "missing", {{"old", {1}}}).error, Errc::kGroupNotFound);
+  EXPECT_TRUE(delete_offsets(h, "missing", {{"old", {1}}}).topics.empty());
+  EXPECT_EQ(delete_offsets(h, "", {{"old", {1}}}).error, Errc::kInvalidGroupId);
+}
+
+// An Empty group may lose any offset; left without offsets it is removed, as Kafka's cleanup does.
+TEST(GroupAdmin, OffsetDeleteOfAnEmptyGroupRemovesItWhenNoOffsetIsLeft) {
+  Harness h;
+  EXPECT_EQ(commit_error(h.commit("simple", -1, "", "t", 0, 1)), Errc::kOk);
+  EXPECT_EQ(commit_error(h.commit("simple", -1, "", "t", 1, 2)), Errc::kOk);
+  auto r = delete_offsets(h, "simple", {{"t", {0}}});
+  EXPECT_EQ(r.error, Errc::kOk);
+  EXPECT_EQ(r.topics.at(0).partitions.at(0).error, Errc::kOk);
+  EXPECT_EQ(h.state("simple"), GroupState::kEmpty);
+  r = delete_offsets(h, "simple", {{"t", {1}}});
+  EXPECT_EQ(r.topics.at(0).partitions.at(0).error, Errc::kOk);
+  EXPECT_FALSE(h.c.group_state("simple").has_value());
+  EXPECT_EQ(delete_offsets(h, "simple", {{"t", {1}}}).error, Errc::kGroupNotFound);
+}

@@ -67,6 +67,32 @@ TEST(KafkaCodecRoundTrip, DescribeAndListTransactionsEveryVersion) {
   EXPECT_EQ(round_trip_all<ListTransactionsResponse>(), 2);
 }
 
+// DescribeCluster (60): flexible from v0; v1 adds endpoint_type (default 1, brokers).
+TEST(KafkaCodecRoundTrip, DescribeClusterEveryVersion) {
+  ASSERT_NE(find_api(DescribeClusterRequest::kApiKey), nullptr);
+  EXPECT_EQ(find_api(DescribeClusterRequest::kApiKey)->name, "DescribeCluster");
+  EXPECT_EQ(round_trip_all<DescribeClusterRequest>(), 2);
+  EXPECT_EQ(round_trip_all<DescribeClusterResponse>(), 2);
+  // v0 has no endpoint type: a decoded v0 request keeps the default (brokers).
+  DescribeClusterRequest req;
+  req.include_cluster_authorized_operations = true;
+  req.endpoint_type = 2;
+  auto wire = bytes_of(test::encode_body(0, req));
+  DescribeClusterRequest back;
+  Reader r(wire);
+  ASSERT_TRUE(decode(r, 0, back).ok());
+  EXPECT_TRUE(back.include_cluster_authorized_operations);
+  EXPECT_EQ(back.endpoint_type, 1);
+}
+
+// OffsetDelete (47): one version, not flexible.
+TEST(KafkaCodecRoundTrip, OffsetDeleteVersionZero) {
+  ASSERT_NE(find_api(OffsetDeleteRequest::kApiKey), nullptr);
+  EXPECT_EQ(find_api(OffsetDeleteRequest::kApiKey)->name, "OffsetDelete");
+  EXPECT_EQ(round_trip_all<OffsetDeleteRequest>(), 1);
+  EXPECT_EQ(round_trip_all<OffsetDeleteResponse>(), 1);
+}
+
 // What the broker advertises is checked against the definitions where it lives (kafka/server
 // api_table.h, at compile time); here every defined version is covered.
 template <class M>

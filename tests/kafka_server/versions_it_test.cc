@@ -441,3 +441,171 @@ TEST_F(KafkaVersionsIt, GroupLifecycleAtVersionZeroAndListGroupsTypesFilter) {
 
 }  // namespace
 }  // namespace sluice::kafka
+
+namespace sluice::kafka {
+namespace {
+
+// DescribeCluster v0 and v1 list the same brokers, controller and cluster id as Metadata; v1 asking
+// for controllers (KIP-919) or an unknown endpoint type gets the error a Kafka broker answers.
+TEST_F(KafkaVersionsIt, DescribeClusterAgreesWithMetadata) {
+  MetadataRequest md;
+  md.topics.emplace();
+  md.allow_auto_topic_creation = false;
+  MetadataResponse mr;
+  ASSERT_TRUE(client_.call(12, md, mr));
+  ASSERT_FALSE(mr.brokers.empty());
+  ASSERT_TRUE(mr.cluster_id.has_value());
+
+  for (int16_t v : {int16_t{0}, int16_t{1}}) {
+    SCOPED_TRACE("DescribeCluster v" + std::to_string(v));
+    DescribeClusterRequest req;
+    DescribeClusterResponse resp;
+    ASSERT_TRUE(client_.call(v, req, resp));
+    EXPECT_EQ(resp.error_code, 0);
+    EXPECT_EQ(resp.error_message, std::nullopt);
+    EXPECT_EQ(resp.cluster_id, *mr.cluster_id);
+    EXPECT_FALSE(resp.cluster_id.empty());
+    EXPECT_EQ(resp.controller_id, mr.controller_id);
+    EXPECT_EQ(resp.endpoint_type, 1);
+    ASSERT_EQ(resp.brokers.size(), mr.brokers.size());
+    for (std::size_t i = 0; i < resp.brokers.size(); ++i) {
+      EXPECT_EQ(resp.brokers[i].broker_id, mr.brokers[i].node_id);
+      EXPECT_EQ(resp.brokers[i].host, mr.brokers[i].host);
+      EXPECT_EQ(resp.brokers[i].port, mr.brokers[i].port);
+      EXPECT_EQ(resp.brokers[i].rack, std::nullopt);
+    }
+  }
+
+  DescribeClusterRequest controllers;
+  controllers.endpoint_type = 2;
+  DescribeClusterResponse cr;
+  ASSERT_TRUE(client_.call(1, controllers, cr));
+  EXPECT_EQ(cr.error_code, code(ErrorCode::MISMATCHED_ENDPOINT_TYPE));
+  EXPECT_EQ(cr.endpoint_type, 2);
+  EXPECT_TRUE(cr.brokers.empty());
+
+  DescribeClusterRequest unknown;
+  unknown.endpoint_type = 7;
+  DescribeClusterResponse ur;
+  ASSERT_TRUE(client_.call(1, unknown, ur));
+  EXPECT_EQ(ur.error_code, code(ErrorCode::UNSUPPORTED_ENDPOINT_TYPE));
+}
+
+}  // namespace
+}  // namespace sluice::kafka
+
+namespace sluice::kafka {
+namespace {
+
+Bytes subscription_of(const std::string& topic) {
+  // ConsumerProtocolSubscription v0: version 0, one topic, null user data.
+  Bytes b{std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0},
+          std::byte{0}, std::byte{1}, std::byte{0}, static_cast<std::byte>(topic.size())};
+  for (char c : topic) b.push_back(static_cast<std::byte>(c));
+  for (int i = 0; i < 4; ++i) b.push_back(std::byte{0xff});
+  return b;
+}
+
+// OffsetDelete v0 (KIP-496): an active consumer group keeps the offsets of the topics it subscribes
+// to (GROUP_SUBSCRIBED_TO_TOPIC) and loses the others; unknown topics and groups are refused; an
+// Empty group loses any, and OffsetFetch no longer finds them.
+TEST_F(KafkaVersionsIt, OffsetDeleteKeepsSubscribedTopics) {
+  create("od-sub", 1);
+  create("od-old", 2);
+
+  JoinGroupRequest join;
+  join.group_id = "od-group";
+  join.session_timeout_ms = 30000;
+  join.rebalance_timeout_ms = 30000;
+  join.member_id = "";
+  join.protocol_type = "consumer";
+  join.protocols.push_back({"range", subscription_of("od-sub")});
+  JoinGroupResponse jr;
+  ASSERT_TRUE(client_.call(3, join, jr));
+  ASSERT_EQ(jr.error_code, 0);
+  SyncGroupRequest sync;
+  sync.group_id = "od-group";
+  sync.generation_id = jr.generation_id;
+  sync.member_id = jr.member_id;
+  sync.assignments.push_back({jr.member_id, Bytes{}});
+  SyncGroupResponse sr;
+  ASSERT_TRUE(client_.call(3, sync, sr));
+  ASSERT_EQ(sr.error_code, 0);
+
+  OffsetCommitRequest oc;
+  oc.group_id = "od-group";
+  oc.generation_id_or_member_epoch = jr.generation_id;
+  oc.member_id = jr.member_id;
+  for (const char* name : {"od-sub", "od-old"}) {
+    auto& t = oc.topics.emplace_back();
+    t.name = name;
+    auto& p = t.partitions.emplace_back();
+    p.partition_index = 0;
+    p.committed_offset = 5;
+  }
+  OffsetCommitResponse ocr;
+  ASSERT_TRUE(client_.call(8, oc, ocr));
+  ASSERT_EQ(ocr.topics.size(), 2u);
+  EXPECT_EQ(ocr.topics[0].partitions.at(0).error_code, 0);
+  EXPECT_EQ(ocr.topics[1].partitions.at(0).error_code, 0);
+
+  OffsetDeleteRequest del;
+  del.group_id = "od-group";
+  del.topics.push_back({"od-sub", {{0}}});
+  del.topics.push_back({"od-old", {{0}, {7}}});
+  del.topics.push_back({"od-missing", {{0}}});
+  OffsetDeleteResponse dr;
+  ASSERT_TRUE(client_.call(0, del, dr));
+  EXPECT_EQ(dr.error_code, 0);
+  ASSERT_EQ(dr.topics.size(), 3u);
+  EXPECT_EQ(dr.topics[0].name, "od-sub");
+  ASSERT_EQ(dr.topics[0].partitions.size(), 1u);
+  EXPECT_EQ(dr.topics[0].partitions[0].error_code, code(ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC));
+  ASSERT_EQ(dr.topics[1].partitions.size(), 2u);
+  EXPECT_EQ(dr.topics[1].partitions[0].partition_index, 0);
+  EXPECT_EQ(dr.topics[1].partitions[0].error_code, 0);
+  EXPECT_EQ(dr.topics[1].partitions[1].partition_index, 7);
+  EXPECT_EQ(dr.topics[1].partitions[1].error_code, code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+  EXPECT_EQ(dr.topics[2].partitions.at(0).error_code, code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+
+  OffsetFetchRequest of;
+  of.group_id = "od-group";
+  of.topics.emplace();
+  of.topics->push_back({"od-sub", {0}});
+  of.topics->push_back({"od-old", {0}});
+  OffsetFetchResponse ofr;
+  ASSERT_TRUE(client_.call(7, of, ofr));
+  ASSERT_EQ(ofr.topics.size(), 2u);
+  EXPECT_EQ(ofr.topics[0].partitions.at(0).committed_offset, 5);
+  EXPECT_EQ(ofr.topics[1].partitions.at(0).committed_offset, -1);
+
+  // Unknown group.
+  OffsetDeleteRequest missing;
+  missing.group_id = "od-nobody";
+  missing.topics.push_back({"od-old", {{0}}});
+  OffsetDeleteResponse mr;
+  ASSERT_TRUE(client_.call(0, missing, mr));
+  EXPECT_EQ(mr.error_code, code(ErrorCode::GROUP_ID_NOT_FOUND));
+  EXPECT_TRUE(mr.topics.empty());
+
+  // Once the member leaves, the group is Empty and the subscribed topic's offset goes too.
+  LeaveGroupRequest leave;
+  leave.group_id = "od-group";
+  leave.member_id = jr.member_id;
+  LeaveGroupResponse lr;
+  ASSERT_TRUE(client_.call(0, leave, lr));
+  ASSERT_EQ(lr.error_code, 0);
+  OffsetDeleteRequest rest;
+  rest.group_id = "od-group";
+  rest.topics.push_back({"od-sub", {{0}}});
+  OffsetDeleteResponse rr;
+  ASSERT_TRUE(client_.call(0, rest, rr));
+  EXPECT_EQ(rr.error_code, 0);
+  EXPECT_EQ(rr.topics.at(0).partitions.at(0).error_code, 0);
+  OffsetFetchResponse gone;
+  ASSERT_TRUE(client_.call(7, of, gone));
+  EXPECT_EQ(gone.topics.at(0).partitions.at(0).committed_offset, -1);
+}
+
+}  // namespace
+}  // namespace sluice::kafka

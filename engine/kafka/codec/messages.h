@@ -14,6 +14,7 @@
 #include "engine/kafka/codec/messages/delete_groups.h"
 #include "engine/kafka/codec/messages/delete_records.h"
 #include "engine/kafka/codec/messages/delete_topics.h"
+#include "engine/kafka/codec/messages/describe_cluster.h"
 #include "engine/kafka/codec/messages/describe_configs.h"
 #include "engine/kafka/codec/messages/describe_groups.h"
 #include "engine/kafka/codec/messages/describe_transactions.h"
@@ -30,6 +31,7 @@
 #include "engine/kafka/codec/messages/list_transactions.h"
 #include "engine/kafka/codec/messages/metadata.h"
 #include "engine/kafka/codec/messages/offset_commit.h"
+#include "engine/kafka/codec/messages/offset_delete.h"
 #include "engine/kafka/codec/messages/offset_fetch.h"
 #include "engine/kafka/codec/messages/offset_for_leader_epoch.h"
 #include "engine/kafka/codec/messages/produce.h"
@@ -70,6 +72,7 @@ using AllApis = std::tuple<
     Api<SaslAuthenticateRequest, SaslAuthenticateResponse>, Api<CreatePartitionsRequest, CreatePartitionsResponse>,
     Api<DeleteGroupsRequest, DeleteGroupsResponse>,
     Api<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>,
+    Api<OffsetDeleteRequest, OffsetDeleteResponse>, Api<DescribeClusterRequest, DescribeClusterResponse>,
     Api<DescribeTransactionsRequest, DescribeTransactionsResponse>,
     Api<ListTransactionsRequest, ListTransactionsResponse>>;
 

@@ -83,6 +83,8 @@ inline constexpr ServedApi kServedApis[] = {
     detail::served<CreatePartitionsRequest>(0, 3, 0, handle_create_partitions),
     detail::served<DeleteGroupsRequest>(0, 2, 0, handle_delete_groups),
     detail::served<IncrementalAlterConfigsRequest>(0, 1, 0, handle_incremental_alter_configs),
+    detail::served<OffsetDeleteRequest>(0, 0, 0, handle_offset_delete),        // KIP-496
+    detail::served<DescribeClusterRequest>(0, 1, 0, handle_describe_cluster),  // brokers = one per shard
     detail::served<DescribeTransactionsRequest>(0, 0, 0, handle_describe_transactions),
     detail::served<ListTransactionsRequest>(0, 0, 0, handle_list_transactions),
 };

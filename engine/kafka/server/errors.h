@@ -51,6 +51,7 @@ inline constexpr ErrcMapping kErrcToKafka[] = {
     {broker::Errc::kMemberIdRequired, ErrorCode::MEMBER_ID_REQUIRED},
     {broker::Errc::kGroupFull, ErrorCode::GROUP_MAX_SIZE_REACHED},
     {broker::Errc::kFencedInstance, ErrorCode::FENCED_INSTANCE_ID},
+    {broker::Errc::kGroupSubscribedToTopic, ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC},
     {broker::Errc::kUnstableOffsetCommit, ErrorCode::UNSTABLE_OFFSET_COMMIT},
     // Kafka has no such limit; the transactional producer treats any unexpected TxnOffsetCommit
     // error as fatal, and POLICY_VIOLATION says "a broker rule refused this" best.

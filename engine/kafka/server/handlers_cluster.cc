@@ -1,4 +1,4 @@
-// ApiVersions, Metadata, FindCoordinator, InitProducerId: what a client asks before it works.
+// ApiVersions, Metadata, DescribeCluster, FindCoordinator, InitProducerId: what a client asks before it works.
 #include "engine/broker/catalogue.h"
 #include "engine/core/admin.h"
 #include "engine/core/shard_state.h"
@@ -100,6 +100,31 @@ io::Task<MetadataResponse> metadata(RequestContext& ctx, MetadataRequest& req) {
   co_return resp;
 }
 
+// DescribeCluster (KIP-700): the same brokers and controller as Metadata (one broker per shard).
+// Only broker endpoints exist: asking for controllers (KIP-919, v1) is answered the way a Kafka
+// broker answers it, MISMATCHED_ENDPOINT_TYPE; an unknown endpoint type UNSUPPORTED_ENDPOINT_TYPE.
+io::Task<DescribeClusterResponse> describe_cluster(RequestContext& /*ctx*/, DescribeClusterRequest& req) {
+  core::ShardState& st = core::shard_state();
+  DescribeClusterResponse resp;
+  resp.endpoint_type = req.endpoint_type;
+  constexpr int8_t kBrokers = 1;
+  constexpr int8_t kControllers = 2;
+  if (req.endpoint_type != kBrokers) {
+    const bool controllers = req.endpoint_type == kControllers;
+    resp.error_code = code(controllers ? ErrorCode::MISMATCHED_ENDPOINT_TYPE : ErrorCode::UNSUPPORTED_ENDPOINT_TYPE);
+    resp.error_message = controllers ? "The controllers are not reachable as separate endpoints; ask for brokers"
+                                     : "Unknown endpoint type";
+    co_return resp;
+  }
+  resp.cluster_id = st.catalogue.cluster_id;
+  resp.controller_id = controller_node(st);
+  for (unsigned s = 0; s < broker_count(st); ++s) {
+    const BrokerEndpoint b = shard_broker(st, s);
+    resp.brokers.push_back({b.node_id, st.advertised_host, b.port, std::nullopt});
+  }
+  co_return resp;
+}
+
 io::Task<FindCoordinatorResponse> find_coordinator(RequestContext& ctx, FindCoordinatorRequest& req) {
   core::ShardState& st = core::shard_state();
   FindCoordinatorResponse resp;
@@ -183,6 +208,9 @@ io::Task<HandlerOutput> handle_api_versions(RequestContext& ctx) {
 
 io::Task<HandlerOutput> handle_metadata(RequestContext& ctx) {
   co_return co_await typed_handler<MetadataRequest, MetadataResponse>(ctx, metadata);
+}
+io::Task<HandlerOutput> handle_describe_cluster(RequestContext& ctx) {
+  co_return co_await typed_handler<DescribeClusterRequest, DescribeClusterResponse>(ctx, describe_cluster);
 }
 io::Task<HandlerOutput> handle_find_coordinator(RequestContext& ctx) {
   co_return co_await typed_handler<FindCoordinatorRequest, FindCoordinatorResponse>(ctx, find_coordinator);

@@ -407,6 +407,53 @@ io::Task<DeleteGroupsResponse> delete_groups(RequestContext&, DeleteGroupsReques
   co_return resp;
 }
 
+// OffsetDelete (KIP-496): partitions of unknown topics answer UNKNOWN_TOPIC_OR_PARTITION here, as
+// Kafka's request handler does; the coordinator deletes the others (tombstones, durable before the
+// answer) unless the group is active and subscribes to the topic.
+io::Task<OffsetDeleteResponse> offset_delete(RequestContext&, OffsetDeleteRequest& req) {
+  const core::ShardState& st = core::shard_state();
+  group::OffsetDeleteRequest g;
+  g.group_id = req.group_id;
+  for (const auto& t : req.topics) {
+    const broker::TopicInfo* info = st.catalogue.find(t.name);
+    group::OffsetFetchTopic known{t.name, {}};
+    for (const auto& p : t.partitions)
+      if (info && p.partition_index >= 0 && p.partition_index < info->partition_count())
+        known.partitions.push_back(p.partition_index);
+    g.topics.push_back(std::move(known));
+  }
+  group::OffsetDeleteResult unavailable;
+  unavailable.error = core::Errc::kCoordinatorNotAvailable;
+  auto fn = [g, unavailable](core::GroupService& svc) -> io::Task<group::OffsetDeleteResult> {
+    auto resp = svc.coordinator().delete_offsets(g, svc.now_ms());
+    // Deleted offsets must not come back after a restart: answered once the tombstones are durable.
+    const bool durable = co_await svc.persist_durably();
+    if (!durable) co_return unavailable;
+    co_return resp;
+  };
+  auto r = co_await on_coordinator<group::OffsetDeleteResult>(req.group_id, unavailable, std::move(fn));
+  OffsetDeleteResponse resp;
+  resp.error_code = kafka_code(r.error);
+  if (r.error != core::Errc::kOk) co_return resp;
+  for (std::size_t i = 0; i < req.topics.size(); ++i) {
+    const auto& t = req.topics[i];
+    OffsetDeleteResponse::OffsetDeleteResponseTopic wt;
+    wt.name = t.name;
+    // The coordinator answered the known partitions of this topic, in request order.
+    static const std::vector<group::OffsetCommitPartitionResult> kNone;
+    const auto& answered = i < r.topics.size() ? r.topics[i].partitions : kNone;
+    std::size_t next = 0;
+    for (const auto& p : t.partitions) {
+      int16_t error = code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+      if (next < answered.size() && answered[next].partition == p.partition_index)
+        error = kafka_code(answered[next++].error);
+      wt.partitions.push_back({p.partition_index, error});
+    }
+    resp.topics.push_back(std::move(wt));
+  }
+  co_return resp;
+}
+
 }  // namespace
 
 io::Task<HandlerOutput> handle_join_group(RequestContext& ctx) {
@@ -438,6 +485,9 @@ io::Task<HandlerOutput> handle_describe_groups(RequestContext& ctx) {
 }
 io::Task<HandlerOutput> handle_delete_groups(RequestContext& ctx) {
   co_return co_await typed_handler<DeleteGroupsRequest, DeleteGroupsResponse>(ctx, delete_groups);
+}
+io::Task<HandlerOutput> handle_offset_delete(RequestContext& ctx) {
+  co_return co_await typed_handler<OffsetDeleteRequest, OffsetDeleteResponse>(ctx, offset_delete);
 }
 
 }  // namespace sluice::kafka

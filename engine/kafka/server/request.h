@@ -77,10 +77,12 @@ io::Task<HandlerOutput> handle_offset_fetch(RequestContext& ctx);
 io::Task<HandlerOutput> handle_list_groups(RequestContext& ctx);
 io::Task<HandlerOutput> handle_describe_groups(RequestContext& ctx);
 io::Task<HandlerOutput> handle_delete_groups(RequestContext& ctx);
+io::Task<HandlerOutput> handle_offset_delete(RequestContext& ctx);
 io::Task<HandlerOutput> handle_add_partitions_to_txn(RequestContext& ctx);
 io::Task<HandlerOutput> handle_add_offsets_to_txn(RequestContext& ctx);
 io::Task<HandlerOutput> handle_end_txn(RequestContext& ctx);
 io::Task<HandlerOutput> handle_txn_offset_commit(RequestContext& ctx);
+io::Task<HandlerOutput> handle_describe_cluster(RequestContext& ctx);
 io::Task<HandlerOutput> handle_describe_transactions(RequestContext& ctx);
 io::Task<HandlerOutput> handle_list_transactions(RequestContext& ctx);
 // The transactional half of InitProducerId (handlers_txn.cc), called by its handler.
