@@ -62,4 +62,19 @@ io::Task<R> on_coordinator(CoordinatorKind<Service> kind, const std::string& key
   co_return result;
 }
 
+// Runs op(Service&) -> R, a state change that emits records, on the coordinator of `key`, and
+// answers it only once those records are durable (`unavailable` when they cannot be made so):
+// what every acknowledged commit, delete or transaction step needs.
+template <class Service, class R, class Op>
+io::Task<R> on_coordinator_durably(CoordinatorKind<Service> kind, const std::string& key, R unavailable, Op op) {
+  auto fn = [op, unavailable](Service& svc) mutable -> io::Task<R> {
+    R answer = op(svc);
+    const bool durable = co_await svc.persist_durably();
+    if (!durable) co_return unavailable;
+    co_return answer;
+  };
+  R result = co_await on_coordinator(kind, key, unavailable, std::move(fn));
+  co_return result;
+}
+
 }  // namespace sluice::kafka

@@ -31,6 +31,13 @@ io::Task<R> on_coordinator(const std::string& group_id, R unavailable, Fn fn) {
                                                       std::move(fn));
 }
 
+// Runs op(GroupService&) -> R on the group's coordinator and answers once its records are durable.
+template <class R, class Op>
+io::Task<R> on_coordinator_durably(const std::string& group_id, R unavailable, Op op) {
+  return kafka::on_coordinator_durably<core::GroupService, R>(kGroupCoordinators, group_id, std::move(unavailable),
+                                                              std::move(op));
+}
+
 // ----------------------------------------------------------------------------------------- Join
 
 io::Task<JoinGroupResponse> join_group(RequestContext& ctx, JoinGroupRequest& req) {
@@ -182,14 +189,9 @@ io::Task<OffsetCommitResponse> offset_commit(RequestContext&, OffsetCommitReques
   g.retention_time_ms = req.retention_time_ms;
   g.topics = commit_topics(req.topics);
   group::OffsetCommitResult unavailable = unavailable_for(g.topics);
-  auto fn = [g, unavailable](core::GroupService& svc) -> io::Task<group::OffsetCommitResult> {
-    auto resp = svc.coordinator().commit_offsets(g, svc.now_ms());
-    // A commit is acknowledged only once durable.
-    const bool durable = co_await svc.persist_durably();
-    if (!durable) co_return unavailable;
-    co_return resp;
-  };
-  auto r = co_await on_coordinator<group::OffsetCommitResult>(req.group_id, unavailable, std::move(fn));
+  // A commit is acknowledged only once durable.
+  auto op = [g](core::GroupService& svc) { return svc.coordinator().commit_offsets(g, svc.now_ms()); };
+  auto r = co_await on_coordinator_durably<group::OffsetCommitResult>(req.group_id, unavailable, std::move(op));
   OffsetCommitResponse resp;
   for (const auto& t : r.topics) {
     OffsetCommitResponse::OffsetCommitResponseTopic wt;
@@ -216,14 +218,9 @@ io::Task<TxnOffsetCommitResponse> txn_offset_commit(RequestContext& ctx, TxnOffs
   g.api_version = version;
   g.topics = commit_topics(req.topics);
   group::OffsetCommitResult unavailable = unavailable_for(g.topics);
-  auto fn = [g, unavailable](core::GroupService& svc) -> io::Task<group::OffsetCommitResult> {
-    auto resp = svc.coordinator().txn_offset_commit(g, svc.now_ms());
-    // Pending offsets are acknowledged only once durable, like any commit.
-    const bool durable = co_await svc.persist_durably();
-    if (!durable) co_return unavailable;
-    co_return resp;
-  };
-  auto r = co_await on_coordinator<group::OffsetCommitResult>(req.group_id, unavailable, std::move(fn));
+  // Pending offsets are acknowledged only once durable, like any commit.
+  auto op = [g](core::GroupService& svc) { return svc.coordinator().txn_offset_commit(g, svc.now_ms()); };
+  auto r = co_await on_coordinator_durably<group::OffsetCommitResult>(req.group_id, unavailable, std::move(op));
   TxnOffsetCommitResponse resp;
   for (const auto& t : r.topics) {
     TxnOffsetCommitResponse::TxnOffsetCommitResponseTopic wt;
@@ -424,14 +421,9 @@ io::Task<OffsetDeleteResponse> offset_delete(RequestContext&, OffsetDeleteReques
   }
   group::OffsetDeleteResult unavailable;
   unavailable.error = core::Errc::kCoordinatorNotAvailable;
-  auto fn = [g, unavailable](core::GroupService& svc) -> io::Task<group::OffsetDeleteResult> {
-    auto resp = svc.coordinator().delete_offsets(g, svc.now_ms());
-    // Deleted offsets must not come back after a restart: answered once the tombstones are durable.
-    const bool durable = co_await svc.persist_durably();
-    if (!durable) co_return unavailable;
-    co_return resp;
-  };
-  auto r = co_await on_coordinator<group::OffsetDeleteResult>(req.group_id, unavailable, std::move(fn));
+  // Deleted offsets must not come back after a restart: answered once the tombstones are durable.
+  auto op = [g](core::GroupService& svc) { return svc.coordinator().delete_offsets(g, svc.now_ms()); };
+  auto r = co_await on_coordinator_durably<group::OffsetDeleteResult>(req.group_id, unavailable, std::move(op));
   OffsetDeleteResponse resp;
   resp.error_code = kafka_code(r.error);
   if (r.error != core::Errc::kOk) co_return resp;

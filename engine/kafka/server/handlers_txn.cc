@@ -53,13 +53,9 @@ io::Task<InitProducerIdResponse> txn_init_producer_id(InitProducerIdRequest& req
   t.fresh_producer_id = fresh.value();
   txn::InitProducerIdResult unavailable;
   unavailable.error = core::Errc::kCoordinatorNotAvailable;
-  auto fn = [t](core::TxnService& svc) -> io::Task<txn::InitProducerIdResult> {
-    txn::InitProducerIdResult r = svc.coordinator().init_producer_id(t, svc.now_ms());
-    const bool durable = co_await svc.persist_durably();
-    if (!durable) r = txn::InitProducerIdResult{core::Errc::kCoordinatorNotAvailable};
-    co_return r;
-  };
-  txn::InitProducerIdResult r = co_await on_coordinator(t.transactional_id, unavailable, std::move(fn));
+  auto op = [t](core::TxnService& svc) { return svc.coordinator().init_producer_id(t, svc.now_ms()); };
+  txn::InitProducerIdResult r = co_await kafka::on_coordinator_durably<core::TxnService, txn::InitProducerIdResult>(
+      kTxnCoordinators, t.transactional_id, unavailable, std::move(op));
   resp.error_code = txn_kafka_code(r.error, version >= 4);
   if (r.error == core::Errc::kOk) {
     resp.producer_id = r.producer_id;
@@ -128,14 +124,12 @@ io::Task<AddOffsetsToTxnResponse> add_offsets_to_txn(RequestContext& ctx, AddOff
     resp.error_code = kafka_code(core::Errc::kCoordinatorNotAvailable);
     co_return resp;
   }
-  auto fn = [id = req.transactional_id, pid = req.producer_id, epoch = req.producer_epoch,
-             partition](core::TxnService& svc) -> io::Task<core::Errc> {
-    core::Errc e = svc.coordinator().add_offsets(id, pid, epoch, partition, svc.now_ms());
-    const bool durable = co_await svc.persist_durably();
-    co_return durable ? e : core::Errc::kCoordinatorNotAvailable;
+  auto op = [id = req.transactional_id, pid = req.producer_id, epoch = req.producer_epoch,
+             partition](core::TxnService& svc) {
+    return svc.coordinator().add_offsets(id, pid, epoch, partition, svc.now_ms());
   };
-  const core::Errc e =
-      co_await on_coordinator(req.transactional_id, core::Errc::kCoordinatorNotAvailable, std::move(fn));
+  const core::Errc e = co_await kafka::on_coordinator_durably<core::TxnService, core::Errc>(
+      kTxnCoordinators, req.transactional_id, core::Errc::kCoordinatorNotAvailable, std::move(op));
   resp.error_code = txn_kafka_code(e, ctx.header.request_api_version >= 2);
   co_return resp;
 }
