@@ -140,6 +140,8 @@ Result<void> apply_broker_property(BrokerConfig& c, std::string_view key, std::s
   } else if (key == "sluice.max.open.sealed.segments.per.shard") {
     ok = parse_int(value, c.max_open_sealed_segments_per_shard) && c.max_open_sealed_segments_per_shard >= 1 &&
          c.max_open_sealed_segments_per_shard <= 1000000;
+  } else if (key == "sluice.max.partitions") {
+    ok = parse_int(value, c.max_partitions) && c.max_partitions >= 1;
   } else if (key == "sluice.log.prezero.ahead.bytes") {
     ok = parse_int(value, c.log_prezero_ahead_bytes) &&
          (c.log_prezero_ahead_bytes == 0 ||

@@ -48,6 +48,9 @@ struct BrokerConfig {
   // Sealed segments whose .log stays open for readers, per shard (least recently read closed
   // first; active segments always stay open): sluice.max.open.sealed.segments.per.shard.
   int64_t max_open_sealed_segments_per_shard = 64;
+  // Partitions of user topics the broker may hold in all (sluice.max.partitions): each costs fds, memory and
+  // start-up time, so CreateTopics / CreatePartitions / auto-creation past it are refused.
+  int32_t max_partitions = 100000;
   // Durable path (engine/log README): written window kept ahead of each active segment's tail
   // (sluice.log.prezero.ahead.bytes, 0 = off), RWF_DSYNC data writes inside it instead of
   // write + fdatasync (sluice.log.durable.write.dsync), and for appended visibility the

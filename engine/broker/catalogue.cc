@@ -54,6 +54,13 @@ bool Catalogue::remove(std::string_view name) {
   return true;
 }
 
+int64_t Catalogue::user_partition_count() const {
+  int64_t n = 0;
+  for (const auto& [name, t] : topics_)
+    if (!t.internal) n += t.partition_count();
+  return n;
+}
+
 std::string uuid_to_hex(const Uuid& u) {
   static const char* hex = "0123456789abcdef";
   std::string s;

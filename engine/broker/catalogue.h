@@ -46,6 +46,7 @@ class Catalogue {
   const std::map<std::string, TopicInfo, std::less<>>& topics() const { return topics_; }
   TopicInfo& add(TopicInfo t);
   bool remove(std::string_view name);
+  int64_t user_partition_count() const;  // over every topic but the internal ones
 
   std::string serialize() const;
   static Result<Catalogue> parse(std::string_view text);

@@ -253,6 +253,18 @@ io::Task<void> close_all_partitions() {
   st.partitions.clear();
 }
 
+namespace {
+
+// Why adding `added` partitions is refused, if it would pass sluice.max.partitions.
+std::optional<std::string> over_partition_limit(const ShardState& st, int64_t added) {
+  const int64_t total = st.catalogue.user_partition_count();
+  if (total + added <= st.config->max_partitions) return std::nullopt;
+  return "Adding " + std::to_string(added) + " partitions to the " + std::to_string(total) +
+         " this broker holds would exceed sluice.max.partitions=" + std::to_string(st.config->max_partitions) + ".";
+}
+
+}  // namespace
+
 io::Task<AdminResult> create_topic(CreateTopicSpec spec) {
   ShardState& st = shard_state();
   SLUICE_ASSERT(st.shard_id == 0);
@@ -268,6 +280,7 @@ io::Task<AdminResult> create_topic(CreateTopicSpec spec) {
   int32_t partitions = spec.num_partitions == -1 ? st.config->default_partitions : spec.num_partitions;
   if (partitions < 1 || partitions > broker::kMaxPartitionsPerTopic)
     co_return fail(Errc::kInvalidPartitionCount, "Number of partitions must be between 1 and 10000.");
+  if (auto over = over_partition_limit(st, partitions)) co_return fail(Errc::kInvalidPartitionCount, *over);
   if (spec.replication_factor != -1 && spec.replication_factor != 1)
     co_return fail(Errc::kInvalidReplicationFactor, "Replication factor: " + std::to_string(spec.replication_factor) +
                                                         " larger than available brokers: 1.");
@@ -337,6 +350,8 @@ io::Task<AdminResult> create_partitions(std::string name, int32_t new_total, boo
   if (new_total == t->partition_count())
     co_return fail(Errc::kInvalidPartitionCount, "Topic already has " + std::to_string(new_total) + " partitions.");
   if (new_total > broker::kMaxPartitionsPerTopic) co_return fail(Errc::kInvalidPartitionCount, "Too many partitions");
+  if (auto over = over_partition_limit(st, new_total - t->partition_count()))
+    co_return fail(Errc::kInvalidPartitionCount, *over);
   if (validate_only) co_return AdminResult{};
   broker::Catalogue next = st.catalogue;
   broker::TopicInfo* nt = next.find_mutable(name);

@@ -61,7 +61,12 @@ io::Task<void> CoordinatorHost::load() {
                  partition_->topic().c_str(), partition_->index(), records, bad);
 }
 
+void CoordinatorHost::wake_tick_loop_if_earlier() {
+  if (machine_ != nullptr && machine_->next_deadline_ms() < tick_sleeps_until_ms_) deadline_moved_.set();
+}
+
 io::Task<void> CoordinatorHost::persist() {
+  wake_tick_loop_if_earlier();
   if (pending_.empty()) co_return;
   std::vector<KeyValue> records = std::move(pending_);
   pending_.clear();
@@ -132,8 +137,11 @@ io::Task<void> CoordinatorHost::tick_loop(const bool* stopping) {
     if (next != kNoTimer && next > now) wait = std::min(wait, std::chrono::milliseconds(next - now));
     else if (next != kNoTimer) wait = std::chrono::milliseconds(0);
     if (wait.count() > 0) {
-      bool slept = co_await io::sleep_for(wait);
-      if (!slept) break;
+      tick_sleeps_until_ms_ = now + wait.count();
+      deadline_moved_.reset();
+      (void)co_await deadline_moved_.wait(wait);
+      tick_sleeps_until_ms_ = kNoTimer;
+      if (io::Shard::current().stop_requested()) break;
     }
     if (*stopping) break;
     machine_->tick(now_ms());

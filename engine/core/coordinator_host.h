@@ -18,6 +18,7 @@
 #include "engine/core/internal_records.h"
 #include "engine/core/partition.h"
 #include "engine/log/clock.h"
+#include "io/shard.h"
 #include "io/task.h"
 
 namespace sluice::core {
@@ -58,14 +59,17 @@ class CoordinatorHost {
   void emit(KeyValue record) { pending_.push_back(std::move(record)); }
   // Replays the partition into the machine. Records that fail to decode are counted, skipped.
   io::Task<void> load();
-  // Appends the records emitted since the last call, as one batch.
+  // Appends the records emitted since the last call, as one batch. Every request the machine
+  // handles ends here, so this is also where a deadline it moved earlier wakes tick_loop().
   io::Task<void> persist();
   // Completes when everything appended so far is durable; false on a storage error.
   io::Task<bool> wait_durable();
   // persist() then wait_durable(): what an answer that depends on the emitted records awaits.
   io::Task<bool> persist_durably();
   io::Task<void> compact_if_needed();
-  // Drives the machine's timers until *stopping (checked at least every 100 ms).
+  // Drives the machine's timers until *stopping (checked at least every 100 ms). A deadline set
+  // earlier than the one it sleeps for wakes it (persist()), so a 20 ms rebalance timeout fires
+  // after 20 ms, not at the next 100 ms check.
   io::Task<void> tick_loop(const bool* stopping);
 
   Partition& partition() { return *partition_; }
@@ -74,6 +78,7 @@ class CoordinatorHost {
 
  private:
   bool compaction_due() const;
+  void wake_tick_loop_if_earlier();
 
   Partition* partition_;
   log::Clock* clock_;
@@ -85,6 +90,8 @@ class CoordinatorHost {
   uint64_t records_since_snapshot_ = 0;  // appended (or replayed) since the last snapshot
   uint64_t live_records_ = 0;            // size of the last snapshot
   uint64_t compaction_min_records_;
+  io::Event deadline_moved_;                 // set when the machine's next deadline moved earlier
+  int64_t tick_sleeps_until_ms_ = kNoTimer;  // what tick_loop() sleeps until (kNoTimer: awake)
 };
 
 }  // namespace sluice::core

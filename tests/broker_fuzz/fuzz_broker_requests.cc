@@ -42,8 +42,8 @@ using sluice::kafka::Reader;
 using sluice::kafka::Writer;
 
 constexpr std::size_t kMaxFramesPerInput = 8;
-constexpr int32_t kMaxFetchWaitMs = 20;
-constexpr int32_t kMaxGroupTimeoutMs = 200;
+constexpr int32_t kMaxFetchWaitMs = 5;
+constexpr int32_t kMaxGroupTimeoutMs = 20;
 constexpr int32_t kMaxPartitions = 4;
 constexpr std::size_t kMaxTopicsPerAdminRequest = 2;
 // An input whose requests are not all answered in this time is abandoned (a request may park by
@@ -251,6 +251,10 @@ void start_broker_once() {
     set("smp", "1");
     set("socket.request.max.bytes", "1048576");
     set("group.min.session.timeout.ms", "1");
+    set("group.initial.rebalance.delay.ms", "0");
+    // The broker lives for the whole run: without a cap the topics inputs create pile up and every
+    // Metadata answer (and the run) slows down as they do.
+    set("sluice.max.partitions", "16");
     set("sluice.connection.send.timeout.ms", "2000");
     cfg.data_dir = dir;
     static std::mutex m;

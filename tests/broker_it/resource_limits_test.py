@@ -29,6 +29,7 @@ from hostile_input_test import rss_kib  # noqa: E402
 NONE = 0
 UNKNOWN_TOPIC_OR_PARTITION = 3
 TOPIC_ALREADY_EXISTS = 36
+INVALID_PARTITIONS = 37
 KAFKA_STORAGE_ERROR = 56
 INVALID_RECORD = 87
 CORRUPT_MESSAGE = 2
@@ -401,7 +402,47 @@ def test_slow_readers(binary):
         b.cleanup()
 
 
+def create_partitions(port, name, total):
+    c = kw.Conn(port)
+    try:
+        topic = kw.string(name) + kw.i32(total) + kw.i32(-1)  # v0, assignments null
+        body = kw.array([topic], lambda t: t) + kw.i32(10000) + kw.i8(0)
+        r = c.call(kw.frame(kw.request_header(37, 0, Ids.next()) + body))
+        r.i32()
+        (res,) = r.array(lambda r: (r.string(), r.i16(), r.string()))
+        return res[1]
+    finally:
+        c.close()
+
+
+def test_partition_limit(binary):
+    """sluice.max.partitions caps what CreateTopics, CreatePartitions and auto-creation may add;
+    deleting a topic gives its partitions back."""
+    b = Broker(binary, ["--set", "sluice.max.partitions=10"]).start()
+    try:
+        assert create_topic(b.port, "six", partitions=6) == NONE
+        assert create_topic(b.port, "five", partitions=5) == INVALID_PARTITIONS
+        assert not topic_exists(b.port, "five")
+        assert create_partitions(b.port, "six", 11) == INVALID_PARTITIONS
+        assert create_partitions(b.port, "six", 10) == NONE
+        # Auto-creation (num.partitions=1) is refused too: the topic stays unknown.
+        c = kw.Conn(b.port)
+        try:
+            _, topics = kw.parse_metadata_v4(c.call(kw.metadata(Ids.next(), ["auto"], allow_auto_create=True)))
+            assert topics[0][0] != NONE, topics
+        finally:
+            c.close()
+        assert not topic_exists(b.port, "auto")
+        assert delete_topic(b.port, "six") == NONE
+        assert create_topic(b.port, "five", partitions=5) == NONE
+        stop_cleanly(b)
+    finally:
+        b.cleanup()
+
+
 def run(binary):
+    test_partition_limit(binary)
+    print("ok test_partition_limit", flush=True)
     b = Broker(binary, ["--set", "auto.create.topics.enable=false"]).start()
     try:
         for t in (test_negative_offset_delta, test_compressed_validation, test_segment_fd_flood):

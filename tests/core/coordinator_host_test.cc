@@ -35,10 +35,16 @@ class MapMachine final : public CoordinatorStateMachine {
     for (const auto& [k, v] : state) out.push_back(KeyValue{k, v});
     return out;
   }
-  int64_t next_deadline_ms() const override { return kNoTimer; }
-  void tick(int64_t) override {}
+  int64_t next_deadline_ms() const override { return deadline_ms; }
+  void tick(int64_t now_ms) override {
+    if (deadline_ms > now_ms) return;
+    deadline_ms = kNoTimer;
+    ticks++;
+  }
 
   std::map<std::string, std::string> state;
+  int64_t deadline_ms = kNoTimer;
+  int ticks = 0;
 
  private:
   void apply(const std::string& key, const std::optional<std::string>& value) {
@@ -119,6 +125,42 @@ TEST(CoordinatorHost, UnreadableRecordsAreSkippedNotFatal) {
   });
   if (!ran) GTEST_SKIP() << "io_uring unavailable";
   EXPECT_EQ(after, (std::map<std::string, std::string>{{"a", "1"}, {"b", "2"}}));
+}
+
+// A request that moves the machine's next deadline earlier than the one tick_loop() sleeps for
+// wakes it: the deadline fires within a few loop passes, not at the next 100 ms check. (The
+// clock is manual and the deadline already due, so only the wake-up can make the tick happen.)
+TEST(CoordinatorHost, EarlierDeadlineWakesTheTickLoop) {
+  log::MemFileSystem fs;
+  log::ManualClock clock;
+  int ticks_before = -1, ticks_after = -1;
+  bool ran = on_shard([&]() -> io::Task<void> {
+    auto p = co_await open_partition(fs, clock, "__state", 0);
+    if (!p) co_return;
+    CoordinatorHost host(p.get(), &clock, 1000);
+    MapMachine m(&host);
+    bool stopping = false, loop_done = false;
+    auto run_loop = [](CoordinatorHost* h, const bool* stop, bool* done) -> io::Task<void> {
+      co_await h->tick_loop(stop);
+      *done = true;
+    };
+    io::spawn(run_loop(&host, &stopping, &loop_done));
+    for (int i = 0; i < 3; ++i) co_await io::YieldToLoop{};
+    ticks_before = m.ticks;  // asleep with no deadline
+    m.deadline_ms = clock.now_ms();
+    co_await host.persist();  // what every request the machine handled ends with
+    for (int i = 0; i < 10 && m.ticks == 0; ++i) co_await io::YieldToLoop{};
+    ticks_after = m.ticks;
+    stopping = true;
+    m.deadline_ms = clock.now_ms();  // wake it once more to see the stop
+    co_await host.persist();
+    for (int i = 0; i < 1000 && !loop_done; ++i) co_await io::YieldToLoop{};
+    EXPECT_TRUE(loop_done);
+    co_await p->close();
+  });
+  if (!ran) GTEST_SKIP() << "io_uring unavailable";
+  EXPECT_EQ(ticks_before, 0);
+  EXPECT_EQ(ticks_after, 1);
 }
 
 }  // namespace
