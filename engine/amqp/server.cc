@@ -436,6 +436,15 @@ bool Conn::handle_frame(const Frame& f) {
                     &pub);
       return true;
     }
+    uint64_t pending = ch->header.body_size;
+    for (const auto& [n, other] : channels_)
+      if (other->publish && other->have_header) pending += other->header.body_size;
+    if (pending > srv_->cfg_.max_connection_pending_content_bytes) {
+      connection_error(reply::kResourceError,
+                       "RESOURCE_ERROR - " + std::to_string(pending) + " bytes of content in flight on the connection",
+                       &*ch->publish);
+      return true;
+    }
     ch->have_header = true;
     ch->body.clear();
     ch->body.reserve(static_cast<std::size_t>(ch->header.body_size));
@@ -586,7 +595,8 @@ void Conn::finish_publish(AmqpChannel& ch) {
     send_content(ch.id, msg->properties, msg->body);
   }
   if (ch.confirm) {
-    Method ack = make_method(MethodId::kBasicAck);
+    // A queue that was full refused it: nack, as RabbitMQ's reject-publish overflow does.
+    Method ack = make_method(r.refused ? MethodId::kBasicNack : MethodId::kBasicAck);
     ack.set("delivery-tag", ++ch.publish_seq).set("multiple", 0);
     send_method(ch.id, ack);
   }

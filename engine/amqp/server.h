@@ -19,6 +19,9 @@ struct ServerConfig {
   uint16_t heartbeat_s = 60;                        // offered in connection.tune; the client's tune-ok decides
   std::size_t max_message_bytes = 16 << 20;         // larger content: channel closed 406
   std::size_t max_connection_out_bytes = 64 << 20;  // queued output past it: connection closed
+  // Bodies announced by content headers and not yet complete, over all channels of a connection:
+  // past it the connection is closed with 506.
+  std::size_t max_connection_pending_content_bytes = 64 << 20;
   bool allow_guest_from_loopback_only = true;
 };
 

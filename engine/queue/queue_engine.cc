@@ -417,6 +417,7 @@ PublishResult QueueEngine::publish(const std::string& exchange, const std::strin
     if (q->ready.size() >= limits_.max_messages_per_queue ||
         queued_bytes_ + msg->body.size() > limits_.max_queued_bytes_total) {
       dropped_++;
+      r.refused++;
       continue;
     }
     enqueue(*q, msg, false, false);

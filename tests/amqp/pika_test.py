@@ -329,6 +329,15 @@ def run(binary):
         confirms_and_errors(port)
         hostile(port)
         amqp_tools(port)
+        # A consumer with an unacked delivery is still connected when the broker stops.
+        lingering = connect(port)
+        lch = lingering.channel()
+        lch.queue_declare("linger")
+        lch.basic_publish("", "linger", b"held")
+        held = []
+        lch.basic_consume("linger", lambda ch, m, p, body: held.append(body))
+        pump([lingering], 0.3)
+        check(held == [b"held"], "delivery held unacked while the broker stops")
         rc = broker.stop()
         check(rc == 0, "sluiced stops cleanly with AMQP connections served (rc %s)" % rc)
     finally:

@@ -228,3 +228,26 @@ TEST(QueueEngine, GlobalPrefetchAndFlow) {
 
 }  // namespace
 }  // namespace sluice::queue
+
+namespace sluice::queue {
+namespace {
+
+TEST(QueueEngine, FullQueueRefusesAndCounts) {
+  Limits l;
+  l.max_messages_per_queue = 2;
+  QueueEngine e(l);
+  declare(e, "small");
+  declare(e, "big");
+  ASSERT_EQ(e.bind("small", "amq.fanout", "", {}, 1), QErr::kOk);
+  ASSERT_EQ(e.bind("big", "amq.fanout", "", {}, 1), QErr::kOk);
+  EXPECT_EQ(e.publish("amq.fanout", "", msg("1")).refused, 0U);
+  EXPECT_EQ(e.publish("amq.fanout", "", msg("2")).refused, 0U);
+  PublishResult r = e.publish("", "small", msg("3"));
+  EXPECT_EQ(r.routed, 0U);
+  EXPECT_EQ(r.refused, 1U);
+  EXPECT_EQ(e.dropped_messages(), 1U);
+  EXPECT_EQ(e.queue_info("small")->message_count, 2U);
+}
+
+}  // namespace
+}  // namespace sluice::queue
