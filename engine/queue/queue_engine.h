@@ -94,7 +94,7 @@ struct ExchangeOptions {
 };
 
 struct PublishResult {
-  QErr err = QErr::kOk;    // kNotFound: no exchange; kAccessRefused: internal exchange
+  QErr err = QErr::kOk;     // kNotFound: no exchange; kAccessRefused: internal exchange
   std::size_t routed = 0;   // queues the message went to (0 = unroutable)
   std::size_t refused = 0;  // matching queues that were full (message or byte limit)
 };

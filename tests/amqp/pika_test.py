@@ -294,12 +294,15 @@ def hostile(port):
     handshake(s, heartbeat=1)
     t0 = time.monotonic()
     closed = False
+    heartbeats = 0
     while time.monotonic() - t0 < 8:
         f = read_frame(s)
         if f is None:
             closed = True
             break
+        heartbeats += f[0] == 8
     elapsed = time.monotonic() - t0
+    check(heartbeats >= 1, "the broker sends heartbeats (%d before the close)" % heartbeats)
     check(closed and elapsed < 5, "silent peer with heartbeat 1 s closed after %.1f s" % elapsed)
     s.close()
     c = connect(port)
