@@ -98,6 +98,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   io::TcpConnection sock_;
   uint64_t id_;
   uint32_t frame_max_ = 0;
+  bool cancel_notify_ = false;  // client capability consumer_cancel_notify
 
  private:
   io::Task<void> writer(std::shared_ptr<Conn> self);
@@ -159,6 +160,7 @@ struct AmqpChannel : queue::SessionSink {
     conn->kick();
   }
   void consumer_cancelled(const std::string& tag) override {
+    if (!conn->cancel_notify_) return;  // the client did not ask for consumer_cancel_notify
     Method m = make_method(MethodId::kBasicCancel);
     m.set("consumer-tag", tag).set("no-wait", 1);
     encode_method_frame(id, m, sink());
@@ -507,6 +509,10 @@ void Conn::handle_connection_method(const Method& m) {
       if (m.str("mechanism") != "PLAIN") {
         connection_error(reply::kAccessRefused, "ACCESS_REFUSED - unsupported mechanism " + m.str("mechanism"), &m);
         return;
+      }
+      if (const FieldValue* caps = find_field(m.table("client-properties"), "capabilities"); caps && caps->tag == 'F') {
+        const FieldValue* cn = find_field(caps->table, "consumer_cancel_notify");
+        cancel_notify_ = cn && cn->tag == 't' && cn->i != 0;
       }
       // PLAIN: [authzid] NUL authcid NUL password.
       const std::string& resp = m.str("response");

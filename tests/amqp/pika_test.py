@@ -205,6 +205,62 @@ def confirms_and_errors(port):
     c.close()
 
 
+def more_semantics(port):
+    c = connect(port)
+    ch = c.channel()
+    ch.queue_declare("rej")
+    ch.basic_publish("", "rej", b"r1")
+    m, p, body = ch.basic_get("rej")
+    ch.basic_reject(m.delivery_tag, requeue=True)
+    m, p, body = ch.basic_get("rej")
+    check(body == b"r1" and m.redelivered, "basic.reject requeue=true: back with redelivered")
+    ch.basic_reject(m.delivery_tag, requeue=False)
+    check(ch.basic_get("rej")[0] is None, "basic.reject requeue=false drops it")
+    for i in range(2):
+        ch.basic_publish("", "rej", b"rec%d" % i)
+    got = []
+    tag = ch.basic_consume("rej", lambda chx, mm, pp, bb: got.append((mm, bb)))
+    pump([c], 0.3)
+    ch.basic_recover(requeue=True)
+    pump([c], 0.3)
+    check(len(got) == 4 and all(mm.redelivered for mm, _ in got[2:]), "basic.recover redelivers the unacked")
+    ch.basic_ack(0, multiple=True)
+    ch.basic_cancel(tag)
+    # A deleted queue cancels its consumers (server-sent basic.cancel, consumer_cancel_notify).
+    cancelled = []
+    ch.add_on_cancel_callback(lambda frame: cancelled.append(frame.method.consumer_tag))
+    ch.queue_declare("doomed")
+    dtag = ch.basic_consume("doomed", lambda *a: None)
+    other = c.channel()
+    other.queue_delete("doomed")
+    pump([c], 0.3)
+    check(cancelled == [dtag], "queue.delete sends basic.cancel to its consumers")
+    # auto-delete goes with its last consumer; unbind stops routing; if-unused exchange delete.
+    ch.queue_declare("ephemeral", auto_delete=True)
+    etag = ch.basic_consume("ephemeral", lambda *a: None)
+    ch.basic_cancel(etag)
+    try:
+        c.channel().queue_declare("ephemeral", passive=True)
+        check(False, "auto-delete queue must be gone")
+    except pika.exceptions.ChannelClosedByBroker as e:
+        check(e.reply_code == 404, "auto-delete queue deleted after its last consumer")
+    ch.exchange_declare("direct-x", exchange_type="direct")
+    ch.queue_declare("bound")
+    ch.queue_bind("bound", "direct-x", "k")
+    ch.basic_publish("direct-x", "k", b"1")
+    ch.queue_unbind("bound", "direct-x", "k")
+    ch.basic_publish("direct-x", "k", b"2")
+    check(ch.queue_declare("bound", passive=True).method.message_count == 1, "queue.unbind stops routing")
+    ch.queue_bind("bound", "direct-x", "k")
+    try:
+        c.channel().exchange_delete("direct-x", if_unused=True)
+        check(False, "if-unused delete of a bound exchange must fail")
+    except pika.exceptions.ChannelClosedByBroker as e:
+        check(e.reply_code == 406, "exchange.delete if-unused of a bound exchange -> 406")
+    ch.exchange_delete("direct-x")
+    c.close()
+
+
 # Raw frames for the hostile cases.
 def frame(ftype, channel, payload):
     return struct.pack(">BHI", ftype, channel, len(payload)) + payload + b"\xce"
@@ -330,6 +386,7 @@ def run(binary):
         topic_and_fanout(port)
         rpc_and_properties(port)
         confirms_and_errors(port)
+        more_semantics(port)
         hostile(port)
         amqp_tools(port)
         # A consumer with an unacked delivery is still connected when the broker stops.
