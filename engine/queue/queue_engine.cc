@@ -437,16 +437,13 @@ SessionId QueueEngine::open_session(OwnerId owner, SessionSink* sink) {
   return id;
 }
 
-void QueueEngine::remove_consumer(Session& s, const std::string& tag, bool maybe_auto_delete) {
+void QueueEngine::remove_consumer(SessionId sid, Session& s, const std::string& tag, bool maybe_auto_delete) {
   auto it = s.consumers.find(tag);
   if (it == s.consumers.end()) return;
   std::string qn = it->second.queue;
   s.consumers.erase(it);
   Queue* q = find_queue(qn);
   if (!q) return;
-  SessionId sid = 0;
-  for (const auto& [id, sp] : sessions_)
-    if (sp.get() == &s) sid = id;
   auto& c = q->consumers;
   auto pos = std::find(c.begin(), c.end(), std::make_pair(sid, tag));
   if (pos != c.end()) {
@@ -467,7 +464,7 @@ void QueueEngine::close_session(SessionId sid) {
   s.unacked.clear();
   std::vector<std::string> tags;
   for (const auto& [t, c] : s.consumers) tags.push_back(t);
-  for (const auto& t : tags) remove_consumer(s, t, true);
+  for (const auto& t : tags) remove_consumer(sid, s, t, true);
   sessions_.erase(sid);
   dispatch_dirty();
 }
@@ -526,12 +523,12 @@ QErr QueueEngine::cancel(SessionId sid, const std::string& tag) {
   auto it = sessions_.find(sid);
   SLUICE_ASSERT(it != sessions_.end());
   if (!it->second->consumers.contains(tag)) return QErr::kNotFound;
-  remove_consumer(*it->second, tag, true);
+  remove_consumer(sid, *it->second, tag, true);
   dispatch_dirty();
   return QErr::kOk;
 }
 
-void QueueEngine::settle(Session& s, uint64_t tag, bool multiple, bool requeue, bool /*discard_only*/, QErr* err) {
+void QueueEngine::settle(Session& s, uint64_t tag, bool multiple, bool requeue, QErr* err) {
   std::vector<std::map<uint64_t, Unacked>::iterator> picked;
   if (multiple) {
     if (tag != 0 && !s.unacked.contains(tag)) {
@@ -570,7 +567,7 @@ QErr QueueEngine::ack(SessionId sid, uint64_t delivery_tag, bool multiple) {
   auto it = sessions_.find(sid);
   SLUICE_ASSERT(it != sessions_.end());
   QErr e = QErr::kOk;
-  settle(*it->second, delivery_tag, multiple, false, true, &e);
+  settle(*it->second, delivery_tag, multiple, false, &e);
   dispatch_dirty();
   return e;
 }
@@ -579,7 +576,7 @@ QErr QueueEngine::nack(SessionId sid, uint64_t delivery_tag, bool multiple, bool
   auto it = sessions_.find(sid);
   SLUICE_ASSERT(it != sessions_.end());
   QErr e = QErr::kOk;
-  settle(*it->second, delivery_tag, multiple, requeue, !requeue, &e);
+  settle(*it->second, delivery_tag, multiple, requeue, &e);
   dispatch_dirty();
   return e;
 }
@@ -588,7 +585,7 @@ void QueueEngine::recover(SessionId sid) {
   auto it = sessions_.find(sid);
   SLUICE_ASSERT(it != sessions_.end());
   QErr e = QErr::kOk;
-  if (!it->second->unacked.empty()) settle(*it->second, 0, true, true, false, &e);
+  if (!it->second->unacked.empty()) settle(*it->second, 0, true, true, &e);
   dispatch_dirty();
 }
 

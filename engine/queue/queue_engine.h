@@ -168,8 +168,8 @@ class QueueEngine {
   void dispatch(Queue& q);
   void dispatch_dirty();
   void remove_queue(Queue& q, bool notify_consumers);
-  void remove_consumer(Session& s, const std::string& tag, bool maybe_auto_delete);
-  void settle(Session& s, uint64_t tag, bool multiple, bool requeue, bool discard_only, QErr* err);
+  void remove_consumer(SessionId sid, Session& s, const std::string& tag, bool maybe_auto_delete);
+  void settle(Session& s, uint64_t tag, bool multiple, bool requeue, QErr* err);
   void drop_bindings_of_queue(const std::string& queue);
   void maybe_auto_delete_exchange(const std::string& name);
   std::string generate_queue_name();
