@@ -4,13 +4,14 @@
 #include <cstdio>
 
 #include "engine/kafka/server/broker.h"
+#include "io/logging.h"
 
 int main(int argc, char** argv) {
   using sluice::broker::BrokerConfig;
   BrokerConfig cfg;
   CLI::App app{"sluiced - Sluice streaming broker (Kafka protocol)"};
   cfg.metrics_enabled = true;  // the daemon serves /metrics on 127.0.0.1:9644 unless told otherwise
-  std::string config_file, listen, advertised, data_dir, metrics_listen;
+  std::string config_file, listen, advertised, data_dir, metrics_listen, log_level = "info", log_format = "text";
   std::vector<std::string> overrides;
   unsigned smp = 0;
   uint32_t poll_us = 0;
@@ -23,12 +24,25 @@ int main(int argc, char** argv) {
   app.add_option("--smp", smp, "shards (one pinned thread each); default: every usable core");
   app.add_option("--poll-us", poll_us, "busy-poll for up to N microseconds before sleeping (default 0: off)");
   app.add_option("--ready-file", cfg.ready_file, "write the bound port here once listening");
+  app.add_option("--log-level", log_level, "debug, info (default), warn, error or off");
+  app.add_option("--log-format", log_format, "text (default) or json (one JSON object a line)");
   app.add_option("--set", overrides, "KEY=VALUE broker or topic-default setting (repeatable), e.g. num.partitions=3");
   CLI11_PARSE(app, argc, argv);
 
+  sluice::logging::Level level{};
+  sluice::logging::Format format{};
+  if (!sluice::logging::parse_level(log_level, &level)) {
+    std::fprintf(stderr, "sluiced: --log-level: expected debug, info, warn, error or off, got %s\n", log_level.c_str());
+    return 2;
+  }
+  if (!sluice::logging::parse_format(log_format, &format)) {
+    std::fprintf(stderr, "sluiced: --log-format: expected text or json, got %s\n", log_format.c_str());
+    return 2;
+  }
+  sluice::logging::configure(level, format);
   std::string err;
   auto fail = [&](const std::string& what) {
-    std::fprintf(stderr, "sluiced: %s\n", what.c_str());
+    sluice::logging::error("{}", what);
     return 2;
   };
   if (!config_file.empty() && !sluice::broker::load_properties_file(cfg, config_file, &err)) return fail(err);
