@@ -4,8 +4,7 @@ Runs transactions of 100 messages of 100 B over 8 partitions (like the throughpu
 txn_bench.py) with `debug=eos,protocol` and reports, per request type, the round trips librdkafka
 measured (`rtt` of AddPartitionsToTxn, Produce, EndTxn: p50/p90 in ms), the count of
 CONCURRENT_TRANSACTIONS answers (each costs a client back-off), and the wall time per
-transaction; then the same messages from an idempotent producer flushing every 100 for
-comparison.
+transaction; then the same for an idempotent producer flushing every 100 messages.
 
 Usage: /usr/bin/python3 txn_profile.py HOST:PORT [transactions]"""
 import logging
@@ -41,9 +40,10 @@ logger.addHandler(lines)
 
 
 def run(transactional):
-    conf = {"bootstrap.servers": bootstrap, "linger.ms": 1, "enable.idempotence": True, "acks": "all"}
+    conf = {"bootstrap.servers": bootstrap, "linger.ms": 1, "enable.idempotence": True, "acks": "all",
+            "debug": "eos,protocol", "logger": logger}
     if transactional:
-        conf.update({"transactional.id": "txn-profile-%d" % stamp, "debug": "eos,protocol", "logger": logger})
+        conf["transactional.id"] = "txn-profile-%d" % stamp
     p = Producer(conf)
     if transactional:
         p.init_transactions(30)
@@ -70,12 +70,18 @@ def pct(values, q):
     return round(values[min(len(values) - 1, int(q * len(values)))], 2) if values else None
 
 
+def rtts(req):
+    found = [float(m.group(1)) for line in lines.lines
+             for m in [re.search(r"Received %sResponse .*rtt ([0-9.]+)ms" % req, line)] if m]
+    return {"n": len(found), "p50": pct(found, 0.5), "p90": pct(found, 0.9)}
+
+
 txn_ms = run(True)
-out = {"ms_per_txn": round(txn_ms, 2)}
+out = {"transactional": {"ms_per_txn": round(txn_ms, 2)}}
 for req in ("AddPartitionsToTxn", "Produce", "EndTxn"):
-    rtts = [float(m.group(1)) for line in lines.lines
-            for m in [re.search(r"Received %sResponse .*rtt ([0-9.]+)ms" % req, line)] if m]
-    out[req + "_rtt_ms"] = {"n": len(rtts), "p50": pct(rtts, 0.5), "p90": pct(rtts, 0.9)}
-out["concurrent_transactions_answers"] = sum("CONCURRENT_TRANSACTIONS" in line for line in lines.lines)
-out["idempotent_ms_per_flush_of_100"] = round(run(False), 2)
+    out["transactional"][req + "_rtt_ms"] = rtts(req)
+out["transactional"]["concurrent_transactions_answers"] = sum("CONCURRENT_TRANSACTIONS" in line
+                                                              for line in lines.lines)
+idem_ms = run(False)
+out["idempotent"] = {"ms_per_flush_of_100": round(idem_ms, 2), "Produce_rtt_ms": rtts("Produce")}
 print(out)
