@@ -16,7 +16,9 @@
 
 #include "alloc/iobuf.h"
 #include "io/cross_shard.h"
+#include "io/logging.h"
 #include "io/runtime_shared.h"
+#include "io/stall_watchdog.h"
 
 namespace sluice::io {
 namespace {
@@ -205,7 +207,7 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const RuntimeConfig& cfg) {
     for (unsigned i = 0; i < n; ++i) im.cores[i] = pus[i];
     im.pinned = true;
   } else if (cfg.pin_threads) {
-    std::fprintf(stderr, "sluice io: %u shards but only %zu allowed cores: threads are not pinned\n", n, pus.size());
+    logging::warn("{} shards but only {} allowed cores: threads are not pinned", n, pus.size());
   }
   return rt;
 }
@@ -259,11 +261,11 @@ int Runtime::run(std::function<Task<void>(unsigned)> shard_main) {
     if (im.pinned) {
       hwloc_obj_t pu = hwloc_get_pu_obj_by_os_index(im.topo, static_cast<unsigned>(im.cores[i]));
       if (!pu || hwloc_set_cpubind(im.topo, pu->cpuset, HWLOC_CPUBIND_THREAD) != 0)
-        std::fprintf(stderr, "sluice io: shard %u: pinning to core %d failed\n", i, im.cores[i]);
+        logging::error("shard {}: pinning to core {} failed", i, im.cores[i]);
     }
     Shard shard(sh, i);
     auto r = shard.init();
-    if (!r) std::fprintf(stderr, "sluice io: shard %u: %s\n", i, r.error().describe());
+    if (!r) logging::error("shard {}: {}", i, r.error().describe());
     init_ok[i] = static_cast<char>(r.ok());
     started.arrive_and_wait();  // every ring fd is published before any message can flow
     for (unsigned k = 0; k < n; ++k)
@@ -274,15 +276,21 @@ int Runtime::run(std::function<Task<void>(unsigned)> shard_main) {
       }
     if (i == 0 && signal_fd >= 0) shard.install_signal_reader(signal_fd);
     spawn(run_shard_main(shard_main(i), &shard));
+    sh.slots[i].thread = ::pthread_self();
+    sh.slots[i].watchable.store(true, std::memory_order_release);
     shard.run_loop();
+    sh.slots[i].watchable.store(false, std::memory_order_release);
     exit_codes[i] = shard.drain_failed() ? 1 : 0;
     stopped.arrive_and_wait();  // nobody sends after this point
     shard.final_sweep();
   };
+  std::unique_ptr<StallWatchdog> watchdog;
+  if (sh.cfg.stall_backtraces && sh.cfg.stall_threshold_us > 0) watchdog = std::make_unique<StallWatchdog>(sh);
   std::vector<std::thread> threads;
   threads.reserve(n);
   for (unsigned i = 1; i < n; ++i) threads.emplace_back(shard_thread, i);
   shard_thread(0);
+  watchdog.reset();  // before the joins: it may only signal threads that have not been joined
   for (auto& t : threads) t.join();
 
   alloc::set_foreign_release_hook(nullptr);

@@ -34,6 +34,10 @@ struct RuntimeConfig {
   // A loop pass that keeps the shard busy longer than this (timers, messages, ready coroutines)
   // counts as a reactor stall in ShardStats::stalls.
   uint32_t stall_threshold_us = 5000;
+  // Catch stalls in the act (io/stall_watchdog.h): a watchdog thread signals a shard that has
+  // made no progress for stall_threshold_us, and the report names the running task and its
+  // backtrace. Off: stalls are still counted and logged after the fact, without a backtrace.
+  bool stall_backtraces = true;
 };
 
 class Runtime {

@@ -1,5 +1,7 @@
 #pragma once
 // Internal: the few words shards share. Never included outside io/.
+#include <pthread.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -16,6 +18,11 @@ struct alignas(64) ShardSlot {
   int ring_fd = -1;                   // target of IORING_OP_MSG_RING wakeups
   int event_fd = -1;                  // stop() from any thread writes here
   Shard* shard = nullptr;
+  // Stall watchdog: bumped by every loop pass (and spin step) of a running shard; the watchdog
+  // signals `thread` when it stops moving while the shard is not sleeping and `watchable`.
+  std::atomic<uint64_t> progress{0};
+  std::atomic<bool> watchable{false};
+  pthread_t thread{};
 };
 
 struct RuntimeShared {

@@ -1,5 +1,6 @@
 #include "io/shard.h"
 
+#include <execinfo.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <time.h>
@@ -10,7 +11,9 @@
 
 #include "alloc/iobuf.h"
 #include "io/buf_ring.h"
+#include "io/logging.h"
 #include "io/runtime_shared.h"
+#include "io/stall_watchdog.h"
 
 namespace sluice::io {
 namespace {
@@ -178,10 +181,9 @@ Result<void> Shard::init() {
   rc = io_uring_register_buffers(&ring_, &iov, 1);
   pages_registered_ = rc == 0;
   if (!pages_registered_)
-    std::fprintf(stderr,
-                 "sluice io: shard %u: registering %zu pages as fixed buffers failed (%s); "
-                 "DMA uses plain READ/WRITE (raise RLIMIT_MEMLOCK)\n",
-                 id_, pages_.page_count(), std::strerror(-rc));
+    logging::error(
+        "shard {}: registering {} pages as fixed buffers failed ({}); DMA uses plain READ/WRITE (raise RLIMIT_MEMLOCK)",
+        id_, pages_.page_count(), std::strerror(-rc));
   auto br = detail::BufRing::create(ring_, 0, shared_.cfg.recv_buffers_per_shard, shared_.cfg.recv_buffer_bytes);
   if (!br) return br.error();
   buf_ring_ = std::move(br.value());
@@ -214,7 +216,7 @@ void Shard::install_signal_reader(int signal_fd) {
   signal_op_->on_cqe = [](detail::IoOp* op, int32_t res, uint32_t) {
     auto* s = static_cast<SignalOp*>(op);
     if (res != static_cast<int32_t>(sizeof(signalfd_siginfo))) return;  // cancelled at shutdown
-    std::fprintf(stderr, "sluice io: signal %u received, stopping\n", s->info.ssi_signo);
+    logging::info("signal {} received, stopping", s->info.ssi_signo);
     s->shard->shared_.runtime->stop();
     // One read is enough: stop is one-way.
   };
@@ -477,8 +479,10 @@ unsigned Shard::run_ready() {
     ready_head_ = node->next;
     if (!ready_head_) ready_tail_ = nullptr;
     n++;
+    running_task_frame_ = node->handle.address();
     node->handle.resume();
   }
+  running_task_frame_ = nullptr;
   return n;
 }
 
@@ -516,6 +520,8 @@ bool Shard::spin(int64_t budget_ns) {
     if (shared_.stop.load(std::memory_order_relaxed) != stopping_) return true;
     int64_t now = monotonic_ns();
     if (now >= deadline) return false;
+    // Spinning is waiting, not a stall: the watchdog sees it move.
+    shared_.slots[id_].progress.fetch_add(1, std::memory_order_relaxed);
     if (detail::TimerNode* t = timers_.top(); t && t->deadline_ns <= now) return true;
     // DEFER_TASKRUN: completions are only posted when we enter the kernel asking for events.
     io_uring_get_events(&ring_);
@@ -559,9 +565,8 @@ bool Shard::try_finish() {
   shared_.slots[id_].done.store(q);
   if (!q) {
     if (now_ns_ - drain_start_ns_ > int64_t{shared_.cfg.drain_timeout_ms} * 1'000'000) {
-      std::fprintf(stderr, "sluice io: shard %u: drain timed out (in_flight=%llu ready=%d outbox=%zu replies=%llu)\n",
-                   id_, static_cast<unsigned long long>(in_flight_), ready_head_ != nullptr, outbox_total_,
-                   static_cast<unsigned long long>(awaiting_replies_));
+      logging::error("shard {}: drain timed out (in_flight={} ready={} outbox={} replies={})", id_, in_flight_,
+                     ready_head_ != nullptr, outbox_total_, awaiting_replies_);
       drain_failed_ = true;
       return true;
     }
@@ -577,8 +582,10 @@ void Shard::run_loop() {
   update_now();
   stats_.started_ns = now_ns_;
   const int64_t stall_threshold_ns = int64_t{shared_.cfg.stall_threshold_us} * 1000;
+  detail::ShardSlot& slot = shared_.slots[id_];
   for (;;) {
     stats_.loop_iterations++;
+    slot.progress.store(stats_.loop_iterations, std::memory_order_relaxed);
     check_stop();
     if (stopping_ && main_done_ && !draining_) begin_drain();
     run_timers();
@@ -601,21 +608,35 @@ void Shard::run_loop() {
   }
 }
 
+void Shard::capture_stall() noexcept {
+  if (stall_caught_) return;
+  stall_depth_ = ::backtrace(stall_pcs_, kMaxStallFrames);
+  stall_task_resume_fn_ = running_task_frame_ ? *static_cast<void* const*>(running_task_frame_) : nullptr;
+  stall_caught_ = 1;
+}
+
 void Shard::note_stall(int64_t worked_ns) {
   stats_.stalls++;
-  // One line per interval: a shard that stalls often must not also flood the log.
+  const bool caught = stall_caught_ != 0;
+  stall_caught_ = 0;
+  if (caught) stats_.stalls_caught++;
+  // One report per interval: a shard that stalls often must not also flood the log.
   constexpr int64_t kStallLogIntervalNs = 10'000'000'000;
   if (last_stall_log_ns_ != 0 && now_ns_ - last_stall_log_ns_ < kStallLogIntervalNs) return;
   last_stall_log_ns_ = now_ns_;
-  std::fprintf(stderr,
-               "sluice io: shard %u: reactor stall: one loop pass took %.1f ms (threshold %u us; %llu so far)\n", id_,
-               static_cast<double>(worked_ns) / 1e6, shared_.cfg.stall_threshold_us,
-               static_cast<unsigned long long>(stats_.stalls));
+  char head[256];
+  std::snprintf(head, sizeof head,
+                "sluice io: shard %u: reactor stall: one loop pass took %.1f ms (threshold %u us; %llu so far)", id_,
+                static_cast<double>(worked_ns) / 1e6, shared_.cfg.stall_threshold_us,
+                static_cast<unsigned long long>(stats_.stalls));
+  last_stall_report_ = head;
+  if (caught) last_stall_report_ += describe_stall_in_the_act(stall_task_resume_fn_, stall_pcs_, stall_depth_);
+  logging::warn("{}", last_stall_report_);
 }
 
 void Shard::final_sweep() {
   // Every shard left its loop with nothing in flight; anything still queued is a bug upstream.
-  if (has_incoming()) std::fprintf(stderr, "sluice io: shard %u: cross-shard messages left after shutdown\n", id_);
+  if (has_incoming()) logging::error("shard {}: cross-shard messages left after shutdown", id_);
   while (starved_head_) remove_starved(starved_head_);
 }
 

@@ -8,9 +8,11 @@
 #include <atomic>
 #include <chrono>
 #include <coroutine>
+#include <csignal>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "alloc/page_pool.h"
@@ -147,6 +149,7 @@ struct ShardStats {
   uint64_t tasks_resumed = 0;  // coroutines resumed from the ready queue
   int64_t busy_ns = 0;         // time in loop passes, outside the wait for completions (and spin)
   uint64_t stalls = 0;         // loop passes longer than RuntimeConfig::stall_threshold_us
+  uint64_t stalls_caught = 0;  // of those, caught in the act by the watchdog (with a backtrace)
   int64_t started_ns = 0;      // monotonic time the loop started (busy ratio = busy_ns / uptime)
 };
 
@@ -207,6 +210,12 @@ class Shard {
   void final_sweep();
   void note_stall(int64_t worked_ns);
   void install_signal_reader(int signal_fd);
+  // Stall watchdog's signal handler, on this shard's thread in the middle of the stalling code:
+  // records the backtrace and the running task (async-signal-safe; reported by note_stall).
+  void capture_stall() noexcept;
+  // The last stall report written to the log ("" if none): task, duration and backtrace.
+  const std::string& last_stall_report() const noexcept { return last_stall_report_; }
+  bool stall_caught_in_this_pass() const noexcept { return stall_caught_ != 0; }
 
  private:
   struct WakeOp;
@@ -265,6 +274,14 @@ class Shard {
   std::unique_ptr<SignalOp> signal_op_;
   ShardStats stats_;
   int64_t last_stall_log_ns_ = 0;
+  // What run_ready() is resuming (a coroutine frame), for the stall watchdog's report.
+  const void* running_task_frame_ = nullptr;
+  static constexpr int kMaxStallFrames = 32;
+  void* stall_pcs_[kMaxStallFrames] = {};
+  int stall_depth_ = 0;
+  const void* stall_task_resume_fn_ = nullptr;  // first word of the running coroutine's frame
+  volatile std::sig_atomic_t stall_caught_ = 0;
+  std::string last_stall_report_;
 
   friend class Runtime;
   friend struct ShardMainDone;

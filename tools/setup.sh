@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config g++ clang libclang-rt-14-dev clang-format-14 clang-tidy-14
-  liburing-dev libmimalloc-dev libxxhash-dev libhwloc-dev
+  liburing-dev libmimalloc-dev libxxhash-dev libhwloc-dev libdw-dev libspdlog-dev libfmt-dev
   libsnappy-dev liblz4-dev libzstd-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
   kcat librdkafka-dev python3 python3-confluent-kafka gdb

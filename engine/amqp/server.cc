@@ -5,13 +5,13 @@
 #include <sys/socket.h>
 
 #include <chrono>
-#include <cstdio>
 #include <map>
 #include <optional>
 #include <set>
 
 #include "engine/amqp/codec.h"
 #include "engine/queue/queue_engine.h"
+#include "io/logging.h"
 #include "io/shard.h"
 #include "io/task.h"
 #include "io/tcp.h"
@@ -33,6 +33,27 @@ class Server : public std::enable_shared_from_this<Server> {
   std::set<Conn*> conns_;
   uint64_t next_conn_id_ = 1;
   bool stopping_ = false;
+  // Connection-close lines: at most kMaxLinesPerWindow per 10 s (a hostile client must not flood
+  // the log); the first line of the next window counts what was left out.
+  static constexpr int64_t kLogWindowNs = 10'000'000'000;
+  static constexpr uint32_t kMaxLinesPerWindow = 10;
+  int64_t log_window_start_ns_ = 0;
+  uint32_t log_lines_ = 0;
+  uint64_t log_skipped_ = 0;
+  bool may_log(int64_t now_ns) {
+    if (now_ns - log_window_start_ns_ >= kLogWindowNs) {
+      if (log_skipped_) logging::info("amqp: {} connection lines left out in the last window", log_skipped_);
+      log_window_start_ns_ = now_ns;
+      log_lines_ = 0;
+      log_skipped_ = 0;
+    }
+    if (log_lines_ < kMaxLinesPerWindow) {
+      log_lines_++;
+      return true;
+    }
+    log_skipped_++;
+    return false;
+  }
 };
 
 uint16_t server_port(const Server& s) { return s.listener_.port(); }
@@ -172,8 +193,8 @@ Conn::~Conn() { srv_->conns_.erase(this); }
 
 void Conn::connection_error(uint16_t code, std::string text, const Method* m) {
   if (state_ == ConnState::kClosing || state_ == ConnState::kDone) return;
-  std::fprintf(stderr, "sluiced: amqp connection %llu closed by the broker: %u %s\n",
-               static_cast<unsigned long long>(id_), code, text.c_str());
+  if (srv_->may_log(io::Shard::current().now_ns()))
+    logging::info("amqp connection {} closed by the broker: {} {}", id_, code, text);
   Method c = make_method(MethodId::kConnectionClose);
   c.set("reply-code", code)
       .set("reply-text", std::move(text))
@@ -256,8 +277,8 @@ io::Task<void> Conn::heartbeat(std::shared_ptr<Conn> /*keep_alive*/) {
     if (!slept || finishing_) break;
     int64_t now = io::Shard::current().now_ns();
     if (now - last_recv_ns_ > 2 * interval_ns) {
-      std::fprintf(stderr, "sluiced: amqp connection %llu: missed heartbeats from the client, timeout %us\n",
-                   static_cast<unsigned long long>(id_), heartbeat_s_);
+      if (srv_->may_log(now))
+        logging::info("amqp connection {}: missed heartbeats from the client, timeout {}s", id_, heartbeat_s_);
       sock_.close();
       break;
     }
@@ -340,8 +361,8 @@ io::Task<void> Conn::run() {
     }
     in_.erase(0, at);
     if (out_.size() > srv_->cfg_.max_connection_out_bytes) {
-      std::fprintf(stderr, "sluiced: amqp connection %llu: %zu bytes of output queued, closing\n",
-                   static_cast<unsigned long long>(id_), out_.size());
+      if (srv_->may_log(io::Shard::current().now_ns()))
+        logging::warn("amqp connection {}: {} bytes of output queued, dropping it", id_, out_.size());
       break;
     }
   }
@@ -910,7 +931,7 @@ Result<std::shared_ptr<Server>> start_server(const ServerConfig& cfg) {
   if (!l.ok()) return l.error();
   auto srv = std::make_shared<Server>(cfg);
   srv->listener_ = std::move(l.value());
-  std::fprintf(stderr, "sluiced: amqp listening on %s:%u (shard 0)\n", cfg.host.c_str(), srv->listener_.port());
+  logging::info("amqp listening on {}:{} (shard 0)", cfg.host, srv->listener_.port());
   io::spawn(accept_loop(srv));
   return srv;
 }

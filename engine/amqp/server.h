@@ -27,7 +27,7 @@ struct ServerConfig {
 
 class Server;
 
-// Binds on the calling shard and starts accepting. Logs `sluiced: amqp listening on HOST:PORT`.
+// Binds on the calling shard and starts accepting. Logs `amqp listening on HOST:PORT (shard 0)`.
 Result<std::shared_ptr<Server>> start_server(const ServerConfig& cfg);
 // Stops accepting and closes every connection (their coroutines end on their own).
 void stop_server(const std::shared_ptr<Server>& s);

@@ -121,6 +121,10 @@ Result<void> apply_broker_property(BrokerConfig& c, std::string_view key, std::s
     ok = !value.empty();
   } else if (key == "smp") {
     ok = parse_int(value, c.smp) && c.smp <= 1024;
+  } else if (key == "sluice.stall.threshold.ms") {
+    ok = parse_int(value, c.stall_threshold_ms) && c.stall_threshold_ms >= 1 && c.stall_threshold_ms <= 60000;
+  } else if (key == "sluice.stall.backtraces") {
+    ok = parse_bool(value, c.stall_backtraces);
   } else if (key == "poll.us") {
     ok = parse_int(value, c.poll_us) && c.poll_us <= 1000000;
   } else if (key == "node.id" || key == "broker.id") {

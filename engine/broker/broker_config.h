@@ -20,7 +20,12 @@ struct BrokerConfig {
   std::string data_dir = "./data";
   unsigned smp = 0;      // 0: every core the process may use
   uint32_t poll_us = 0;  // busy-poll before sleeping; 0 = off
-  int32_t node_id = 1;   // broker id in Metadata (also the controller id)
+  // A loop pass keeping a shard longer than this is a reactor stall: counted, logged once per
+  // 10 s, with the task and its backtrace when the watchdog catches it in the act
+  // (sluice.stall.threshold.ms, sluice.stall.backtraces).
+  uint32_t stall_threshold_ms = 5;
+  bool stall_backtraces = true;
+  int32_t node_id = 1;  // broker id in Metadata (also the controller id)
   // sluice.kafka.shard.listeners: each shard is a Kafka broker of its own (its own listener, node
   // id node_id + shard, leader of the partitions it owns, coordinator of the groups and
   // transactional ids it hosts), so clients that follow Metadata never make a shard hop. The

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "alloc/assert.h"
+#include "io/logging.h"
 
 namespace sluice::broker {
 namespace {
@@ -92,8 +93,7 @@ io::Task<std::optional<DecodedProducerSnapshot>> ProducerSnapshotStore::load_fil
   }
   if (!bytes.ok() && bytes.error().code != EBADMSG) {
     // Not readable now (EIO, EMFILE...): skipped, but not deleted; it may read fine next time.
-    std::fprintf(stderr, "sluiced: %s/%s: %s\n", dir_.c_str(), producer_snapshot_name(offset).c_str(),
-                 bytes.error().describe());
+    logging::warn("{}/{}: {}", dir_, producer_snapshot_name(offset), bytes.error().describe());
     co_return std::nullopt;
   }
   Result<DecodedProducerSnapshot> decoded =
@@ -104,8 +104,8 @@ io::Task<std::optional<DecodedProducerSnapshot>> ProducerSnapshotStore::load_fil
     co_return std::move(decoded).value();
   }
   // Torn, corrupt or misnamed: never trusted; deleted so that no later start reads it again.
-  std::fprintf(stderr, "sluiced: %s/%s: ignored: %s\n", dir_.c_str(), producer_snapshot_name(offset).c_str(),
-               decoded.ok() ? "offset differs from its name" : decoded.error().describe());
+  logging::warn("{}/{}: ignored: {}", dir_, producer_snapshot_name(offset),
+                decoded.ok() ? "offset differs from its name" : decoded.error().describe());
   auto removed = co_await fs_.remove(path_of(offset));
   if (removed.ok() || removed.error().code == ENOENT) forget(offset);
   co_return std::nullopt;

@@ -12,6 +12,7 @@
 #include "engine/core/transactions.h"
 #include "engine/core/when_all.h"
 #include "io/cross_shard.h"
+#include "io/logging.h"
 
 namespace sluice::core {
 namespace {
@@ -69,9 +70,7 @@ io::Task<std::optional<Errc>> commit_or_roll_back(broker::Catalogue* next, broke
   if (r.value() == 0) co_return std::nullopt;
   *message = std::to_string(r.value()) + " partition(s) could not be opened (out of file descriptors or disk space)";
   auto undo = co_await commit(previous);
-  if (!undo.ok())
-    std::fprintf(stderr, "sluiced: catalogue roll-back failed: %s (retried by housekeeping)\n",
-                 undo.error().describe());
+  if (!undo.ok()) logging::error("catalogue roll-back failed: {} (retried by housekeeping)", undo.error().describe());
   co_return Errc::kStorage;
 }
 
@@ -119,13 +118,13 @@ io::Task<void> open_partition(std::string name, int32_t i, log::LogConfig lc, in
   std::string dir = partition_dir(st.config->data_dir, name, i);
   auto mk = co_await st.fs->mkdirs(dir);
   if (!mk.ok()) {
-    std::fprintf(stderr, "sluiced: %s: %s\n", dir.c_str(), mk.error().describe());
+    logging::error("{}: {}", dir, mk.error().describe());
     (*failed)++;
     co_return;
   }
   auto p = co_await Partition::open(*st.fs, *st.clock, dir, name, i, lc);
   if (!p.ok()) {
-    std::fprintf(stderr, "sluiced: opening %s-%d: %s\n", name.c_str(), i, p.error().describe());
+    logging::error("opening {}-{}: {}", name, i, p.error().describe());
     (*failed)++;
     co_return;
   }
@@ -158,8 +157,7 @@ io::Task<int> apply_catalogue(broker::Catalogue snapshot) {
     co_await p->close();
     p.reset();
     auto r = co_await Partition::remove_files(*st.fs, partition_dir(st.config->data_dir, key.first, key.second));
-    if (!r.ok())
-      std::fprintf(stderr, "sluiced: deleting %s-%d: %s\n", key.first.c_str(), key.second, r.error().describe());
+    if (!r.ok()) logging::warn("deleting {}-{}: {}", key.first, key.second, r.error().describe());
   }
   // Open new ones and apply config changes to existing ones.
   std::vector<io::Task<void>> opens;
@@ -168,8 +166,7 @@ io::Task<int> apply_catalogue(broker::Catalogue snapshot) {
     for (int32_t i = 0; i < t.partition_count(); ++i) {
       if (t.partition_owner_shard[static_cast<size_t>(i)] != st.shard_id) continue;
       if (Partition* p = st.find_partition(name, i)) {
-        if (auto r = p->update_config(lc); !r)
-          std::fprintf(stderr, "sluiced: %s-%d: config: %s\n", name.c_str(), i, r.error().describe());
+        if (auto r = p->update_config(lc); !r) logging::warn("{}-{}: config: {}", name, i, r.error().describe());
         continue;
       }
       // Opened below, kOpenBatch at a time: each open is a chain of dependent I/O round trips
@@ -228,8 +225,7 @@ io::Task<Result<void>> load_and_publish_catalogue() {
     if (!saved.ok()) co_return saved.error();
   }
   int failed = co_await publish_in_memory();
-  if (failed > 0)
-    std::fprintf(stderr, "sluiced: %d partition(s) could not be opened at start; retried every second\n", failed);
+  if (failed > 0) logging::warn("{} partition(s) could not be opened at start; retried every second", failed);
   co_return Result<void>{};
 }
 
@@ -299,6 +295,8 @@ io::Task<AdminResult> create_topic(CreateTopicSpec spec) {
   std::string message;
   std::optional<Errc> err = co_await commit_or_roll_back(&next, &previous, &message);
   if (err) co_return fail(*err, message);
+  logging::info("topic {} created: {} partition(s){}", spec.name, partitions,
+                spec.configs.empty() ? "" : fmt::format(", {} config override(s)", spec.configs.size()));
   co_return AdminResult{};
 }
 
@@ -322,6 +320,7 @@ io::Task<AdminResult> delete_topic(std::string name) {
     co_await publish_in_memory();
     (void)co_await st.fs->remove_dir_recursive(st.config->data_dir + "/" + name);
     auto r = co_await save_catalogue(*st.fs, st.config->data_dir, st.catalogue);
+    logging::warn("topic {}: data deleted while the disk was full", name);
     if (!r.ok()) {
       // Still full: the catalogue keeps the (now empty) topic, on disk as in memory.
       st.catalogue = std::move(previous);
@@ -333,6 +332,7 @@ io::Task<AdminResult> delete_topic(std::string name) {
   if (!persisted.ok()) co_return fail(Errc::kStorage, persisted.error().describe());
   // The topic directory itself (partition directories are removed by their owners).
   (void)co_await st.fs->remove_dir_recursive(st.config->data_dir + "/" + name);
+  logging::info("topic {} deleted", name);
   co_return AdminResult{};
 }
 
@@ -361,6 +361,7 @@ io::Task<AdminResult> create_partitions(std::string name, int32_t new_total, boo
   std::string message;
   std::optional<Errc> err = co_await commit_or_roll_back(&next, &previous, &message);
   if (err) co_return fail(*err, message);
+  logging::info("topic {}: partitions raised to {}", name, new_total);
   co_return AdminResult{};
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "io/logging.h"
 #include "io/shard.h"
 
 namespace sluice::core {
@@ -57,8 +58,8 @@ io::Task<void> CoordinatorHost::load() {
   live_records_ = machine_->snapshot().size();
   if (compaction_due()) co_await compact_if_needed();
   if (records || bad)
-    std::fprintf(stderr, "sluiced: %s-%d: replayed %zu coordinator records (%zu unreadable)\n",
-                 partition_->topic().c_str(), partition_->index(), records, bad);
+    logging::info("{}-{}: replayed {} coordinator records ({} unreadable)", partition_->topic(), partition_->index(),
+                  records, bad);
 }
 
 void CoordinatorHost::wake_tick_loop_if_earlier() {
@@ -74,8 +75,8 @@ io::Task<void> CoordinatorHost::persist() {
   ProduceOutcome o = co_await partition_->produce(batch);
   if (o.error != Errc::kOk) {
     storage_failed_ = true;
-    std::fprintf(stderr, "sluiced: %s-%d: coordinator state append failed: %s\n", partition_->topic().c_str(),
-                 partition_->index(), std::string(broker::errc_text(o.error)).c_str());
+    logging::error("{}-{}: coordinator state append failed: {}", partition_->topic(), partition_->index(),
+                   std::string(broker::errc_text(o.error)));
     co_return;
   }
   if (o.last_offset > last_appended_.last_offset) last_appended_ = o;
@@ -107,8 +108,7 @@ io::Task<void> CoordinatorHost::compact_if_needed() {
   if (durable) {
     auto dropped = co_await partition_->drop_segments_below(first_offset, now_ms());
     if (!dropped.ok())
-      std::fprintf(stderr, "sluiced: %s-%d: compaction: %s\n", partition_->topic().c_str(), partition_->index(),
-                   dropped.error().describe());
+      logging::warn("{}-{}: compaction: {}", partition_->topic(), partition_->index(), dropped.error().describe());
     live_records_ = snap.size();
     records_since_snapshot_ = snap.size();
   }

@@ -48,6 +48,9 @@ constexpr Family kTasks{"sluice_shard_tasks_run_total", "Coroutines resumed from
                         Type::counter};
 constexpr Family kStalls{"sluice_shard_reactor_stalls_total",
                          "Loop passes longer than the stall threshold (5 ms by default).", Type::counter};
+constexpr Family kStallsCaught{"sluice_shard_reactor_stalls_caught_total",
+                               "Stalls caught in the act by the watchdog (logged with task and backtrace).",
+                               Type::counter};
 constexpr Family kCrossShard{"sluice_shard_cross_shard_messages_received_total", "Messages received from other shards.",
                              Type::counter};
 constexpr Family kCrossShardSent{"sluice_shard_cross_shard_messages_sent_total",
@@ -116,6 +119,7 @@ void collect_loop(metrics::Samples& out, unsigned shard_id) {
   out.add(kLoops, labels, static_cast<double>(s.loop_iterations));
   out.add(kTasks, labels, static_cast<double>(s.tasks_resumed));
   out.add(kStalls, labels, static_cast<double>(s.stalls));
+  out.add(kStallsCaught, labels, static_cast<double>(s.stalls_caught));
   out.add(kCrossShard, labels, static_cast<double>(s.messages_received));
   out.add(kCrossShardSent, labels, static_cast<double>(s.messages_sent));
   out.add(kWakeups, labels, static_cast<double>(s.wakeups_sent));

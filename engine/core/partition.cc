@@ -1,6 +1,7 @@
 #include "engine/core/partition.h"
 
 #include "engine/log/log_error.h"
+#include "io/logging.h"
 
 namespace sluice::core {
 namespace {
@@ -96,6 +97,10 @@ io::Task<Result<std::unique_ptr<Partition>>> Partition::open(log::FileSystem& fs
   auto log = co_await log::PartitionLog::open(fs, dir, config, clock);
   if (!log.ok()) co_return log.error();
   std::unique_ptr<Partition> p(new Partition(fs, std::move(dir), std::move(topic), index, std::move(log.value())));
+  const log::LogStats& ls = p->log_->stats();
+  if (ls.recovery_cut_tail)
+    logging::warn("{}-{}: recovery cut a torn or corrupt tail: the log now ends at offset {} ({} bytes scanned)",
+                  p->topic_, p->index_, p->log_->log_end_offset(), ls.recovered_bytes_scanned);
   co_await p->restore_producer_state();
   co_return p;
 }
@@ -140,9 +145,7 @@ io::Task<void> Partition::restore_producer_state() {
       return true;
     };
     auto r = co_await log_->scan(from, end, visit);
-    if (!r.ok())
-      std::fprintf(stderr, "sluiced: %s-%d: producer state rebuild stopped: %s\n", topic_.c_str(), index_,
-                   r.error().describe());
+    if (!r.ok()) logging::warn("{}-{}: producer state rebuild stopped: {}", topic_, index_, r.error().describe());
   }
   // A close with nothing appended or expired since writes no new snapshot.
   if (loaded && restore_.snapshot_offset == end) snapshot_on_disk_offset_ = end;
@@ -268,8 +271,7 @@ void Partition::observe_transaction(const log::BatchHeader& h, std::span<const s
   // Control batches enter a log only through append_control(), which builds them: one that does
   // not parse is a corrupt segment that recovery let through; it ends nothing.
   if (!marker.ok()) {
-    std::fprintf(stderr, "sluiced: %s-%d: unreadable transaction marker at offset %lld\n", topic_.c_str(), index_,
-                 static_cast<long long>(base_offset));
+    logging::error("{}-{}: unreadable transaction marker at offset {}", topic_, index_, base_offset);
     return;
   }
   txns_.on_marker(h.producer_id, marker->type == log::ControlType::kCommit, base_offset);
@@ -469,8 +471,8 @@ io::Task<void> Partition::snapshot_writer() {
 void Partition::report_snapshot_error(const char* what, const Error& e) {
   if (snapshot_error_reported_) return;
   snapshot_error_reported_ = true;
-  std::fprintf(stderr, "sluiced: %s-%d: %s: %s (reported once; a restart replays the log instead)\n", topic_.c_str(),
-               index_, what, e.describe());
+  logging::error("{}-{}: {}: {} (reported once; a restart replays the log instead)", topic_, index_, what,
+                 e.describe());
 }
 
 io::Task<FetchOutcome> Partition::fetch(int64_t offset, int32_t max_bytes, Isolation isolation) {
@@ -556,11 +558,10 @@ io::Task<ListOffsetOutcome> Partition::list_offset(int64_t timestamp_ms, Isolati
 io::Task<void> Partition::housekeeping(int64_t now_ms, int64_t producer_expiration_ms) {
   if (closing_) co_return;
   auto roll = co_await log_->roll_if_needed(now_ms);
-  if (!roll.ok()) std::fprintf(stderr, "sluiced: %s-%d: roll: %s\n", topic_.c_str(), index_, roll.error().describe());
+  if (!roll.ok()) logging::warn("{}-{}: roll: {}", topic_, index_, roll.error().describe());
   note_segment_changes();  // a segment.ms roll
   auto ret = co_await log_->apply_retention(now_ms);
-  if (!ret.ok())
-    std::fprintf(stderr, "sluiced: %s-%d: retention: %s\n", topic_.c_str(), index_, ret.error().describe());
+  if (!ret.ok()) logging::warn("{}-{}: retention: {}", topic_, index_, ret.error().describe());
   note_segment_changes();
   if (log_->flush_due(now_ms)) request_flush();
   const std::size_t producers_before = producers_.producer_count();
@@ -578,7 +579,7 @@ io::Task<void> Partition::close() {
   // flush's, the reads' and the snapshot writer's completions: this polls until they are done.
   while (busy()) (void)co_await activity_done_.wait(std::chrono::milliseconds(100));
   auto r = co_await log_->close();
-  if (!r.ok()) std::fprintf(stderr, "sluiced: %s-%d: close: %s\n", topic_.c_str(), index_, r.error().describe());
+  if (!r.ok()) logging::warn("{}-{}: close: {}", topic_, index_, r.error().describe());
   // The snapshot that makes the next start replay nothing; it supersedes one captured at a roll.
   // Only after the log's final flush succeeded: a snapshot never covers data that is not durable.
   pending_snapshot_.reset();

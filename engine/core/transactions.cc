@@ -38,9 +38,11 @@ io::Task<void> admit_on_owner(std::vector<txn::TopicPartition> partitions, int64
   co_return;
 }
 
-// One partition's marker: a group partition completes the producer's pending offsets first
-// (their record durable before the marker), then the control batch itself, durably.
-io::Task<bool> mark_one(ShardState& st, const txn::TopicPartition& tp, const log::ControlMarker& marker) {
+// One partition's marker appended: a group partition completes the producer's pending offsets
+// first (their record durable before the marker), then the control batch itself. `out` gets the
+// outcome to wait on (error kOk with no offset: nothing to wait for).
+io::Task<bool> append_marker(ShardState& st, const txn::TopicPartition& tp, const log::ControlMarker& marker,
+                             ProduceOutcome* out) {
   Partition* p = st.find_partition(tp.topic, tp.partition);
   if (!p) co_return true;  // deleted meanwhile: nothing left to mark (as Kafka skips it)
   if (tp.topic == kGroupTopic) {
@@ -56,15 +58,29 @@ io::Task<bool> mark_one(ShardState& st, const txn::TopicPartition& tp, const log
   // A newer epoch already wrote here: this job was superseded, its marker is not needed.
   if (o.error == Errc::kProducerFenced) co_return true;
   if (o.error != Errc::kOk) co_return false;
-  const bool durable = co_await p->wait_durable(o);
-  co_return durable;
+  *out = o;
+  co_return true;
 }
 
+// Every marker of the shard is appended first, then waited for: each partition's group commit
+// starts at its append, so the syncs of a transaction's partitions run concurrently instead of
+// one after another.
 io::Task<void> mark_on_owner(std::vector<txn::TopicPartition> partitions, log::ControlMarker marker, bool* ok) {
   ShardState& st = shard_state();
+  std::vector<std::pair<const txn::TopicPartition*, ProduceOutcome>> appended;
+  appended.reserve(partitions.size());
   for (const txn::TopicPartition& tp : partitions) {
-    const bool marked = co_await mark_one(st, tp, marker);
+    ProduceOutcome o;
+    o.last_offset = -1;
+    const bool marked = co_await append_marker(st, tp, marker, &o);
     if (!marked) *ok = false;
+    if (marked && o.last_offset >= 0) appended.emplace_back(&tp, o);
+  }
+  for (const auto& [tp, o] : appended) {
+    Partition* p = st.find_partition(tp->topic, tp->partition);
+    if (!p) continue;
+    const bool durable = co_await p->wait_durable(o);
+    if (!durable) *ok = false;
   }
 }
 

@@ -7,7 +7,9 @@
 // service as a MarkerJob. The marker loop waits until the record that prepared it is durable,
 // writes the COMMIT/ABORT markers through the MarkerWriter (the broker's: every partition of the
 // transaction, on its owner shard), then tells the coordinator (Complete*), and retries a job
-// whose markers could not all be written. After a restart the jobs of every transaction left in
+// whose markers could not all be written. The Complete* record follows lazily (with the next
+// record of the partition, or after a short delay): a crash that loses it only makes recovery
+// write the same markers again. After a restart the jobs of every transaction left in
 // Prepare* are queued before anything is served.
 #include <chrono>
 #include <cstdint>
@@ -73,6 +75,7 @@ class TxnService final : private CoordinatorStateMachine {
   bool loading_ = false;
   bool stopping_ = false;
   bool loop_running_ = false;
+  bool completions_unpersisted_ = false;  // Complete* records emitted, left for the next persist
 };
 
 }  // namespace sluice::core

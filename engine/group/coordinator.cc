@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "alloc/assert.h"
+#include "io/logging.h"
 
 namespace sluice::group {
 
@@ -582,6 +583,8 @@ void GroupCoordinator::prepare_rebalance(Group& g, int64_t now) {
   g.sync_deadline = kNoDeadline;
   const bool initial = g.is(GroupState::kEmpty) && cfg_.initial_rebalance_delay_ms > 0;
   const int32_t rebalance_timeout = g.rebalance_timeout_ms();
+  logging::info("group {}: preparing to rebalance from generation {} ({} member(s))", g.id, g.generation,
+                g.members.size());
   transition(g, GroupState::kPreparingRebalance, now);
   if (initial) {
     g.initial_join = true;
@@ -654,6 +657,8 @@ void GroupCoordinator::complete_join(Group& g, int64_t now) {
   g.pending_sync.clear();
   if (!g.members.empty()) {
     g.protocol_name = g.select_protocol();
+    logging::info("group {}: stabilized generation {} with {} member(s), protocol {}", g.id, g.generation,
+                  g.members.size(), g.protocol_name.value_or("?"));
     transition(g, GroupState::kCompletingRebalance, now);
   } else {
     g.protocol_name.reset();

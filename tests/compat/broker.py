@@ -61,7 +61,7 @@ class Broker:
         with open(self.log_path, "rb") as f:
             f.seek(self.log_start)
             text = f.read().decode(errors="replace")
-        lines = [line for line in text.splitlines() if "sluiced: shard brokers:" in line]
+        lines = [line for line in text.splitlines() if "shard brokers:" in line]
         if not lines:
             return []
         found = re.findall(r"node (\d+) at \S+:(\d+) \(shard (\d+)\)", lines[-1])

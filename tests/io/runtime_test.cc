@@ -18,6 +18,46 @@ using namespace std::chrono_literals;
 using test::make_runtime;
 using test::test_config;
 
+// Keeps the shard busy (no co_await) until the stall watchdog has caught it in the act; bounded
+// so a broken watchdog fails the test instead of hanging it.
+Task<void> stall_until_caught(const Shard* s, bool* caught) {
+  const auto give_up = std::chrono::steady_clock::now() + 20s;
+  while (!s->stall_caught_in_this_pass() && std::chrono::steady_clock::now() < give_up) {
+  }
+  *caught = s->stall_caught_in_this_pass();
+  co_return;
+}
+
+TEST(StallWatchdog, CatchesAStallInTheActWithItsTaskAndBacktrace) {
+  RuntimeConfig cfg = test_config(1);
+  cfg.stall_threshold_us = 5000;
+  auto rt = make_runtime(cfg);
+  ASSERT_TRUE(rt);
+  bool caught = false;
+  uint64_t stalls = 0, stalls_caught = 0;
+  std::string report;
+  Runtime* r = rt.get();
+  int rc = rt->run([&](unsigned) -> Task<void> {
+    Shard& s = Shard::current();
+    co_await YieldToLoop{};  // from here on the ready queue runs this coroutine
+    co_await stall_until_caught(&s, &caught);
+    co_await sleep_for(1ms);  // the pass ends: note_stall() writes the report
+    stalls = s.stats().stalls;
+    stalls_caught = s.stats().stalls_caught;
+    report = s.last_stall_report();
+    r->stop();
+    co_await s.wait_stop();
+  });
+  EXPECT_EQ(rc, 0);
+  EXPECT_TRUE(caught);
+  EXPECT_EQ(stalls, 1u);
+  EXPECT_EQ(stalls_caught, 1u);
+  EXPECT_NE(report.find("reactor stall"), std::string::npos) << report;
+  EXPECT_NE(report.find("task: "), std::string::npos) << report;
+  EXPECT_NE(report.find("stall_until_caught"), std::string::npos) << report;
+  EXPECT_NE(report.find("#0 "), std::string::npos) << report;
+}
+
 TEST(Runtime, CreateReportsShardsAndCores) {
   auto rt = make_runtime(test_config(2));
   ASSERT_TRUE(rt);

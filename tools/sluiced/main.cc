@@ -5,6 +5,7 @@
 
 #include "engine/amqp/server.h"
 #include "engine/kafka/server/broker.h"
+#include "io/logging.h"
 
 int main(int argc, char** argv) {
   using sluice::broker::BrokerConfig;
@@ -12,7 +13,8 @@ int main(int argc, char** argv) {
   CLI::App app{"sluiced - Sluice streaming broker (Kafka protocol)"};
   cfg.metrics_enabled = true;  // the daemon serves /metrics on 127.0.0.1:9644 unless told otherwise
   cfg.amqp_enabled = true;     // and AMQP 0-9-1 on 127.0.0.1:5672
-  std::string config_file, listen, advertised, data_dir, metrics_listen, amqp_listen;
+  std::string config_file, listen, advertised, data_dir, metrics_listen, amqp_listen, log_level = "info",
+                                                                                      log_format = "text";
   std::vector<std::string> overrides;
   unsigned smp = 0;
   uint32_t poll_us = 0;
@@ -27,12 +29,25 @@ int main(int argc, char** argv) {
   app.add_option("--smp", smp, "shards (one pinned thread each); default: every usable core");
   app.add_option("--poll-us", poll_us, "busy-poll for up to N microseconds before sleeping (default 0: off)");
   app.add_option("--ready-file", cfg.ready_file, "write the bound port here once listening");
+  app.add_option("--log-level", log_level, "debug, info (default), warn, error or off");
+  app.add_option("--log-format", log_format, "text (default) or json (one JSON object a line)");
   app.add_option("--set", overrides, "KEY=VALUE broker or topic-default setting (repeatable), e.g. num.partitions=3");
   CLI11_PARSE(app, argc, argv);
 
+  sluice::logging::Level level{};
+  sluice::logging::Format format{};
+  if (!sluice::logging::parse_level(log_level, &level)) {
+    std::fprintf(stderr, "sluiced: --log-level: expected debug, info, warn, error or off, got %s\n", log_level.c_str());
+    return 2;
+  }
+  if (!sluice::logging::parse_format(log_format, &format)) {
+    std::fprintf(stderr, "sluiced: --log-format: expected text or json, got %s\n", log_format.c_str());
+    return 2;
+  }
+  sluice::logging::configure(level, format);
   std::string err;
   auto fail = [&](const std::string& what) {
-    std::fprintf(stderr, "sluiced: %s\n", what.c_str());
+    sluice::logging::error("{}", what);
     return 2;
   };
   if (!config_file.empty() && !sluice::broker::load_properties_file(cfg, config_file, &err)) return fail(err);
@@ -64,8 +79,8 @@ int main(int argc, char** argv) {
       sc.port = cfg.amqp_port;
       auto r = sluice::amqp::start_server(sc);
       if (!r.ok()) {
-        std::fprintf(stderr, "sluiced: cannot listen for AMQP on %s:%u: %s%s\n", sc.host.c_str(), sc.port,
-                     r.error().describe(), amqp_explicit ? " (set --amqp-listen HOST:PORT or off)" : "; AMQP is off");
+        sluice::logging::error("cannot listen for AMQP on {}:{}: {}{}", sc.host, sc.port, r.error().describe(),
+                               amqp_explicit ? " (set --amqp-listen HOST:PORT or off)" : "; AMQP is off");
         return !amqp_explicit;
       }
       amqp = std::move(r.value());

@@ -20,6 +20,7 @@
 #include "engine/log/uring_file_system.h"
 #include "engine/metrics/http_endpoint.h"
 #include "io/cross_shard.h"
+#include "io/logging.h"
 #include "io/runtime.h"
 #include "io/tcp.h"
 
@@ -63,9 +64,8 @@ io::Task<void> accept_loop(unsigned shard, io::TcpListener* listener, bool via_s
     refused_since_log++;
     const int64_t now_ns = io::Shard::current().now_ns();
     if (now_ns - last_log_ns >= kAcceptErrorLogIntervalNs) {
-      std::fprintf(stderr, "sluiced: shard %u: accept: %s; backing off %lld ms (%llu failures since last report)\n",
-                   shard, conn.error().describe(), static_cast<long long>(backoff.count()),
-                   static_cast<unsigned long long>(refused_since_log));
+      logging::error("shard {}: accept: {}; backing off {} ms ({} failures since last report)", shard,
+                     conn.error().describe(), backoff.count(), refused_since_log);
       last_log_ns = now_ns;
       refused_since_log = 0;
     }
@@ -83,7 +83,7 @@ io::Task<void> housekeeping_loop() {
     // Partitions that could not be opened (out of fds, disk full) are retried until they open.
     if (st.open_failures > 0) {
       int still = co_await core::apply_catalogue(st.catalogue);
-      if (still == 0) std::fprintf(stderr, "sluiced: shard %u: every partition is open again\n", st.shard_id);
+      if (still == 0) logging::info("shard {}: every partition is open again", st.shard_id);
     }
     int64_t now_ms = st.clock->now_ms();
     std::vector<core::Partition*> parts;
@@ -112,14 +112,14 @@ Result<uint16_t> listen_shard_port() {
   std::string why;
   auto port = broker::shard_listen_port(cfg, st.shard_id, st.shard_count, &why);
   if (!port.ok()) {
-    std::fprintf(stderr, "sluiced: %s\n", why.c_str());
+    logging::error("{}", why);
     return port.error();
   }
   // Not SO_REUSEPORT: the port is this shard's alone, and a port in use must fail the start.
   auto l = io::TcpListener::bind(cfg.listen_host, port.value(), /*reuse_port=*/false);
   if (!l.ok()) {
-    std::fprintf(stderr, "sluiced: shard %u cannot listen on its broker port %s:%u: %s\n", st.shard_id,
-                 cfg.listen_host.c_str(), port.value(), l.error().describe());
+    logging::error("shard {} cannot listen on its broker port {}:{}: {}", st.shard_id, cfg.listen_host, port.value(),
+                   l.error().describe());
     return l.error();
   }
   const uint16_t bound = l.value().port();
@@ -166,13 +166,12 @@ bool start_metrics(const broker::BrokerConfig& cfg) {
   if (!cfg.metrics_enabled) return true;
   auto ep = metrics::HttpEndpoint::bind(cfg.metrics_host, cfg.metrics_port);
   if (!ep.ok()) {
-    std::fprintf(stderr, "sluiced: cannot listen for metrics on %s:%u: %s (set --metrics-listen HOST:PORT or off)\n",
-                 cfg.metrics_host.c_str(), cfg.metrics_port, ep.error().describe());
+    logging::error("cannot listen for metrics on {}:{}: {} (set --metrics-listen HOST:PORT or off)", cfg.metrics_host,
+                   cfg.metrics_port, ep.error().describe());
     return false;
   }
   g_metrics_endpoint = std::move(ep.value());
-  std::fprintf(stderr, "sluiced: metrics on http://%s:%u/metrics\n", cfg.metrics_host.c_str(),
-               g_metrics_endpoint->port());
+  logging::info("metrics on http://{}:{}/metrics", cfg.metrics_host, g_metrics_endpoint->port());
   io::spawn(g_metrics_endpoint->serve(render_metrics));
   return true;
 }
@@ -192,18 +191,16 @@ io::Task<bool> start_shard0() {
   core::ShardState& st = core::shard_state();
   const broker::BrokerConfig& cfg = *st.config;
   if (auto r = co_await st.fs->mkdirs(cfg.data_dir); !r.ok()) {
-    std::fprintf(stderr, "sluiced: cannot create data dir %s: %s\n", cfg.data_dir.c_str(), r.error().describe());
+    logging::error("cannot create data dir {}: {}", cfg.data_dir, r.error().describe());
     co_return false;
   }
   if (auto r = co_await core::load_and_publish_catalogue(); !r.ok()) {
-    std::fprintf(stderr, "sluiced: cannot load the topic catalogue in %s/meta: %s\n", cfg.data_dir.c_str(),
-                 r.error().describe());
+    logging::error("cannot load the topic catalogue in {}/meta: {}", cfg.data_dir, r.error().describe());
     co_return false;
   }
   auto port = listen_on(0, cfg.listen_host, cfg.listen_port);
   if (!port.ok()) {
-    std::fprintf(stderr, "sluiced: cannot listen on %s:%u: %s\n", cfg.listen_host.c_str(), cfg.listen_port,
-                 port.error().describe());
+    logging::error("cannot listen on {}:{}: {}", cfg.listen_host, cfg.listen_port, port.error().describe());
     co_return false;
   }
   std::string adv_host = cfg.advertised_host;
@@ -222,7 +219,7 @@ io::Task<bool> start_shard0() {
     auto fn = [s, host, p]() -> int32_t {
       auto r = listen_on(s, host, p);
       if (!r.ok()) {
-        std::fprintf(stderr, "sluiced: shard %u cannot listen: %s\n", s, r.error().describe());
+        logging::error("shard {} cannot listen: {}", s, r.error().describe());
         return -1;
       }
       auto mine = listen_shard_port();
@@ -242,21 +239,19 @@ io::Task<bool> start_shard0() {
   if (g_hooks && g_hooks->start_extra && !g_hooks->start_extra()) co_return false;
   std::size_t partitions = 0;
   for (const auto& [n, t] : st.catalogue.topics()) partitions += static_cast<std::size_t>(t.partition_count());
-  std::fprintf(stderr, "sluiced: listening on %s:%u (advertised %s:%u), data in %s, %zu topics, %zu partitions\n",
-               cfg.listen_host.c_str(), port.value(), adv_host.c_str(), adv_port, cfg.data_dir.c_str(),
-               st.catalogue.topics().size(), partitions);
+  logging::info("listening on {}:{} (advertised {}:{}), data in {}, {} topics, {} partitions", cfg.listen_host,
+                port.value(), adv_host, adv_port, cfg.data_dir, st.catalogue.topics().size(), partitions);
   if (shard_ports.empty()) {
-    std::fprintf(stderr, "sluiced: one broker for all shards: node %d at %s:%u\n", cfg.node_id, adv_host.c_str(),
-                 adv_port);
+    logging::info("one broker for all shards: node {} at {}:{}", cfg.node_id, adv_host, adv_port);
   } else {
     std::string brokers;
     for (unsigned s = 0; s < st.shard_count; ++s)
       brokers += (s ? ", " : "") + std::string("node ") + std::to_string(cfg.node_id + static_cast<int32_t>(s)) +
                  " at " + adv_host + ":" + std::to_string(shard_ports[s]) + " (shard " + std::to_string(s) + ")";
-    std::fprintf(stderr, "sluiced: shard brokers: %s\n", brokers.c_str());
+    logging::info("shard brokers: {}", brokers);
   }
   if (!cfg.ready_file.empty() && !write_ready_file(cfg.ready_file, port.value()))
-    std::fprintf(stderr, "sluiced: cannot write ready file %s\n", cfg.ready_file.c_str());
+    logging::error("cannot write ready file {}", cfg.ready_file);
   if (g_hooks && g_hooks->on_listening) g_hooks->on_listening(port.value());
   co_return true;
 }
@@ -289,9 +284,8 @@ io::Task<void> shard_main(unsigned id, io::Runtime* rt) {
   co_await core::close_all_partitions();
   // Plain per-shard counters, read by bench/shards (cross-shard messages per delivered message).
   const io::ShardStats& stats = io::Shard::current().stats();
-  std::fprintf(stderr, "sluiced: shard %u stats: cross-shard messages sent %llu received %llu\n", id,
-               static_cast<unsigned long long>(stats.messages_sent),
-               static_cast<unsigned long long>(stats.messages_received));
+  logging::info("shard {} stats: cross-shard messages sent {} received {}", id, stats.messages_sent,
+                stats.messages_received);
 }
 
 }  // namespace
@@ -308,10 +302,12 @@ int run_broker(const broker::BrokerConfig& cfg, const BrokerHooks& hooks) {
   rc.pin_threads = hooks.pin_threads;
   rc.smp = cfg.smp;
   rc.poll_us = cfg.poll_us;
+  rc.stall_threshold_us = cfg.stall_threshold_ms * 1000;
+  rc.stall_backtraces = cfg.stall_backtraces;
   rc.max_connections_per_shard = cfg.max_connections_per_shard;
   auto rt = io::Runtime::create(rc);
   if (!rt.ok()) {
-    std::fprintf(stderr, "sluiced: %s\n", rt.error().describe());
+    logging::error("{}", rt.error().describe());
     return 1;
   }
   io::Runtime& runtime = *rt.value();
@@ -321,8 +317,8 @@ int run_broker(const broker::BrokerConfig& cfg, const BrokerHooks& hooks) {
   for (unsigned i = 0; i < n; ++i)
     layout += (i ? ", " : "") + std::string("shard ") + std::to_string(i) + " -> " +
               (cores[i] >= 0 ? "core " + std::to_string(cores[i]) : std::string("unpinned"));
-  std::fprintf(stderr, "sluiced: %u shards (%s), poll %u us, io_uring flags 0x%x\n", n, layout.c_str(), cfg.poll_us,
-               runtime.ring_setup_flags());
+  logging::info("{} shards ({}), poll {} us, io_uring flags 0x{:x}", n, layout, cfg.poll_us,
+                runtime.ring_setup_flags());
   std::vector<std::unique_ptr<core::ShardState>> states;
   g_servers.clear();
   g_servers.resize(n);
@@ -350,10 +346,10 @@ int run_broker(const broker::BrokerConfig& cfg, const BrokerHooks& hooks) {
   core::clear_shard_states();
   if (g_start_failed) {
     // A supervisor must see a failed start: never exit 0 without having served.
-    std::fprintf(stderr, "sluiced: start-up failed, exiting with code 1\n");
+    logging::error("start-up failed, exiting with code 1");
     return 1;
   }
-  std::fprintf(stderr, "sluiced: stopped (%s)\n", rc_run == 0 ? "clean" : "with errors");
+  logging::info("stopped ({})", rc_run == 0 ? "clean" : "with errors");
   return rc_run;
 }
 

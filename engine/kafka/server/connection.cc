@@ -15,6 +15,7 @@
 #include "engine/core/shard_state.h"
 #include "engine/kafka/server/kafka_metrics.h"
 #include "engine/kafka/server/request.h"
+#include "io/logging.h"
 
 namespace sluice::kafka {
 namespace {
@@ -77,7 +78,7 @@ void log_close(const std::string& peer, const char* why, const RequestHeader* h)
         peer.c_str(), why, static_cast<int>(name.size()), name.data(), h->request_api_key, h->request_api_version,
         static_cast<int>(std::min<std::size_t>(client_id.size(), 100)), client_id.data(), more);
   } else {
-    std::fprintf(stderr, "sluiced: shard %u: closing connection from %s: %s%s\n", shard, peer.c_str(), why, more);
+    logging::warn("shard {}: closing connection from {}: {}{}", shard, peer, why, more);
   }
 }
 
@@ -338,8 +339,8 @@ io::Task<void> send_watchdog() {
     if (!slept) break;
     int n = Connection::close_stalled_senders(io::Shard::current().now_ns() - timeout_ns);
     if (n > 0)
-      std::fprintf(stderr, "sluiced: shard %u: closed %d connection(s) not reading their responses for %lld ms\n",
-                   st.shard_id, n, static_cast<long long>(st.config->connection_send_timeout_ms));
+      logging::warn("shard {}: closed {} connection(s) not reading their responses for {} ms", st.shard_id, n,
+                    st.config->connection_send_timeout_ms);
   }
   t_send_watch.watchdog_running = false;
 }

@@ -21,8 +21,27 @@ io::Task<R> on_coordinator(const std::string& transactional_id, R unavailable, F
                                                     std::move(fn));
 }
 
-// How long EndTxn waits for its markers before answering anyway (they still follow).
-constexpr auto kEndTxnMarkerWait = std::chrono::milliseconds(5000);
+// A request for an id whose previous transaction is still writing its markers (Prepare*) waits
+// for them on the broker for up to this long, then gets CONCURRENT_TRANSACTIONS. Answered at
+// once, librdkafka and the Java client would back off for tens of ms (retry.backoff.ms) while the
+// markers take one group-commit sync, already under way since the EndTxn answer.
+constexpr auto kMarkerSettleWait = std::chrono::milliseconds(1000);
+
+// Like kafka::on_coordinator_durably, but first lets the id's previous transaction finish its
+// markers (kMarkerSettleWait).
+template <class R, class Op>
+io::Task<R> on_settled_coordinator_durably(const std::string& transactional_id, R unavailable, Op op) {
+  auto fn = [id = transactional_id, op, unavailable](core::TxnService& svc) mutable -> io::Task<R> {
+    co_await svc.wait_markers(id, kMarkerSettleWait);
+    R answer = op(svc);
+    const bool durable = co_await svc.persist_durably();
+    if (!durable) co_return unavailable;
+    co_return answer;
+  };
+  R result = co_await kafka::on_coordinator<core::TxnService, R>(kTxnCoordinators, transactional_id,
+                                                                 std::move(unavailable), std::move(fn));
+  co_return result;
+}
 
 int32_t offsets_partition(const std::string& group_id) {
   const broker::TopicInfo* t = core::shard_state().catalogue.find(core::kGroupTopic);
@@ -54,8 +73,8 @@ io::Task<InitProducerIdResponse> txn_init_producer_id(InitProducerIdRequest& req
   txn::InitProducerIdResult unavailable;
   unavailable.error = core::Errc::kCoordinatorNotAvailable;
   auto op = [t](core::TxnService& svc) { return svc.coordinator().init_producer_id(t, svc.now_ms()); };
-  txn::InitProducerIdResult r = co_await kafka::on_coordinator_durably<core::TxnService, txn::InitProducerIdResult>(
-      kTxnCoordinators, t.transactional_id, unavailable, std::move(op));
+  txn::InitProducerIdResult r = co_await on_settled_coordinator_durably<txn::InitProducerIdResult>(
+      t.transactional_id, unavailable, std::move(op));
   resp.error_code = txn_kafka_code(r.error, version >= 4);
   if (r.error == core::Errc::kOk) {
     resp.producer_id = r.producer_id;
@@ -102,6 +121,7 @@ io::Task<AddPartitionsToTxnResponse> add_partitions_to_txn(RequestContext& ctx, 
   const int16_t epoch = req.v3_and_below_producer_epoch;
   auto fn = [id = req.v3_and_below_transactional_id, producer_id, epoch,
              partitions](core::TxnService& svc) -> io::Task<core::Errc> {
+    co_await svc.wait_markers(id, kMarkerSettleWait);
     core::Errc e = svc.coordinator().add_partitions(id, producer_id, epoch, partitions, svc.now_ms());
     const bool durable = co_await svc.persist_durably();
     if (!durable) co_return core::Errc::kCoordinatorNotAvailable;
@@ -128,8 +148,8 @@ io::Task<AddOffsetsToTxnResponse> add_offsets_to_txn(RequestContext& ctx, AddOff
              partition](core::TxnService& svc) {
     return svc.coordinator().add_offsets(id, pid, epoch, partition, svc.now_ms());
   };
-  const core::Errc e = co_await kafka::on_coordinator_durably<core::TxnService, core::Errc>(
-      kTxnCoordinators, req.transactional_id, core::Errc::kCoordinatorNotAvailable, std::move(op));
+  const core::Errc e = co_await on_settled_coordinator_durably<core::Errc>(
+      req.transactional_id, core::Errc::kCoordinatorNotAvailable, std::move(op));
   resp.error_code = txn_kafka_code(e, ctx.header.request_api_version >= 2);
   co_return resp;
 }
@@ -142,11 +162,10 @@ io::Task<EndTxnResponse> end_txn(RequestContext& ctx, EndTxnRequest& req) {
     core::Errc e = svc.coordinator().end_txn(id, pid, epoch, commit, svc.now_ms());
     const bool durable = co_await svc.persist_durably();
     if (!durable) co_return core::Errc::kCoordinatorNotAvailable;
-    // Kafka answers once the prepare record is durable, and the producer's next AddPartitionsToTxn
-    // then gets CONCURRENT_TRANSACTIONS (and a client back-off of tens of ms) until the markers
-    // are written. Waiting here for the markers (one more group-commit sync, all partitions in
-    // parallel) answers later by that sync and lets the next transaction start at once.
-    if (e == core::Errc::kOk) co_await svc.wait_markers(id, kEndTxnMarkerWait);
+    // Answered once the prepare record is durable, as Kafka does: the markers follow (one
+    // group-commit sync, every partition in parallel) while the answer travels and the client
+    // starts its next transaction, whose first request waits for them here on the broker
+    // (kMarkerSettleWait) instead of a CONCURRENT_TRANSACTIONS back-off.
     co_return e;
   };
   EndTxnResponse resp;
