@@ -11,5 +11,5 @@ if [[ "${SLUICE_CHECK_STYLE:-1}" == 1 ]]; then tools/check_style.sh; fi
 cmake --build --preset ci -j"$(nproc)"
 ctest --preset ci -j"$(nproc)" --timeout 600 "$@"
 cmake --preset fuzz
-cmake --build --preset fuzz -j"$(nproc)" --target fuzz_request_decoder fuzz_batch_validation fuzz_broker_requests
+cmake --build --preset fuzz -j"$(nproc)" --target fuzz_request_decoder fuzz_batch_validation fuzz_broker_requests fuzz_amqp_decoder
 ctest --test-dir build/fuzz -R fuzz --timeout 300 --output-on-failure

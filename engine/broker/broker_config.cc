@@ -103,6 +103,10 @@ Result<void> apply_broker_property(BrokerConfig& c, std::string_view key, std::s
     // HOST:PORT of the Prometheus endpoint (port 0 = ephemeral), or "off".
     c.metrics_enabled = value != "off";
     if (c.metrics_enabled) ok = parse_host_port(value, c.metrics_host, c.metrics_port);
+  } else if (key == "sluice.amqp.listen") {
+    // HOST:PORT of the AMQP 0-9-1 listener (port 0 = ephemeral), or "off".
+    c.amqp_enabled = value != "off";
+    if (c.amqp_enabled) ok = parse_host_port(value, c.amqp_host, c.amqp_port);
   } else if (key == "advertised.listeners" || key == "advertised.address") {
     std::string_view v = value;
     if (auto p = v.find("://"); p != std::string_view::npos) v = v.substr(p + 3);

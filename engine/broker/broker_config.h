@@ -82,6 +82,11 @@ struct BrokerConfig {
   bool metrics_enabled = false;
   std::string metrics_host = "127.0.0.1";
   uint16_t metrics_port = 9644;
+  // The AMQP 0-9-1 listener (sluice.amqp.listen = HOST:PORT or off). Off unless set: sluiced turns
+  // it on at 127.0.0.1:5672 by default; in-process brokers (tests) stay without it.
+  bool amqp_enabled = false;
+  std::string amqp_host = "127.0.0.1";
+  uint16_t amqp_port = 5672;
   TopicDefaults topic_defaults;
 };
 

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "engine/amqp/server.h"
 #include "engine/kafka/server/broker.h"
 #include "io/logging.h"
 
@@ -11,7 +12,9 @@ int main(int argc, char** argv) {
   BrokerConfig cfg;
   CLI::App app{"sluiced - Sluice streaming broker (Kafka protocol)"};
   cfg.metrics_enabled = true;  // the daemon serves /metrics on 127.0.0.1:9644 unless told otherwise
-  std::string config_file, listen, advertised, data_dir, metrics_listen, log_level = "info", log_format = "text";
+  cfg.amqp_enabled = true;     // and AMQP 0-9-1 on 127.0.0.1:5672
+  std::string config_file, listen, advertised, data_dir, metrics_listen, amqp_listen, log_level = "info",
+                                                                                      log_format = "text";
   std::vector<std::string> overrides;
   unsigned smp = 0;
   uint32_t poll_us = 0;
@@ -20,6 +23,8 @@ int main(int argc, char** argv) {
   app.add_option("--advertised-address", advertised, "HOST[:PORT] clients are told to connect to");
   app.add_option("--metrics-listen", metrics_listen,
                  "HOST:PORT of the Prometheus /metrics endpoint (default 127.0.0.1:9644; port 0 = ephemeral), or off");
+  app.add_option("--amqp-listen", amqp_listen,
+                 "HOST:PORT of the AMQP 0-9-1 listener (default 127.0.0.1:5672; port 0 = ephemeral), or off");
   app.add_option("--data-dir", data_dir, "data directory (default ./data)");
   app.add_option("--smp", smp, "shards (one pinned thread each); default: every usable core");
   app.add_option("--poll-us", poll_us, "busy-poll for up to N microseconds before sleeping (default 0: off)");
@@ -57,8 +62,34 @@ int main(int argc, char** argv) {
   if (!metrics_listen.empty() &&
       !sluice::broker::apply_broker_property(cfg, "sluice.metrics.listen", metrics_listen, &err))
     return fail(err);
+  if (!amqp_listen.empty() && !sluice::broker::apply_broker_property(cfg, "sluice.amqp.listen", amqp_listen, &err))
+    return fail(err);
+  // The default AMQP address is a convenience: when it is taken (a RabbitMQ on the box, another
+  // sluiced) the broker says so and serves Kafka only. An address the operator asked for must bind.
+  const bool amqp_explicit = !amqp_listen.empty() || cfg.amqp_host != "127.0.0.1" || cfg.amqp_port != 5672;
   if (!data_dir.empty()) cfg.data_dir = data_dir;
   if (app.count("--smp")) cfg.smp = smp;
   if (app.count("--poll-us")) cfg.poll_us = poll_us;
-  return sluice::kafka::run_broker(cfg);
+  sluice::kafka::BrokerHooks hooks;
+  std::shared_ptr<sluice::amqp::Server> amqp;
+  if (cfg.amqp_enabled) {
+    hooks.start_extra = [&cfg, &amqp, amqp_explicit]() {
+      sluice::amqp::ServerConfig sc;
+      sc.host = cfg.amqp_host;
+      sc.port = cfg.amqp_port;
+      auto r = sluice::amqp::start_server(sc);
+      if (!r.ok()) {
+        sluice::logging::error("cannot listen for AMQP on {}:{}: {}{}", sc.host, sc.port, r.error().describe(),
+                               amqp_explicit ? " (set --amqp-listen HOST:PORT or off)" : "; AMQP is off");
+        return !amqp_explicit;
+      }
+      amqp = std::move(r.value());
+      return true;
+    };
+    hooks.stop_extra = [&amqp]() {
+      sluice::amqp::stop_server(amqp);
+      amqp.reset();
+    };
+  }
+  return sluice::kafka::run_broker(cfg, hooks);
 }

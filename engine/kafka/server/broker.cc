@@ -236,6 +236,7 @@ io::Task<bool> start_shard0() {
   }
   start_serving(adv_host, adv_port, shard_ports);
   if (!start_metrics(cfg)) co_return false;
+  if (g_hooks && g_hooks->start_extra && !g_hooks->start_extra()) co_return false;
   std::size_t partitions = 0;
   for (const auto& [n, t] : st.catalogue.topics()) partitions += static_cast<std::size_t>(t.partition_count());
   logging::info("listening on {}:{} (advertised {}:{}), data in {}, {} topics, {} partitions", cfg.listen_host,
@@ -274,6 +275,7 @@ io::Task<void> shard_main(unsigned id, io::Runtime* rt) {
   if (g_servers[id].listener) g_servers[id].listener->close();
   if (g_servers[id].shard_listener) g_servers[id].shard_listener->close();
   if (id == 0 && g_metrics_endpoint) g_metrics_endpoint->close();
+  if (id == 0 && g_hooks && g_hooks->stop_extra) g_hooks->stop_extra();
   // Marker writes first (they may be completing offsets in a group service), then the groups:
   // waiting JoinGroup/SyncGroup calls are answered COORDINATOR_NOT_AVAILABLE.
   for (auto& [partition, svc] : st.txns) co_await svc->stop();

@@ -19,6 +19,11 @@ struct BrokerHooks {
   std::function<std::unique_ptr<log::Clock>(unsigned shard)> make_clock;
   // Called on shard 0 once every shard listens, with the bound port.
   std::function<void(uint16_t port)> on_listening;
+  // Other protocols' listeners (AMQP), kept out of this module: `start_extra` runs on shard 0 once
+  // the Kafka listeners serve, before the ready file is written (false fails the start);
+  // `stop_extra` runs on shard 0 when the broker stops, before partitions close.
+  std::function<bool()> start_extra;
+  std::function<void()> stop_extra;
   bool handle_signals = true;  // SIGINT/SIGTERM stop the broker
   bool pin_threads = true;
 };

@@ -1,0 +1,946 @@
+#include "engine/amqp/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "engine/amqp/codec.h"
+#include "engine/queue/queue_engine.h"
+#include "io/logging.h"
+#include "io/shard.h"
+#include "io/task.h"
+#include "io/tcp.h"
+
+namespace sluice::amqp {
+
+namespace {
+constexpr auto kCloseGrace = std::chrono::seconds(2);  // wait for close-ok, then drop the socket
+}  // namespace
+
+class Conn;
+
+class Server : public std::enable_shared_from_this<Server> {
+ public:
+  explicit Server(ServerConfig cfg) : cfg_(std::move(cfg)) {}
+  ServerConfig cfg_;
+  io::TcpListener listener_;
+  queue::QueueEngine engine_;
+  std::set<Conn*> conns_;
+  uint64_t next_conn_id_ = 1;
+  bool stopping_ = false;
+  // Connection-close lines: at most kMaxLinesPerWindow per 10 s (a hostile client must not flood
+  // the log); the first line of the next window counts what was left out.
+  static constexpr int64_t kLogWindowNs = 10'000'000'000;
+  static constexpr uint32_t kMaxLinesPerWindow = 10;
+  int64_t log_window_start_ns_ = 0;
+  uint32_t log_lines_ = 0;
+  uint64_t log_skipped_ = 0;
+  bool may_log(int64_t now_ns) {
+    if (now_ns - log_window_start_ns_ >= kLogWindowNs) {
+      if (log_skipped_) logging::info("amqp: {} connection lines left out in the last window", log_skipped_);
+      log_window_start_ns_ = now_ns;
+      log_lines_ = 0;
+      log_skipped_ = 0;
+    }
+    if (log_lines_ < kMaxLinesPerWindow) {
+      log_lines_++;
+      return true;
+    }
+    log_skipped_++;
+    return false;
+  }
+};
+
+uint16_t server_port(const Server& s) { return s.listener_.port(); }
+
+struct AmqpChannel;
+
+enum class ConnState : uint8_t { kStartOk, kTuneOk, kOpen, kOpened, kClosing, kDone };
+
+namespace {
+
+bool is_loopback(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return false;
+  if (ss.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    if (IN6_IS_ADDR_LOOPBACK(&a->sin6_addr)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+queue::Headers to_headers(const FieldTable& t) {
+  queue::Headers h;
+  for (const auto& [k, v] : t) {
+    if (v.tag == 'V') {
+      h.push_back({k, std::nullopt});
+    } else {
+      h.push_back({k, canonical_text(v)});
+    }
+  }
+  return h;
+}
+
+}  // namespace
+
+class Conn : public std::enable_shared_from_this<Conn> {
+ public:
+  Conn(std::shared_ptr<Server> srv, io::TcpConnection sock)
+      : srv_(std::move(srv)), sock_(std::move(sock)), id_(srv_->next_conn_id_++) {}
+  ~Conn();
+
+  io::Task<void> run();
+  void close_socket() { sock_.close(); }
+
+  // Output.
+  void send_method(uint16_t ch, const Method& m) {
+    encode_method_frame(ch, m, out_);
+    out_ready_.set();
+  }
+  void send_content(uint16_t ch, std::string_view props, std::string_view body) {
+    encode_content(ch, kClassBasic, props, body, frame_max_, out_);
+    out_ready_.set();
+  }
+  std::string& out() { return out_; }
+  void kick() { out_ready_.set(); }
+
+  std::shared_ptr<Server> srv_;
+  io::TcpConnection sock_;
+  uint64_t id_;
+  uint32_t frame_max_ = 0;
+  bool cancel_notify_ = false;  // client capability consumer_cancel_notify
+
+ private:
+  io::Task<void> writer(std::shared_ptr<Conn> self);
+  io::Task<void> heartbeat(std::shared_ptr<Conn> self);
+  io::Task<void> close_watchdog(std::shared_ptr<Conn> self);
+  bool handle_frame(const Frame& f);  // false: stop reading
+  void handle_connection_method(const Method& m);
+  void handle_channel_method(AmqpChannel& ch, const Method& m);
+  void finish_publish(AmqpChannel& ch);
+  void connection_error(uint16_t code, std::string text, const Method* m);
+  void channel_error(AmqpChannel& ch, uint16_t code, std::string text, const Method* m);
+  void close_channel(uint16_t id);
+  void engine_error(AmqpChannel& ch, queue::QErr e, const std::string& what, const Method& m);
+  const std::string& queue_name(AmqpChannel& ch, const std::string& given);
+
+  std::string in_;
+  std::string out_;
+  io::Event out_ready_;
+  io::Event writer_done_ev_;
+  bool writer_done_ = false;
+  bool finishing_ = false;
+  ConnState state_ = ConnState::kStartOk;
+  uint16_t channel_max_ = 0;
+  uint16_t heartbeat_s_ = 0;
+  int64_t last_recv_ns_ = 0;
+  int64_t last_send_ns_ = 0;
+  bool loopback_ = false;
+  std::map<uint16_t, std::unique_ptr<AmqpChannel>> channels_;
+};
+
+struct AmqpChannel : queue::SessionSink {
+  AmqpChannel(Conn* c, uint16_t id) : conn(c), id(id) {}
+  Conn* conn;
+  uint16_t id;
+  queue::SessionId session = 0;
+  bool closing = false;
+  bool confirm = false;
+  uint64_t publish_seq = 0;
+  bool defer = false;  // deliveries held until consume-ok went out
+  std::string deferred;
+  std::string last_queue;  // "" in queue arguments means the last declared queue
+  // A basic.publish waiting for its content.
+  std::optional<Method> publish;
+  bool have_header = false;
+  ContentHeader header;
+  std::string body;
+
+  std::string& sink() { return defer ? deferred : conn->out(); }
+
+  void deliver(const queue::Delivery& d) override {
+    Method m = make_method(MethodId::kBasicDeliver);
+    m.set("consumer-tag", d.consumer_tag)
+        .set("delivery-tag", d.delivery_tag)
+        .set("redelivered", d.redelivered ? 1 : 0)
+        .set("exchange", d.message->exchange)
+        .set("routing-key", d.message->routing_key);
+    encode_method_frame(id, m, sink());
+    encode_content(id, kClassBasic, d.message->properties, d.message->body, conn->frame_max_, sink());
+    conn->kick();
+  }
+  void consumer_cancelled(const std::string& tag) override {
+    if (!conn->cancel_notify_) return;  // the client did not ask for consumer_cancel_notify
+    Method m = make_method(MethodId::kBasicCancel);
+    m.set("consumer-tag", tag).set("no-wait", 1);
+    encode_method_frame(id, m, sink());
+    conn->kick();
+  }
+};
+
+Conn::~Conn() { srv_->conns_.erase(this); }
+
+void Conn::connection_error(uint16_t code, std::string text, const Method* m) {
+  if (state_ == ConnState::kClosing || state_ == ConnState::kDone) return;
+  if (srv_->may_log(io::Shard::current().now_ns()))
+    logging::info("amqp connection {} closed by the broker: {} {}", id_, code, text);
+  Method c = make_method(MethodId::kConnectionClose);
+  c.set("reply-code", code)
+      .set("reply-text", std::move(text))
+      .set("class-id", m ? m->def->class_id : 0)
+      .set("method-id", m ? m->def->method_id : 0);
+  send_method(0, c);
+  state_ = ConnState::kClosing;
+  io::spawn(close_watchdog(shared_from_this()));
+}
+
+void Conn::channel_error(AmqpChannel& ch, uint16_t code, std::string text, const Method* m) {
+  Method c = make_method(MethodId::kChannelClose);
+  c.set("reply-code", code)
+      .set("reply-text", std::move(text))
+      .set("class-id", m ? m->def->class_id : 0)
+      .set("method-id", m ? m->def->method_id : 0);
+  send_method(ch.id, c);
+  ch.closing = true;
+  ch.publish.reset();
+  if (ch.session) srv_->engine_.close_session(ch.session);
+  ch.session = 0;
+}
+
+void Conn::close_channel(uint16_t id) {
+  auto it = channels_.find(id);
+  if (it == channels_.end()) return;
+  if (it->second->session) srv_->engine_.close_session(it->second->session);
+  channels_.erase(it);
+}
+
+const std::string& Conn::queue_name(AmqpChannel& ch, const std::string& given) {
+  return given.empty() ? ch.last_queue : given;
+}
+
+void Conn::engine_error(AmqpChannel& ch, queue::QErr e, const std::string& what, const Method& m) {
+  using queue::QErr;
+  switch (e) {
+    case QErr::kOk: return;
+    case QErr::kNotFound: channel_error(ch, reply::kNotFound, "NOT_FOUND - no " + what + " in vhost '/'", &m); return;
+    case QErr::kAccessRefused:
+      channel_error(ch, reply::kAccessRefused, "ACCESS_REFUSED - access to " + what + " refused", &m);
+      return;
+    case QErr::kResourceLocked:
+      channel_error(ch, reply::kResourceLocked,
+                    "RESOURCE_LOCKED - cannot obtain exclusive access to locked " + what + " in vhost '/'", &m);
+      return;
+    case QErr::kPreconditionFailed:
+      channel_error(ch, reply::kPreconditionFailed, "PRECONDITION_FAILED - " + what, &m);
+      return;
+    case QErr::kNotAllowed: connection_error(reply::kNotAllowed, "NOT_ALLOWED - " + what, &m); return;
+    case QErr::kLimit: channel_error(ch, reply::kResourceError, "RESOURCE_ERROR - limit reached: " + what, &m); return;
+  }
+}
+
+io::Task<void> Conn::writer(std::shared_ptr<Conn> /*keep_alive*/) {
+  std::string buf;
+  for (;;) {
+    if (!out_.empty()) {
+      buf.clear();
+      buf.swap(out_);
+      auto r = co_await sock_.send(std::as_bytes(std::span<const char>(buf.data(), buf.size())));
+      if (!r.ok()) break;
+      last_send_ns_ = io::Shard::current().now_ns();
+      continue;
+    }
+    if (finishing_ || io::Shard::current().stop_requested()) break;
+    out_ready_.reset();
+    bool set = co_await out_ready_.wait(std::chrono::seconds(1));
+    (void)set;
+  }
+  out_.clear();
+  writer_done_ = true;
+  writer_done_ev_.set();
+}
+
+io::Task<void> Conn::heartbeat(std::shared_ptr<Conn> /*keep_alive*/) {
+  const int64_t interval_ns = static_cast<int64_t>(heartbeat_s_) * 1'000'000'000;
+  while (!finishing_) {
+    bool slept = co_await io::sleep_for(std::chrono::nanoseconds(interval_ns / 2));
+    if (!slept || finishing_) break;
+    int64_t now = io::Shard::current().now_ns();
+    if (now - last_recv_ns_ > 2 * interval_ns) {
+      if (srv_->may_log(now))
+        logging::info("amqp connection {}: missed heartbeats from the client, timeout {}s", id_, heartbeat_s_);
+      sock_.close();
+      break;
+    }
+    if (now - last_send_ns_ >= interval_ns / 2 && out_.empty()) {
+      encode_heartbeat(out_);
+      kick();
+    }
+  }
+}
+
+io::Task<void> Conn::close_watchdog(std::shared_ptr<Conn> /*keep_alive*/) {
+  bool slept = co_await io::sleep_for(kCloseGrace);
+  (void)slept;
+  if (!finishing_) sock_.close();
+}
+
+io::Task<void> Conn::run() {
+  auto self = shared_from_this();
+  srv_->conns_.insert(this);
+  loopback_ = is_loopback(sock_.fd());
+  frame_max_ = srv_->cfg_.frame_max_bytes;  // until tune-ok the client is held to our offer
+  last_recv_ns_ = last_send_ns_ = io::Shard::current().now_ns();
+  io::spawn(writer(self));
+  bool header_seen = false;
+  bool reading = true;
+  while (reading) {
+    auto chunk = co_await sock_.recv();
+    if (!chunk.ok() || chunk.value().empty()) break;
+    last_recv_ns_ = io::Shard::current().now_ns();
+    in_.append(reinterpret_cast<const char*>(chunk.value().data()), chunk.value().size());
+    if (!header_seen) {
+      if (in_.size() < sizeof kProtocolHeader) continue;
+      if (in_.compare(0, sizeof kProtocolHeader, std::string_view(kProtocolHeader, sizeof kProtocolHeader)) != 0) {
+        // Wrong protocol or version: answer the header we speak and close (spec 4.2.2).
+        out_.append(kProtocolHeader, sizeof kProtocolHeader);
+        kick();
+        break;
+      }
+      in_.erase(0, sizeof kProtocolHeader);
+      header_seen = true;
+      FieldTable caps = {{"publisher_confirms", FieldValue::boolean(true)},
+                         {"basic.nack", FieldValue::boolean(true)},
+                         {"consumer_cancel_notify", FieldValue::boolean(true)},
+                         {"per_consumer_qos", FieldValue::boolean(true)},
+                         {"authentication_failure_close", FieldValue::boolean(true)},
+                         {"exchange_exchange_bindings", FieldValue::boolean(false)},
+                         {"connection.blocked", FieldValue::boolean(false)}};
+      FieldTable props = {{"product", FieldValue::str("Sluice")},
+                          {"version", FieldValue::str("0.1")},
+                          {"platform", FieldValue::str("C++20 io_uring")},
+                          {"capabilities", FieldValue::nested(std::move(caps))}};
+      Method start = make_method(MethodId::kConnectionStart);
+      start.set("version-major", 0)
+          .set("version-minor", 9)
+          .set("server-properties", std::move(props))
+          .set("mechanisms", "PLAIN")
+          .set("locales", "en_US");
+      send_method(0, start);
+    }
+    std::size_t at = 0;
+    while (reading) {
+      Frame f;
+      std::size_t used = 0;
+      DecodeError err;
+      auto view = std::as_bytes(std::span<const char>(in_.data() + at, in_.size() - at));
+      FrameStatus st = parse_frame(view, frame_max_, &f, &used, &err);
+      if (st == FrameStatus::kNeedMore) break;
+      if (st == FrameStatus::kError) {
+        connection_error(err.code, err.text, nullptr);
+        in_.clear();
+        at = 0;
+        // A framing error leaves no way to find the next frame: stop reading, wait for the
+        // watchdog or the peer's close-ok is impossible to parse reliably.
+        reading = false;
+        break;
+      }
+      at += used;
+      reading = handle_frame(f);
+      if (state_ == ConnState::kDone) reading = false;
+    }
+    in_.erase(0, at);
+    if (out_.size() > srv_->cfg_.max_connection_out_bytes) {
+      if (srv_->may_log(io::Shard::current().now_ns()))
+        logging::warn("amqp connection {}: {} bytes of output queued, dropping it", id_, out_.size());
+      break;
+    }
+  }
+  // Engine state first (unacked deliveries go back to their queues, consumers go), then flush.
+  for (auto& [n, ch] : channels_)
+    if (ch->session) srv_->engine_.close_session(ch->session);
+  channels_.clear();
+  srv_->engine_.owner_gone(id_);
+  finishing_ = true;
+  out_ready_.set();
+  while (!writer_done_) {
+    bool done = co_await writer_done_ev_.wait(std::chrono::seconds(5));
+    if (!done && io::Shard::current().stop_requested()) break;
+  }
+  sock_.close();
+  state_ = ConnState::kDone;
+}
+
+bool Conn::handle_frame(const Frame& f) {
+  if (f.type == kFrameHeartbeat) {
+    if (f.channel != 0) {
+      connection_error(reply::kFrameError, "FRAME_ERROR - heartbeat on channel " + std::to_string(f.channel), nullptr);
+    }
+    return true;
+  }
+  if (state_ == ConnState::kClosing) {
+    // Only close-ok (or a crossing close) matters now.
+    if (f.type != kFrameMethod || f.channel != 0) return true;
+    Method m;
+    DecodeError err;
+    if (!decode_method(f.payload, &m, &err)) return true;
+    if (m.id() == MethodId::kConnectionCloseOk) return false;
+    if (m.id() == MethodId::kConnectionClose) {
+      send_method(0, make_method(MethodId::kConnectionCloseOk));
+      return false;
+    }
+    return true;
+  }
+  if (f.channel == 0) {
+    if (f.type != kFrameMethod) {
+      connection_error(reply::kUnexpectedFrame, "UNEXPECTED_FRAME - content frame on channel 0", nullptr);
+      return true;
+    }
+    Method m;
+    DecodeError err;
+    if (!decode_method(f.payload, &m, &err)) {
+      connection_error(err.code, err.text, nullptr);
+      return true;
+    }
+    handle_connection_method(m);
+    return state_ != ConnState::kDone;
+  }
+  if (state_ != ConnState::kOpened) {
+    connection_error(reply::kCommandInvalid, "COMMAND_INVALID - channel frame before connection.open", nullptr);
+    return true;
+  }
+  auto it = channels_.find(f.channel);
+  AmqpChannel* ch = it == channels_.end() ? nullptr : it->second.get();
+  if (ch && ch->closing) {
+    if (f.type != kFrameMethod) return true;
+    Method m;
+    DecodeError err;
+    if (!decode_method(f.payload, &m, &err)) return true;
+    if (m.id() == MethodId::kChannelCloseOk) {
+      close_channel(f.channel);
+    } else if (m.id() == MethodId::kChannelClose) {
+      send_method(f.channel, make_method(MethodId::kChannelCloseOk));
+      close_channel(f.channel);
+    }
+    return true;
+  }
+  if (f.type == kFrameHeader) {
+    if (!ch || !ch->publish || ch->have_header) {
+      connection_error(reply::kUnexpectedFrame,
+                       "UNEXPECTED_FRAME - content header on channel " + std::to_string(f.channel), nullptr);
+      return true;
+    }
+    DecodeError err;
+    if (!decode_content_header(f.payload, &ch->header, &err)) {
+      connection_error(err.code, err.text, &*ch->publish);
+      return true;
+    }
+    if (ch->header.class_id != kClassBasic) {
+      connection_error(reply::kUnexpectedFrame,
+                       "UNEXPECTED_FRAME - content header for class " + std::to_string(ch->header.class_id),
+                       &*ch->publish);
+      return true;
+    }
+    if (ch->header.body_size > srv_->cfg_.max_message_bytes) {
+      Method pub = *ch->publish;
+      channel_error(*ch, reply::kPreconditionFailed,
+                    "PRECONDITION_FAILED - message size " + std::to_string(ch->header.body_size) +
+                        " is larger than configured max size " + std::to_string(srv_->cfg_.max_message_bytes),
+                    &pub);
+      return true;
+    }
+    uint64_t pending = ch->header.body_size;
+    for (const auto& [n, other] : channels_)
+      if (other->publish && other->have_header) pending += other->header.body_size;
+    if (pending > srv_->cfg_.max_connection_pending_content_bytes) {
+      connection_error(reply::kResourceError,
+                       "RESOURCE_ERROR - " + std::to_string(pending) + " bytes of content in flight on the connection",
+                       &*ch->publish);
+      return true;
+    }
+    ch->have_header = true;
+    ch->body.clear();
+    ch->body.reserve(static_cast<std::size_t>(ch->header.body_size));
+    if (ch->header.body_size == 0) finish_publish(*ch);
+    return true;
+  }
+  if (f.type == kFrameBody) {
+    if (!ch || !ch->publish || !ch->have_header) {
+      connection_error(reply::kUnexpectedFrame,
+                       "UNEXPECTED_FRAME - content body on channel " + std::to_string(f.channel), nullptr);
+      return true;
+    }
+    if (ch->body.size() + f.payload.size() > ch->header.body_size) {
+      connection_error(reply::kUnexpectedFrame, "UNEXPECTED_FRAME - content body longer than its header says",
+                       &*ch->publish);
+      return true;
+    }
+    ch->body.append(reinterpret_cast<const char*>(f.payload.data()), f.payload.size());
+    if (ch->body.size() == ch->header.body_size) finish_publish(*ch);
+    return true;
+  }
+  // A method frame.
+  Method m;
+  DecodeError err;
+  if (!decode_method(f.payload, &m, &err)) {
+    connection_error(err.code, err.text, nullptr);
+    return true;
+  }
+  if (ch && ch->publish) {
+    connection_error(reply::kUnexpectedFrame,
+                     "UNEXPECTED_FRAME - expected content header for class 60, got " + std::string(m.def->name), &m);
+    return true;
+  }
+  if (!ch) {
+    if (m.id() != MethodId::kChannelOpen) {
+      if (m.id() == MethodId::kChannelCloseOk) return true;
+      connection_error(reply::kChannelError, "CHANNEL_ERROR - expected 'channel.open'", &m);
+      return true;
+    }
+    if (f.channel > channel_max_) {
+      connection_error(reply::kChannelError,
+                       "CHANNEL_ERROR - channel " + std::to_string(f.channel) + " above channel-max", &m);
+      return true;
+    }
+    auto c = std::make_unique<AmqpChannel>(this, f.channel);
+    c->session = srv_->engine_.open_session(id_, c.get());
+    channels_.emplace(f.channel, std::move(c));
+    send_method(f.channel, make_method(MethodId::kChannelOpenOk));
+    return true;
+  }
+  handle_channel_method(*ch, m);
+  return state_ != ConnState::kDone;
+}
+
+void Conn::handle_connection_method(const Method& m) {
+  const ServerConfig& cfg = srv_->cfg_;
+  switch (m.id()) {
+    case MethodId::kConnectionStartOk: {
+      if (state_ != ConnState::kStartOk) break;
+      if (m.str("mechanism") != "PLAIN") {
+        connection_error(reply::kAccessRefused, "ACCESS_REFUSED - unsupported mechanism " + m.str("mechanism"), &m);
+        return;
+      }
+      if (const FieldValue* caps = find_field(m.table("client-properties"), "capabilities"); caps && caps->tag == 'F') {
+        const FieldValue* cn = find_field(caps->table, "consumer_cancel_notify");
+        cancel_notify_ = cn && cn->tag == 't' && cn->i != 0;
+      }
+      // PLAIN: [authzid] NUL authcid NUL password.
+      const std::string& resp = m.str("response");
+      auto a = resp.find('\0');
+      auto b = a == std::string::npos ? std::string::npos : resp.find('\0', a + 1);
+      std::string user = b == std::string::npos ? "" : resp.substr(a + 1, b - a - 1);
+      std::string pass = b == std::string::npos ? "" : resp.substr(b + 1);
+      bool ok = user == "guest" && pass == "guest" && (loopback_ || !cfg.allow_guest_from_loopback_only);
+      if (!ok) {
+        connection_error(reply::kAccessRefused,
+                         "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details "
+                         "see the broker logfile.",
+                         &m);
+        return;
+      }
+      Method t = make_method(MethodId::kConnectionTune);
+      t.set("channel-max", cfg.channel_max).set("frame-max", cfg.frame_max_bytes).set("heartbeat", cfg.heartbeat_s);
+      send_method(0, t);
+      state_ = ConnState::kTuneOk;
+      return;
+    }
+    case MethodId::kConnectionTuneOk: {
+      if (state_ != ConnState::kTuneOk) break;
+      uint64_t fm = m.num("frame-max");
+      if (fm == 0) fm = cfg.frame_max_bytes;
+      if (fm > cfg.frame_max_bytes || fm < kFrameMinSizeBytes) {
+        connection_error(reply::kNotAllowed,
+                         "NOT_ALLOWED - frame_max=" + std::to_string(fm) + " outside [4096, " +
+                             std::to_string(cfg.frame_max_bytes) + "]",
+                         &m);
+        return;
+      }
+      frame_max_ = static_cast<uint32_t>(fm);
+      uint64_t cm = m.num("channel-max");
+      channel_max_ = static_cast<uint16_t>(cm == 0 || cm > cfg.channel_max ? cfg.channel_max : cm);
+      heartbeat_s_ = static_cast<uint16_t>(m.num("heartbeat"));
+      if (heartbeat_s_ > 0) io::spawn(heartbeat(shared_from_this()));
+      state_ = ConnState::kOpen;
+      return;
+    }
+    case MethodId::kConnectionOpen: {
+      if (state_ != ConnState::kOpen) break;
+      if (m.str("virtual-host") != "/") {
+        connection_error(reply::kNotAllowed, "NOT_ALLOWED - vhost " + m.str("virtual-host") + " not found", &m);
+        return;
+      }
+      send_method(0, make_method(MethodId::kConnectionOpenOk));
+      state_ = ConnState::kOpened;
+      return;
+    }
+    case MethodId::kConnectionClose:
+      send_method(0, make_method(MethodId::kConnectionCloseOk));
+      state_ = ConnState::kDone;
+      return;
+    case MethodId::kConnectionCloseOk: state_ = ConnState::kDone; return;
+    default: break;
+  }
+  connection_error(reply::kCommandInvalid, "COMMAND_INVALID - unexpected " + std::string(m.def->name), &m);
+}
+
+void Conn::finish_publish(AmqpChannel& ch) {
+  Method pub = std::move(*ch.publish);
+  ch.publish.reset();
+  ch.have_header = false;
+  auto msg = std::make_shared<queue::Message>();
+  msg->exchange = pub.str("exchange");
+  msg->routing_key = pub.str("routing-key");
+  msg->properties = std::move(ch.header.properties);
+  msg->body = std::move(ch.body);
+  msg->headers = to_headers(ch.header.headers);
+  msg->persistent = ch.header.delivery_mode == 2;
+  ch.body.clear();
+  queue::MessagePtr shared = msg;
+  queue::PublishResult r = srv_->engine_.publish(msg->exchange, msg->routing_key, shared);
+  if (r.err != queue::QErr::kOk) {
+    engine_error(ch, r.err, "exchange '" + msg->exchange + "'", pub);
+    return;
+  }
+  if (r.routed == 0 && pub.bit("mandatory")) {
+    Method ret = make_method(MethodId::kBasicReturn);
+    ret.set("reply-code", reply::kNoRoute)
+        .set("reply-text", "NO_ROUTE")
+        .set("exchange", msg->exchange)
+        .set("routing-key", msg->routing_key);
+    send_method(ch.id, ret);
+    send_content(ch.id, msg->properties, msg->body);
+  }
+  if (ch.confirm) {
+    // A queue that was full refused it: nack, as RabbitMQ's reject-publish overflow does.
+    Method ack = make_method(r.refused ? MethodId::kBasicNack : MethodId::kBasicAck);
+    ack.set("delivery-tag", ++ch.publish_seq).set("multiple", 0);
+    send_method(ch.id, ack);
+  }
+}
+
+void Conn::handle_channel_method(AmqpChannel& ch, const Method& m) {
+  queue::QueueEngine& eng = srv_->engine_;
+  const uint16_t cid = ch.id;
+  auto reply_unless_nowait = [&](MethodId id) {
+    if (!m.bit("no-wait")) send_method(cid, make_method(id));
+  };
+  switch (m.id()) {
+    case MethodId::kChannelOpen:
+      connection_error(reply::kChannelError, "CHANNEL_ERROR - second 'channel.open' seen", &m);
+      return;
+    case MethodId::kChannelClose:
+      send_method(cid, make_method(MethodId::kChannelCloseOk));
+      close_channel(cid);
+      return;
+    case MethodId::kChannelCloseOk: return;
+    case MethodId::kChannelFlow: {
+      eng.set_flow(ch.session, m.bit("active"));
+      Method ok = make_method(MethodId::kChannelFlowOk);
+      ok.set("active", m.num("active"));
+      send_method(cid, ok);
+      return;
+    }
+    case MethodId::kChannelFlowOk: return;
+    case MethodId::kExchangeDeclare: {
+      const std::string& name = m.str("exchange");
+      auto type = queue::parse_exchange_type(m.str("type"));
+      if (!m.bit("passive") && !type) {
+        connection_error(reply::kCommandInvalid, "COMMAND_INVALID - unknown exchange type '" + m.str("type") + "'", &m);
+        return;
+      }
+      queue::ExchangeOptions o{m.bit("passive"), m.bit("durable"), m.bit("auto-delete"), m.bit("internal")};
+      queue::QErr e = eng.declare_exchange(name, type.value_or(queue::ExchangeType::kDirect), o);
+      if (e == queue::QErr::kPreconditionFailed) {
+        channel_error(ch, reply::kPreconditionFailed,
+                      "PRECONDITION_FAILED - inequivalent arg 'type' or flags for exchange '" + name + "' in vhost '/'",
+                      &m);
+        return;
+      }
+      if (e != queue::QErr::kOk) {
+        engine_error(ch, e, "exchange '" + name + "'", m);
+        return;
+      }
+      reply_unless_nowait(MethodId::kExchangeDeclareOk);
+      return;
+    }
+    case MethodId::kExchangeDelete: {
+      queue::QErr e = eng.delete_exchange(m.str("exchange"), m.bit("if-unused"));
+      if (e == queue::QErr::kPreconditionFailed) {
+        channel_error(ch, reply::kPreconditionFailed,
+                      "PRECONDITION_FAILED - exchange '" + m.str("exchange") + "' in vhost '/' in use", &m);
+        return;
+      }
+      if (e != queue::QErr::kOk) {
+        engine_error(ch, e, "exchange '" + m.str("exchange") + "'", m);
+        return;
+      }
+      reply_unless_nowait(MethodId::kExchangeDeleteOk);
+      return;
+    }
+    case MethodId::kQueueDeclare: {
+      for (const auto& [k, v] : m.table("arguments")) {
+        if (k == "x-queue-type" && v.tag == 'S' && v.s == "classic") continue;
+        connection_error(reply::kNotImplemented, "NOT_IMPLEMENTED - queue argument '" + k + "' not supported yet", &m);
+        return;
+      }
+      queue::QueueOptions o{m.bit("passive"), m.bit("durable"), m.bit("exclusive"), m.bit("auto-delete")};
+      queue::QueueInfo info;
+      const std::string& name = m.str("queue");
+      queue::QErr e = eng.declare_queue(o.passive ? queue_name(ch, name) : name, id_, o, &info);
+      if (e == queue::QErr::kPreconditionFailed) {
+        channel_error(ch, reply::kPreconditionFailed,
+                      "PRECONDITION_FAILED - inequivalent arg 'durable', 'exclusive' or 'auto_delete' for queue '" +
+                          name + "' in vhost '/'",
+                      &m);
+        return;
+      }
+      if (e != queue::QErr::kOk) {
+        engine_error(ch, e, "queue '" + name + "'", m);
+        return;
+      }
+      ch.last_queue = info.name;
+      if (!m.bit("no-wait")) {
+        Method ok = make_method(MethodId::kQueueDeclareOk);
+        ok.set("queue", info.name).set("message-count", info.message_count).set("consumer-count", info.consumer_count);
+        send_method(cid, ok);
+      }
+      return;
+    }
+    case MethodId::kQueueBind:
+    case MethodId::kQueueUnbind: {
+      std::string q = queue_name(ch, m.str("queue"));
+      const std::string& ex = m.str("exchange");
+      if (ex.empty()) {
+        channel_error(ch, reply::kAccessRefused, "ACCESS_REFUSED - operation not permitted on the default exchange",
+                      &m);
+        return;
+      }
+      queue::Headers args = to_headers(m.table("arguments"));
+      queue::QErr e = m.id() == MethodId::kQueueBind ? eng.bind(q, ex, m.str("routing-key"), args, id_)
+                                                     : eng.unbind(q, ex, m.str("routing-key"), args, id_);
+      if (e == queue::QErr::kNotFound) {
+        bool have_queue = eng.queue_info(q).has_value();
+        engine_error(ch, e, have_queue ? "exchange '" + ex + "'" : "queue '" + q + "'", m);
+        return;
+      }
+      if (e != queue::QErr::kOk) {
+        engine_error(ch, e, "queue '" + q + "'", m);
+        return;
+      }
+      if (m.id() == MethodId::kQueueBind) {
+        reply_unless_nowait(MethodId::kQueueBindOk);
+      } else {
+        send_method(cid, make_method(MethodId::kQueueUnbindOk));
+      }
+      return;
+    }
+    case MethodId::kQueuePurge: {
+      std::string q = queue_name(ch, m.str("queue"));
+      uint32_t n = 0;
+      queue::QErr e = eng.purge_queue(q, id_, &n);
+      if (e != queue::QErr::kOk) {
+        engine_error(ch, e, "queue '" + q + "'", m);
+        return;
+      }
+      if (!m.bit("no-wait")) {
+        Method ok = make_method(MethodId::kQueuePurgeOk);
+        ok.set("message-count", n);
+        send_method(cid, ok);
+      }
+      return;
+    }
+    case MethodId::kQueueDelete: {
+      std::string q = queue_name(ch, m.str("queue"));
+      uint32_t n = 0;
+      queue::QErr e = eng.delete_queue(q, id_, m.bit("if-unused"), m.bit("if-empty"), &n);
+      if (e == queue::QErr::kPreconditionFailed) {
+        channel_error(
+            ch, reply::kPreconditionFailed,
+            "PRECONDITION_FAILED - queue '" + q + "' in vhost '/' " + (m.bit("if-unused") ? "in use" : "not empty"),
+            &m);
+        return;
+      }
+      if (e != queue::QErr::kOk) {
+        engine_error(ch, e, "queue '" + q + "'", m);
+        return;
+      }
+      if (!m.bit("no-wait")) {
+        Method ok = make_method(MethodId::kQueueDeleteOk);
+        ok.set("message-count", n);
+        send_method(cid, ok);
+      }
+      return;
+    }
+    case MethodId::kBasicQos: {
+      if (m.num("prefetch-size") != 0) {
+        connection_error(reply::kNotImplemented,
+                         "NOT_IMPLEMENTED - prefetch_size!=0 (" + std::to_string(m.num("prefetch-size")) + ")", &m);
+        return;
+      }
+      eng.set_prefetch(ch.session, static_cast<uint32_t>(m.num("prefetch-count")), m.bit("global"));
+      send_method(cid, make_method(MethodId::kBasicQosOk));
+      return;
+    }
+    case MethodId::kBasicConsume: {
+      if (!m.table("arguments").empty()) {
+        connection_error(reply::kNotImplemented, "NOT_IMPLEMENTED - consumer arguments not supported yet", &m);
+        return;
+      }
+      std::string q = queue_name(ch, m.str("queue"));
+      std::string tag = m.str("consumer-tag");
+      ch.defer = true;
+      queue::QErr e = eng.consume(ch.session, q, &tag, m.bit("no-ack"), m.bit("exclusive"));
+      ch.defer = false;
+      if (e == queue::QErr::kNotAllowed) {
+        connection_error(reply::kNotAllowed, "NOT_ALLOWED - attempt to reuse consumer tag '" + tag + "'", &m);
+        return;
+      }
+      if (e == queue::QErr::kAccessRefused) {
+        channel_error(ch, reply::kAccessRefused, "ACCESS_REFUSED - queue '" + q + "' in vhost '/' in exclusive use",
+                      &m);
+        return;
+      }
+      if (e != queue::QErr::kOk) {
+        engine_error(ch, e, "queue '" + q + "'", m);
+        return;
+      }
+      if (!m.bit("no-wait")) {
+        Method ok = make_method(MethodId::kBasicConsumeOk);
+        ok.set("consumer-tag", tag);
+        send_method(cid, ok);
+      }
+      out_.append(ch.deferred);
+      ch.deferred.clear();
+      kick();
+      return;
+    }
+    case MethodId::kBasicCancel: {
+      (void)eng.cancel(ch.session, m.str("consumer-tag"));  // an unknown tag is answered ok, as RabbitMQ does
+      if (!m.bit("no-wait")) {
+        Method ok = make_method(MethodId::kBasicCancelOk);
+        ok.set("consumer-tag", m.str("consumer-tag"));
+        send_method(cid, ok);
+      }
+      return;
+    }
+    case MethodId::kBasicPublish: {
+      if (m.bit("immediate")) {
+        connection_error(reply::kNotImplemented, "NOT_IMPLEMENTED - immediate=true", &m);
+        return;
+      }
+      ch.publish = m;
+      ch.have_header = false;
+      return;
+    }
+    case MethodId::kBasicGet: {
+      std::string q = queue_name(ch, m.str("queue"));
+      std::optional<queue::Delivery> d;
+      queue::QErr e = eng.get(ch.session, q, m.bit("no-ack"), &d);
+      if (e != queue::QErr::kOk) {
+        engine_error(ch, e, "queue '" + q + "'", m);
+        return;
+      }
+      if (!d) {
+        send_method(cid, make_method(MethodId::kBasicGetEmpty));
+        return;
+      }
+      Method ok = make_method(MethodId::kBasicGetOk);
+      ok.set("delivery-tag", d->delivery_tag)
+          .set("redelivered", d->redelivered ? 1 : 0)
+          .set("exchange", d->message->exchange)
+          .set("routing-key", d->message->routing_key)
+          .set("message-count", d->message_count);
+      send_method(cid, ok);
+      send_content(cid, d->message->properties, d->message->body);
+      return;
+    }
+    case MethodId::kBasicAck:
+    case MethodId::kBasicNack:
+    case MethodId::kBasicReject: {
+      uint64_t tag = m.num("delivery-tag");
+      queue::QErr e = queue::QErr::kOk;
+      if (m.id() == MethodId::kBasicAck) {
+        e = eng.ack(ch.session, tag, m.bit("multiple"));
+      } else if (m.id() == MethodId::kBasicNack) {
+        e = eng.nack(ch.session, tag, m.bit("multiple"), m.bit("requeue"));
+      } else {
+        e = eng.nack(ch.session, tag, false, m.bit("requeue"));
+      }
+      if (e != queue::QErr::kOk)
+        channel_error(ch, reply::kPreconditionFailed,
+                      "PRECONDITION_FAILED - unknown delivery tag " + std::to_string(tag), &m);
+      return;
+    }
+    case MethodId::kBasicRecover:
+    case MethodId::kBasicRecoverAsync:
+      eng.recover(ch.session);
+      if (m.id() == MethodId::kBasicRecover) send_method(cid, make_method(MethodId::kBasicRecoverOk));
+      return;
+    case MethodId::kConfirmSelect:
+      ch.confirm = true;
+      if (!m.bit("nowait")) send_method(cid, make_method(MethodId::kConfirmSelectOk));
+      return;
+    case MethodId::kExchangeBind:
+    case MethodId::kExchangeUnbind:
+    case MethodId::kTxSelect:
+    case MethodId::kTxCommit:
+    case MethodId::kTxRollback:
+      connection_error(reply::kNotImplemented, "NOT_IMPLEMENTED - " + std::string(m.def->name) + " not supported yet",
+                       &m);
+      return;
+    default: break;
+  }
+  connection_error(reply::kCommandInvalid,
+                   "COMMAND_INVALID - unexpected " + std::string(m.def->name) + " on channel " + std::to_string(cid),
+                   &m);
+}
+
+namespace {
+
+io::Task<void> serve(std::shared_ptr<Conn> c) { co_await c->run(); }
+
+io::Task<void> accept_loop(std::shared_ptr<Server> srv) {
+  while (!srv->stopping_) {
+    auto conn = co_await srv->listener_.accept();
+    if (!conn.ok()) {
+      if (srv->stopping_ || io::Shard::current().stop_requested()) break;
+      bool slept = co_await io::sleep_for(std::chrono::milliseconds(10));
+      if (!slept) break;
+      continue;
+    }
+    auto c = std::make_shared<Conn>(srv, std::move(conn.value()));
+    io::spawn(serve(std::move(c)));
+  }
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Server>> start_server(const ServerConfig& cfg) {
+  auto l = io::TcpListener::bind(cfg.host, cfg.port, /*reuse_port=*/false);
+  if (!l.ok()) return l.error();
+  auto srv = std::make_shared<Server>(cfg);
+  srv->listener_ = std::move(l.value());
+  logging::info("amqp listening on {}:{} (shard 0)", cfg.host, srv->listener_.port());
+  io::spawn(accept_loop(srv));
+  return srv;
+}
+
+void stop_server(const std::shared_ptr<Server>& s) {
+  if (!s) return;
+  s->stopping_ = true;
+  s->listener_.close();
+  for (Conn* c : s->conns_) c->close_socket();
+}
+
+}  // namespace sluice::amqp

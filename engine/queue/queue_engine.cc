@@ -1,0 +1,682 @@
+#include "engine/queue/queue_engine.h"
+
+#include <algorithm>
+#include <random>
+
+#include "alloc/assert.h"
+
+namespace sluice::queue {
+
+const char* qerr_name(QErr e) noexcept {
+  switch (e) {
+    case QErr::kOk: return "ok";
+    case QErr::kNotFound: return "not found";
+    case QErr::kAccessRefused: return "access refused";
+    case QErr::kResourceLocked: return "resource locked";
+    case QErr::kPreconditionFailed: return "precondition failed";
+    case QErr::kNotAllowed: return "not allowed";
+    case QErr::kLimit: return "limit reached";
+  }
+  return "?";
+}
+
+std::optional<ExchangeType> parse_exchange_type(std::string_view s) noexcept {
+  if (s == "direct") return ExchangeType::kDirect;
+  if (s == "fanout") return ExchangeType::kFanout;
+  if (s == "topic") return ExchangeType::kTopic;
+  if (s == "headers") return ExchangeType::kHeaders;
+  return std::nullopt;
+}
+
+const char* exchange_type_name(ExchangeType t) noexcept {
+  switch (t) {
+    case ExchangeType::kDirect: return "direct";
+    case ExchangeType::kFanout: return "fanout";
+    case ExchangeType::kTopic: return "topic";
+    case ExchangeType::kHeaders: return "headers";
+  }
+  return "?";
+}
+
+struct QueueEngine::Binding {
+  std::string queue;
+  std::string key;
+  Headers args;
+  bool match_any = false;
+};
+
+struct QueueEngine::Exchange {
+  std::string name;
+  ExchangeType type = ExchangeType::kDirect;
+  bool durable = false, auto_delete = false, internal = false, builtin = false;
+  bool had_binding = false;
+  std::vector<Binding> bindings;
+};
+
+struct QueueEngine::Queue {
+  struct Entry {
+    MessagePtr msg;
+    bool redelivered = false;
+  };
+  std::string name;
+  bool durable = false, exclusive = false, auto_delete = false;
+  OwnerId owner = 0;
+  std::deque<Entry> ready;
+  std::vector<std::pair<SessionId, std::string>> consumers;
+  std::size_t rr = 0;
+  bool had_consumer = false;
+  bool exclusive_consumer = false;
+};
+
+struct QueueEngine::Consumer {
+  std::string queue;
+  bool no_ack = false;
+  uint32_t prefetch = 0;
+  uint32_t unacked = 0;
+};
+
+struct QueueEngine::Unacked {
+  std::string queue;
+  std::string consumer_tag;  // empty: basic.get
+  MessagePtr msg;
+};
+
+struct QueueEngine::Session {
+  OwnerId owner = 0;
+  SessionSink* sink = nullptr;
+  uint32_t prefetch_consumer = 0;
+  uint32_t prefetch_global = 0;
+  bool flow = true;
+  uint64_t next_tag = 0;
+  uint64_t next_ctag = 0;
+  std::map<uint64_t, Unacked> unacked;
+  std::map<std::string, Consumer> consumers;
+};
+
+QueueEngine::QueueEngine(Limits limits) : limits_(limits), name_seed_(std::random_device{}()) {
+  auto add = [this](const char* n, ExchangeType t) {
+    auto ex = std::make_unique<Exchange>();
+    ex->name = n;
+    ex->type = t;
+    ex->durable = true;
+    ex->builtin = true;
+    exchanges_.emplace(n, std::move(ex));
+  };
+  add("", ExchangeType::kDirect);
+  add("amq.direct", ExchangeType::kDirect);
+  add("amq.fanout", ExchangeType::kFanout);
+  add("amq.topic", ExchangeType::kTopic);
+  add("amq.headers", ExchangeType::kHeaders);
+  add("amq.match", ExchangeType::kHeaders);
+}
+
+QueueEngine::~QueueEngine() = default;
+
+QueueEngine::Queue* QueueEngine::find_queue(const std::string& name) {
+  auto it = queues_.find(name);
+  return it == queues_.end() ? nullptr : it->second.get();
+}
+
+QErr QueueEngine::access_queue(const std::string& name, OwnerId owner, Queue** out) {
+  Queue* q = find_queue(name);
+  if (!q) return QErr::kNotFound;
+  if (q->exclusive && q->owner != owner) return QErr::kResourceLocked;
+  *out = q;
+  return QErr::kOk;
+}
+
+static bool reserved_name(const std::string& n) { return n.rfind("amq.", 0) == 0; }
+
+QErr QueueEngine::declare_exchange(const std::string& name, ExchangeType type, const ExchangeOptions& o) {
+  auto it = exchanges_.find(name);
+  if (o.passive) return it == exchanges_.end() ? QErr::kNotFound : QErr::kOk;
+  if (it != exchanges_.end()) {
+    const Exchange& ex = *it->second;
+    if (ex.type != type || ex.durable != o.durable || ex.auto_delete != o.auto_delete || ex.internal != o.internal) {
+      // RabbitMQ refuses a redeclare of amq.* and the default exchange with 403 only when new.
+      return QErr::kPreconditionFailed;
+    }
+    return QErr::kOk;
+  }
+  if (name.empty() || reserved_name(name)) return QErr::kAccessRefused;
+  if (exchanges_.size() >= limits_.max_exchanges) return QErr::kLimit;
+  auto ex = std::make_unique<Exchange>();
+  ex->name = name;
+  ex->type = type;
+  ex->durable = o.durable;
+  ex->auto_delete = o.auto_delete;
+  ex->internal = o.internal;
+  exchanges_.emplace(name, std::move(ex));
+  return QErr::kOk;
+}
+
+QErr QueueEngine::delete_exchange(const std::string& name, bool if_unused) {
+  auto it = exchanges_.find(name);
+  if (it == exchanges_.end()) return QErr::kOk;  // RabbitMQ 3.x: deleting a missing exchange is ok
+  if (it->second->builtin) return QErr::kAccessRefused;
+  if (if_unused && !it->second->bindings.empty()) return QErr::kPreconditionFailed;
+  binding_count_ -= it->second->bindings.size();
+  exchanges_.erase(it);
+  return QErr::kOk;
+}
+
+std::string QueueEngine::generate_queue_name() {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (;;) {
+    std::string n = "amq.gen-";
+    uint64_t x = name_seed_ + 0x9E3779B97F4A7C15ULL * next_name_++;
+    for (int round = 0; round < 2; ++round) {
+      uint64_t z = x + static_cast<uint64_t>(round) * 0xBF58476D1CE4E5B9ULL;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+      z ^= z >> 31;
+      for (int i = 0; i < 11; ++i, z >>= 6) n.push_back(kAlphabet[z & 63]);
+    }
+    if (!queues_.contains(n)) return n;
+  }
+}
+
+QErr QueueEngine::declare_queue(const std::string& name, OwnerId owner, const QueueOptions& o, QueueInfo* out) {
+  if (o.passive) {
+    Queue* q = nullptr;
+    QErr e = access_queue(name, owner, &q);
+    if (e != QErr::kOk) return e;
+    *out = QueueInfo{q->name, static_cast<uint32_t>(q->ready.size()), static_cast<uint32_t>(q->consumers.size())};
+    return QErr::kOk;
+  }
+  if (!name.empty()) {
+    if (Queue* q = find_queue(name)) {
+      if (q->exclusive && q->owner != owner) return QErr::kResourceLocked;
+      if (q->durable != o.durable || q->exclusive != o.exclusive || q->auto_delete != o.auto_delete)
+        return QErr::kPreconditionFailed;
+      *out = QueueInfo{q->name, static_cast<uint32_t>(q->ready.size()), static_cast<uint32_t>(q->consumers.size())};
+      return QErr::kOk;
+    }
+    if (reserved_name(name)) return QErr::kAccessRefused;
+  }
+  if (queues_.size() >= limits_.max_queues) return QErr::kLimit;
+  auto q = std::make_unique<Queue>();
+  q->name = name.empty() ? generate_queue_name() : name;
+  q->durable = o.durable;
+  q->exclusive = o.exclusive;
+  q->auto_delete = o.auto_delete;
+  q->owner = owner;
+  *out = QueueInfo{q->name, 0, 0};
+  queues_.emplace(q->name, std::move(q));
+  return QErr::kOk;
+}
+
+void QueueEngine::drop_bindings_of_queue(const std::string& queue) {
+  std::vector<std::string> emptied;
+  for (auto& [n, ex] : exchanges_) {
+    auto& b = ex->bindings;
+    auto before = b.size();
+    b.erase(std::remove_if(b.begin(), b.end(), [&](const Binding& x) { return x.queue == queue; }), b.end());
+    binding_count_ -= before - b.size();
+    if (before != b.size() && b.empty() && ex->auto_delete) emptied.push_back(n);
+  }
+  for (const auto& n : emptied) maybe_auto_delete_exchange(n);
+}
+
+void QueueEngine::maybe_auto_delete_exchange(const std::string& name) {
+  auto it = exchanges_.find(name);
+  if (it == exchanges_.end()) return;
+  if (it->second->auto_delete && !it->second->builtin && it->second->bindings.empty() && it->second->had_binding)
+    exchanges_.erase(it);
+}
+
+void QueueEngine::remove_queue(Queue& q, bool notify_consumers) {
+  std::string name = q.name;
+  for (auto& [sid, tag] : q.consumers) {
+    auto sit = sessions_.find(sid);
+    if (sit == sessions_.end()) continue;
+    sit->second->consumers.erase(tag);
+    if (notify_consumers) sit->second->sink->consumer_cancelled(tag);
+  }
+  for (const auto& e : q.ready) queued_bytes_ -= e.msg->body.size();
+  drop_bindings_of_queue(name);
+  queues_.erase(name);
+}
+
+QErr QueueEngine::delete_queue(const std::string& name, OwnerId owner, bool if_unused, bool if_empty,
+                               uint32_t* deleted) {
+  *deleted = 0;
+  Queue* q = nullptr;
+  QErr e = access_queue(name, owner, &q);
+  if (e == QErr::kNotFound) return QErr::kOk;  // RabbitMQ 3.x: deleting a missing queue is ok
+  if (e != QErr::kOk) return e;
+  if (if_unused && !q->consumers.empty()) return QErr::kPreconditionFailed;
+  if (if_empty && !q->ready.empty()) return QErr::kPreconditionFailed;
+  *deleted = static_cast<uint32_t>(q->ready.size());
+  remove_queue(*q, /*notify_consumers=*/true);
+  return QErr::kOk;
+}
+
+QErr QueueEngine::purge_queue(const std::string& name, OwnerId owner, uint32_t* purged) {
+  Queue* q = nullptr;
+  QErr e = access_queue(name, owner, &q);
+  if (e != QErr::kOk) return e;
+  *purged = static_cast<uint32_t>(q->ready.size());
+  for (const auto& m : q->ready) queued_bytes_ -= m.msg->body.size();
+  q->ready.clear();
+  return QErr::kOk;
+}
+
+static bool match_any_of(const Headers& args) {
+  for (const auto& h : args)
+    if (h.key == "x-match") return h.value && (*h.value == "any" || *h.value == "any-with-x");
+  return false;
+}
+
+QErr QueueEngine::bind(const std::string& queue, const std::string& exchange, const std::string& key,
+                       const Headers& args, OwnerId owner) {
+  Queue* q = nullptr;
+  QErr e = access_queue(queue, owner, &q);
+  if (e != QErr::kOk) return e;
+  auto it = exchanges_.find(exchange);
+  if (it == exchanges_.end()) return QErr::kNotFound;
+  if (exchange.empty()) return QErr::kAccessRefused;
+  Exchange& ex = *it->second;
+  for (const auto& b : ex.bindings)
+    if (b.queue == queue && b.key == key && b.args == args) return QErr::kOk;
+  if (binding_count_ >= limits_.max_bindings) return QErr::kLimit;
+  ex.bindings.push_back(Binding{queue, key, args, match_any_of(args)});
+  ex.had_binding = true;
+  binding_count_++;
+  return QErr::kOk;
+}
+
+QErr QueueEngine::unbind(const std::string& queue, const std::string& exchange, const std::string& key,
+                         const Headers& args, OwnerId owner) {
+  Queue* q = nullptr;
+  QErr e = access_queue(queue, owner, &q);
+  if (e != QErr::kOk) return e;
+  auto it = exchanges_.find(exchange);
+  if (it == exchanges_.end()) return QErr::kNotFound;
+  if (exchange.empty()) return QErr::kAccessRefused;
+  auto& b = it->second->bindings;
+  auto pos = std::find_if(b.begin(), b.end(),
+                          [&](const Binding& x) { return x.queue == queue && x.key == key && x.args == args; });
+  if (pos == b.end()) return QErr::kOk;  // RabbitMQ 3.x: unbinding a missing binding is ok
+  b.erase(pos);
+  binding_count_--;
+  maybe_auto_delete_exchange(exchange);
+  return QErr::kOk;
+}
+
+bool QueueEngine::topic_matches(std::string_view pattern, std::string_view key) noexcept {
+  // Word-wise match with backtracking over '#'. Words are split on '.'.
+  auto next_word = [](std::string_view& s, std::string_view* w) {
+    auto dot = s.find('.');
+    *w = s.substr(0, dot);
+    s = dot == std::string_view::npos ? std::string_view{} : s.substr(dot + 1);
+  };
+  // Iterative with one backtrack point (classic glob matching over words).
+  std::vector<std::string_view> pw, kw;
+  {
+    std::string_view p = pattern, w;
+    bool more = true;
+    while (more) {
+      more = p.find('.') != std::string_view::npos;
+      next_word(p, &w);
+      pw.push_back(w);
+    }
+    std::string_view k = key;
+    if (!key.empty()) {
+      more = true;
+      while (more) {
+        more = k.find('.') != std::string_view::npos;
+        next_word(k, &w);
+        kw.push_back(w);
+      }
+    }
+  }
+  std::size_t pi = 0, ki = 0, star_p = SIZE_MAX, star_k = 0;
+  while (ki < kw.size()) {
+    if (pi < pw.size() && pw[pi] == "#") {
+      star_p = pi++;
+      star_k = ki;
+    } else if (pi < pw.size() && (pw[pi] == "*" || pw[pi] == kw[ki])) {
+      ++pi;
+      ++ki;
+    } else if (star_p != SIZE_MAX) {
+      pi = star_p + 1;
+      ki = ++star_k;
+    } else {
+      return false;
+    }
+  }
+  while (pi < pw.size() && pw[pi] == "#") ++pi;
+  return pi == pw.size();
+}
+
+bool QueueEngine::headers_match(const Headers& args, const Headers& headers) noexcept {
+  bool any = match_any_of(args);
+  std::size_t considered = 0;
+  for (const auto& a : args) {
+    if (a.key.rfind("x-", 0) == 0) continue;
+    considered++;
+    bool found = false;
+    for (const auto& h : headers) {
+      if (h.key != a.key) continue;
+      found = !a.value || (h.value && *h.value == *a.value);
+      break;
+    }
+    if (any && found) return true;
+    if (!any && !found) return false;
+  }
+  (void)considered;
+  return !any;
+}
+
+void QueueEngine::route(const Exchange& ex, const std::string& key, const Message& m, std::vector<Queue*>* out) {
+  auto add = [&](const std::string& qn) {
+    Queue* q = find_queue(qn);
+    if (q && std::find(out->begin(), out->end(), q) == out->end()) out->push_back(q);
+  };
+  if (ex.name.empty()) {
+    add(key);
+    return;
+  }
+  for (const auto& b : ex.bindings) {
+    bool hit = false;
+    switch (ex.type) {
+      case ExchangeType::kDirect: hit = b.key == key; break;
+      case ExchangeType::kFanout: hit = true; break;
+      case ExchangeType::kTopic: hit = topic_matches(b.key, key); break;
+      case ExchangeType::kHeaders: hit = headers_match(b.args, m.headers); break;
+    }
+    if (hit) add(b.queue);
+  }
+}
+
+void QueueEngine::enqueue(Queue& q, MessagePtr m, bool redelivered, bool front) {
+  queued_bytes_ += m->body.size();
+  if (front) {
+    q.ready.push_front(Queue::Entry{std::move(m), redelivered});
+  } else {
+    q.ready.push_back(Queue::Entry{std::move(m), redelivered});
+  }
+  dirty_.push_back(q.name);
+}
+
+PublishResult QueueEngine::publish(const std::string& exchange, const std::string& routing_key, const MessagePtr& msg) {
+  PublishResult r;
+  auto it = exchanges_.find(exchange);
+  if (it == exchanges_.end()) {
+    r.err = QErr::kNotFound;
+    return r;
+  }
+  if (it->second->internal) {
+    r.err = QErr::kAccessRefused;
+    return r;
+  }
+  std::vector<Queue*> targets;
+  route(*it->second, routing_key, *msg, &targets);
+  for (Queue* q : targets) {
+    if (q->ready.size() >= limits_.max_messages_per_queue ||
+        queued_bytes_ + msg->body.size() > limits_.max_queued_bytes_total) {
+      dropped_++;
+      r.refused++;
+      continue;
+    }
+    enqueue(*q, msg, false, false);
+    r.routed++;
+  }
+  dispatch_dirty();
+  return r;
+}
+
+SessionId QueueEngine::open_session(OwnerId owner, SessionSink* sink) {
+  SLUICE_ASSERT(sink != nullptr);
+  SessionId id = next_session_++;
+  auto s = std::make_unique<Session>();
+  s->owner = owner;
+  s->sink = sink;
+  sessions_.emplace(id, std::move(s));
+  return id;
+}
+
+void QueueEngine::remove_consumer(SessionId sid, Session& s, const std::string& tag, bool maybe_auto_delete) {
+  auto it = s.consumers.find(tag);
+  if (it == s.consumers.end()) return;
+  std::string qn = it->second.queue;
+  s.consumers.erase(it);
+  Queue* q = find_queue(qn);
+  if (!q) return;
+  auto& c = q->consumers;
+  auto pos = std::find(c.begin(), c.end(), std::make_pair(sid, tag));
+  if (pos != c.end()) {
+    c.erase(pos);
+    q->exclusive_consumer = false;
+  }
+  if (maybe_auto_delete && q->auto_delete && q->had_consumer && c.empty()) remove_queue(*q, false);
+}
+
+void QueueEngine::close_session(SessionId sid) {
+  auto it = sessions_.find(sid);
+  if (it == sessions_.end()) return;
+  Session& s = *it->second;
+  // Requeue unacked first (in order, at the head: they were at the head when delivered).
+  for (auto u = s.unacked.rbegin(); u != s.unacked.rend(); ++u) {
+    if (Queue* q = find_queue(u->second.queue)) enqueue(*q, u->second.msg, true, true);
+  }
+  s.unacked.clear();
+  std::vector<std::string> tags;
+  for (const auto& [t, c] : s.consumers) tags.push_back(t);
+  for (const auto& t : tags) remove_consumer(sid, s, t, true);
+  sessions_.erase(sid);
+  dispatch_dirty();
+}
+
+void QueueEngine::owner_gone(OwnerId owner) {
+  std::vector<std::string> names;
+  for (const auto& [n, q] : queues_)
+    if (q->exclusive && q->owner == owner) names.push_back(n);
+  for (const auto& n : names)
+    if (Queue* q = find_queue(n)) remove_queue(*q, true);
+}
+
+void QueueEngine::set_prefetch(SessionId sid, uint32_t count, bool global) {
+  auto it = sessions_.find(sid);
+  SLUICE_ASSERT(it != sessions_.end());
+  if (global) {
+    it->second->prefetch_global = count;
+  } else {
+    it->second->prefetch_consumer = count;
+  }
+  for (const auto& [t, c] : it->second->consumers) dirty_.push_back(c.queue);
+  dispatch_dirty();
+}
+
+void QueueEngine::set_flow(SessionId sid, bool active) {
+  auto it = sessions_.find(sid);
+  SLUICE_ASSERT(it != sessions_.end());
+  it->second->flow = active;
+  for (const auto& [t, c] : it->second->consumers) dirty_.push_back(c.queue);
+  dispatch_dirty();
+}
+
+QErr QueueEngine::consume(SessionId sid, const std::string& queue, std::string* tag, bool no_ack, bool exclusive) {
+  auto it = sessions_.find(sid);
+  SLUICE_ASSERT(it != sessions_.end());
+  Session& s = *it->second;
+  Queue* q = nullptr;
+  QErr e = access_queue(queue, s.owner, &q);
+  if (e != QErr::kOk) return e;
+  if (tag->empty()) {
+    *tag = "amq.ctag-" + std::to_string(sid) + "." + std::to_string(++s.next_ctag);
+  }
+  if (s.consumers.contains(*tag)) return QErr::kNotAllowed;
+  if (s.consumers.size() >= limits_.max_consumers_per_session) return QErr::kLimit;
+  if (q->exclusive_consumer || (exclusive && !q->consumers.empty())) return QErr::kAccessRefused;
+  s.consumers.emplace(*tag, Consumer{queue, no_ack, s.prefetch_consumer, 0});
+  q->consumers.emplace_back(sid, *tag);
+  q->had_consumer = true;
+  q->exclusive_consumer = exclusive;
+  dirty_.push_back(queue);
+  dispatch_dirty();
+  return QErr::kOk;
+}
+
+QErr QueueEngine::cancel(SessionId sid, const std::string& tag) {
+  auto it = sessions_.find(sid);
+  SLUICE_ASSERT(it != sessions_.end());
+  if (!it->second->consumers.contains(tag)) return QErr::kNotFound;
+  remove_consumer(sid, *it->second, tag, true);
+  dispatch_dirty();
+  return QErr::kOk;
+}
+
+void QueueEngine::settle(Session& s, uint64_t tag, bool multiple, bool requeue, QErr* err) {
+  std::vector<std::map<uint64_t, Unacked>::iterator> picked;
+  if (multiple) {
+    if (tag != 0 && !s.unacked.contains(tag)) {
+      *err = QErr::kPreconditionFailed;
+      return;
+    }
+    for (auto it = s.unacked.begin(); it != s.unacked.end() && (tag == 0 || it->first <= tag); ++it)
+      picked.push_back(it);
+  } else {
+    auto it = s.unacked.find(tag);
+    if (it == s.unacked.end()) {
+      *err = QErr::kPreconditionFailed;
+      return;
+    }
+    picked.push_back(it);
+  }
+  for (auto& it : picked) {
+    const Unacked& u = it->second;
+    if (!u.consumer_tag.empty()) {
+      auto c = s.consumers.find(u.consumer_tag);
+      if (c != s.consumers.end() && c->second.unacked > 0) c->second.unacked--;
+    }
+    dirty_.push_back(u.queue);
+  }
+  if (s.prefetch_global)
+    for (const auto& [t, c] : s.consumers) dirty_.push_back(c.queue);
+  if (requeue) {
+    for (auto p = picked.rbegin(); p != picked.rend(); ++p)
+      if (Queue* q = find_queue((*p)->second.queue)) enqueue(*q, (*p)->second.msg, true, true);
+  }
+  for (auto& it : picked) s.unacked.erase(it);
+  *err = QErr::kOk;
+}
+
+QErr QueueEngine::ack(SessionId sid, uint64_t delivery_tag, bool multiple) {
+  auto it = sessions_.find(sid);
+  SLUICE_ASSERT(it != sessions_.end());
+  QErr e = QErr::kOk;
+  settle(*it->second, delivery_tag, multiple, false, &e);
+  dispatch_dirty();
+  return e;
+}
+
+QErr QueueEngine::nack(SessionId sid, uint64_t delivery_tag, bool multiple, bool requeue) {
+  auto it = sessions_.find(sid);
+  SLUICE_ASSERT(it != sessions_.end());
+  QErr e = QErr::kOk;
+  settle(*it->second, delivery_tag, multiple, requeue, &e);
+  dispatch_dirty();
+  return e;
+}
+
+void QueueEngine::recover(SessionId sid) {
+  auto it = sessions_.find(sid);
+  SLUICE_ASSERT(it != sessions_.end());
+  QErr e = QErr::kOk;
+  if (!it->second->unacked.empty()) settle(*it->second, 0, true, true, &e);
+  dispatch_dirty();
+}
+
+QErr QueueEngine::get(SessionId sid, const std::string& queue, bool no_ack, std::optional<Delivery>* out) {
+  auto it = sessions_.find(sid);
+  SLUICE_ASSERT(it != sessions_.end());
+  Session& s = *it->second;
+  Queue* q = nullptr;
+  QErr e = access_queue(queue, s.owner, &q);
+  if (e != QErr::kOk) return e;
+  out->reset();
+  if (q->ready.empty()) return QErr::kOk;
+  Queue::Entry entry = std::move(q->ready.front());
+  q->ready.pop_front();
+  queued_bytes_ -= entry.msg->body.size();
+  Delivery d;
+  d.redelivered = entry.redelivered;
+  d.message = entry.msg;
+  d.message_count = static_cast<uint32_t>(q->ready.size());
+  if (!no_ack) {
+    d.delivery_tag = ++s.next_tag;
+    s.unacked.emplace(d.delivery_tag, Unacked{queue, {}, entry.msg});
+  } else {
+    d.delivery_tag = ++s.next_tag;  // tags count every delivery on the channel
+  }
+  *out = std::move(d);
+  return QErr::kOk;
+}
+
+void QueueEngine::dispatch(Queue& q) {
+  while (!q.ready.empty() && !q.consumers.empty()) {
+    bool delivered = false;
+    const std::size_t n = q.consumers.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      std::size_t idx = (q.rr + i) % n;
+      auto& [sid, tag] = q.consumers[idx];
+      auto sit = sessions_.find(sid);
+      SLUICE_ASSERT(sit != sessions_.end());
+      Session& s = *sit->second;
+      auto cit = s.consumers.find(tag);
+      SLUICE_ASSERT(cit != s.consumers.end());
+      Consumer& c = cit->second;
+      if (!s.flow) continue;
+      if (!c.no_ack) {
+        if (c.prefetch != 0 && c.unacked >= c.prefetch) continue;
+        if (s.prefetch_global != 0 && s.unacked.size() >= s.prefetch_global) continue;
+      }
+      Queue::Entry entry = std::move(q.ready.front());
+      q.ready.pop_front();
+      queued_bytes_ -= entry.msg->body.size();
+      Delivery d;
+      d.consumer_tag = tag;
+      d.delivery_tag = ++s.next_tag;
+      d.redelivered = entry.redelivered;
+      d.message = entry.msg;
+      if (!c.no_ack) {
+        s.unacked.emplace(d.delivery_tag, Unacked{q.name, tag, entry.msg});
+        c.unacked++;
+      }
+      q.rr = idx + 1;
+      s.sink->deliver(d);
+      delivered = true;
+      break;
+    }
+    if (!delivered) break;
+  }
+}
+
+void QueueEngine::dispatch_dirty() {
+  while (!dirty_.empty()) {
+    std::vector<std::string> names;
+    names.swap(dirty_);
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    for (const auto& n : names)
+      if (Queue* q = find_queue(n)) dispatch(*q);
+  }
+}
+
+std::optional<QueueInfo> QueueEngine::queue_info(const std::string& name) const {
+  auto it = queues_.find(name);
+  if (it == queues_.end()) return std::nullopt;
+  return QueueInfo{name, static_cast<uint32_t>(it->second->ready.size()),
+                   static_cast<uint32_t>(it->second->consumers.size())};
+}
+
+bool QueueEngine::has_exchange(const std::string& name) const { return exchanges_.contains(name); }
+
+std::size_t QueueEngine::unacked(SessionId s) const {
+  auto it = sessions_.find(s);
+  return it == sessions_.end() ? 0 : it->second->unacked.size();
+}
+
+}  // namespace sluice::queue

@@ -1,0 +1,190 @@
+#pragma once
+// QueueEngine: AMQP-style queues without a wire. Exchanges (direct, fanout, topic, headers),
+// queues, bindings, routing, consumers, per-session unacked deliveries with delivery tags,
+// prefetch, ack/nack/reject with requeue, basic-get. Deterministic and I/O-free: every call runs
+// to completion and deliveries to consumers are handed synchronously to the session's sink.
+// One engine instance lives on one shard and is touched only by it (see README.md).
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice::queue {
+
+// Errors an operation can answer; the wire edge maps them to its codes (the names follow the
+// AMQP reply codes they correspond to).
+enum class QErr : uint8_t {
+  kOk = 0,
+  kNotFound,            // no such exchange / queue / consumer
+  kAccessRefused,       // reserved name (amq.*), default exchange, internal exchange
+  kResourceLocked,      // exclusive queue of another owner
+  kPreconditionFailed,  // inequivalent redeclare, if-unused/if-empty, unknown delivery tag
+  kNotAllowed,          // duplicate consumer tag
+  kLimit,               // engine limits (queues, exchanges, bindings, consumers)
+};
+const char* qerr_name(QErr e) noexcept;
+
+enum class ExchangeType : uint8_t { kDirect, kFanout, kTopic, kHeaders };
+std::optional<ExchangeType> parse_exchange_type(std::string_view s) noexcept;
+const char* exchange_type_name(ExchangeType t) noexcept;
+
+// Message headers for the headers exchange, each value reduced to a canonical string by the
+// wire edge (so the engine needs no wire types). A binding value of nullopt matches presence.
+struct Header {
+  std::string key;
+  std::optional<std::string> value;
+  bool operator==(const Header&) const = default;
+};
+using Headers = std::vector<Header>;
+
+struct Message {
+  std::string exchange;
+  std::string routing_key;
+  std::string properties;  // opaque to the engine (the wire's encoded properties)
+  std::string body;
+  Headers headers;  // for headers-exchange routing only
+  bool persistent = false;
+};
+using MessagePtr = std::shared_ptr<const Message>;
+
+using SessionId = uint64_t;  // one per channel
+using OwnerId = uint64_t;    // one per connection (exclusive queues)
+
+struct Delivery {
+  std::string consumer_tag;   // empty for get
+  uint64_t delivery_tag = 0;  // 0 when not tracked (no-ack)
+  bool redelivered = false;
+  MessagePtr message;
+  uint32_t message_count = 0;  // get: messages left in the queue
+};
+
+// Receives deliveries and server-side consumer cancels for one session. Implementations must not
+// call back into the engine from these.
+class SessionSink {
+ public:
+  virtual ~SessionSink() = default;
+  virtual void deliver(const Delivery& d) = 0;
+  virtual void consumer_cancelled(const std::string& consumer_tag) = 0;  // its queue was deleted
+};
+
+struct Limits {
+  std::size_t max_queues = 10000;
+  std::size_t max_exchanges = 10000;
+  std::size_t max_bindings = 100000;
+  std::size_t max_consumers_per_session = 10000;
+  std::size_t max_messages_per_queue = 1'000'000;   // past it new messages are dropped (counted)
+  std::size_t max_queued_bytes_total = 1ULL << 30;  // bodies held in all queues
+};
+
+struct QueueInfo {
+  std::string name;
+  uint32_t message_count = 0;
+  uint32_t consumer_count = 0;
+};
+
+struct QueueOptions {
+  bool passive = false, durable = false, exclusive = false, auto_delete = false;
+};
+struct ExchangeOptions {
+  bool passive = false, durable = false, auto_delete = false, internal = false;
+};
+
+struct PublishResult {
+  QErr err = QErr::kOk;     // kNotFound: no exchange; kAccessRefused: internal exchange
+  std::size_t routed = 0;   // queues the message went to (0 = unroutable)
+  std::size_t refused = 0;  // matching queues that were full (message or byte limit)
+};
+
+class QueueEngine {
+ public:
+  explicit QueueEngine(Limits limits = {});
+  ~QueueEngine();
+  QueueEngine(const QueueEngine&) = delete;
+  QueueEngine& operator=(const QueueEngine&) = delete;
+
+  // Exchanges. `type` is ignored for passive declares.
+  QErr declare_exchange(const std::string& name, ExchangeType type, const ExchangeOptions& o);
+  QErr delete_exchange(const std::string& name, bool if_unused);
+
+  // Queues. An empty name gets a server name (amq.gen-...), returned in QueueInfo.
+  QErr declare_queue(const std::string& name, OwnerId owner, const QueueOptions& o, QueueInfo* out);
+  QErr delete_queue(const std::string& name, OwnerId owner, bool if_unused, bool if_empty, uint32_t* deleted);
+  QErr purge_queue(const std::string& name, OwnerId owner, uint32_t* purged);
+  // Headers bindings read x-match (all/any) from `args` (key "x-match"); others ignore args.
+  QErr bind(const std::string& queue, const std::string& exchange, const std::string& key, const Headers& args,
+            OwnerId owner);
+  QErr unbind(const std::string& queue, const std::string& exchange, const std::string& key, const Headers& args,
+              OwnerId owner);
+
+  PublishResult publish(const std::string& exchange, const std::string& routing_key, const MessagePtr& msg);
+
+  // Sessions (channels).
+  SessionId open_session(OwnerId owner, SessionSink* sink);
+  // Requeues the session's unacked deliveries (redelivered), cancels its consumers.
+  void close_session(SessionId s);
+  // Deletes the owner's exclusive queues. Sessions must be closed first.
+  void owner_gone(OwnerId owner);
+
+  // global=false: each consumer started afterwards on the session gets this limit; true: the
+  // session's deliveries in flight in all.
+  void set_prefetch(SessionId s, uint32_t count, bool global);
+  void set_flow(SessionId s, bool active);
+  QErr consume(SessionId s, const std::string& queue, std::string* tag, bool no_ack, bool exclusive);
+  QErr cancel(SessionId s, const std::string& tag);
+  // delivery_tag 0 with multiple = everything outstanding.
+  QErr ack(SessionId s, uint64_t delivery_tag, bool multiple);
+  QErr nack(SessionId s, uint64_t delivery_tag, bool multiple, bool requeue);
+  // Returns kOk and no value when the queue is empty.
+  QErr get(SessionId s, const std::string& queue, bool no_ack, std::optional<Delivery>* out);
+  // Requeues (or redelivers to the same session when !requeue: here also requeued) every unacked.
+  void recover(SessionId s);
+
+  // Introspection for tests.
+  std::optional<QueueInfo> queue_info(const std::string& name) const;
+  bool has_exchange(const std::string& name) const;
+  std::size_t unacked(SessionId s) const;
+  uint64_t dropped_messages() const noexcept { return dropped_; }
+
+  // Routing helpers (exposed for tests).
+  static bool topic_matches(std::string_view pattern, std::string_view key) noexcept;
+  static bool headers_match(const Headers& binding_args, const Headers& message_headers) noexcept;
+
+ private:
+  struct Queue;
+  struct Exchange;
+  struct Binding;
+  struct Consumer;
+  struct Session;
+  struct Unacked;
+
+  Queue* find_queue(const std::string& name);
+  QErr access_queue(const std::string& name, OwnerId owner, Queue** out);
+  void route(const Exchange& ex, const std::string& key, const Message& m, std::vector<Queue*>* out);
+  void enqueue(Queue& q, MessagePtr m, bool redelivered, bool front);
+  void dispatch(Queue& q);
+  void dispatch_dirty();
+  void remove_queue(Queue& q, bool notify_consumers);
+  void remove_consumer(SessionId sid, Session& s, const std::string& tag, bool maybe_auto_delete);
+  void settle(Session& s, uint64_t tag, bool multiple, bool requeue, QErr* err);
+  void drop_bindings_of_queue(const std::string& queue);
+  void maybe_auto_delete_exchange(const std::string& name);
+  std::string generate_queue_name();
+
+  Limits limits_;
+  std::map<std::string, std::unique_ptr<Exchange>> exchanges_;
+  std::map<std::string, std::unique_ptr<Queue>> queues_;
+  std::map<SessionId, std::unique_ptr<Session>> sessions_;
+  std::vector<std::string> dirty_;
+  std::size_t binding_count_ = 0;
+  std::size_t queued_bytes_ = 0;
+  SessionId next_session_ = 1;
+  uint64_t next_name_ = 1;
+  uint64_t name_seed_;
+  uint64_t dropped_ = 0;
+};
+
+}  // namespace sluice::queue
