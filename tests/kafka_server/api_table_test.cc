@@ -230,7 +230,7 @@ TEST(KafkaApiTable, UnsupportedVersionOfAKnownKeyIsRefused) {
 
 TEST(KafkaApiTable, UnknownKeyIsRefused) {
   for (int16_t key :
-       {int16_t{-1}, int16_t{4}, SaslHandshakeRequest::kApiKey, DeleteRecordsRequest::kApiKey, int16_t{1000}}) {
+       {int16_t{-1}, int16_t{4}, SaslHandshakeRequest::kApiKey, SaslAuthenticateRequest::kApiKey, int16_t{1000}}) {
     SCOPED_TRACE("api key " + std::to_string(key));
     HandlerOutput out = dispatch(key, 0, {});
     ASSERT_EQ(out.kind, HandlerOutput::Kind::close_connection);
