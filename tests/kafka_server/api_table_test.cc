@@ -139,7 +139,9 @@ TEST(KafkaApiTable, AdvertisesWhatLibrdkafkaFeatureChecksNeed) {
   EXPECT_TRUE(served_api<ApiVersionsRequest>().advertises(4));
   EXPECT_FALSE(served_api<ApiVersionsRequest>().advertises(5));
   EXPECT_EQ(find_served_api(SaslHandshakeRequest::kApiKey), nullptr);  // defined by the codec, not served
-  EXPECT_EQ(find_served_api(DeleteRecordsRequest::kApiKey), nullptr);
+  EXPECT_TRUE(served_api<DeleteRecordsRequest>().advertises(0));
+  EXPECT_TRUE(served_api<OffsetForLeaderEpochRequest>().advertises(2));  // KIP-320 clients need 2+
+  EXPECT_TRUE(served_api<DescribeLogDirsRequest>().advertises(4));
 }
 
 // Every version the table advertises (or answers), request and response, with a value in every

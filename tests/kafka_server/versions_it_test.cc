@@ -715,11 +715,15 @@ TEST_F(KafkaVersionsIt, OffsetForLeaderEpochEveryVersion) {
     ASSERT_EQ(ps.size(), v >= 2 ? 4u : 3u);
     EXPECT_EQ(ps[0].error_code, 0);
     EXPECT_EQ(ps[0].end_offset, 3);
-    if (v >= 1) EXPECT_EQ(ps[0].leader_epoch, 0);
+    if (v >= 1) {
+      EXPECT_EQ(ps[0].leader_epoch, 0);
+    }
     EXPECT_EQ(ps[1].error_code, 0);
     EXPECT_EQ(ps[1].end_offset, -1);
     EXPECT_EQ(ps[2].error_code, code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
-    if (v >= 2) EXPECT_EQ(ps[3].error_code, code(ErrorCode::UNKNOWN_LEADER_EPOCH));
+    if (v >= 2) {
+      EXPECT_EQ(ps[3].error_code, code(ErrorCode::UNKNOWN_LEADER_EPOCH));
+    }
   }
   FetchRequest fr;
   fr.max_wait_ms = 0;
