@@ -25,6 +25,8 @@ namespace sluice::broker {
   X(kOutOfOrderSequence, "idempotent producer sequence gap")               \
   X(kProducerFenced, "producer epoch older than the current one")          \
   X(kInvalidRequest, "request inconsistent with itself")                   \
+  X(kFencedLeaderEpoch, "leader epoch older than the partition's")         \
+  X(kUnknownLeaderEpoch, "leader epoch newer than the partition's")        \
   /* topic admin */                                                        \
   X(kInvalidTopicName, "topic name not allowed")                           \
   X(kTopicExists, "topic already exists")                                  \

@@ -515,6 +515,13 @@ io::Task<ListOffsetOutcome> Partition::list_offset(int64_t timestamp_ms, Isolati
     co_return out;
   }
   ReadGuard guard(*this);
+  ListOffsetOutcome found = co_await find_offset(timestamp_ms, isolation);
+  if (found.error == Errc::kOk && found.offset >= 0) found.leader_epoch = log_->epoch_for_offset(found.offset);
+  co_return found;
+}
+
+io::Task<ListOffsetOutcome> Partition::find_offset(int64_t timestamp_ms, Isolation isolation) {
+  ListOffsetOutcome out;
   if (timestamp_ms == log::kLatestTimestamp) {
     out.offset = isolation == Isolation::kReadCommitted ? last_stable_offset() : log_->high_watermark();
     co_return out;
@@ -599,6 +606,55 @@ io::Task<void> Partition::close() {
   }
   // Long polls on this partition answer now instead of at their deadline.
   wake_watchers();
+}
+
+io::Task<DeleteRecordsOutcome> Partition::delete_records(int64_t offset) {
+  io::Shard::current().assert_owner(owner_shard_);
+  DeleteRecordsOutcome out;
+  if (closing_) {
+    out.error = Errc::kNotOwner;
+    co_return out;
+  }
+  ReadGuard guard(*this);  // close() waits for it: the log stays open meanwhile
+  const int64_t target = offset == -1 ? log_->high_watermark() : offset;
+  auto r = co_await log_->advance_log_start(target);
+  note_segment_changes();  // snapshots and aborted transactions below the new start go
+  if (!r.ok()) {
+    out.error = to_errc(r.error());
+    co_return out;
+  }
+  out.low_watermark = r.value();
+  co_return out;
+}
+
+Errc Partition::check_leader_epoch(int32_t current_leader_epoch) const {
+  if (current_leader_epoch < 0) return Errc::kOk;  // -1: the client does not know (or check) it
+  const int32_t epoch = log_->leader_epoch();
+  if (current_leader_epoch < epoch) return Errc::kFencedLeaderEpoch;
+  if (current_leader_epoch > epoch) return Errc::kUnknownLeaderEpoch;
+  return Errc::kOk;
+}
+
+EpochEndOutcome Partition::end_offset_for_epoch(int32_t current_leader_epoch, int32_t leader_epoch) const {
+  io::Shard::current().assert_owner(owner_shard_);
+  EpochEndOutcome out;
+  if (closing_) {
+    out.error = Errc::kNotOwner;
+    return out;
+  }
+  out.error = check_leader_epoch(current_leader_epoch);
+  if (out.error != Errc::kOk) return out;
+  const log::EpochEndOffset e = log_->end_offset_for_epoch(leader_epoch);
+  out.leader_epoch = e.epoch;
+  out.end_offset = e.end_offset;
+  return out;
+}
+
+io::Task<Result<uint64_t>> Partition::size_bytes() {
+  io::Shard::current().assert_owner(owner_shard_);
+  if (closing_) co_return log::log_error(log::LogErrc::kLogClosed, "partition closing");
+  ReadGuard guard(*this);
+  co_return co_await log_->size_bytes();
 }
 
 io::Task<Result<void>> Partition::drop_segments_below(int64_t offset, int64_t now_ms) {

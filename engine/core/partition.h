@@ -62,6 +62,20 @@ struct ListOffsetOutcome {
   Errc error = Errc::kOk;
   int64_t timestamp_ms = -1;
   int64_t offset = -1;
+  int32_t leader_epoch = -1;  // the epoch the offset was written under (the current one at the end)
+};
+
+struct DeleteRecordsOutcome {
+  Errc error = Errc::kOk;
+  int64_t low_watermark = -1;  // the log start offset after the call
+};
+
+// OffsetForLeaderEpoch: the largest epoch <= the requested one and where it ended (-1, -1 when
+// the log cannot say).
+struct EpochEndOutcome {
+  Errc error = Errc::kOk;
+  int32_t leader_epoch = -1;
+  int64_t end_offset = -1;
 };
 
 // How open() restored the producer state (tests, diagnostics).
@@ -121,6 +135,20 @@ class Partition {
   io::Task<FetchOutcome> fetch(int64_t offset, int32_t max_bytes, Isolation isolation = Isolation::kReadUncommitted);
   // kLatestTimestamp answers the last stable offset for read_committed.
   io::Task<ListOffsetOutcome> list_offset(int64_t timestamp_ms, Isolation isolation = Isolation::kReadUncommitted);
+  // DeleteRecords: moves the log start offset to `offset` (-1 = the high watermark), durably,
+  // and deletes the whole segments below it. kOffsetOutOfRange below -1 or past the high
+  // watermark; an offset at or below the current log start changes nothing.
+  io::Task<DeleteRecordsOutcome> delete_records(int64_t offset);
+  // The epoch this partition's leader (this broker) has: Metadata's leader_epoch, written into
+  // every appended batch and recorded in the log's leader-epoch cache.
+  int32_t leader_epoch() const { return log_->leader_epoch(); }
+  // A client's current_leader_epoch (Fetch, OffsetForLeaderEpoch, ListOffsets): -1 is not
+  // checked; older than leader_epoch() is kFencedLeaderEpoch, newer kUnknownLeaderEpoch.
+  Errc check_leader_epoch(int32_t current_leader_epoch) const;
+  // OffsetForLeaderEpoch (KIP-101/279/320), after check_leader_epoch(current_leader_epoch).
+  EpochEndOutcome end_offset_for_epoch(int32_t current_leader_epoch, int32_t leader_epoch) const;
+  // Bytes on disk of the partition's segments (DescribeLogDirs).
+  io::Task<Result<uint64_t>> size_bytes();
 
   int64_t high_watermark() const { return log_->high_watermark(); }
   // The first offset of the oldest open transaction, or the high watermark when none is open.
@@ -169,6 +197,7 @@ class Partition {
   bool append_and_record(std::span<const std::byte> batch, const log::BatchHeader& h, const broker::BatchIdentity& id,
                          ProduceOutcome& out);
   io::Task<void> restore_producer_state();
+  io::Task<ListOffsetOutcome> find_offset(int64_t timestamp_ms, Isolation isolation);
   void request_flush();
   io::Task<void> flush_loop();
   // After an append: flush now (request_flush), or, with appended visibility, group the

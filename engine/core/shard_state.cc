@@ -31,6 +31,7 @@ std::string partition_dir(const std::string& data_dir, const std::string& topic,
 log::LogConfig log_config_for(const broker::BrokerConfig& cfg, const broker::TopicInfo& topic) {
   auto eff = broker::effective_topic_config(cfg.topic_defaults, topic.configs);
   log::LogConfig c;
+  c.leader_epoch = kPartitionLeaderEpoch;
   // The log needs whole pages per segment; Kafka's lower bound (14 bytes) is lifted to 4 KiB.
   c.segment_bytes = static_cast<uint64_t>(std::clamp<int64_t>(eff.segment_bytes, 4096, (int64_t{1} << 31) - 1));
   c.segment_ms = std::max<int64_t>(eff.segment_ms, 1);

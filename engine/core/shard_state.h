@@ -73,6 +73,11 @@ void clear_shard_states();
 // The calling shard's state.
 ShardState& shard_state();
 
+// Every partition's leader epoch: this broker leads every partition from its creation and never
+// hands leadership over, so the epoch never changes (Metadata reports it without asking the
+// owner shard; the log writes it into every batch and records it in its leader-epoch cache).
+inline constexpr int32_t kPartitionLeaderEpoch = 0;
+
 std::string partition_dir(const std::string& data_dir, const std::string& topic, int32_t index);
 log::LogConfig log_config_for(const broker::BrokerConfig& cfg, const broker::TopicInfo& topic);
 

@@ -139,7 +139,9 @@ bool PartitionLog::flush_due(int64_t now_ms) const noexcept {
 Result<void> PartitionLog::update_config(const LogConfig& c) {
   auto v = validate_config(c);
   if (!v) return v;
+  const int32_t epoch = config_.leader_epoch;  // fixed while open (LogConfig::leader_epoch)
   config_ = c;
+  config_.leader_epoch = epoch;
   if (config_.visible_before_sync) set_hw(log_end_);
   return ok_result();
 }
@@ -312,6 +314,8 @@ Result<AppendResult> PartitionLog::append_validated(std::span<const std::byte> b
     store_be<uint32_t>(hdr.data() + batch_field::kCrc, crc);
   }
   h.base_offset = base;
+  // Only after a truncate_to cut the current epoch's entry (open() records a new epoch).
+  if (epochs_.empty() || config_.leader_epoch > epochs_.back().epoch) epochs_.push_back({config_.leader_epoch, base});
 
   const uint64_t pos = a->size_bytes;
   copy_into_tail(*a, pos, hdr);
@@ -806,7 +810,8 @@ io::Task<Result<void>> PartitionLog::drop_oldest_segment() {
   const int64_t base = segments_.front()->base_offset;
   std::unique_ptr<Segment> gone = std::move(segments_.front());
   segments_.erase(segments_.begin());
-  log_start_ = segments_.front()->base_offset;
+  // advance_log_start may have put the start past the new first segment's base.
+  log_start_ = std::max(log_start_, segments_.front()->base_offset);
   SLUICE_ASSERT(log_start_ <= durable_end_);
   if (gone->pins > 0) graveyard_.push_back(std::move(gone));  // a reader still uses it
   co_return co_await delete_segment_files(base);
@@ -823,7 +828,7 @@ io::Task<Result<void>> PartitionLog::delete_segments_below(int64_t offset) {
          segments_[1]->base_offset <= durable_end_) {
     auto r = co_await drop_oldest_segment();
     if (!r) co_return r;
-    SLUICE_ASSERT(log_start_ <= offset);
+    SLUICE_ASSERT(segments_.front()->base_offset <= offset);
     removed = true;
   }
   if (removed) co_return co_await fs_.sync_dir(dir_);
@@ -932,6 +937,9 @@ io::Task<Result<void>> PartitionLog::truncate_to(int64_t offset) {
   SLUICE_ASSERT(s->size_bytes == pos && s->chunks.empty());  // the tail loads lazily again
   log_end_ = durable_end_ = s->end_offset;
   hw_ = std::min(hw_, log_end_);
+  // Epochs that started in what was cut go (in memory: the next open drops them from the file
+  // too); the first entry stays, and an append under a newer epoch records it again.
+  while (epochs_.size() > 1 && epochs_.back().start_offset > log_end_) epochs_.pop_back();
   unflushed_bytes_ = 0;
   co_return ok_result();
 }

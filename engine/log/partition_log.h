@@ -60,7 +60,10 @@ struct LogConfig {
   // sluice.visibility: false = "durable" (high watermark follows the synced offset, default),
   // true = "appended" (visible once in the memory tail; a crash may take it back).
   bool visible_before_sync = false;
-  int32_t leader_epoch = 0;  // written into partitionLeaderEpoch
+  // Written into every appended batch's partitionLeaderEpoch and recorded in the leader-epoch
+  // cache (leader_epochs()). Fixed while the log is open (update_config keeps the open value);
+  // a log opened with a higher epoch than its cache's last records where the new epoch starts.
+  int32_t leader_epoch = 0;
 
   // Sluice limits.
   // Disk space is reserved ahead of the data of the active segment (fallocate, or zeros with
@@ -141,6 +144,21 @@ struct LogStats {
 
 struct Segment;  // internal
 
+// One entry of the leader-epoch cache (Kafka's leader-epoch-checkpoint): the first offset
+// written under `epoch`.
+struct EpochEntry {
+  int32_t epoch = 0;
+  int64_t start_offset = 0;
+  bool operator==(const EpochEntry&) const = default;
+};
+
+// OffsetForLeaderEpoch's answer: the largest epoch <= the requested one and the offset where it
+// ended; both -1 (Kafka's UNDEFINED_EPOCH / UNDEFINED_EPOCH_OFFSET) when the log cannot say.
+struct EpochEndOffset {
+  int32_t epoch = -1;
+  int64_t end_offset = -1;
+};
+
 // ListOffsets special timestamps.
 inline constexpr int64_t kLatestTimestamp = -1;
 inline constexpr int64_t kEarliestTimestamp = -2;
@@ -209,6 +227,24 @@ class PartitionLog {
   // Deletes whole sealed segments all of whose offsets are below `offset` and moves the log
   // start to the first remaining segment (how internal partitions drop what a snapshot replaced).
   io::Task<Result<void>> delete_segments_below(int64_t offset);
+  // DeleteRecords: moves the log start offset forward to `offset` (at most the high watermark;
+  // OFFSET_OUT_OF_RANGE past it or below 0), durably (the partition-state file is written and
+  // synced before it returns), then deletes the whole segments below it. An offset at or below
+  // the current start changes nothing. Returns the log start offset after the call. Reads below
+  // it answer OFFSET_OUT_OF_RANGE; the segment holding it keeps its earlier batches on disk.
+  io::Task<Result<int64_t>> advance_log_start(int64_t offset);
+  // The leader-epoch cache, oldest first: never empty; without a partition-state file (every
+  // log written before epochs were recorded, always under epoch 0) it is {0, log start}.
+  const std::vector<EpochEntry>& leader_epochs() const noexcept { return epochs_; }
+  int32_t leader_epoch() const noexcept { return config_.leader_epoch; }
+  // The epoch the record at `offset` was (or, at the log end, will be) written under.
+  int32_t epoch_for_offset(int64_t offset) const noexcept;
+  // Kafka's LeaderEpochFileCache.endOffsetFor: the current epoch ends at the log end; an older
+  // one where the next higher epoch starts (answered with the largest epoch <= the requested);
+  // undefined (-1, -1) for -1 or an epoch newer than the current one.
+  EpochEndOffset end_offset_for_epoch(int32_t requested) const;
+  // Bytes of every segment (sealed segments' sizes learned without keeping them open).
+  io::Task<Result<uint64_t>> size_bytes();
   // Seals the active segment now (if not empty) so everything before it can be deleted.
   io::Task<Result<void>> roll_now(int64_t now_ms);
   // Rolls the active segment when it is older than segment.ms (and not empty).
@@ -269,6 +305,9 @@ class PartitionLog {
   io::Task<Result<bool>> read_clean_marker(const Segment& active);
   io::Task<Result<void>> write_clean_marker();
   io::Task<Result<void>> delete_segment_files(int64_t base);
+  // The partition-state file (.partition_state: log start offset and leader epochs).
+  io::Task<Result<void>> load_partition_state(bool file_listed);
+  io::Task<Result<void>> write_partition_state(int64_t log_start, const std::vector<EpochEntry>& epochs);
 
   void roll_in_memory(int64_t now_ms);
   void index_batch(Segment& s, const BatchHeader& h, uint64_t pos);
@@ -289,6 +328,7 @@ class PartitionLog {
   std::vector<std::unique_ptr<Segment>> segments_;
   std::vector<std::unique_ptr<Segment>> graveyard_;  // removed but still pinned by a reader
   int64_t log_start_ = 0;
+  std::vector<EpochEntry> epochs_;  // leader-epoch cache, see leader_epochs()
   int64_t log_end_ = 0;
   int64_t durable_end_ = 0;
   int64_t hw_ = 0;

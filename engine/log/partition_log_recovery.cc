@@ -40,10 +40,12 @@ io::Task<Result<void>> PartitionLog::load() {
   std::vector<int64_t> bases;
   std::vector<std::pair<int64_t, std::string>> others;
   bool marker = false;
+  bool state_file = false;
   for (const auto& name : names.value()) {
     int64_t base = 0;
     std::string ext;
     if (name == kCleanMarkerName) marker = true;
+    else if (name == kPartitionStateName) state_file = true;
     else if (parse_segment_name(name, &base, &ext)) {
       if (ext == "log") bases.push_back(base);
       else others.emplace_back(base, name);
@@ -127,7 +129,7 @@ io::Task<Result<void>> PartitionLog::load() {
   hw_ = log_end_;
   last_flush_ms_ = now;
   SLUICE_ASSERT(a.size_bytes == a.durable_bytes && log_start_ <= log_end_);
-  co_return ok_result();
+  co_return co_await load_partition_state(state_file);  // DeleteRecords' log start, the leader epochs
 }
 
 // Removes a clean-shutdown marker that open() left in place, durably, before the first change

@@ -25,6 +25,21 @@ def write(name, data):
         f.write(data)
 
 
+def delete_records_v1(cid, topic, offsets):
+    parts = kw.array(sorted(offsets.items()), lambda po: kw.i32(po[0]) + kw.i64(po[1]))
+    return kw.frame(kw.request_header(21, 1, cid) + kw.array([topic], lambda t: kw.string(t) + parts) + kw.i32(1000))
+
+
+def offset_for_leader_epoch_v2(cid, topic, partition, current_epoch, epoch):
+    parts = kw.array([partition], lambda p: kw.i32(p) + kw.i32(current_epoch) + kw.i32(epoch))
+    return kw.frame(kw.request_header(23, 2, cid) + kw.array([topic], lambda t: kw.string(t) + parts))
+
+
+def describe_log_dirs_v1(cid, topic=None):
+    topics = kw.i32(-1) if topic is None else kw.array([topic], lambda t: kw.string(t) + kw.array([0], kw.i32))
+    return kw.frame(kw.request_header(35, 1, cid) + topics)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     clients = os.path.join(HERE, "..", "kafka_codec", "corpus")
@@ -42,6 +57,11 @@ def main():
     write("create_topics", seq(unframe(kw.create_topics(7, "fz", 3)), unframe(kw.metadata(8, ["fz"]))))
     write("join_group", seq(unframe(kw.join_group_v2(9, "g", session_ms=100, rebalance_ms=100, topics=(t,)))))
     write("fetch_multi", seq(meta, unframe(kw.fetch_multi(10, t, {0: 0, 1: 0}, max_wait_ms=10))))
+    write("delete_records_epochs_log_dirs",
+          seq(meta, unframe(kw.produce(13, t, [(0, batch)])), unframe(delete_records_v1(14, t, {0: 1, 1: -1})),
+              unframe(kw.fetch(15, t, 0, 0)), unframe(offset_for_leader_epoch_v2(16, t, 0, 0, 0)),
+              unframe(offset_for_leader_epoch_v2(17, t, 0, 3, 0)), unframe(describe_log_dirs_v1(18)),
+              unframe(describe_log_dirs_v1(19, t))))
     write("api_versions", seq(unframe(kw.api_versions_v0(11)), unframe(kw.api_versions_v9(12))))
 
 

@@ -93,6 +93,24 @@ TEST(KafkaCodecRoundTrip, OffsetDeleteVersionZero) {
   EXPECT_EQ(round_trip_all<OffsetDeleteResponse>(), 1);
 }
 
+// DescribeLogDirs (35): flexible from v2; null topics (every topic) survive every version; v3 adds
+// the top-level error code, v4 the volume's total and usable bytes.
+TEST(KafkaCodecRoundTrip, DescribeLogDirsEveryVersion) {
+  ASSERT_NE(find_api(DescribeLogDirsRequest::kApiKey), nullptr);
+  EXPECT_EQ(find_api(DescribeLogDirsRequest::kApiKey)->name, "DescribeLogDirs");
+  EXPECT_EQ(round_trip_all<DescribeLogDirsRequest>(), 5);
+  EXPECT_EQ(round_trip_all<DescribeLogDirsResponse>(), 5);
+  for (int16_t v = 0; v <= 4; ++v) {
+    DescribeLogDirsRequest all;
+    all.topics = std::nullopt;
+    auto wire = bytes_of(test::encode_body(v, all));
+    DescribeLogDirsRequest back;
+    Reader r(wire);
+    ASSERT_TRUE(decode(r, v, back).ok()) << v;
+    EXPECT_EQ(back.topics, std::nullopt) << v;
+  }
+}
+
 // What the broker advertises is checked against the definitions where it lives (kafka/server
 // api_table.h, at compile time); here every defined version is covered.
 template <class M>

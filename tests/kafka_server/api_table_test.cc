@@ -139,7 +139,9 @@ TEST(KafkaApiTable, AdvertisesWhatLibrdkafkaFeatureChecksNeed) {
   EXPECT_TRUE(served_api<ApiVersionsRequest>().advertises(4));
   EXPECT_FALSE(served_api<ApiVersionsRequest>().advertises(5));
   EXPECT_EQ(find_served_api(SaslHandshakeRequest::kApiKey), nullptr);  // defined by the codec, not served
-  EXPECT_EQ(find_served_api(DeleteRecordsRequest::kApiKey), nullptr);
+  EXPECT_TRUE(served_api<DeleteRecordsRequest>().advertises(0));
+  EXPECT_TRUE(served_api<OffsetForLeaderEpochRequest>().advertises(2));  // KIP-320 clients need 2+
+  EXPECT_TRUE(served_api<DescribeLogDirsRequest>().advertises(4));
 }
 
 // Every version the table advertises (or answers), request and response, with a value in every
@@ -230,7 +232,7 @@ TEST(KafkaApiTable, UnsupportedVersionOfAKnownKeyIsRefused) {
 
 TEST(KafkaApiTable, UnknownKeyIsRefused) {
   for (int16_t key :
-       {int16_t{-1}, int16_t{4}, SaslHandshakeRequest::kApiKey, DeleteRecordsRequest::kApiKey, int16_t{1000}}) {
+       {int16_t{-1}, int16_t{4}, SaslHandshakeRequest::kApiKey, SaslAuthenticateRequest::kApiKey, int16_t{1000}}) {
     SCOPED_TRACE("api key " + std::to_string(key));
     HandlerOutput out = dispatch(key, 0, {});
     ASSERT_EQ(out.kind, HandlerOutput::Kind::close_connection);

@@ -609,3 +609,184 @@ TEST_F(KafkaVersionsIt, OffsetDeleteKeepsSubscribedTopics) {
 
 }  // namespace
 }  // namespace sluice::kafka
+
+namespace sluice::kafka {
+namespace {
+
+// DeleteRecords 0-2: the log start moves (-1 = the high watermark), fetch below it answers
+// OFFSET_OUT_OF_RANGE and ListOffsets earliest the new start; an offset past the high watermark,
+// an unknown partition and an internal topic get Kafka's errors.
+TEST_F(KafkaVersionsIt, DeleteRecordsEveryVersion) {
+  create("dr", 1);
+  for (int i = 0; i < 6; ++i) produce(9, "dr", 0, "v" + std::to_string(i));
+  // An internal topic exists once a group used it: commit an offset first.
+  OffsetCommitRequest oc;
+  oc.group_id = "dr-group";
+  oc.generation_id_or_member_epoch = -1;
+  auto& oct = oc.topics.emplace_back();
+  oct.name = "dr";
+  oct.partitions.push_back({0, 1, -1, -1, std::string{}});
+  OffsetCommitResponse ocr;
+  ASSERT_TRUE(client_.call(2, oc, ocr));
+
+  int64_t start = 0;
+  for (int16_t v : {int16_t{0}, int16_t{1}, int16_t{2}}) {
+    SCOPED_TRACE("DeleteRecords v" + std::to_string(v));
+    DeleteRecordsRequest req;
+    req.timeout_ms = 1000;
+    auto& t = req.topics.emplace_back();
+    t.name = "dr";
+    t.partitions.push_back({0, start + 2});
+    t.partitions.push_back({7, 0});
+    auto& internal = req.topics.emplace_back();
+    internal.name = "__consumer_offsets";
+    internal.partitions.push_back({0, 0});
+    DeleteRecordsResponse resp;
+    ASSERT_TRUE(client_.call(v, req, resp));
+    ASSERT_EQ(resp.topics.size(), 2u);
+    ASSERT_EQ(resp.topics[0].partitions.size(), 2u);
+    EXPECT_EQ(resp.topics[0].partitions[0].error_code, 0);
+    EXPECT_EQ(resp.topics[0].partitions[0].low_watermark, start + 2);
+    EXPECT_EQ(resp.topics[0].partitions[1].error_code, code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+    EXPECT_EQ(resp.topics[0].partitions[1].low_watermark, -1);
+    ASSERT_EQ(resp.topics[1].partitions.size(), 1u);
+    EXPECT_EQ(resp.topics[1].partitions[0].error_code, code(ErrorCode::INVALID_TOPIC_EXCEPTION));
+    start += 2;
+  }
+  // Past the high watermark (6), then -1: up to it.
+  DeleteRecordsRequest req;
+  auto& t = req.topics.emplace_back();
+  t.name = "dr";
+  t.partitions.push_back({0, 7});
+  DeleteRecordsResponse past;
+  ASSERT_TRUE(client_.call(2, req, past));
+  EXPECT_EQ(past.topics[0].partitions[0].error_code, code(ErrorCode::OFFSET_OUT_OF_RANGE));
+  t.partitions[0].offset = -1;
+  DeleteRecordsResponse all;
+  ASSERT_TRUE(client_.call(2, req, all));
+  EXPECT_EQ(all.topics[0].partitions[0].error_code, 0);
+  EXPECT_EQ(all.topics[0].partitions[0].low_watermark, 6);
+
+  ListOffsetsRequest lo;
+  auto& lt = lo.topics.emplace_back();
+  lt.name = "dr";
+  auto& lp = lt.partitions.emplace_back();
+  lp.partition_index = 0;
+  lp.timestamp = -2;
+  ListOffsetsResponse lr;
+  ASSERT_TRUE(client_.call(5, lo, lr));
+  EXPECT_EQ(lr.topics[0].partitions[0].offset, 6);
+
+  FetchRequest fr;
+  fr.max_wait_ms = 0;
+  fr.max_bytes = 1 << 20;
+  auto& ft = fr.topics.emplace_back();
+  ft.topic = "dr";
+  auto& fp = ft.partitions.emplace_back();
+  fp.partition = 0;
+  fp.fetch_offset = 3;
+  fp.partition_max_bytes = 1 << 20;
+  FetchResponse fresp;
+  ASSERT_TRUE(client_.call(11, fr, fresp));
+  EXPECT_EQ(fresp.responses[0].partitions[0].error_code, code(ErrorCode::OFFSET_OUT_OF_RANGE));
+  EXPECT_EQ(fresp.responses[0].partitions[0].log_start_offset, 6);
+}
+
+// OffsetForLeaderEpoch 0-4: every partition is led under epoch 0 (as Metadata says); the current
+// epoch ends at the log end, a newer one is undefined; current_leader_epoch (v2+) is checked, as
+// it is in Fetch (v9+).
+TEST_F(KafkaVersionsIt, OffsetForLeaderEpochEveryVersion) {
+  create("ofle", 1);
+  for (int i = 0; i < 3; ++i) produce(9, "ofle", 0, "x");
+  for (int16_t v = 0; v <= 4; ++v) {
+    SCOPED_TRACE("OffsetForLeaderEpoch v" + std::to_string(v));
+    OffsetForLeaderEpochRequest req;
+    req.replica_id = -1;
+    auto& t = req.topics.emplace_back();
+    t.topic = "ofle";
+    t.partitions.push_back({0, v >= 2 ? 0 : -1, 0});
+    t.partitions.push_back({0, -1, 1});
+    t.partitions.push_back({3, -1, 0});
+    if (v >= 2) t.partitions.push_back({0, 1, 0});
+    OffsetForLeaderEpochResponse resp;
+    ASSERT_TRUE(client_.call(v, req, resp));
+    ASSERT_EQ(resp.topics.size(), 1u);
+    const auto& ps = resp.topics[0].partitions;
+    ASSERT_EQ(ps.size(), v >= 2 ? 4u : 3u);
+    EXPECT_EQ(ps[0].error_code, 0);
+    EXPECT_EQ(ps[0].end_offset, 3);
+    if (v >= 1) {
+      EXPECT_EQ(ps[0].leader_epoch, 0);
+    }
+    EXPECT_EQ(ps[1].error_code, 0);
+    EXPECT_EQ(ps[1].end_offset, -1);
+    EXPECT_EQ(ps[2].error_code, code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+    if (v >= 2) {
+      EXPECT_EQ(ps[3].error_code, code(ErrorCode::UNKNOWN_LEADER_EPOCH));
+    }
+  }
+  FetchRequest fr;
+  fr.max_wait_ms = 0;
+  fr.max_bytes = 1 << 20;
+  auto& ft = fr.topics.emplace_back();
+  ft.topic = "ofle";
+  auto& fp = ft.partitions.emplace_back();
+  fp.partition = 0;
+  fp.current_leader_epoch = 4;
+  fp.partition_max_bytes = 1 << 20;
+  FetchResponse fresp;
+  ASSERT_TRUE(client_.call(11, fr, fresp));
+  EXPECT_EQ(fresp.responses[0].partitions[0].error_code, code(ErrorCode::UNKNOWN_LEADER_EPOCH));
+  fr.topics[0].partitions[0].current_leader_epoch = 0;
+  ASSERT_TRUE(client_.call(11, fr, fresp));
+  EXPECT_EQ(fresp.responses[0].partitions[0].error_code, 0);
+}
+
+// DescribeLogDirs 0-4: the data dir with each partition's size; topics null = all; v4 adds the
+// volume's total and usable bytes.
+TEST_F(KafkaVersionsIt, DescribeLogDirsEveryVersion) {
+  create("dirs", 2);
+  produce(9, "dirs", 1, std::string(1000, 'z'));
+  for (int16_t v = 0; v <= 4; ++v) {
+    SCOPED_TRACE("DescribeLogDirs v" + std::to_string(v));
+    DescribeLogDirsRequest all;
+    all.topics = std::nullopt;
+    DescribeLogDirsResponse resp;
+    ASSERT_TRUE(client_.call(v, all, resp));
+    EXPECT_EQ(resp.error_code, 0);
+    ASSERT_EQ(resp.results.size(), 1u);
+    const auto& dir = resp.results[0];
+    EXPECT_EQ(dir.error_code, 0);
+    EXPECT_EQ(dir.log_dir.rfind("/tmp/sluice-versions-it-", 0), 0u) << dir.log_dir;
+    const DescribeLogDirsResponse::DescribeLogDirsResult::DescribeLogDirsTopic* topic = nullptr;
+    for (const auto& t : dir.topics)
+      if (t.name == "dirs") topic = &t;
+    ASSERT_NE(topic, nullptr);
+    ASSERT_EQ(topic->partitions.size(), 2u);
+    EXPECT_EQ(topic->partitions[0].partition_index, 0);
+    EXPECT_EQ(topic->partitions[0].partition_size, 0);
+    EXPECT_EQ(topic->partitions[1].partition_index, 1);
+    EXPECT_GT(topic->partitions[1].partition_size, 1000);
+    EXPECT_EQ(topic->partitions[1].offset_lag, 0);
+    if (v >= 4) {
+      EXPECT_GT(dir.total_bytes, 0);
+      EXPECT_GE(dir.usable_bytes, 0);
+      EXPECT_LE(dir.usable_bytes, dir.total_bytes);
+    }
+    // Only what is asked for; unknown partitions are left out.
+    DescribeLogDirsRequest some;
+    some.topics.emplace();
+    some.topics->push_back({"dirs", {1, 9}});
+    some.topics->push_back({"nope", {0}});
+    DescribeLogDirsResponse sr;
+    ASSERT_TRUE(client_.call(v, some, sr));
+    ASSERT_EQ(sr.results.size(), 1u);
+    ASSERT_EQ(sr.results[0].topics.size(), 1u);
+    EXPECT_EQ(sr.results[0].topics[0].name, "dirs");
+    ASSERT_EQ(sr.results[0].topics[0].partitions.size(), 1u);
+    EXPECT_EQ(sr.results[0].topics[0].partitions[0].partition_index, 1);
+  }
+}
+
+}  // namespace
+}  // namespace sluice::kafka

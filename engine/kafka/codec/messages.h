@@ -17,6 +17,7 @@
 #include "engine/kafka/codec/messages/describe_cluster.h"
 #include "engine/kafka/codec/messages/describe_configs.h"
 #include "engine/kafka/codec/messages/describe_groups.h"
+#include "engine/kafka/codec/messages/describe_log_dirs.h"
 #include "engine/kafka/codec/messages/describe_transactions.h"
 #include "engine/kafka/codec/messages/end_txn.h"
 #include "engine/kafka/codec/messages/fetch.h"
@@ -69,8 +70,8 @@ using AllApis = std::tuple<
     Api<AddPartitionsToTxnRequest, AddPartitionsToTxnResponse>, Api<AddOffsetsToTxnRequest, AddOffsetsToTxnResponse>,
     Api<EndTxnRequest, EndTxnResponse>, Api<TxnOffsetCommitRequest, TxnOffsetCommitResponse>,
     Api<DescribeConfigsRequest, DescribeConfigsResponse>, Api<AlterConfigsRequest, AlterConfigsResponse>,
-    Api<SaslAuthenticateRequest, SaslAuthenticateResponse>, Api<CreatePartitionsRequest, CreatePartitionsResponse>,
-    Api<DeleteGroupsRequest, DeleteGroupsResponse>,
+    Api<DescribeLogDirsRequest, DescribeLogDirsResponse>, Api<SaslAuthenticateRequest, SaslAuthenticateResponse>,
+    Api<CreatePartitionsRequest, CreatePartitionsResponse>, Api<DeleteGroupsRequest, DeleteGroupsResponse>,
     Api<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>,
     Api<OffsetDeleteRequest, OffsetDeleteResponse>, Api<DescribeClusterRequest, DescribeClusterResponse>,
     Api<DescribeTransactionsRequest, DescribeTransactionsResponse>,

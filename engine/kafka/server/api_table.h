@@ -73,13 +73,16 @@ inline constexpr ServedApi kServedApis[] = {
     detail::served<ApiVersionsRequest>(0, 4, 0, handle_api_versions),  // any other version: KIP-511 answer
     detail::served<CreateTopicsRequest>(0, 7, 0, handle_create_topics),
     detail::served<DeleteTopicsRequest>(0, 6, 0, handle_delete_topics),  // 6: by name or topic id
+    detail::served<DeleteRecordsRequest>(0, 2, 0, handle_delete_records),
     detail::served<InitProducerIdRequest>(0, 5, 0, handle_init_producer_id),
+    detail::served<OffsetForLeaderEpochRequest>(0, 4, 0, handle_offset_for_leader_epoch),
     detail::served<AddPartitionsToTxnRequest>(0, 3, 0, handle_add_partitions_to_txn),  // 4+: broker to broker
     detail::served<AddOffsetsToTxnRequest>(0, 4, 0, handle_add_offsets_to_txn),
     detail::served<EndTxnRequest>(0, 4, 0, handle_end_txn),  // 5: KIP-890 part 2, not implemented
     detail::served<TxnOffsetCommitRequest>(0, 4, 0, handle_txn_offset_commit),
     detail::served<DescribeConfigsRequest>(0, 4, 0, handle_describe_configs),
     detail::served<AlterConfigsRequest>(0, 2, 0, handle_alter_configs),
+    detail::served<DescribeLogDirsRequest>(0, 4, 0, handle_describe_log_dirs),
     detail::served<CreatePartitionsRequest>(0, 3, 0, handle_create_partitions),
     detail::served<DeleteGroupsRequest>(0, 2, 0, handle_delete_groups),
     detail::served<IncrementalAlterConfigsRequest>(0, 1, 0, handle_incremental_alter_configs),

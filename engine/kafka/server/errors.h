@@ -32,6 +32,8 @@ inline constexpr ErrcMapping kErrcToKafka[] = {
     {broker::Errc::kOutOfOrderSequence, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER},
     {broker::Errc::kProducerFenced, ErrorCode::INVALID_PRODUCER_EPOCH},
     {broker::Errc::kInvalidRequest, ErrorCode::INVALID_REQUEST},
+    {broker::Errc::kFencedLeaderEpoch, ErrorCode::FENCED_LEADER_EPOCH},
+    {broker::Errc::kUnknownLeaderEpoch, ErrorCode::UNKNOWN_LEADER_EPOCH},
     {broker::Errc::kInvalidTopicName, ErrorCode::INVALID_TOPIC_EXCEPTION},
     {broker::Errc::kTopicExists, ErrorCode::TOPIC_ALREADY_EXISTS},
     {broker::Errc::kInvalidPartitionCount, ErrorCode::INVALID_PARTITIONS},

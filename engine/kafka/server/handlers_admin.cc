@@ -1,11 +1,15 @@
 // CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs, AlterConfigs,
 // IncrementalAlterConfigs. Changes run on shard 0 (admin.cc); reads use the local catalogue.
+#include <algorithm>
 #include <charconv>
+#include <map>
 #include <optional>
 
 #include "engine/broker/topic_config.h"
 #include "engine/core/admin.h"
+#include "engine/core/log_dirs.h"
 #include "engine/core/shard_state.h"
+#include "engine/core/when_all.h"
 #include "engine/kafka/server/cluster_view.h"
 #include "engine/kafka/server/errors.h"
 #include "engine/kafka/server/request.h"
@@ -300,6 +304,51 @@ io::Task<AlterConfigsResponse> alter(RequestContext&, AlterConfigsRequest& req) 
   co_return resp;
 }
 
+// DescribeLogDirs: the one log directory (the data dir) with the size of each partition in it and
+// its volume's total and usable bytes (v4). A shard's own broker describes the partitions it
+// leads, as a Kafka broker describes its replicas (admin clients ask each broker); the bootstrap
+// address describes every shard's. Offset lag is 0: every partition is its only replica.
+io::Task<DescribeLogDirsResponse> describe_log_dirs(RequestContext& ctx, DescribeLogDirsRequest& req) {
+  core::ShardState& st = core::shard_state();
+  core::PartitionFilter filter;
+  if (req.topics) {
+    filter.emplace();
+    for (const auto& t : *req.topics) (*filter)[t.topic].insert(t.partitions.begin(), t.partitions.end());
+  }
+  const unsigned first = ctx.via_shard_broker ? st.shard_id : 0;
+  const unsigned last = ctx.via_shard_broker ? st.shard_id + 1 : st.shard_count;
+  std::vector<std::vector<core::PartitionDiskUsage>> per_shard(st.shard_count);
+  std::vector<io::Task<void>> calls;
+  for (unsigned s = first; s < last; ++s) {
+    calls.push_back(
+        [](unsigned target, core::PartitionFilter f, std::vector<core::PartitionDiskUsage>* out) -> io::Task<void> {
+          auto fn = [f = std::move(f)]() mutable { return core::local_disk_usage(std::move(f)); };
+          *out = co_await io::submit_to(target, std::move(fn));
+        }(s, filter, &per_shard[s]));
+  }
+  co_await core::when_all(std::move(calls));
+  // By topic, then partition, whichever shard owns them.
+  std::map<std::string, std::vector<std::pair<int32_t, int64_t>>> by_topic;
+  for (auto& shard : per_shard)
+    for (auto& u : shard)
+      if (u.error == core::Errc::kOk) by_topic[u.topic].emplace_back(u.partition, u.size_bytes);
+  DescribeLogDirsResponse resp;
+  DescribeLogDirsResponse::DescribeLogDirsResult dir;
+  dir.log_dir = core::absolute_dir(st.config->data_dir);
+  const core::VolumeSpace space = core::volume_space(st.config->data_dir);
+  dir.total_bytes = space.total_bytes;
+  dir.usable_bytes = space.usable_bytes;
+  for (auto& [name, parts] : by_topic) {
+    std::sort(parts.begin(), parts.end());
+    DescribeLogDirsResponse::DescribeLogDirsResult::DescribeLogDirsTopic t;
+    t.name = name;
+    for (const auto& [index, size] : parts) t.partitions.push_back({index, size, 0, false});
+    dir.topics.push_back(std::move(t));
+  }
+  resp.results.push_back(std::move(dir));
+  co_return resp;
+}
+
 }  // namespace
 
 io::Task<HandlerOutput> handle_create_topics(RequestContext& ctx) {
@@ -316,6 +365,9 @@ io::Task<HandlerOutput> handle_describe_configs(RequestContext& ctx) {
 }
 io::Task<HandlerOutput> handle_alter_configs(RequestContext& ctx) {
   co_return co_await typed_handler<AlterConfigsRequest, AlterConfigsResponse>(ctx, alter);
+}
+io::Task<HandlerOutput> handle_describe_log_dirs(RequestContext& ctx) {
+  co_return co_await typed_handler<DescribeLogDirsRequest, DescribeLogDirsResponse>(ctx, describe_log_dirs);
 }
 io::Task<HandlerOutput> handle_incremental_alter_configs(RequestContext& ctx) {
   co_return co_await typed_handler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>(ctx,

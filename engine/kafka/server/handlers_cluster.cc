@@ -34,7 +34,7 @@ MetadataResponse::MetadataResponseTopic describe_topic(const core::ShardState& s
     const int32_t leader = leader_node(st, t, i);  // the owner shard's broker
     p.partition_index = i;
     p.leader_id = leader;
-    p.leader_epoch = 0;
+    p.leader_epoch = core::kPartitionLeaderEpoch;
     p.replica_nodes = {leader};
     p.isr_nodes = {leader};
     mt.partitions.push_back(std::move(p));

@@ -1,5 +1,5 @@
-// Produce, Fetch, ListOffsets: the data path. Partitions are grouped by owner shard; each owner
-// gets one cross-shard message per request; the replies are gathered here and encoded once.
+// Produce, Fetch, ListOffsets, DeleteRecords, OffsetForLeaderEpoch: the data path. Partitions are grouped by owner
+// shard; each owner gets one cross-shard message per request; the replies are gathered here and encoded once.
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -139,6 +139,7 @@ struct FetchItem {
   int64_t offset;
   int32_t max_bytes;
   core::Isolation isolation;
+  int32_t current_leader_epoch;  // -1 (and before v9): not checked
   core::FetchOutcome outcome;
   ErrorCode wire_error = ErrorCode::NONE;  // refused at the edge (unknown topic id), never read
 };
@@ -178,13 +179,17 @@ bool resolve_topic_id(FetchRequest::FetchTopic& t) {
 // partitions answer with their offsets only; max_bytes 0 asks for offsets only as well.
 io::Task<core::FetchOutcome> read_for_fetch(core::ShardState& st, std::string_view topic, int32_t partition,
                                             int64_t offset, int32_t max_bytes, core::Isolation isolation,
-                                            std::size_t byte_limit, std::size_t& used) {
+                                            int32_t current_leader_epoch, std::size_t byte_limit, std::size_t& used) {
   core::Partition* p = st.find_partition(topic, partition);
   core::FetchOutcome out;
   if (!p) {
     out.error = core::Errc::kUnknownPartition;
     co_return out;
   }
+  // KIP-320: a fetch from a client that knows another leader epoch is refused (FENCED or
+  // UNKNOWN_LEADER_EPOCH: the client refreshes its metadata), as Kafka does.
+  out.error = p->check_leader_epoch(current_leader_epoch);
+  if (out.error != core::Errc::kOk) co_return out;
   if (max_bytes <= 0 || used >= byte_limit) {
     out.high_watermark = p->high_watermark();
     out.last_stable_offset = p->last_stable_offset();
@@ -202,7 +207,7 @@ io::Task<void> fetch_on_owner(std::vector<FetchItem*> items, std::size_t byte_li
   std::size_t used = 0;
   for (FetchItem* it : items)
     it->outcome = co_await read_for_fetch(st, *it->topic, it->partition, it->offset, it->max_bytes, it->isolation,
-                                          byte_limit, used);
+                                          it->current_leader_epoch, byte_limit, used);
 }
 
 // What a long poll waits on. A copy, not FetchItem*: the waits on the other owner shards outlive
@@ -213,6 +218,7 @@ struct WaitItem {
   int64_t offset;
   int32_t max_bytes;
   core::Isolation isolation;
+  int32_t current_leader_epoch;
   core::FetchOutcome outcome;  // filled when the wait ended because data arrived
 };
 
@@ -256,8 +262,8 @@ io::Task<OwnerWaitResult> wait_on_owner(std::vector<WaitItem> items, int64_t dea
   }
   std::size_t used = 0;
   for (WaitItem& it : items)
-    it.outcome =
-        co_await read_for_fetch(st, it.topic, it.partition, it.offset, it.max_bytes, it.isolation, byte_limit, used);
+    it.outcome = co_await read_for_fetch(st, it.topic, it.partition, it.offset, it.max_bytes, it.isolation,
+                                         it.current_leader_epoch, byte_limit, used);
   out.read = true;
   out.items = std::move(items);
   co_return out;
@@ -321,7 +327,13 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
   for (auto& t : req.topics) {
     const bool known = version < 13 || resolve_topic_id(t);
     for (const auto& p : t.partitions) {
-      items.push_back({&t.topic, p.partition, p.fetch_offset, std::max(p.partition_max_bytes, 0), isolation, {}});
+      items.push_back({&t.topic,
+                       p.partition,
+                       p.fetch_offset,
+                       std::max(p.partition_max_bytes, 0),
+                       isolation,
+                       p.current_leader_epoch,
+                       {}});
       if (!known) items.back().wire_error = ErrorCode::UNKNOWN_TOPIC_ID;
     }
   }
@@ -366,7 +378,8 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
       std::vector<WaitItem> keys;
       keys.reserve(by_shard[s].size());
       for (const FetchItem* it : by_shard[s])
-        keys.push_back({*it->topic, it->partition, it->offset, it->max_bytes, it->isolation, {}});
+        keys.push_back(
+            {*it->topic, it->partition, it->offset, it->max_bytes, it->isolation, it->current_leader_epoch, {}});
       io::spawn(owner_wait_then_wake(s, std::move(keys), deadline_ns, byte_limit, wait));
     }
     int64_t left = deadline_ns - io::Shard::current().now_ns();
@@ -447,6 +460,7 @@ struct ListItem {
   int32_t partition;
   int64_t timestamp;
   core::Isolation isolation;  // read_committed: "latest" is the last stable offset
+  int32_t current_leader_epoch;
   core::ListOffsetOutcome outcome;
 };
 
@@ -458,6 +472,8 @@ io::Task<void> list_on_owner(std::vector<ListItem*> items) {
       it->outcome.error = core::Errc::kUnknownPartition;
       continue;
     }
+    it->outcome.error = p->check_leader_epoch(it->current_leader_epoch);
+    if (it->outcome.error != core::Errc::kOk) continue;
     it->outcome = co_await p->list_offset(it->timestamp, it->isolation);
   }
 }
@@ -477,6 +493,7 @@ io::Task<HandlerOutput> list_offsets(RequestContext& ctx) {
                        p.partition_index,
                        ts,
                        req.isolation_level == 1 ? core::Isolation::kReadCommitted : core::Isolation::kReadUncommitted,
+                       p.current_leader_epoch,
                        {}});
     }
   std::vector<std::vector<ListItem*>> by_shard(st.shard_count);
@@ -500,7 +517,7 @@ io::Task<HandlerOutput> list_offsets(RequestContext& ctx) {
       pr.error_code = kafka_code(o.error);
       pr.timestamp = o.timestamp_ms;
       pr.offset = o.offset;
-      pr.leader_epoch = o.error != core::Errc::kOk || o.offset < 0 ? -1 : 0;
+      pr.leader_epoch = o.error != core::Errc::kOk || o.offset < 0 ? -1 : o.leader_epoch;
       // v0 answers with a list of offsets (at most max_num_offsets of them); this broker has one.
       if (version == 0 && o.error == core::Errc::kOk && o.offset >= 0 && p.max_num_offsets > 0)
         pr.old_style_offsets = {o.offset};
@@ -514,10 +531,124 @@ io::Task<HandlerOutput> list_offsets(RequestContext& ctx) {
   co_return out;
 }
 
+// ---------------------------------------------------------------------------------------------
+// DeleteRecords
+
+struct DeleteItem {
+  const std::string* topic;
+  int32_t partition;
+  int64_t offset;
+  core::DeleteRecordsOutcome outcome;
+};
+
+io::Task<void> delete_on_owner(std::vector<DeleteItem*> items) {
+  core::ShardState& st = core::shard_state();
+  for (DeleteItem* it : items) {
+    core::Partition* p = st.find_partition(*it->topic, it->partition);
+    if (!p) {
+      it->outcome.error = core::Errc::kUnknownPartition;
+      continue;
+    }
+    it->outcome = co_await p->delete_records(it->offset);
+  }
+}
+
+// Moves each partition's log start offset (-1 = to the high watermark) and answers the new one
+// as low_watermark. Internal topics are refused (INVALID_TOPIC_EXCEPTION), as Kafka does: their
+// records are the groups' and transactions' state.
+io::Task<DeleteRecordsResponse> delete_records(RequestContext& /*ctx*/, DeleteRecordsRequest& req) {
+  core::ShardState& st = core::shard_state();
+  std::vector<DeleteItem> items;
+  for (const auto& t : req.topics)
+    for (const auto& p : t.partitions) items.push_back({&t.name, p.partition_index, p.offset, {}});
+  std::vector<std::vector<DeleteItem*>> by_shard(st.shard_count);
+  for (auto& it : items) {
+    const broker::TopicInfo* info = st.catalogue.find(*it.topic);
+    const int owner = owner_of(*it.topic, it.partition);
+    if (owner < 0) it.outcome.error = core::Errc::kUnknownPartition;
+    else if (info->internal) it.outcome.error = core::Errc::kInvalidTopicName;
+    else by_shard[static_cast<size_t>(owner)].push_back(&it);
+  }
+  co_await core::on_each_owner(std::move(by_shard), delete_on_owner);
+  DeleteRecordsResponse resp;
+  std::size_t k = 0;
+  for (const auto& t : req.topics) {
+    DeleteRecordsResponse::DeleteRecordsTopicResult tr;
+    tr.name = t.name;
+    for (const auto& p : t.partitions) {
+      const core::DeleteRecordsOutcome& o = items[k++].outcome;
+      tr.partitions.push_back(
+          {p.partition_index, o.error == core::Errc::kOk ? o.low_watermark : int64_t{-1}, kafka_code(o.error)});
+    }
+    resp.topics.push_back(std::move(tr));
+  }
+  co_return resp;
+}
+
+// ---------------------------------------------------------------------------------------------
+// OffsetForLeaderEpoch
+
+struct EpochItem {
+  const std::string* topic;
+  int32_t partition;
+  int32_t current_leader_epoch;
+  int32_t leader_epoch;
+  core::EpochEndOutcome outcome;
+};
+
+io::Task<void> epochs_on_owner(std::vector<EpochItem*> items) {
+  core::ShardState& st = core::shard_state();
+  for (EpochItem* it : items) {
+    core::Partition* p = st.find_partition(*it->topic, it->partition);
+    if (!p) it->outcome.error = core::Errc::kUnknownPartition;
+    else it->outcome = p->end_offset_for_epoch(it->current_leader_epoch, it->leader_epoch);
+  }
+  co_return;
+}
+
+// KIP-101/279/320: where the requested leader epoch ended in the log (the start of the next
+// higher epoch, or the log end offset for the current one), for truncation detection.
+io::Task<OffsetForLeaderEpochResponse> offset_for_leader_epoch(RequestContext& /*ctx*/,
+                                                               OffsetForLeaderEpochRequest& req) {
+  core::ShardState& st = core::shard_state();
+  std::vector<EpochItem> items;
+  for (const auto& t : req.topics)
+    for (const auto& p : t.partitions)
+      items.push_back({&t.topic, p.partition, p.current_leader_epoch, p.leader_epoch, {}});
+  std::vector<std::vector<EpochItem*>> by_shard(st.shard_count);
+  for (auto& it : items) {
+    const int owner = owner_of(*it.topic, it.partition);
+    if (owner < 0) it.outcome.error = core::Errc::kUnknownPartition;
+    else by_shard[static_cast<size_t>(owner)].push_back(&it);
+  }
+  co_await core::on_each_owner(std::move(by_shard), epochs_on_owner);
+  OffsetForLeaderEpochResponse resp;
+  std::size_t k = 0;
+  for (const auto& t : req.topics) {
+    OffsetForLeaderEpochResponse::OffsetForLeaderTopicResult tr;
+    tr.topic = t.topic;
+    for (const auto& p : t.partitions) {
+      const core::EpochEndOutcome& o = items[k++].outcome;
+      const bool ok = o.error == core::Errc::kOk;
+      tr.partitions.push_back({kafka_code(o.error), p.partition, ok ? o.leader_epoch : -1, ok ? o.end_offset : -1});
+    }
+    resp.topics.push_back(std::move(tr));
+  }
+  co_return resp;
+}
+
 }  // namespace
 
 io::Task<HandlerOutput> handle_produce(RequestContext& ctx) { co_return co_await produce(ctx); }
 io::Task<HandlerOutput> handle_fetch(RequestContext& ctx) { co_return co_await fetch(ctx); }
 io::Task<HandlerOutput> handle_list_offsets(RequestContext& ctx) { co_return co_await list_offsets(ctx); }
+
+io::Task<HandlerOutput> handle_delete_records(RequestContext& ctx) {
+  co_return co_await typed_handler<DeleteRecordsRequest, DeleteRecordsResponse>(ctx, delete_records);
+}
+io::Task<HandlerOutput> handle_offset_for_leader_epoch(RequestContext& ctx) {
+  co_return co_await typed_handler<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse>(ctx,
+                                                                                              offset_for_leader_epoch);
+}
 
 }  // namespace sluice::kafka

@@ -1,7 +1,7 @@
 // sarama 1.22 (Debian golang-github-shopify-sarama-dev) against a running sluiced, unchanged:
 // admin (create topic, describe it and its configs), a sync producer with acks=all (keyed, with
 // headers), a consumer group of two members that marks and commits what it consumed, and the
-// committed offsets and the group read back through the admin client.
+// committed offsets and the group read back through the admin client, then DeleteRecords.
 //
 // Usage: sarama_client BOOTSTRAP KAFKA_VERSION (e.g. 2.1.0). Exits 0 on success, 1 on failure.
 package main
@@ -263,6 +263,40 @@ func committed(bootstrap []string, version sarama.KafkaVersion, topic, group str
 	fmt.Println("committed offsets:", want, "group state:", desc[0].State)
 }
 
+// ClusterAdmin.DeleteRecords (sent to the controller, shard 0's broker: the partitions other
+// shards own are forwarded there) moves each partition's log start to half its messages; the
+// oldest offset then says so.
+func deleteRecords(bootstrap []string, version sarama.KafkaVersion, topic string, want map[int32]int64) {
+	a, err := sarama.NewClusterAdmin(bootstrap, config(version, "sarama-admin3"))
+	if err != nil {
+		fail("admin: %v", err)
+	}
+	defer a.Close()
+	offsets := map[int32]int64{}
+	for p := int32(0); p < partitions; p++ {
+		offsets[p] = want[p] / 2
+	}
+	if err := a.DeleteRecords(topic, offsets); err != nil {
+		fail("delete records: %v", err)
+	}
+	client, err := sarama.NewClient(bootstrap, config(version, "sarama-offsets"))
+	if err != nil {
+		fail("client: %v", err)
+	}
+	defer client.Close()
+	for p := int32(0); p < partitions; p++ {
+		oldest, err := client.GetOffset(topic, p, sarama.OffsetOldest)
+		if err != nil || oldest != offsets[p] {
+			fail("oldest offset of partition %d after DeleteRecords: %d (%v), want %d", p, oldest, err, offsets[p])
+		}
+		newest, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil || newest != want[p] {
+			fail("newest offset of partition %d after DeleteRecords: %d (%v), want %d", p, newest, err, want[p])
+		}
+	}
+	fmt.Println("records deleted below:", offsets)
+}
+
 func main() {
 	if len(os.Args) != 3 {
 		fail("usage: %s BOOTSTRAP KAFKA_VERSION", os.Args[0])
@@ -279,5 +313,6 @@ func main() {
 	fmt.Println("produced:", want)
 	consumeGroup(bootstrap, version, topic, group)
 	committed(bootstrap, version, topic, group, want)
+	deleteRecords(bootstrap, version, topic, want)
 	fmt.Println("PASSED")
 }
