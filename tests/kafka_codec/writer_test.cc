@@ -91,6 +91,38 @@ TEST(KafkaCodecWriter, ChunkBoundariesAndLargeValues) {
   EXPECT_EQ(shared.size(), 0u);
 }
 
+// A writer kept across responses reuses its chunks once the responses are dropped, and never
+// overwrites bytes of a response that is still held.
+TEST(KafkaCodecWriter, ReusesChunksOfReleasedResponsesOnly) {
+  Writer w(256);
+  ProduceResponse resp;
+  resp.responses.resize(1);
+  resp.responses[0].name = "topic";
+  resp.responses[0].partition_responses.resize(1);
+  for (int i = 0; i < 64; ++i) (void)encode_response_frame(w, i, 7, resp);  // warm
+  const uint64_t before = alloc::thread_alloc_counters().allocations;
+  for (int i = 0; i < 1000; ++i) {
+    resp.responses[0].partition_responses[0].base_offset = i;
+    alloc::IoBuf out = encode_response_frame(w, i, 7, resp);
+    ASSERT_GT(out.size(), 0u);
+  }
+  EXPECT_EQ(alloc::thread_alloc_counters().allocations - before, 0u);
+
+  // Held responses keep their bytes while the writer moves on through many chunks.
+  std::vector<alloc::IoBuf> held;
+  std::vector<std::vector<std::byte>> copies;
+  for (int i = 0; i < 200; ++i) {
+    resp.responses[0].partition_responses[0].base_offset = 1000 + i;
+    held.push_back(encode_response_frame(w, i, 7, resp));
+    copies.push_back(held.back().linearize());
+    if (i % 3 == 0) {
+      held.erase(held.begin());
+      copies.erase(copies.begin());
+    }
+  }
+  for (std::size_t i = 0; i < held.size(); ++i) EXPECT_EQ(held[i].linearize(), copies[i]) << i;
+}
+
 TEST(KafkaCodecWriter, ReaderPrimitives) {
   auto b = test::hex("ff ff ff ff 07  80 01  00");
   Reader r(b);

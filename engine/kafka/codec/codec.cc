@@ -17,12 +17,41 @@ bool operator==(const Records& a, const Records& b) {
 }
 
 // ---- Writer ----
+alloc::BufferRef Writer::take_free_chunk() {
+  for (auto& s : spare_)
+    if (s && s->refs() == 1) return std::move(s);
+  return {};
+}
+
 void Writer::grow(std::size_t n) {
   flush_pending();
-  std::size_t cap = std::max(chunk_bytes_, n);
-  chunk_ = alloc::BufferRef(alloc::Buffer::allocate(cap));
+  // Every byte written so far is in out_ (or was handed over by finish()): the current chunk can
+  // be rewritten from its start once no IoBuf refers to it any more.
+  if (n <= chunk_bytes_ && chunk_ && chunk_->refs() == 1 && chunk_->capacity() == chunk_bytes_) {
+    pending_ = pos_ = chunk_->data();
+    end_ = pos_ + chunk_bytes_;
+    return;
+  }
+  alloc::BufferRef next;
+  if (n <= chunk_bytes_) next = take_free_chunk();
+  if (chunk_ && chunk_->capacity() == chunk_bytes_) {
+    // Park the current chunk (still shared by messages in flight) for later reuse.
+    std::size_t slot = kSpareChunks;
+    for (std::size_t i = 0; i < kSpareChunks; ++i)
+      if (!spare_[i]) {
+        slot = i;
+        break;
+      }
+    if (slot == kSpareChunks) {
+      slot = spare_next_;
+      spare_next_ = (spare_next_ + 1) % kSpareChunks;
+    }
+    spare_[slot] = std::move(chunk_);
+  }
+  if (!next) next = alloc::BufferRef(alloc::Buffer::allocate(std::max(chunk_bytes_, n)));
+  chunk_ = std::move(next);
   pending_ = pos_ = chunk_->data();
-  end_ = pos_ + cap;
+  end_ = pos_ + chunk_->capacity();
 }
 
 void Writer::flush_pending() {

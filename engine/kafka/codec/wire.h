@@ -8,6 +8,7 @@
 // Writer: appends into an alloc::IoBuf. Scalars and strings are copied into the writer's own
 // chunks (Buffer::allocate, mimalloc-backed; a chunk is reused by later messages until full);
 // records are spliced in by sharing their fragments (no copy).
+#include <array>
 #include <bit>
 #include <cerrno>
 #include <cstddef>
@@ -187,9 +188,17 @@ class Writer {
   }
   void grow(std::size_t n);
   void flush_pending();
+  // A standard-size chunk nobody else references any more (every IoBuf that shared it is gone),
+  // or a null ref. Chunks still shared are parked in spare_ until their messages are released.
+  alloc::BufferRef take_free_chunk();
 
+  // Recycled chunks: a writer kept across messages (per connection or shard) allocates none in
+  // steady state once the responses it produced have been sent and dropped.
+  static constexpr std::size_t kSpareChunks = 4;
   alloc::IoBuf out_;
   alloc::BufferRef chunk_;
+  std::array<alloc::BufferRef, kSpareChunks> spare_{};
+  std::size_t spare_next_ = 0;    // slot to evict when every spare is still shared
   std::byte* pending_ = nullptr;  // start of bytes written into chunk_ but not yet in out_
   std::byte* pos_ = nullptr;
   std::byte* end_ = nullptr;

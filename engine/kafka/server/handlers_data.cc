@@ -124,7 +124,7 @@ io::Task<HandlerOutput> produce(RequestContext& ctx) {
     }
     resp.responses.push_back(std::move(tr));
   }
-  Writer w;
+  Writer& w = response_writer();
   HandlerOutput out;
   out.frame = encode_counted_response(w, ctx.header.correlation_id, version, resp);
   co_return out;

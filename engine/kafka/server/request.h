@@ -37,6 +37,14 @@ inline HandlerOutput close_connection(const char* why) {
 }
 
 // Decodes the body as Req, runs fn(ctx, req) -> Task<Resp>, encodes the response frame.
+// The calling shard's response writer. Encoding is synchronous, so handlers share it; its chunks
+// are recycled once the responses that used them have been sent, so a response costs no heap
+// allocation in steady state.
+inline Writer& response_writer() {
+  thread_local Writer w;
+  return w;
+}
+
 // A body that does not decode closes the connection, as the real broker does.
 template <class Req, class Resp, class Fn>
 io::Task<HandlerOutput> typed_handler(RequestContext& ctx, Fn fn) {
@@ -45,7 +53,7 @@ io::Task<HandlerOutput> typed_handler(RequestContext& ctx, Fn fn) {
   auto d = decode(r, ctx.header.request_api_version, req);
   if (!d.ok()) co_return close_connection("malformed request body");
   Resp resp = co_await fn(ctx, req);
-  Writer w;
+  Writer& w = response_writer();
   HandlerOutput out;
   out.frame = encode_counted_response(w, ctx.header.correlation_id, ctx.header.request_api_version, resp);
   co_return out;
