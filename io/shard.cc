@@ -479,10 +479,12 @@ unsigned Shard::run_ready() {
     ready_head_ = node->next;
     if (!ready_head_) ready_tail_ = nullptr;
     n++;
-    running_task_frame_ = node->handle.address();
+    // The frame's first word (its resume function) is read now, while the frame surely lives:
+    // the coroutine may finish and free it before the stall signal arrives.
+    running_task_resume_fn_ = *static_cast<void* const*>(node->handle.address());
     node->handle.resume();
   }
-  running_task_frame_ = nullptr;
+  running_task_resume_fn_ = nullptr;
   return n;
 }
 
@@ -611,7 +613,7 @@ void Shard::run_loop() {
 void Shard::capture_stall() noexcept {
   if (stall_caught_) return;
   stall_depth_ = ::backtrace(stall_pcs_, kMaxStallFrames);
-  stall_task_resume_fn_ = running_task_frame_ ? *static_cast<void* const*>(running_task_frame_) : nullptr;
+  stall_task_resume_fn_ = running_task_resume_fn_;
   stall_caught_ = 1;
 }
 

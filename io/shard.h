@@ -274,8 +274,8 @@ class Shard {
   std::unique_ptr<SignalOp> signal_op_;
   ShardStats stats_;
   int64_t last_stall_log_ns_ = 0;
-  // What run_ready() is resuming (a coroutine frame), for the stall watchdog's report.
-  const void* running_task_frame_ = nullptr;
+  // The resume function of the coroutine run_ready() is resuming, for the stall watchdog's report.
+  const void* running_task_resume_fn_ = nullptr;
   static constexpr int kMaxStallFrames = 32;
   void* stall_pcs_[kMaxStallFrames] = {};
   int stall_depth_ = 0;
