@@ -40,13 +40,14 @@ const char* level_name(Level l) {
 
 // stderr, unbuffered per line (spdlog's mutex sink: lines from shards never interleave).
 spdlog::logger& logger() {
-  static std::once_flag once;
-  static std::shared_ptr<spdlog::logger> l;
-  std::call_once(once, [] {
-    l = std::make_shared<spdlog::logger>("sluiced", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    l->set_level(spdlog::level::trace);  // filtered by enabled() before formatting
-    l->flush_on(spdlog::level::trace);
-  });
+  // Never destroyed: threads still log while the process exits (static destructors and atexit
+  // handlers run in an order no one controls), so the logger must outlive them all.
+  static spdlog::logger* const l = [] {
+    auto* made = new spdlog::logger("sluiced", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    made->set_level(spdlog::level::trace);  // filtered by enabled() before formatting
+    made->flush_on(spdlog::level::trace);
+    return made;
+  }();
   return *l;
 }
 
