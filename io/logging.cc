@@ -125,13 +125,26 @@ std::string json_line(std::string_view time, std::string_view level, std::string
   return out;
 }
 
+std::string text_line(std::string_view message) {
+  std::string out;
+  out.reserve(message.size());
+  for (char c : message) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') out += "\n    ";  // a continuation line never looks like a new entry
+    else if (c == '\t') out += c;
+    else if (u < 0x20 || u == 0x7f) out += fmt::format("\\x{:02x}", static_cast<unsigned>(u));
+    else out += c;
+  }
+  return out;
+}
+
 void write(Level level, std::string_view message) {
   std::call_once(g_pattern_once, [] { apply_pattern(); });
   if (static_cast<Format>(g_format.load()) == Format::kJson) {
     logger().log(to_spdlog(level), "{}", json_line(utc_now_iso8601(), level_name(level), message));
     return;
   }
-  logger().log(to_spdlog(level), "{}", message);
+  logger().log(to_spdlog(level), "{}", text_line(message));
 }
 
 }  // namespace sluice::logging

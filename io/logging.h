@@ -24,6 +24,10 @@ void write(Level level, std::string_view message);
 
 // What the JSON format makes of a message (exposed for tests).
 std::string json_line(std::string_view time, std::string_view level, std::string_view message);
+// What the text format makes of a message: messages carry client-chosen strings (client ids,
+// group and topic names), so control characters are shown as \xNN and a newline starts an
+// indented continuation line: no client can forge a log entry (exposed for tests).
+std::string text_line(std::string_view message);
 
 template <class... Args>
 void log(Level level, fmt::format_string<Args...> f, Args&&... args) {

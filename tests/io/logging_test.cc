@@ -39,5 +39,12 @@ TEST(Logging, JsonLineEscapesTheMessage) {
             R"({"ts":"2026-12-02T10:00:00.000001Z","level":"warn","msg":"topic \"a\\b\"\nnext\u0001"})");
 }
 
+TEST(Logging, TextLineCannotForgeAnEntry) {
+  // A client id with a newline and a fake entry, a carriage return and an escape sequence.
+  EXPECT_EQ(text_line("client 'x\n2026-12-02T10:00:00.000000Z error forged\r\x1b[2J' joined"),
+            "client 'x\n    2026-12-02T10:00:00.000000Z error forged\\x0d\\x1b[2J' joined");
+  EXPECT_EQ(text_line("plain\ttext"), "plain\ttext");
+}
+
 }  // namespace
 }  // namespace sluice::logging

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -32,7 +33,11 @@ constexpr auto kAcceptBackoffMin = std::chrono::milliseconds(10);
 constexpr auto kAcceptBackoffMax = std::chrono::milliseconds(1000);
 constexpr int64_t kAcceptErrorLogIntervalNs = 10'000'000'000;
 bool g_start_failed = false;
-std::atomic<io::Runtime*> g_runtime{nullptr};
+// The running broker's runtime, for stop_broker() from other threads. Guarded by a mutex, not
+// just atomic: stop() must not run while run_broker() destroys the runtime it just stopped (an
+// atexit stop raced the broker's own return: ASan heap-use-after-free in the fuzzer).
+std::mutex g_runtime_mutex;
+io::Runtime* g_runtime = nullptr;
 const BrokerHooks* g_hooks = nullptr;
 
 struct ShardServer {
@@ -293,7 +298,8 @@ io::Task<void> shard_main(unsigned id, io::Runtime* rt) {
 int run_broker(const broker::BrokerConfig& cfg) { return run_broker(cfg, BrokerHooks{}); }
 
 void stop_broker() {
-  if (io::Runtime* rt = g_runtime.load()) rt->stop();
+  std::lock_guard<std::mutex> lock(g_runtime_mutex);
+  if (g_runtime) g_runtime->stop();
 }
 
 int run_broker(const broker::BrokerConfig& cfg, const BrokerHooks& hooks) {
@@ -337,9 +343,15 @@ int run_broker(const broker::BrokerConfig& cfg, const BrokerHooks& hooks) {
   core::install_shard_states(std::move(states));
   g_start_failed = false;
   g_hooks = &hooks;
-  g_runtime.store(&runtime);
+  {
+    std::lock_guard<std::mutex> lock(g_runtime_mutex);
+    g_runtime = &runtime;
+  }
   int rc_run = runtime.run([&runtime](unsigned id) { return shard_main(id, &runtime); });
-  g_runtime.store(nullptr);
+  {
+    std::lock_guard<std::mutex> lock(g_runtime_mutex);
+    g_runtime = nullptr;
+  }
   g_hooks = nullptr;
   g_servers.clear();
   g_metrics_endpoint.reset();
