@@ -143,6 +143,12 @@ Result<void> apply_broker_property(BrokerConfig& c, std::string_view key, std::s
     ok = parse_int(value, c.queued_max_request_bytes_per_shard) && c.queued_max_request_bytes_per_shard >= 65536;
   } else if (key == "sluice.fetch.max.memory.bytes") {
     ok = parse_int(value, c.fetch_max_memory_bytes_per_shard) && c.fetch_max_memory_bytes_per_shard >= 65536;
+  } else if (key == "max.incremental.fetch.session.cache.slots") {
+    ok = parse_int(value, c.fetch_session_cache_slots_per_shard) && c.fetch_session_cache_slots_per_shard >= 0 &&
+         c.fetch_session_cache_slots_per_shard <= 1000000;
+  } else if (key == "sluice.fetch.session.cache.partitions") {
+    ok = parse_int(value, c.fetch_session_cache_partitions_per_shard) &&
+         c.fetch_session_cache_partitions_per_shard >= 1 && c.fetch_session_cache_partitions_per_shard <= 100000000;
   } else if (key == "sluice.connection.send.timeout.ms") {
     ok = parse_int(value, c.connection_send_timeout_ms) && c.connection_send_timeout_ms >= 100;
   } else if (key == "sluice.max.open.sealed.segments.per.shard") {

@@ -47,6 +47,11 @@ struct BrokerConfig {
   // Per shard: fetch response bytes read and not yet handed to the kernel
   // (sluice.fetch.max.memory.bytes); fetches beyond it shrink, then wait, then answer empty.
   int64_t fetch_max_memory_bytes_per_shard = 64 << 20;
+  // Fetch sessions (KIP-227) each shard keeps (max.incremental.fetch.session.cache.slots, 0 = no
+  // sessions: every fetch is a full one) and partitions cached in them all
+  // (sluice.fetch.session.cache.partitions).
+  int64_t fetch_session_cache_slots_per_shard = 1000;
+  int64_t fetch_session_cache_partitions_per_shard = 200000;
   // A connection whose response send makes no progress this long is closed
   // (sluice.connection.send.timeout.ms): a peer that stops reading must not pin memory forever.
   int64_t connection_send_timeout_ms = 30000;

@@ -317,3 +317,23 @@ def fetch_multi(cid, topic, offsets, max_wait_ms=0, max_bytes=1 << 20):
             + array([topic], lambda t: string(t) + array(sorted(offsets.items()),
                                                           lambda p: i32(p[0]) + i64(p[1]) + i32(max_bytes))))
     return frame(request_header(1, 4, cid) + body)
+
+
+def fetch_v7(cid, session_id, epoch, topics, forgotten=(), max_wait_ms=0, max_bytes=1 << 20, min_bytes=1):
+    """Fetch v7 (fetch sessions, KIP-227). topics: [(topic, [(partition, offset)])];
+    forgotten: [(topic, [partition])]."""
+    part = lambda p: i32(p[0]) + i64(p[1]) + i64(-1) + i32(max_bytes)  # noqa: E731
+    body = (i32(-1) + i32(max_wait_ms) + i32(min_bytes) + i32(max_bytes) + i8(0) + i32(session_id) + i32(epoch)
+            + array(topics, lambda t: string(t[0]) + array(t[1], part))
+            + array(forgotten, lambda t: string(t[0]) + array(t[1], i32)))
+    return frame(request_header(1, 7, cid) + body)
+
+
+def parse_fetch_v7(r):
+    """(error, session_id, {(topic, partition): {...}}) in response order."""
+    r.i32()  # throttle
+    error, session_id = r.i16(), r.i32()
+    topics = r.array(lambda r: (r.string(), r.array(lambda r: {
+        "partition": r.i32(), "error": r.i16(), "hw": r.i64(), "lso": r.i64(), "log_start": r.i64(),
+        "aborted": r.array(lambda r: (r.i64(), r.i64())), "records": r.nbytes()})))
+    return error, session_id, [((t, p["partition"]), p) for t, parts in topics for p in parts]

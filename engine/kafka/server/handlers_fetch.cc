@@ -10,6 +10,7 @@
 #include "engine/core/when_all.h"
 #include "engine/kafka/server/api_table.h"
 #include "engine/kafka/server/errors.h"
+#include "engine/kafka/server/fetch_sessions.h"
 #include "engine/kafka/server/partition_route.h"
 #include "engine/kafka/server/request.h"
 #include "io/cross_shard.h"
@@ -194,6 +195,60 @@ io::Task<core::BudgetLease> grant_fetch_memory(core::ShardState& st, std::size_t
   co_return core::BudgetLease(budget, std::max(floor, std::min(want, budget.available_bytes())));
 }
 
+// The calling shard's fetch sessions, with the broker's limits.
+FetchSessionCache& shard_fetch_sessions(const core::ShardState& st) {
+  FetchSessionLimits limits;
+  limits.max_sessions = static_cast<std::size_t>(st.config->fetch_session_cache_slots_per_shard);
+  limits.max_partitions = static_cast<std::size_t>(st.config->fetch_session_cache_partitions_per_shard);
+  const auto seed = static_cast<uint64_t>(io::Shard::current().now_ns()) ^ (uint64_t{st.shard_id} << 48);
+  return this_shard_fetch_sessions(limits, seed);
+}
+
+// A session that names topics by id (v13+) keeps the ids; the names are looked up again on each
+// fetch (a topic deleted since answers UNKNOWN_TOPIC_ID, not another topic's data).
+void resolve_topic_names(std::vector<FetchTarget>& targets) {
+  FetchRequest::FetchTopic lookup;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    if (i == 0 || targets[i].topic_id != targets[i - 1].topic_id) {
+      lookup.topic_id = targets[i].topic_id;
+      if (!resolve_topic_id(lookup)) lookup.topic.clear();
+    }
+    targets[i].topic = lookup.topic;
+  }
+}
+
+// Each item's partition answer, in item order. max_bytes is soft for the first non-empty
+// partition (so a big batch is never stuck).
+std::vector<FetchResponse::FetchableTopicResponse::PartitionData> partition_answers(std::vector<FetchItem>& items,
+                                                                                    core::Isolation isolation,
+                                                                                    std::size_t budget) {
+  std::vector<FetchResponse::FetchableTopicResponse::PartitionData> out;
+  out.reserve(items.size());
+  std::size_t used = 0;
+  for (FetchItem& it : items) {
+    FetchResponse::FetchableTopicResponse::PartitionData pd;
+    pd.partition_index = it.partition;
+    pd.error_code = it.wire_error != ErrorCode::NONE ? code(it.wire_error) : kafka_code(it.outcome.error);
+    pd.high_watermark = it.outcome.high_watermark;
+    pd.last_stable_offset = it.outcome.last_stable_offset;
+    pd.log_start_offset = it.outcome.log_start_offset;
+    if (isolation == core::Isolation::kReadUncommitted) {
+      pd.aborted_transactions = std::nullopt;
+    } else {
+      pd.aborted_transactions->reserve(it.outcome.aborted.size());
+      for (const broker::AbortedTxn& a : it.outcome.aborted)
+        pd.aborted_transactions->push_back({a.producer_id, a.first_offset});
+    }
+    const std::size_t n = it.outcome.records.size();
+    if (n > 0 && (used == 0 || used + n <= budget)) {
+      pd.records.data = std::move(it.outcome.records);
+      used += n;
+    }
+    out.push_back(std::move(pd));
+  }
+  return out;
+}
+
 io::Task<HandlerOutput> fetch(RequestContext& ctx) {
   FetchRequest req;
   Reader r(ctx.body);
@@ -212,19 +267,26 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
   // aborted transactions among them.
   const core::Isolation isolation =
       req.isolation_level == 1 ? core::Isolation::kReadCommitted : core::Isolation::kReadUncommitted;
+  // Fetch sessions (KIP-227): which partitions this fetch reads, from the request or its session.
+  FetchSessionCache& sessions = shard_fetch_sessions(st);
+  const int64_t start_ms = start_ns / 1'000'000;
+  for (auto& t : req.topics)
+    if (version >= 13 && !resolve_topic_id(t)) t.topic.clear();  // unknown id: no name
+  FetchSessionCache::Plan plan = sessions.plan(req, version, start_ms);
+  if (plan.kind == FetchSessionCache::Kind::kError) {
+    FetchResponse resp;
+    resp.error_code = code(plan.error);
+    Writer w;
+    HandlerOutput out;
+    out.frame = encode_counted_response(w, ctx.header.correlation_id, version, resp);
+    co_return out;
+  }
+  if (version >= 13 && plan.kind == FetchSessionCache::Kind::kIncremental) resolve_topic_names(plan.targets);
   std::vector<FetchItem> items;
-  for (auto& t : req.topics) {
-    const bool known = version < 13 || resolve_topic_id(t);
-    for (const auto& p : t.partitions) {
-      items.push_back({&t.topic,
-                       p.partition,
-                       p.fetch_offset,
-                       std::max(p.partition_max_bytes, 0),
-                       isolation,
-                       p.current_leader_epoch,
-                       {}});
-      if (!known) items.back().wire_error = ErrorCode::UNKNOWN_TOPIC_ID;
-    }
+  items.reserve(plan.targets.size());
+  for (const FetchTarget& t : plan.targets) {
+    items.push_back({&t.topic, t.partition, t.fetch_offset, t.max_bytes, isolation, t.current_leader_epoch, {}});
+    if (version >= 13 && t.topic.empty()) items.back().wire_error = ErrorCode::UNKNOWN_TOPIC_ID;
   }
   // Memory first: the response may hold only what the shard's fetch budget grants.
   core::BudgetLease memory = co_await grant_fetch_memory(st, static_cast<std::size_t>(std::max(req.max_bytes, 0)),
@@ -292,39 +354,32 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
   }
 
   FetchResponse resp;
-  resp.session_id = 0;  // no fetch sessions (KIP-227): every response is a full one
   if (byte_limit == 0) resp.throttle_time_ms = kFetchMemoryThrottleMs;
-  std::size_t budget = static_cast<std::size_t>(std::max(req.max_bytes, 0));
-  std::size_t used = 0;
-  size_t k = 0;
-  for (const auto& t : req.topics) {
-    FetchResponse::FetchableTopicResponse tr;
-    tr.topic = t.topic;
-    tr.topic_id = t.topic_id;
-    for (const auto& p : t.partitions) {
-      FetchItem& it = items[k++];
-      FetchResponse::FetchableTopicResponse::PartitionData pd;
-      pd.partition_index = p.partition;
-      pd.error_code = it.wire_error != ErrorCode::NONE ? code(it.wire_error) : kafka_code(it.outcome.error);
-      pd.high_watermark = it.outcome.high_watermark;
-      pd.last_stable_offset = it.outcome.last_stable_offset;
-      pd.log_start_offset = it.outcome.log_start_offset;
-      if (isolation == core::Isolation::kReadUncommitted) {
-        pd.aborted_transactions = std::nullopt;
-      } else {
-        pd.aborted_transactions->reserve(it.outcome.aborted.size());
-        for (const broker::AbortedTxn& a : it.outcome.aborted)
-          pd.aborted_transactions->push_back({a.producer_id, a.first_offset});
-      }
-      // max_bytes is soft for the first non-empty partition (so a big batch is never stuck).
-      std::size_t n = it.outcome.records.size();
-      if (n > 0 && (used == 0 || used + n <= budget)) {
-        pd.records.data = std::move(it.outcome.records);
-        used += n;
-      }
-      tr.partitions.push_back(std::move(pd));
+  std::vector<FetchResponse::FetchableTopicResponse::PartitionData> answered =
+      partition_answers(items, isolation, static_cast<std::size_t>(std::max(req.max_bytes, 0)));
+  std::vector<bool> include(items.size(), true);
+  if (plan.kind != FetchSessionCache::Kind::kSessionless) {
+    std::vector<PartitionAnswer> said;
+    said.reserve(answered.size());
+    for (const auto& pd : answered)
+      said.push_back({pd.records.data.size() > 0, pd.error_code != 0, pd.high_watermark, pd.last_stable_offset,
+                      pd.log_start_offset});
+    if (plan.kind == FetchSessionCache::Kind::kNewSession)
+      resp.session_id = sessions.create(plan.targets, said, version >= 13, start_ms);
+    else include = sessions.finish_incremental(plan.session_id, plan.targets, said);
+    if (plan.kind == FetchSessionCache::Kind::kIncremental) resp.session_id = plan.session_id;
+  }
+  // Partitions of one topic next to each other share a topic entry, as Kafka groups them.
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (!include[i]) continue;
+    const FetchTarget& t = plan.targets[i];
+    if (resp.responses.empty() || resp.responses.back().topic != t.topic ||
+        resp.responses.back().topic_id != t.topic_id) {
+      resp.responses.emplace_back();
+      resp.responses.back().topic = t.topic;
+      resp.responses.back().topic_id = t.topic_id;
     }
-    resp.responses.push_back(std::move(tr));
+    resp.responses.back().partitions.push_back(std::move(answered[i]));
   }
   Writer w;
   HandlerOutput out;

@@ -4,6 +4,7 @@
 
 #include "engine/kafka/codec/error_code.h"
 #include "engine/kafka/server/error_counts.h"
+#include "engine/kafka/server/fetch_sessions.h"
 
 namespace sluice::kafka {
 namespace {
@@ -24,6 +25,15 @@ constexpr metrics::Family kOpen{"sluice_kafka_connections", "Kafka connections o
 constexpr metrics::Family kProtocolCloses{
     "sluice_kafka_protocol_closes_total",
     "Connections the broker closed for a request it cannot parse (unknown API or version, malformed frame).",
+    metrics::Type::counter};
+
+constexpr metrics::Family kFetchSessions{"sluice_kafka_fetch_sessions", "Fetch sessions (KIP-227) cached on the shard.",
+                                         metrics::Type::gauge};
+constexpr metrics::Family kFetchSessionPartitions{
+    "sluice_kafka_fetch_session_partitions", "Partitions cached in the shard's fetch sessions.", metrics::Type::gauge};
+constexpr metrics::Family kFetchSessionEvictions{
+    "sluice_kafka_fetch_session_evictions_total",
+    "Idle fetch sessions evicted to make room for new ones (max.incremental.fetch.session.cache.slots).",
     metrics::Type::counter};
 
 }  // namespace
@@ -50,6 +60,10 @@ void collect_kafka_metrics(metrics::Samples& out, unsigned shard) {
   out.add(kAccepted, {{"shard", s}}, static_cast<double>(m.connections_accepted));
   out.add(kOpen, {{"shard", s}}, static_cast<double>(m.connections_open));
   out.add(kProtocolCloses, {{"shard", s}}, static_cast<double>(m.protocol_closes));
+  const FetchSessionCache* sessions = peek_this_shard_fetch_sessions();
+  out.add(kFetchSessions, {{"shard", s}}, sessions ? static_cast<double>(sessions->session_count()) : 0.0);
+  out.add(kFetchSessionPartitions, {{"shard", s}}, sessions ? static_cast<double>(sessions->partition_count()) : 0.0);
+  out.add(kFetchSessionEvictions, {{"shard", s}}, sessions ? static_cast<double>(sessions->evictions()) : 0.0);
 }
 
 }  // namespace sluice::kafka
