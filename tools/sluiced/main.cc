@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   using sluice::broker::BrokerConfig;
   BrokerConfig cfg;
   CLI::App app{"sluiced - Sluice streaming broker (Kafka protocol)"};
+  app.set_version_flag("--version", "sluiced " SLUICE_VERSION " (commit " SLUICE_GIT_COMMIT ", " SLUICE_BUILD_TYPE
+                                    " build, compiler " __VERSION__ ")");
   cfg.metrics_enabled = true;  // the daemon serves /metrics on 127.0.0.1:9644 unless told otherwise
   cfg.amqp_enabled = true;     // and AMQP 0-9-1 on 127.0.0.1:5672
   std::string config_file, listen, advertised, data_dir, metrics_listen, amqp_listen, log_level = "info",
