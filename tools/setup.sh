@@ -11,6 +11,7 @@ packages=(
   kcat librdkafka-dev python3 python3-confluent-kafka gdb
   python3-kafka golang-go golang-github-shopify-sarama-dev
   python3-pika amqp-tools
+  chromium fonts-dejavu-core
 )
 # Node.js for the kafkajs compatibility tests: keep a newer one if present.
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)

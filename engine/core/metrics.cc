@@ -6,8 +6,10 @@
 #include <cstdio>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "engine/core/shard_state.h"
+#include "engine/group/consumer_protocol.h"
 #include "engine/log/partition_log.h"
 #include "io/shard.h"
 
@@ -64,6 +66,11 @@ constexpr Family kAcceptsRejected{"sluice_shard_accepts_rejected_total",
 constexpr Family kGroupCommitted{"sluice_group_committed_offset", "A consumer group's committed offset.", Type::gauge};
 constexpr Family kGroupLag{"sluice_group_lag", "High watermark minus the group's committed offset (records).",
                            Type::gauge};
+constexpr Family kGroupMembers{"sluice_group_members", "Members of a consumer group (label: the group's state).",
+                               Type::gauge};
+constexpr Family kGroupAssignment{"sluice_group_assignment",
+                                  "1 per partition assigned to a member of a stable consumer-protocol group.",
+                                  Type::gauge};
 constexpr Family kRss{"sluice_process_resident_memory_bytes", "Resident set size of the broker process.", Type::gauge};
 
 void collect_partitions(metrics::Samples& out, const ShardState& st) {
@@ -141,6 +148,35 @@ void collect_group_offsets(ShardState& st, std::vector<ShardScrape::CommittedOff
   }
 }
 
+// Members and, for stable consumer groups, who reads which partition (the console's group view).
+void collect_group_members(metrics::Samples& out, ShardState& st) {
+  const int64_t now_ms = st.clock->now_ms();
+  for (auto& [partition, svc] : st.groups) {
+    group::GroupCoordinator& c = svc->coordinator();
+    std::vector<std::string> ids;
+    for (const group::ListedGroup& g : c.list_groups({}, now_ms).groups) ids.push_back(g.group_id);
+    for (const group::DescribedGroup& g : c.describe_groups(ids, now_ms)) {
+      if (g.error != broker::Errc::kOk) continue;
+      out.add(kGroupMembers, {{"group", g.group_id}, {"state", g.state}}, static_cast<double>(g.members.size()));
+      if (g.protocol_type != "consumer") continue;
+      for (const group::DescribedMember& m : g.members) {
+        auto assigned = group::assignment_partitions(m.assignment);
+        if (!assigned) continue;  // not stable yet, or bytes that are not the consumer protocol
+        for (const group::AssignedTopic& t : *assigned)
+          for (int32_t p : t.partitions)
+            out.add(kGroupAssignment,
+                    {{"group", g.group_id},
+                     {"member", m.member_id},
+                     {"client_id", m.client_id},
+                     {"client_host", m.client_host},
+                     {"topic", t.topic},
+                     {"partition", std::to_string(p)}},
+                    1.0);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void collect_core_metrics(ShardScrape& out) {
@@ -150,6 +186,7 @@ void collect_core_metrics(ShardScrape& out) {
   collect_loop(out.samples, st.shard_id);
   for (const auto& [key, p] : st.partitions) out.ends.push_back({key.first, key.second, p->high_watermark()});
   collect_group_offsets(st, out.committed);
+  collect_group_members(out.samples, st);
 }
 
 void add_group_lag(const std::vector<ShardScrape>& shards, metrics::Samples& out) {

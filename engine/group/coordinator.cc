@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "alloc/assert.h"
+#include "engine/group/consumer_protocol.h"
 #include "io/logging.h"
 
 namespace sluice::group {
@@ -1398,40 +1399,6 @@ void GroupCoordinator::purge_expired_offsets(int64_t now) {
 }
 
 namespace {
-
-// The topics of a ConsumerProtocolSubscription (every version starts with int16 version, then
-// [string] topics, with int32 count and int16 lengths); nullopt if the bytes do not say so.
-std::optional<std::vector<std::string>> subscription_topics(std::string_view md) {
-  size_t pos = 0;
-  auto take = [&](size_t n) -> std::optional<std::string_view> {
-    if (md.size() - pos < n) return std::nullopt;
-    std::string_view out = md.substr(pos, n);
-    pos += n;
-    return out;
-  };
-  auto be = [](std::string_view b) {
-    uint32_t v = 0;
-    for (char c : b) v = (v << 8) | static_cast<uint8_t>(c);
-    return v;
-  };
-  if (!take(2)) return std::nullopt;  // version
-  auto count_bytes = take(4);
-  if (!count_bytes) return std::nullopt;
-  const auto count = static_cast<int32_t>(be(*count_bytes));
-  if (count < 0 || static_cast<size_t>(count) > (md.size() - pos) / 2) return std::nullopt;
-  std::vector<std::string> topics;
-  topics.reserve(static_cast<size_t>(count));
-  for (int32_t i = 0; i < count; ++i) {
-    auto len_bytes = take(2);
-    if (!len_bytes) return std::nullopt;
-    const auto len = static_cast<int16_t>(be(*len_bytes));
-    if (len < 0) return std::nullopt;
-    auto name = take(static_cast<size_t>(len));
-    if (!name) return std::nullopt;
-    topics.emplace_back(*name);
-  }
-  return topics;
-}
 
 // Kafka GroupMetadata.subscribedTopics for a consumer group: the topics its members subscribe to
 // in the selected protocol; nullopt when unknown (no protocol yet, a subscription that does not

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "alloc/assert.h"
+#include "engine/metrics/console_page.h"
 #include "io/shard.h"
 
 namespace sluice::metrics {
@@ -21,8 +22,10 @@ HttpVerdict classify_request(std::string_view head) {
   if (!version.starts_with("HTTP/1.")) return HttpVerdict::bad_request;
   if (const std::size_t q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
   if (method != "GET" && method != "HEAD") return HttpVerdict::bad_method;
-  if (target != "/metrics") return HttpVerdict::not_found;
-  return method == "GET" ? HttpVerdict::scrape : HttpVerdict::scrape_head;
+  const bool get = method == "GET";
+  if (target == "/metrics") return get ? HttpVerdict::scrape : HttpVerdict::scrape_head;
+  if (target == "/" || target == "/index.html") return get ? HttpVerdict::console : HttpVerdict::console_head;
+  return HttpVerdict::not_found;
 }
 
 std::string http_response(int status, std::string_view reason, std::string_view content_type, std::string_view body,
@@ -93,8 +96,13 @@ io::Task<void> HttpEndpoint::answer(io::TcpConnection conn) {
         response = http_response(200, "OK", "text/plain; version=0.0.4; charset=utf-8", body, get);
         break;
       }
+      case HttpVerdict::console:
+      case HttpVerdict::console_head:
+        response = http_response(200, "OK", "text/html; charset=utf-8", console_page(),
+                                 classify_request(head) == HttpVerdict::console);
+        break;
       case HttpVerdict::not_found:
-        response = http_response(404, "Not Found", "text/plain", "only /metrics is served\n", true);
+        response = http_response(404, "Not Found", "text/plain", "/metrics and / (the console) are served\n", true);
         break;
       case HttpVerdict::bad_method:
         response = http_response(405, "Method Not Allowed", "text/plain", "GET or HEAD\n", true);

@@ -1,6 +1,7 @@
 #pragma once
 // The metrics endpoint: a minimal HTTP/1.1 server on the io runtime that answers GET /metrics
-// (and HEAD) with what a render function returns, then closes the connection. It runs on the
+// (and HEAD) with what a render function returns, and GET / with the web console (a static page
+// that reads /metrics itself), then closes the connection. It runs on the
 // shard that bound it (the broker uses shard 0). Not on any data path: one scrape at a time per
 // connection, a bounded request head, a deadline per connection and a cap on connections.
 #include <cstdint>
@@ -19,7 +20,7 @@ inline constexpr std::size_t kMaxRequestHeadBytes = 8 * 1024;
 inline constexpr unsigned kMaxScrapeConnections = 16;
 inline constexpr int64_t kScrapeRequestTimeoutMs = 10'000;
 
-enum class HttpVerdict : uint8_t { scrape, scrape_head, not_found, bad_method, bad_request };
+enum class HttpVerdict : uint8_t { scrape, scrape_head, console, console_head, not_found, bad_method, bad_request };
 
 // Classifies a complete request head (request line + headers, up to the blank line).
 HttpVerdict classify_request(std::string_view head);

@@ -137,7 +137,9 @@ def test_group_lag(b, port):
 
 
 def test_http_misuse(port):
-    assert scrape(port, "/")[0] == 404
+    assert scrape(port, "/nope")[0] == 404
+    status, headers, body = scrape(port, "/")  # the console
+    assert status == 200 and headers["Content-Type"].startswith("text/html") and "Sluice console" in body
     assert scrape(port, "/metrics", "POST")[0] == 405
     status, headers, body = scrape(port, "/metrics", "HEAD")
     assert status == 200 and body == "" and int(headers["Content-Length"]) > 1000, (status, headers)

@@ -82,7 +82,9 @@ TEST(HttpEndpoint, ClassifiesRequestLines) {
   EXPECT_EQ(classify_request("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"), HttpVerdict::scrape);
   EXPECT_EQ(classify_request("GET /metrics?name[]=x HTTP/1.0\r\n\r\n"), HttpVerdict::scrape);
   EXPECT_EQ(classify_request("HEAD /metrics HTTP/1.1\r\n\r\n"), HttpVerdict::scrape_head);
-  EXPECT_EQ(classify_request("GET / HTTP/1.1\r\n\r\n"), HttpVerdict::not_found);
+  EXPECT_EQ(classify_request("GET / HTTP/1.1\r\n\r\n"), HttpVerdict::console);
+  EXPECT_EQ(classify_request("HEAD /index.html HTTP/1.1\r\n\r\n"), HttpVerdict::console_head);
+  EXPECT_EQ(classify_request("GET /nope HTTP/1.1\r\n\r\n"), HttpVerdict::not_found);
   EXPECT_EQ(classify_request("POST /metrics HTTP/1.1\r\n\r\n"), HttpVerdict::bad_method);
   EXPECT_EQ(classify_request("GET /metrics\r\n\r\n"), HttpVerdict::bad_request);
   EXPECT_EQ(classify_request("GET /metrics SPDY/3\r\n\r\n"), HttpVerdict::bad_request);
