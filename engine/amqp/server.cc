@@ -20,6 +20,12 @@ namespace sluice::amqp {
 
 namespace {
 constexpr auto kCloseGrace = std::chrono::seconds(2);  // wait for close-ok, then drop the socket
+// How often the queue engine's clock advances for TTLs and x-expires when nothing else happens.
+constexpr auto kQueueTickInterval = std::chrono::milliseconds(50);
+// RabbitMQ's ceiling for TTLs and x-expires (its timers take 32-bit milliseconds).
+constexpr int64_t kMaxExpiryMs = 0xFFFFFFFFLL;
+
+uint64_t shard_now_ms() { return static_cast<uint64_t>(io::Shard::current().now_ns() / 1'000'000); }
 }  // namespace
 
 class Conn;
@@ -29,7 +35,7 @@ class Server : public std::enable_shared_from_this<Server> {
   explicit Server(ServerConfig cfg) : cfg_(std::move(cfg)) {}
   ServerConfig cfg_;
   io::TcpListener listener_;
-  queue::QueueEngine engine_;
+  queue::QueueEngine engine_{queue::Limits{}, shard_now_ms};
   std::set<Conn*> conns_;
   uint64_t next_conn_id_ = 1;
   bool stopping_ = false;
@@ -78,6 +84,162 @@ bool is_loopback(int fd) {
     return IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127;
   }
   return false;
+}
+
+bool int_value(const FieldValue& v, int64_t* out) {
+  switch (v.tag) {
+    case 'b':
+    case 'B':
+    case 's':
+    case 'u':
+    case 'I':
+    case 'i':
+    case 'l': *out = v.i; return true;
+    default: return false;
+  }
+}
+
+// Why a queue argument is refused, as RabbitMQ words it ("" = accepted).
+std::string bad_int(const FieldValue& v, int64_t min, int64_t max, int64_t* out) {
+  if (!int_value(v, out)) return std::string("{unacceptable_type,'") + v.tag + "'}";
+  if (*out < min) return (*out < 0 ? "{value_negative," : "{value_zero,") + std::to_string(*out) + "}";
+  if (*out > max) return "{value_too_large," + std::to_string(*out) + "," + std::to_string(max) + "}";
+  return {};
+}
+
+std::string bad_str(const FieldValue& v, std::optional<std::string>* out) {
+  if (v.tag != 'S') return std::string("{unacceptable_type,'") + v.tag + "'}";
+  if (v.s.size() > 255) return "{value_too_long," + std::to_string(v.s.size()) + "}";
+  *out = v.s;
+  return {};
+}
+
+std::optional<queue::Overflow> parse_overflow(const std::string& s) {
+  if (s == "drop-head") return queue::Overflow::kDropHead;
+  if (s == "reject-publish") return queue::Overflow::kRejectPublish;
+  if (s == "reject-publish-dlx") return queue::Overflow::kRejectPublishDlx;
+  return std::nullopt;
+}
+
+// One queue argument into `a`; returns the refusal reason or "". Unknown x- arguments are ignored
+// as RabbitMQ does; known ones Sluice does not implement set *not_implemented.
+std::string parse_queue_arg(const std::string& k, const FieldValue& v, queue::QueueArgs* a, bool* not_implemented) {
+  int64_t n = 0;
+  std::string why;
+  auto set_u = [&](std::optional<uint64_t>* field, int64_t min, int64_t max) {
+    why = bad_int(v, min, max, &n);
+    if (why.empty()) *field = static_cast<uint64_t>(n);
+  };
+  if (k == "x-dead-letter-exchange") return bad_str(v, &a->dead_letter_exchange);
+  if (k == "x-dead-letter-routing-key") return bad_str(v, &a->dead_letter_routing_key);
+  if (k == "x-message-ttl") set_u(&a->message_ttl_ms, 0, kMaxExpiryMs);
+  if (k == "x-expires") set_u(&a->expires_ms, 1, kMaxExpiryMs);
+  if (k == "x-max-length") set_u(&a->max_length, 0, INT64_MAX);
+  if (k == "x-max-length-bytes") set_u(&a->max_length_bytes, 0, INT64_MAX);
+  if (k == "x-delivery-limit") set_u(&a->delivery_limit, 0, INT64_MAX);
+  if (k == "x-overflow") {
+    auto o = v.tag == 'S' ? parse_overflow(v.s) : std::nullopt;
+    if (!o) return "{invalid_value,'" + canonical_text(v) + "'}";
+    a->overflow = o;
+  }
+  if (k == "x-queue-type") {
+    if (v.tag == 'S' && v.s == "stream") *not_implemented = true;
+    if (v.tag == 'S' && (v.s == "classic" || v.s == "quorum"))
+      a->type = v.s == "quorum" ? queue::QueueType::kQuorum : queue::QueueType::kClassic;
+    else if (!*not_implemented) return "{unsupported_queue_type,'" + canonical_text(v) + "'}";
+  }
+  if (k == "x-single-active-consumer") {
+    if (v.tag != 't') return std::string("{unacceptable_type,'") + v.tag + "'}";
+    a->single_active_consumer = v.i != 0;
+  }
+  if (k == "x-max-priority" || k == "x-stream-offset") *not_implemented = true;
+  return why;
+}
+
+// Declare flags a quorum queue cannot have (RabbitMQ's wording), or "".
+std::string quorum_flag_error(const queue::QueueOptions& o) {
+  if (!o.durable) return "non-durable";
+  if (o.exclusive) return "exclusive-owner";
+  if (o.auto_delete) return "auto-delete";
+  return {};
+}
+
+// RabbitMQ accepts an expiration of decimal digits up to its timer ceiling.
+std::optional<uint64_t> parse_expiration(const std::string& s) {
+  if (s.empty() || s.size() > 10) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v > static_cast<uint64_t>(kMaxExpiryMs)) return std::nullopt;
+  return v;
+}
+
+FieldValue long_value(int64_t v) {
+  FieldValue f = FieldValue::integer(v);
+  f.tag = 'l';
+  return f;
+}
+
+// The engine's clock is monotonic; x-death times are wall-clock seconds.
+int64_t wall_offset_ms() {
+  auto wall =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+  return wall.count() - static_cast<int64_t>(shard_now_ms());
+}
+
+FieldValue death_table(const queue::Death& d, int64_t wall_offset_ms) {
+  FieldValue keys;
+  keys.tag = 'A';
+  for (const auto& k : d.routing_keys) keys.array.push_back(FieldValue::str(k));
+  FieldValue time = long_value((static_cast<int64_t>(d.time_ms) + wall_offset_ms) / 1000);  // AMQP: seconds
+  time.tag = 'T';
+  // Keys in sorted order, as RabbitMQ writes them.
+  FieldTable t = {{"count", long_value(static_cast<int64_t>(d.count))}, {"exchange", FieldValue::str(d.exchange)}};
+  if (d.original_expiration) t.push_back({"original-expiration", FieldValue::str(*d.original_expiration)});
+  t.push_back({"queue", FieldValue::str(d.queue)});
+  t.push_back({"reason", FieldValue::str(queue::death_reason_name(d.reason))});
+  t.push_back({"routing-keys", std::move(keys)});
+  t.push_back({"time", std::move(time)});
+  return FieldValue::nested(std::move(t));
+}
+
+void set_header(FieldTable& h, const std::string& key, FieldValue v) {
+  for (auto& e : h) {
+    if (e.key == key) {
+      e.value = std::move(v);
+      return;
+    }
+  }
+  h.push_back({key, std::move(v)});
+}
+
+// The properties a delivery goes out with: the stored bytes, or (dead-lettered or redelivered
+// from a quorum queue) a rewrite with x-death, x-first-death-*, x-delivery-count and without
+// the expiration RabbitMQ strips on dead-lettering.
+std::string_view delivery_properties(const queue::Delivery& d, std::string& scratch) {
+  const queue::Message& m = *d.message;
+  const bool count = d.delivery_count.value_or(0) > 0;
+  if (m.deaths.empty() && !m.expiration_removed && !count) return m.properties;
+  PropertyArgs p;
+  if (!decode_properties(m.properties, &p)) return m.properties;  // stored bytes were decoded before
+  if (m.expiration_removed) p[kPropExpiration].reset();
+  if (!p[kPropHeaders]) p[kPropHeaders] = Arg{};
+  FieldTable& h = p[kPropHeaders]->table;
+  if (!m.deaths.empty()) {
+    FieldValue deaths;
+    deaths.tag = 'A';
+    const int64_t offset = wall_offset_ms();
+    for (const auto& death : m.deaths) deaths.array.push_back(death_table(death, offset));
+    set_header(h, "x-death", std::move(deaths));
+    set_header(h, "x-first-death-exchange", FieldValue::str(m.first_death.exchange));
+    set_header(h, "x-first-death-queue", FieldValue::str(m.first_death.queue));
+    set_header(h, "x-first-death-reason", FieldValue::str(queue::death_reason_name(m.first_death.reason)));
+  }
+  if (count) set_header(h, "x-delivery-count", long_value(*d.delivery_count));
+  scratch = encode_properties(p);
+  return scratch;
 }
 
 queue::Headers to_headers(const FieldTable& t) {
@@ -129,6 +291,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   void handle_connection_method(const Method& m);
   void handle_channel_method(AmqpChannel& ch, const Method& m);
   void finish_publish(AmqpChannel& ch);
+  bool parse_declare_args(AmqpChannel& ch, const Method& m, queue::QueueOptions* o);
   void connection_error(uint16_t code, std::string text, const Method* m);
   void channel_error(AmqpChannel& ch, uint16_t code, std::string text, const Method* m);
   void close_channel(uint16_t id);
@@ -177,7 +340,8 @@ struct AmqpChannel : queue::SessionSink {
         .set("exchange", d.message->exchange)
         .set("routing-key", d.message->routing_key);
     encode_method_frame(id, m, sink());
-    encode_content(id, kClassBasic, d.message->properties, d.message->body, conn->frame_max_, sink());
+    std::string scratch;
+    encode_content(id, kClassBasic, delivery_properties(d, scratch), d.message->body, conn->frame_max_, sink());
     conn->kick();
   }
   void consumer_cancelled(const std::string& tag) override {
@@ -606,6 +770,15 @@ void Conn::finish_publish(AmqpChannel& ch) {
   msg->headers = to_headers(ch.header.headers);
   msg->persistent = ch.header.delivery_mode == 2;
   ch.body.clear();
+  if (ch.header.expiration) {
+    msg->expiration_ms = parse_expiration(*ch.header.expiration);
+    if (!msg->expiration_ms) {
+      channel_error(ch, reply::kPreconditionFailed,
+                    "PRECONDITION_FAILED - invalid expiration '" + ch.header.expiration->substr(0, 64) + "'", &pub);
+      return;
+    }
+    msg->expiration_text = *ch.header.expiration;
+  }
   queue::MessagePtr shared = msg;
   queue::PublishResult r = srv_->engine_.publish(msg->exchange, msg->routing_key, shared);
   if (r.err != queue::QErr::kOk) {
@@ -627,6 +800,31 @@ void Conn::finish_publish(AmqpChannel& ch) {
     ack.set("delivery-tag", ++ch.publish_seq).set("multiple", 0);
     send_method(ch.id, ack);
   }
+}
+
+bool Conn::parse_declare_args(AmqpChannel& ch, const Method& m, queue::QueueOptions* o) {
+  const std::string& name = m.str("queue");
+  auto refuse = [&](const std::string& what, const std::string& detail) {
+    channel_error(ch, reply::kPreconditionFailed,
+                  "PRECONDITION_FAILED - " + what + " for queue '" + name + "' in vhost '/'" + detail, &m);
+    return false;
+  };
+  for (const auto& [k, v] : m.table("arguments")) {
+    bool not_implemented = false;
+    std::string why = parse_queue_arg(k, v, &o->args, &not_implemented);
+    if (not_implemented) {
+      connection_error(reply::kNotImplemented, "NOT_IMPLEMENTED - queue argument '" + k + "' not supported yet", &m);
+      return false;
+    }
+    if (!why.empty()) return refuse("invalid arg '" + k + "'", ": " + why);
+  }
+  if (o->args.dead_letter_routing_key && !o->args.dead_letter_exchange)
+    return refuse("invalid arg 'x-dead-letter-routing-key'", ": {routing_key_but_no_dlx_defined}");
+  if (o->args.type == queue::QueueType::kQuorum) {
+    std::string bad = quorum_flag_error(*o);
+    if (!bad.empty()) return refuse("invalid property '" + bad + "'", "");
+  }
+  return true;
 }
 
 void Conn::handle_channel_method(AmqpChannel& ch, const Method& m) {
@@ -689,19 +887,15 @@ void Conn::handle_channel_method(AmqpChannel& ch, const Method& m) {
       return;
     }
     case MethodId::kQueueDeclare: {
-      for (const auto& [k, v] : m.table("arguments")) {
-        if (k == "x-queue-type" && v.tag == 'S' && v.s == "classic") continue;
-        connection_error(reply::kNotImplemented, "NOT_IMPLEMENTED - queue argument '" + k + "' not supported yet", &m);
-        return;
-      }
-      queue::QueueOptions o{m.bit("passive"), m.bit("durable"), m.bit("exclusive"), m.bit("auto-delete")};
-      queue::QueueInfo info;
+      queue::QueueOptions o{m.bit("passive"), m.bit("durable"), m.bit("exclusive"), m.bit("auto-delete"), {}};
       const std::string& name = m.str("queue");
-      queue::QErr e = eng.declare_queue(o.passive ? queue_name(ch, name) : name, id_, o, &info);
+      if (!o.passive && !parse_declare_args(ch, m, &o)) return;
+      queue::QueueInfo info;
+      std::string diff;
+      queue::QErr e = eng.declare_queue(o.passive ? queue_name(ch, name) : name, id_, o, &info, &diff);
       if (e == queue::QErr::kPreconditionFailed) {
         channel_error(ch, reply::kPreconditionFailed,
-                      "PRECONDITION_FAILED - inequivalent arg 'durable', 'exclusive' or 'auto_delete' for queue '" +
-                          name + "' in vhost '/'",
+                      "PRECONDITION_FAILED - inequivalent arg '" + diff + "' for queue '" + name + "' in vhost '/'",
                       &m);
         return;
       }
@@ -862,7 +1056,8 @@ void Conn::handle_channel_method(AmqpChannel& ch, const Method& m) {
           .set("routing-key", d->message->routing_key)
           .set("message-count", d->message_count);
       send_method(cid, ok);
-      send_content(cid, d->message->properties, d->message->body);
+      std::string scratch;
+      send_content(cid, delivery_properties(*d, scratch), d->message->body);
       return;
     }
     case MethodId::kBasicAck:
@@ -910,6 +1105,15 @@ namespace {
 
 io::Task<void> serve(std::shared_ptr<Conn> c) { co_await c->run(); }
 
+// Moves the queue engine's time on: TTL expiry and x-expires happen even with no traffic.
+io::Task<void> tick_loop(std::shared_ptr<Server> srv) {
+  while (!srv->stopping_) {
+    bool slept = co_await io::sleep_for(kQueueTickInterval);
+    if (!slept || srv->stopping_) break;
+    srv->engine_.tick(shard_now_ms());
+  }
+}
+
 io::Task<void> accept_loop(std::shared_ptr<Server> srv) {
   while (!srv->stopping_) {
     auto conn = co_await srv->listener_.accept();
@@ -933,6 +1137,7 @@ Result<std::shared_ptr<Server>> start_server(const ServerConfig& cfg) {
   srv->listener_ = std::move(l.value());
   logging::info("amqp listening on {}:{} (shard 0)", cfg.host, srv->listener_.port());
   io::spawn(accept_loop(srv));
+  io::spawn(tick_loop(srv));
   return srv;
 }
 
