@@ -25,10 +25,15 @@ constexpr auto kQueueTickInterval = std::chrono::milliseconds(50);
 // RabbitMQ's ceiling for TTLs and x-expires (its timers take 32-bit milliseconds).
 constexpr int64_t kMaxExpiryMs = 0xFFFFFFFFLL;
 
+// A transaction buffers publishes and settlements until tx.commit; these bound one transaction.
+constexpr std::size_t kMaxTxOps = 100'000;
+constexpr std::size_t kMaxTxBodyBytes = 64 << 20;
+
 uint64_t shard_now_ms() { return static_cast<uint64_t>(io::Shard::current().now_ns() / 1'000'000); }
 }  // namespace
 
 class Conn;
+struct TxOp;
 
 class Server : public std::enable_shared_from_this<Server> {
  public:
@@ -291,6 +296,10 @@ class Conn : public std::enable_shared_from_this<Conn> {
   void handle_connection_method(const Method& m);
   void handle_channel_method(AmqpChannel& ch, const Method& m);
   void finish_publish(AmqpChannel& ch);
+  bool publish_now(AmqpChannel& ch, const queue::MessagePtr& msg, bool mandatory, const Method& m);
+  bool settle_now(AmqpChannel& ch, const TxOp& op, const Method& m);
+  bool tx_room(AmqpChannel& ch, const Method& m);
+  void handle_tx(AmqpChannel& ch, const Method& m);
   bool parse_declare_args(AmqpChannel& ch, const Method& m, queue::QueueOptions* o);
   void connection_error(uint16_t code, std::string text, const Method* m);
   void channel_error(AmqpChannel& ch, uint16_t code, std::string text, const Method* m);
@@ -313,6 +322,15 @@ class Conn : public std::enable_shared_from_this<Conn> {
   std::map<uint16_t, std::unique_ptr<AmqpChannel>> channels_;
 };
 
+// One buffered operation of a transactional channel: a publish or an ack / nack / reject.
+struct TxOp {
+  MethodId kind = MethodId::kBasicPublish;
+  queue::MessagePtr msg;  // publish
+  bool mandatory = false;
+  uint64_t tag = 0;  // settlements
+  bool multiple = false, requeue = false;
+};
+
 struct AmqpChannel : queue::SessionSink {
   AmqpChannel(Conn* c, uint16_t id) : conn(c), id(id) {}
   Conn* conn;
@@ -321,6 +339,9 @@ struct AmqpChannel : queue::SessionSink {
   bool closing = false;
   bool confirm = false;
   uint64_t publish_seq = 0;
+  bool tx = false;  // tx.select seen: publishes and settlements wait for tx.commit
+  std::vector<TxOp> tx_ops;
+  std::size_t tx_body_bytes = 0;
   bool defer = false;  // deliveries held until consume-ok went out
   std::string deferred;
   std::string last_queue;  // "" in queue arguments means the last declared queue
@@ -779,13 +800,33 @@ void Conn::finish_publish(AmqpChannel& ch) {
     }
     msg->expiration_text = *ch.header.expiration;
   }
-  queue::MessagePtr shared = msg;
-  queue::PublishResult r = srv_->engine_.publish(msg->exchange, msg->routing_key, shared);
-  if (r.err != queue::QErr::kOk) {
-    engine_error(ch, r.err, "exchange '" + msg->exchange + "'", pub);
+  if (!ch.tx) {
+    publish_now(ch, msg, pub.bit("mandatory"), pub);
     return;
   }
-  if (r.routed == 0 && pub.bit("mandatory")) {
+  if (!srv_->engine_.has_exchange(msg->exchange)) {  // RabbitMQ checks the exchange at publish time
+    engine_error(ch, queue::QErr::kNotFound, "exchange '" + msg->exchange + "'", pub);
+    return;
+  }
+  ch.tx_body_bytes += msg->body.size();
+  if (!tx_room(ch, pub)) return;
+  ch.tx_ops.push_back(TxOp{MethodId::kBasicPublish, std::move(msg), pub.bit("mandatory"), 0, false, false});
+}
+
+bool Conn::tx_room(AmqpChannel& ch, const Method& m) {
+  if (ch.tx_ops.size() < kMaxTxOps && ch.tx_body_bytes <= kMaxTxBodyBytes) return true;
+  channel_error(ch, reply::kResourceError, "RESOURCE_ERROR - transaction too large", &m);
+  return false;
+}
+
+bool Conn::publish_now(AmqpChannel& ch, const queue::MessagePtr& msg, bool mandatory, const Method& m) {
+  queue::PublishResult r = srv_->engine_.publish(msg->exchange, msg->routing_key, msg);
+  if (r.err != queue::QErr::kOk) {
+    engine_error(ch, r.err, "exchange '" + msg->exchange + "'", m);
+    return false;
+  }
+  // A message refused by a full queue (reject-publish) is not unroutable: it is nacked, not returned.
+  if (r.routed == 0 && r.refused == 0 && mandatory) {
     Method ret = make_method(MethodId::kBasicReturn);
     ret.set("reply-code", reply::kNoRoute)
         .set("reply-text", "NO_ROUTE")
@@ -800,6 +841,48 @@ void Conn::finish_publish(AmqpChannel& ch) {
     ack.set("delivery-tag", ++ch.publish_seq).set("multiple", 0);
     send_method(ch.id, ack);
   }
+  return true;
+}
+
+bool Conn::settle_now(AmqpChannel& ch, const TxOp& op, const Method& m) {
+  queue::QueueEngine& eng = srv_->engine_;
+  queue::QErr e = queue::QErr::kOk;
+  if (op.kind == MethodId::kBasicAck) {
+    e = eng.ack(ch.session, op.tag, op.multiple);
+  } else {
+    e = eng.nack(ch.session, op.tag, op.multiple, op.requeue);
+  }
+  if (e == queue::QErr::kOk) return true;
+  channel_error(ch, reply::kPreconditionFailed, "PRECONDITION_FAILED - unknown delivery tag " + std::to_string(op.tag),
+                &m);
+  return false;
+}
+
+void Conn::handle_tx(AmqpChannel& ch, const Method& m) {
+  if (m.id() == MethodId::kTxSelect) {
+    if (ch.confirm) {
+      channel_error(ch, reply::kPreconditionFailed, "PRECONDITION_FAILED - cannot switch from confirm to tx mode", &m);
+      return;
+    }
+    ch.tx = true;
+    send_method(ch.id, make_method(MethodId::kTxSelectOk));
+    return;
+  }
+  if (!ch.tx) {
+    channel_error(ch, reply::kPreconditionFailed, "PRECONDITION_FAILED - channel is not transactional", &m);
+    return;
+  }
+  std::vector<TxOp> ops;
+  ops.swap(ch.tx_ops);
+  ch.tx_body_bytes = 0;
+  if (m.id() == MethodId::kTxCommit) {
+    // Applied in the order the client sent them; the first failure closes the channel.
+    for (const TxOp& op : ops) {
+      bool ok = op.kind == MethodId::kBasicPublish ? publish_now(ch, op.msg, op.mandatory, m) : settle_now(ch, op, m);
+      if (!ok) return;
+    }
+  }
+  send_method(ch.id, make_method(m.id() == MethodId::kTxCommit ? MethodId::kTxCommitOk : MethodId::kTxRollbackOk));
 }
 
 bool Conn::parse_declare_args(AmqpChannel& ch, const Method& m, queue::QueueOptions* o) {
@@ -1063,18 +1146,14 @@ void Conn::handle_channel_method(AmqpChannel& ch, const Method& m) {
     case MethodId::kBasicAck:
     case MethodId::kBasicNack:
     case MethodId::kBasicReject: {
-      uint64_t tag = m.num("delivery-tag");
-      queue::QErr e = queue::QErr::kOk;
-      if (m.id() == MethodId::kBasicAck) {
-        e = eng.ack(ch.session, tag, m.bit("multiple"));
-      } else if (m.id() == MethodId::kBasicNack) {
-        e = eng.nack(ch.session, tag, m.bit("multiple"), m.bit("requeue"));
-      } else {
-        e = eng.nack(ch.session, tag, false, m.bit("requeue"));
+      TxOp op{m.id(), nullptr, false, m.num("delivery-tag"), false, false};
+      op.multiple = m.id() != MethodId::kBasicReject && m.bit("multiple");
+      op.requeue = m.id() != MethodId::kBasicAck && m.bit("requeue");
+      if (!ch.tx) {
+        (void)settle_now(ch, op, m);
+        return;
       }
-      if (e != queue::QErr::kOk)
-        channel_error(ch, reply::kPreconditionFailed,
-                      "PRECONDITION_FAILED - unknown delivery tag " + std::to_string(tag), &m);
+      if (tx_room(ch, m)) ch.tx_ops.push_back(std::move(op));  // unknown tags are found at commit
       return;
     }
     case MethodId::kBasicRecover:
@@ -1083,14 +1162,19 @@ void Conn::handle_channel_method(AmqpChannel& ch, const Method& m) {
       if (m.id() == MethodId::kBasicRecover) send_method(cid, make_method(MethodId::kBasicRecoverOk));
       return;
     case MethodId::kConfirmSelect:
+      if (ch.tx) {
+        channel_error(ch, reply::kPreconditionFailed, "PRECONDITION_FAILED - cannot switch from tx to confirm mode",
+                      &m);
+        return;
+      }
       ch.confirm = true;
       if (!m.bit("nowait")) send_method(cid, make_method(MethodId::kConfirmSelectOk));
       return;
-    case MethodId::kExchangeBind:
-    case MethodId::kExchangeUnbind:
     case MethodId::kTxSelect:
     case MethodId::kTxCommit:
-    case MethodId::kTxRollback:
+    case MethodId::kTxRollback: handle_tx(ch, m); return;
+    case MethodId::kExchangeBind:
+    case MethodId::kExchangeUnbind:
       connection_error(reply::kNotImplemented, "NOT_IMPLEMENTED - " + std::string(m.def->name) + " not supported yet",
                        &m);
       return;

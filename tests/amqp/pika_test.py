@@ -428,6 +428,50 @@ def quorum_and_retries(port):
     c.close()
 
 
+def transactions(port):
+    c = connect(port)
+    ch, obs = c.channel(), c.channel()
+    ch.queue_declare("txq")
+    ch.tx_select()
+
+    def count():
+        return obs.queue_declare("txq", passive=True).method.message_count
+    ch.basic_publish("", "txq", b"a")
+    ch.basic_publish("", "txq", b"b")
+    check(count() == 0, "tx: publishes wait for commit")
+    ch.tx_commit()
+    check(count() == 2, "tx.commit delivers both publishes")
+    ch.basic_publish("", "txq", b"c")
+    ch.tx_rollback()
+    check(count() == 2, "tx.rollback discards the publish")
+    m, p, body = ch.basic_get("txq")
+    ch.basic_ack(m.delivery_tag)
+    ch.tx_rollback()
+    ch.close()
+    check(count() == 2, "a rolled-back ack leaves the message unacked (requeued when the channel closes)")
+    ch = c.channel()
+    ch.tx_select()
+    m, p, body = ch.basic_get("txq")
+    ch.basic_ack(m.delivery_tag)
+    ch.tx_commit()
+    ch.close()
+    check(count() == 1, "a committed ack removes the message")
+    x = c.channel()
+    x.tx_select()
+    try:
+        x.confirm_delivery()
+        check(False, "confirm.select on a tx channel must fail")
+    except pika.exceptions.ChannelClosedByBroker as e:
+        check(e.reply_code == 406, "confirm.select on a transactional channel -> 406")
+    x = c.channel()
+    try:
+        x.tx_commit()
+        check(False, "tx.commit without tx.select must fail")
+    except pika.exceptions.ChannelClosedByBroker as e:
+        check(e.reply_code == 406, "tx.commit without tx.select -> 406")
+    c.close()
+
+
 
 # Raw frames for the hostile cases.
 def frame(ftype, channel, payload):
@@ -558,6 +602,7 @@ def run(binary):
         dead_lettering(port)
         length_limits(port)
         quorum_and_retries(port)
+        transactions(port)
         hostile(port)
         amqp_tools(port)
         # A consumer with an unacked delivery is still connected when the broker stops.
