@@ -104,16 +104,38 @@ bool int_value(const FieldValue& v, int64_t* out) {
   }
 }
 
+// RabbitMQ's name of a field type, for refusals.
+std::string type_name(char tag) {
+  switch (tag) {
+    case 'b': return "byte";
+    case 'B': return "unsignedbyte";
+    case 's': return "short";
+    case 'u': return "unsignedshort";
+    case 'I': return "signedint";
+    case 'i': return "unsignedint";
+    case 'l': return "long";
+    case 'S': return "longstr";
+    case 't': return "bool";
+    case 'F': return "table";
+    case 'A': return "array";
+    case 'T': return "timestamp";
+    case 'V': return "void";
+    default: return std::string(1, tag);
+  }
+}
+
+std::string unacceptable(const FieldValue& v) { return "{unacceptable_type," + type_name(v.tag) + "}"; }
+
 // Why a queue argument is refused, as RabbitMQ words it ("" = accepted).
 std::string bad_int(const FieldValue& v, int64_t min, int64_t max, int64_t* out) {
-  if (!int_value(v, out)) return std::string("{unacceptable_type,'") + v.tag + "'}";
+  if (!int_value(v, out)) return unacceptable(v);
   if (*out < min) return (*out < 0 ? "{value_negative," : "{value_zero,") + std::to_string(*out) + "}";
   if (*out > max) return "{value_too_large," + std::to_string(*out) + "," + std::to_string(max) + "}";
   return {};
 }
 
 std::string bad_str(const FieldValue& v, std::optional<std::string>* out) {
-  if (v.tag != 'S') return std::string("{unacceptable_type,'") + v.tag + "'}";
+  if (v.tag != 'S') return unacceptable(v);
   if (v.s.size() > 255) return "{value_too_long," + std::to_string(v.s.size()) + "}";
   *out = v.s;
   return {};
@@ -143,8 +165,9 @@ std::string parse_queue_arg(const std::string& k, const FieldValue& v, queue::Qu
   if (k == "x-max-length-bytes") set_u(&a->max_length_bytes, 0, INT64_MAX);
   if (k == "x-delivery-limit") set_u(&a->delivery_limit, 0, INT64_MAX);
   if (k == "x-overflow") {
-    auto o = v.tag == 'S' ? parse_overflow(v.s) : std::nullopt;
-    if (!o) return "{invalid_value,'" + canonical_text(v) + "'}";
+    if (v.tag != 'S') return unacceptable(v);
+    auto o = parse_overflow(v.s);
+    if (!o) return "invalid_overflow";
     a->overflow = o;
   }
   if (k == "x-queue-type") {
@@ -154,7 +177,7 @@ std::string parse_queue_arg(const std::string& k, const FieldValue& v, queue::Qu
     else if (!*not_implemented) return "{unsupported_queue_type,'" + canonical_text(v) + "'}";
   }
   if (k == "x-single-active-consumer") {
-    if (v.tag != 't') return std::string("{unacceptable_type,'") + v.tag + "'}";
+    if (v.tag != 't') return unacceptable(v);
     a->single_active_consumer = v.i != 0;
   }
   if (k == "x-max-priority" || k == "x-stream-offset") *not_implemented = true;
@@ -163,9 +186,9 @@ std::string parse_queue_arg(const std::string& k, const FieldValue& v, queue::Qu
 
 // Declare flags a quorum queue cannot have (RabbitMQ's wording), or "".
 std::string quorum_flag_error(const queue::QueueOptions& o) {
-  if (!o.durable) return "non-durable";
+  if (o.auto_delete) return "auto-delete";  // RabbitMQ checks in this order
   if (o.exclusive) return "exclusive-owner";
-  if (o.auto_delete) return "auto-delete";
+  if (!o.durable) return "non-durable";
   return {};
 }
 

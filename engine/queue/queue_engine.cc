@@ -495,7 +495,9 @@ bool QueueEngine::admit(Queue& q, const MessagePtr& m) {
     dropped_++;
     return false;
   }
-  const Overflow ov = q.args.overflow.value_or(Overflow::kDropHead);
+  Overflow ov = q.args.overflow.value_or(Overflow::kDropHead);
+  // Quorum queues do not know reject-publish-dlx: RabbitMQ logs it and keeps drop-head.
+  if (ov == Overflow::kRejectPublishDlx && q.args.type == QueueType::kQuorum) ov = Overflow::kDropHead;
   if (ov != Overflow::kDropHead && over_limit(q, 1, m->body.size())) {
     if (ov == Overflow::kRejectPublishDlx) {
       dead_letter(q, m, DeathReason::kMaxLen);

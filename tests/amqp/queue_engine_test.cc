@@ -559,6 +559,19 @@ TEST(QueueArgs, QuorumDeliveryLimitAndCount) {
   EXPECT_EQ(get1(e, sid, "qq")->delivery_count, std::optional<uint32_t>(1));
 }
 
+TEST(QueueArgs, QuorumRejectPublishDlxFallsBackToDropHead) {
+  QueueEngine e;
+  QueueArgs a;
+  a.type = QueueType::kQuorum;
+  a.max_length = 1;
+  a.overflow = Overflow::kRejectPublishDlx;
+  declare(e, "qq", 1, with_args(a, true));
+  pub(e, "", "qq", "old");
+  EXPECT_EQ(pub(e, "", "qq", "new").refused, 0U);
+  Sink s;
+  EXPECT_EQ(get1(e, e.open_session(1, &s), "qq")->message->body, "new");
+}
+
 TEST(QueueArgs, ClassicQueueHasNoDeliveryCount) {
   QueueEngine e;
   declare(e, "q");
