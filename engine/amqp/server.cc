@@ -244,7 +244,7 @@ void set_header(FieldTable& h, const std::string& key, FieldValue v) {
 }
 
 // The properties a delivery goes out with: the stored bytes, or (dead-lettered or redelivered
-// from a quorum queue) a rewrite with x-death, x-first-death-*, x-delivery-count and without
+// from a quorum queue) a rewrite with x-death, x-first/last-death-*, x-delivery-count and without
 // the expiration RabbitMQ strips on dead-lettering.
 std::string_view delivery_properties(const queue::Delivery& d, std::string& scratch) {
   const queue::Message& m = *d.message;
@@ -264,6 +264,10 @@ std::string_view delivery_properties(const queue::Delivery& d, std::string& scra
     set_header(h, "x-first-death-exchange", FieldValue::str(m.first_death.exchange));
     set_header(h, "x-first-death-queue", FieldValue::str(m.first_death.queue));
     set_header(h, "x-first-death-reason", FieldValue::str(queue::death_reason_name(m.first_death.reason)));
+    // RabbitMQ 3.13 added the most recent death's summary too; the front entry is the latest.
+    set_header(h, "x-last-death-exchange", FieldValue::str(m.deaths.front().exchange));
+    set_header(h, "x-last-death-queue", FieldValue::str(m.deaths.front().queue));
+    set_header(h, "x-last-death-reason", FieldValue::str(queue::death_reason_name(m.deaths.front().reason)));
   }
   if (count) set_header(h, "x-delivery-count", long_value(*d.delivery_count));
   scratch = encode_properties(p);

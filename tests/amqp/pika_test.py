@@ -292,7 +292,8 @@ def dead_lettering(port):
           and d[0]["exchange"] == "" and d[0]["routing-keys"] == ["dl-work"]
           and abs(d[0]["time"].timestamp() - time.time()) < 120, "x-death after reject: %r" % d)
     check(p.headers.get("x-first-death-reason") == "rejected" and p.headers.get("x-first-death-queue") == "dl-work"
-          and p.headers.get("app") == "1", "x-first-death-* headers, the message's own headers kept")
+          and p.headers.get("x-last-death-queue") == "dl-work" and p.headers.get("app") == "1",
+          "x-first-death-* / x-last-death-* headers, the message's own headers kept")
     # TTL into a DLX: queue TTL and per-message expiration.
     ch.queue_declare("dl-ttl", arguments={"x-message-ttl": 200, "x-dead-letter-exchange": "dlx",
                                           "x-dead-letter-routing-key": "dead"})
