@@ -488,6 +488,13 @@ void QueueEngine::enforce_length(Queue& q) {
   while (!q.ready.empty() && over_limit(q, 0, 0)) dead_letter(q, take(q, false).msg, DeathReason::kMaxLen);
 }
 
+static Overflow overflow_of(const QueueArgs& a) {
+  Overflow ov = a.overflow.value_or(Overflow::kDropHead);
+  // Quorum queues do not know reject-publish-dlx: RabbitMQ logs it and keeps drop-head.
+  if (ov == Overflow::kRejectPublishDlx && a.type == QueueType::kQuorum) ov = Overflow::kDropHead;
+  return ov;
+}
+
 // Routes one published or dead-lettered message into q under its length policy. False: refused.
 bool QueueEngine::admit(Queue& q, const MessagePtr& m) {
   if (q.ready.size() >= limits_.max_messages_per_queue ||
@@ -495,9 +502,7 @@ bool QueueEngine::admit(Queue& q, const MessagePtr& m) {
     dropped_++;
     return false;
   }
-  Overflow ov = q.args.overflow.value_or(Overflow::kDropHead);
-  // Quorum queues do not know reject-publish-dlx: RabbitMQ logs it and keeps drop-head.
-  if (ov == Overflow::kRejectPublishDlx && q.args.type == QueueType::kQuorum) ov = Overflow::kDropHead;
+  const Overflow ov = overflow_of(q.args);
   if (ov != Overflow::kDropHead && over_limit(q, 1, m->body.size())) {
     if (ov == Overflow::kRejectPublishDlx) {
       dead_letter(q, m, DeathReason::kMaxLen);
@@ -620,6 +625,8 @@ void QueueEngine::requeue(const std::string& queue, Entry e, bool returned) {
   }
   e.redelivered = true;
   enqueue(*q, std::move(e), true);
+  // RabbitMQ applies drop-head after a requeue too: a requeue past the limit drops from the head.
+  if (overflow_of(q->args) == Overflow::kDropHead) enforce_length(*q);
 }
 
 void QueueEngine::touch(Queue& q) { q.last_used_ms = now(); }

@@ -432,6 +432,21 @@ TEST(QueueArgs, MaxLengthDropHeadDeadLettersOldest) {
   EXPECT_EQ(d->message->deaths[0].reason, DeathReason::kMaxLen);
 }
 
+TEST(QueueArgs, RequeuePastMaxLengthDropsHead) {
+  QueueEngine e;
+  QueueArgs a;
+  a.max_length = 1;
+  declare(e, "q", 1, with_args(a));
+  Sink s;
+  SessionId sid = e.open_session(1, &s);
+  pub(e, "", "q", "first");
+  auto d = get1(e, sid, "q", false);
+  pub(e, "", "q", "second");
+  e.nack(sid, d->delivery_tag, false, true);  // "first" goes back to the head and over the limit
+  EXPECT_EQ(e.queue_info("q")->message_count, 1U);
+  EXPECT_EQ(get1(e, sid, "q")->message->body, "second");
+}
+
 TEST(QueueArgs, MaxLengthBytesCountsBodies) {
   QueueEngine e;
   QueueArgs a;
