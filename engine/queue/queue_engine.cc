@@ -529,6 +529,8 @@ bool QueueEngine::admit(Queue& q, const MessagePtr& m) {
 // Drops or dead-letters expired messages at the head. As in RabbitMQ, a message is checked only
 // when it reaches the head (a long per-message TTL at the head delays shorter ones behind it).
 void QueueEngine::expire_head(Queue& q) {
+  // Most queues hold no expiring messages: the clock is read only when the head can expire.
+  if (q.ready.empty() || q.ready.front().expires_at_ms == kNever) return;
   const uint64_t t = now();
   while (!q.ready.empty() && q.ready.front().expires_at_ms <= t)
     dead_letter(q, take(q, false).msg, DeathReason::kExpired);
