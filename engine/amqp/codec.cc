@@ -219,6 +219,8 @@ bool decode_content_header(std::span<const std::byte> payload, ContentHeader* ou
   out->delivery_mode = args[kPropDeliveryMode] ? static_cast<uint8_t>(args[kPropDeliveryMode]->num) : 0;
   out->expiration.reset();
   if (args[kPropExpiration]) out->expiration = std::move(args[kPropExpiration]->str);
+  out->reply_to.reset();
+  if (args[kPropReplyTo]) out->reply_to = std::move(args[kPropReplyTo]->str);
   return true;
 }
 

@@ -95,6 +95,7 @@ struct ContentHeader {
   FieldTable headers;
   uint8_t delivery_mode = 0;
   std::optional<std::string> expiration;
+  std::optional<std::string> reply_to;
 };
 bool decode_content_header(std::span<const std::byte> payload, ContentHeader* out, DecodeError* err);
 // Builds a properties blob from named values (tests, server-built messages).
@@ -106,9 +107,10 @@ std::string encode_properties(const BasicProperties& p);
 // The basic properties one by one (nullopt: absent), indexed like kBasicProperties; for
 // rewriting a stored message's properties (dead-letter headers).
 using PropertyArgs = std::array<std::optional<Arg>, std::size(kBasicProperties)>;
-inline constexpr std::size_t kPropHeaders = 2, kPropDeliveryMode = 3, kPropExpiration = 7;
+inline constexpr std::size_t kPropHeaders = 2, kPropDeliveryMode = 3, kPropReplyTo = 6, kPropExpiration = 7;
 static_assert(kBasicProperties[kPropHeaders].name == std::string_view("headers"));
 static_assert(kBasicProperties[kPropExpiration].name == std::string_view("expiration"));
+static_assert(kBasicProperties[kPropReplyTo].name == std::string_view("reply-to"));
 bool decode_properties(std::string_view blob, PropertyArgs* out);
 std::string encode_properties(const PropertyArgs& p);
 

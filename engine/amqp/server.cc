@@ -326,6 +326,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   bool publish_now(AmqpChannel& ch, const queue::MessagePtr& msg, bool mandatory, const Method& m);
   bool settle_now(AmqpChannel& ch, const TxOp& op, const Method& m);
   bool tx_room(AmqpChannel& ch, const Method& m);
+  bool set_direct_reply_to(AmqpChannel& ch, queue::Message& msg, const Method& m);
   void handle_tx(AmqpChannel& ch, const Method& m);
   bool parse_declare_args(AmqpChannel& ch, const Method& m, queue::QueueOptions* o);
   void connection_error(uint16_t code, std::string text, const Method* m);
@@ -827,6 +828,7 @@ void Conn::finish_publish(AmqpChannel& ch) {
     }
     msg->expiration_text = *ch.header.expiration;
   }
+  if (ch.header.reply_to == queue::kDirectReplyTo && !set_direct_reply_to(ch, *msg, pub)) return;
   if (!ch.tx) {
     publish_now(ch, msg, pub.bit("mandatory"), pub);
     return;
@@ -838,6 +840,20 @@ void Conn::finish_publish(AmqpChannel& ch) {
   ch.tx_body_bytes += msg->body.size();
   if (!tx_room(ch, pub)) return;
   ch.tx_ops.push_back(TxOp{MethodId::kBasicPublish, std::move(msg), pub.bit("mandatory"), 0, false, false});
+}
+
+// A request naming amq.rabbitmq.reply-to goes out with the channel's private reply address, as
+// RabbitMQ rewrites it; without a reply consumer on the channel it is refused.
+bool Conn::set_direct_reply_to(AmqpChannel& ch, queue::Message& msg, const Method& m) {
+  std::optional<std::string> address = srv_->engine_.reply_address(ch.session);
+  PropertyArgs p;
+  if (!address || !decode_properties(msg.properties, &p)) {
+    channel_error(ch, reply::kPreconditionFailed, "PRECONDITION_FAILED - fast reply consumer does not exist", &m);
+    return false;
+  }
+  p[kPropReplyTo]->str = std::move(*address);
+  msg.properties = encode_properties(p);
+  return true;
 }
 
 bool Conn::tx_room(AmqpChannel& ch, const Method& m) {
@@ -1112,6 +1128,13 @@ void Conn::handle_channel_method(AmqpChannel& ch, const Method& m) {
       }
       if (e == queue::QErr::kAccessRefused) {
         channel_error(ch, reply::kAccessRefused, "ACCESS_REFUSED - queue '" + q + "' in vhost '/' in exclusive use",
+                      &m);
+        return;
+      }
+      if (e == queue::QErr::kPreconditionFailed) {  // only the direct reply-to consumer answers this
+        channel_error(ch, reply::kPreconditionFailed,
+                      m.bit("no-ack") ? "PRECONDITION_FAILED - reply consumer already set"
+                                      : "PRECONDITION_FAILED - reply consumer cannot acknowledge",
                       &m);
         return;
       }

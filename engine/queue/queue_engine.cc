@@ -120,6 +120,8 @@ struct QueueEngine::Session {
   uint64_t next_ctag = 0;
   std::map<uint64_t, Unacked> unacked;
   std::map<std::string, Consumer> consumers;
+  std::string reply_tag;      // the direct reply-to consumer's tag ("" = none)
+  std::string reply_address;  // its address (kDirectReplyTo + "." + token)
 };
 
 QueueEngine::QueueEngine(Limits limits, Clock clock)
@@ -190,20 +192,66 @@ QErr QueueEngine::delete_exchange(const std::string& name, bool if_unused) {
   return QErr::kOk;
 }
 
-std::string QueueEngine::generate_queue_name() {
+std::string QueueEngine::random_token(std::string_view prefix) {
   static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string n(prefix);
+  uint64_t x = name_seed_ + 0x9E3779B97F4A7C15ULL * next_name_++;
+  for (int round = 0; round < 2; ++round) {
+    uint64_t z = x + static_cast<uint64_t>(round) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    for (int i = 0; i < 11; ++i, z >>= 6) n.push_back(kAlphabet[z & 63]);
+  }
+  return n;
+}
+
+std::string QueueEngine::generate_queue_name() {
   for (;;) {
-    std::string n = "amq.gen-";
-    uint64_t x = name_seed_ + 0x9E3779B97F4A7C15ULL * next_name_++;
-    for (int round = 0; round < 2; ++round) {
-      uint64_t z = x + static_cast<uint64_t>(round) * 0xBF58476D1CE4E5B9ULL;
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-      z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-      z ^= z >> 31;
-      for (int i = 0; i < 11; ++i, z >>= 6) n.push_back(kAlphabet[z & 63]);
-    }
+    std::string n = random_token("amq.gen-");
     if (!queues_.contains(n)) return n;
   }
+}
+
+static bool is_direct_reply_name(std::string_view n) { return n.starts_with(kDirectReplyTo); }
+
+QErr QueueEngine::consume_direct_reply(SessionId sid, Session& s, const std::string& tag, bool no_ack) {
+  if (!no_ack || !s.reply_tag.empty()) return QErr::kPreconditionFailed;
+  s.reply_tag = tag;
+  do {
+    s.reply_address = random_token(std::string(kDirectReplyTo) + ".");
+  } while (reply_addresses_.contains(s.reply_address));
+  reply_addresses_.emplace(s.reply_address, sid);
+  return QErr::kOk;
+}
+
+void QueueEngine::drop_direct_reply(Session& s) {
+  reply_addresses_.erase(s.reply_address);
+  s.reply_tag.clear();
+  s.reply_address.clear();
+}
+
+std::optional<std::string> QueueEngine::reply_address(SessionId sid) const {
+  auto it = sessions_.find(sid);
+  SLUICE_ASSERT(it != sessions_.end());
+  if (it->second->reply_tag.empty()) return std::nullopt;
+  return it->second->reply_address;
+}
+
+// A reply to a direct reply-to address goes straight to that session's reply consumer (no queue,
+// no ack); false when the address is gone (unroutable).
+bool QueueEngine::publish_direct_reply(const std::string& address, const MessagePtr& msg) {
+  auto a = reply_addresses_.find(address);
+  if (a == reply_addresses_.end()) return false;
+  auto sit = sessions_.find(a->second);
+  SLUICE_ASSERT(sit != sessions_.end());
+  Session& s = *sit->second;
+  Delivery d;
+  d.consumer_tag = s.reply_tag;
+  d.delivery_tag = ++s.next_tag;
+  d.message = msg;
+  s.sink->deliver(d);
+  return true;
 }
 
 // The first queue argument that makes a redeclare inequivalent, or nullptr. An absent
@@ -231,6 +279,11 @@ static const char* flags_difference(bool durable, bool exclusive, bool auto_dele
 
 QErr QueueEngine::declare_queue(const std::string& name, OwnerId owner, const QueueOptions& o, QueueInfo* out,
                                 std::string* inequivalent) {
+  if (is_direct_reply_name(name)) {  // every declare of these is passive; a live one has 1 consumer
+    if (name != kDirectReplyTo && !reply_addresses_.contains(name)) return QErr::kNotFound;
+    *out = QueueInfo{name, 0, 1};
+    return QErr::kOk;
+  }
   if (o.passive) {
     Queue* q = nullptr;
     QErr e = access_queue(name, owner, &q);
@@ -333,6 +386,7 @@ static bool match_any_of(const Headers& args) {
 
 QErr QueueEngine::bind(const std::string& queue, const std::string& exchange, const std::string& key,
                        const Headers& args, OwnerId owner) {
+  if (is_direct_reply_name(queue)) return QErr::kAccessRefused;  // a volatile address, not a queue
   Queue* q = nullptr;
   QErr e = access_queue(queue, owner, &q);
   if (e != QErr::kOk) return e;
@@ -351,6 +405,7 @@ QErr QueueEngine::bind(const std::string& queue, const std::string& exchange, co
 
 QErr QueueEngine::unbind(const std::string& queue, const std::string& exchange, const std::string& key,
                          const Headers& args, OwnerId owner) {
+  if (is_direct_reply_name(queue)) return QErr::kAccessRefused;  // a volatile address, not a queue
   Queue* q = nullptr;
   QErr e = access_queue(queue, owner, &q);
   if (e != QErr::kOk) return e;
@@ -659,6 +714,10 @@ PublishResult QueueEngine::publish(const std::string& exchange, const std::strin
     r.err = QErr::kAccessRefused;
     return r;
   }
+  if (exchange.empty() && is_direct_reply_name(routing_key)) {
+    r.routed = publish_direct_reply(routing_key, msg) ? 1 : 0;
+    return r;
+  }
   std::vector<Queue*> targets;
   route(*it->second, routing_key, *msg, &targets);
   for (Queue* q : targets) {
@@ -704,6 +763,7 @@ void QueueEngine::close_session(SessionId sid) {
   auto it = sessions_.find(sid);
   if (it == sessions_.end()) return;
   Session& s = *it->second;
+  drop_direct_reply(s);
   // Requeue unacked first (in order, at the head: they were at the head when delivered).
   for (auto u = s.unacked.rbegin(); u != s.unacked.rend(); ++u)
     requeue(u->second.queue, std::move(u->second.entry), /*returned=*/true);
@@ -748,12 +808,14 @@ QErr QueueEngine::consume(SessionId sid, const std::string& queue, std::string* 
   SLUICE_ASSERT(it != sessions_.end());
   Session& s = *it->second;
   Queue* q = nullptr;
-  QErr e = access_queue(queue, s.owner, &q);
+  const bool direct = queue == kDirectReplyTo;
+  QErr e = direct ? QErr::kOk : access_queue(queue, s.owner, &q);
   if (e != QErr::kOk) return e;
   if (tag->empty()) {
     *tag = "amq.ctag-" + std::to_string(sid) + "." + std::to_string(++s.next_ctag);
   }
-  if (s.consumers.contains(*tag)) return QErr::kNotAllowed;
+  if (s.consumers.contains(*tag) || *tag == s.reply_tag) return QErr::kNotAllowed;
+  if (direct) return consume_direct_reply(sid, s, *tag, no_ack);
   if (s.consumers.size() >= limits_.max_consumers_per_session) return QErr::kLimit;
   if (q->exclusive_consumer || (exclusive && !q->consumers.empty())) return QErr::kAccessRefused;
   s.consumers.emplace(*tag, Consumer{queue, no_ack, s.prefetch_consumer, 0});
@@ -769,6 +831,10 @@ QErr QueueEngine::consume(SessionId sid, const std::string& queue, std::string* 
 QErr QueueEngine::cancel(SessionId sid, const std::string& tag) {
   auto it = sessions_.find(sid);
   SLUICE_ASSERT(it != sessions_.end());
+  if (!tag.empty() && tag == it->second->reply_tag) {
+    drop_direct_reply(*it->second);
+    return QErr::kOk;
+  }
   if (!it->second->consumers.contains(tag)) return QErr::kNotFound;
   remove_consumer(sid, *it->second, tag, true);
   finish();

@@ -78,6 +78,10 @@ struct Message {
 };
 using MessagePtr = std::shared_ptr<const Message>;
 
+// Direct reply-to: consuming this pseudo-queue (no-ack) gives a session a private address
+// (kDirectReplyTo + "." + token) that replies published to the default exchange go to directly.
+inline constexpr std::string_view kDirectReplyTo = "amq.rabbitmq.reply-to";
+
 using SessionId = uint64_t;  // one per channel
 using OwnerId = uint64_t;    // one per connection (exclusive queues)
 
@@ -189,7 +193,11 @@ class QueueEngine {
   // session's deliveries in flight in all.
   void set_prefetch(SessionId s, uint32_t count, bool global);
   void set_flow(SessionId s, bool active);
+  // `queue` kDirectReplyTo makes the session's direct reply-to consumer: kPreconditionFailed
+  // unless no_ack, or when the session has one already.
   QErr consume(SessionId s, const std::string& queue, std::string* tag, bool no_ack, bool exclusive);
+  // The reply_to address requests published on the session carry, when it has a reply consumer.
+  std::optional<std::string> reply_address(SessionId s) const;
   QErr cancel(SessionId s, const std::string& tag);
   // delivery_tag 0 with multiple = everything outstanding.
   QErr ack(SessionId s, uint64_t delivery_tag, bool multiple);
@@ -240,6 +248,10 @@ class QueueEngine {
   void deliver_dead_letter(const DeadLetter& dl);
   void requeue(const std::string& queue, Entry e, bool returned);
   void touch(Queue& q);
+  QErr consume_direct_reply(SessionId sid, Session& s, const std::string& tag, bool no_ack);
+  bool publish_direct_reply(const std::string& address, const MessagePtr& msg);
+  void drop_direct_reply(Session& s);
+  std::string random_token(std::string_view prefix);
   void finish();
   void dispatch(Queue& q);
   void dispatch_dirty();
@@ -259,6 +271,7 @@ class QueueEngine {
   std::map<std::string, std::unique_ptr<Exchange>> exchanges_;
   std::map<std::string, std::unique_ptr<Queue>> queues_;
   std::map<SessionId, std::unique_ptr<Session>> sessions_;
+  std::map<std::string, SessionId, std::less<>> reply_addresses_;
   std::vector<std::string> dirty_;
   std::size_t binding_count_ = 0;
   std::size_t queued_bytes_ = 0;

@@ -473,6 +473,43 @@ def transactions(port):
     c.close()
 
 
+def direct_reply_to(port):
+    srv = connect(port)
+    sch = srv.channel()
+    sch.queue_declare("rpc-direct")
+
+    def on_request(ch, m, p, body):
+        ok = ch.queue_declare(p.reply_to, passive=True).method.consumer_count == 1
+        ch.basic_publish("", p.reply_to, body.upper() + (b"!" if ok else b"?"),
+                         pika.BasicProperties(correlation_id=p.correlation_id))
+        ch.basic_ack(m.delivery_tag)
+    sch.basic_consume("rpc-direct", on_request)
+    cli = connect(port)
+    cch = cli.channel()
+    replies = []
+    cch.basic_consume("amq.rabbitmq.reply-to", lambda ch, m, p, body: replies.append((p.correlation_id, body)),
+                      auto_ack=True)
+    cch.basic_publish("", "rpc-direct", b"ping", pika.BasicProperties(reply_to="amq.rabbitmq.reply-to",
+                                                                      correlation_id="d1"))
+    pump([srv, cli], 0.5)
+    check(replies == [("d1", b"PING!")], "direct reply-to: the reply reaches the requester (%r)" % replies)
+    x = cli.channel()
+    try:
+        x.basic_publish("", "rpc-direct", b"x", pika.BasicProperties(reply_to="amq.rabbitmq.reply-to"))
+        x.queue_declare("rpc-direct", passive=True)
+        check(False, "reply_to amq.rabbitmq.reply-to without a reply consumer must fail")
+    except pika.exceptions.ChannelClosedByBroker as e:
+        check(e.reply_code == 406, "direct reply-to without a reply consumer -> 406 (%s)" % e.reply_text)
+    y = cli.channel()
+    try:
+        y.basic_consume("amq.rabbitmq.reply-to", lambda *a: None, auto_ack=False)
+        check(False, "an acking reply consumer must be refused")
+    except pika.exceptions.ChannelClosedByBroker as e:
+        check(e.reply_code == 406, "direct reply-to consumer with acks -> 406 (%s)" % e.reply_text)
+    srv.close()
+    cli.close()
+
+
 
 # Raw frames for the hostile cases.
 def frame(ftype, channel, payload):
@@ -604,6 +641,7 @@ def run(binary):
         length_limits(port)
         quorum_and_retries(port)
         transactions(port)
+        direct_reply_to(port)
         hostile(port)
         amqp_tools(port)
         # A consumer with an unacked delivery is still connected when the broker stops.

@@ -660,5 +660,33 @@ TEST(QueueArgs, RedeclareWithDifferentArgsIsInequivalent) {
   EXPECT_EQ(diff, "durable");
 }
 
+TEST(DirectReplyTo, RepliesGoStraightToTheRequester) {
+  QueueEngine e;
+  Sink client, server;
+  SessionId c = e.open_session(1, &client), srv = e.open_session(2, &server);
+  EXPECT_FALSE(e.reply_address(c));
+  std::string tag;
+  EXPECT_EQ(e.consume(c, std::string(kDirectReplyTo), &tag, /*no_ack=*/false, false), QErr::kPreconditionFailed);
+  ASSERT_EQ(e.consume(c, std::string(kDirectReplyTo), &tag, true, false), QErr::kOk);
+  std::string again;
+  EXPECT_EQ(e.consume(c, std::string(kDirectReplyTo), &again, true, false), QErr::kPreconditionFailed);
+  std::optional<std::string> addr = e.reply_address(c);
+  ASSERT_TRUE(addr);
+  EXPECT_TRUE(addr->starts_with("amq.rabbitmq.reply-to."));
+  QueueInfo info;
+  EXPECT_EQ(e.declare_queue(*addr, 2, {}, &info), QErr::kOk);
+  EXPECT_EQ(info.consumer_count, 1U);
+  EXPECT_EQ(e.bind(*addr, "amq.direct", "k", {}, 2), QErr::kAccessRefused);
+  EXPECT_EQ(pub(e, "", *addr, "reply").routed, 1U);
+  ASSERT_EQ(client.got.size(), 1U);
+  EXPECT_EQ(client.got[0].consumer_tag, tag);
+  EXPECT_EQ(client.got[0].message->body, "reply");
+  EXPECT_EQ(e.unacked(c), 0U);  // no-ack
+  ASSERT_EQ(e.cancel(c, tag), QErr::kOk);
+  EXPECT_EQ(pub(e, "", *addr, "late").routed, 0U);
+  EXPECT_EQ(e.declare_queue(*addr, 2, {}, &info), QErr::kNotFound);
+  (void)srv;
+}
+
 }  // namespace
 }  // namespace sluice::queue
