@@ -847,7 +847,7 @@ void Conn::finish_publish(AmqpChannel& ch) {
 bool Conn::set_direct_reply_to(AmqpChannel& ch, queue::Message& msg, const Method& m) {
   std::optional<std::string> address = srv_->engine_.reply_address(ch.session);
   PropertyArgs p;
-  if (!address || !decode_properties(msg.properties, &p)) {
+  if (!address || !decode_properties(msg.properties, &p) || !p[kPropReplyTo]) {
     channel_error(ch, reply::kPreconditionFailed, "PRECONDITION_FAILED - fast reply consumer does not exist", &m);
     return false;
   }

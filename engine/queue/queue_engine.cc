@@ -652,18 +652,29 @@ void QueueEngine::deliver_dead_letter(const DeadLetter& dl) {
   }
 }
 
-void QueueEngine::flush_dead_letters() {
+// Routes pending dead letters, at most *budget of them; the rest are dropped. The budget bounds
+// one operation: dead-letter exchanges fanning out into queues that dead-letter into each other
+// multiply copies along every cycle-free path (n queues: up to n! copies).
+void QueueEngine::flush_dead_letters(std::size_t* budget) {
   while (!dead_letters_.empty()) {
     std::vector<DeadLetter> batch;
     batch.swap(dead_letters_);
-    for (const auto& dl : batch) deliver_dead_letter(dl);
+    for (const auto& dl : batch) {
+      if (*budget == 0) {
+        dropped_++;
+        continue;
+      }
+      --*budget;
+      deliver_dead_letter(dl);
+    }
   }
 }
 
 // Ends every public operation: dead-letters are routed and queues dispatch until both settle.
 void QueueEngine::finish() {
+  std::size_t budget = limits_.max_dead_letters_per_operation;
   do {
-    flush_dead_letters();
+    flush_dead_letters(&budget);
     dispatch_dirty();
   } while (!dead_letters_.empty() || !dirty_.empty());
 }

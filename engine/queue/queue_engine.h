@@ -109,9 +109,10 @@ struct Limits {
   std::size_t max_exchanges = 10000;
   std::size_t max_bindings = 100000;
   std::size_t max_consumers_per_session = 10000;
-  std::size_t max_messages_per_queue = 1'000'000;   // past it new messages are dropped (counted)
-  std::size_t max_queued_bytes_total = 1ULL << 30;  // bodies held in all queues
-  std::size_t max_death_entries = 32;               // distinct x-death entries; past it a message is dropped
+  std::size_t max_messages_per_queue = 1'000'000;      // past it new messages are dropped (counted)
+  std::size_t max_queued_bytes_total = 1ULL << 30;     // bodies held in all queues
+  std::size_t max_death_entries = 32;                  // distinct x-death entries; past it a message is dropped
+  std::size_t max_dead_letters_per_operation = 10000;  // routed by one call; the rest are dropped
 };
 
 struct QueueInfo {
@@ -244,7 +245,7 @@ class QueueEngine {
   Entry take(Queue& q, bool back);  // removes the head (or the tail) of the ready list
   void expire_head(Queue& q);
   void dead_letter(const Queue& q, const MessagePtr& m, DeathReason why);
-  void flush_dead_letters();
+  void flush_dead_letters(std::size_t* budget);
   void deliver_dead_letter(const DeadLetter& dl);
   void requeue(const std::string& queue, Entry e, bool returned);
   void touch(Queue& q);

@@ -544,6 +544,27 @@ TEST(QueueArgs, DeathHistoryIsBounded) {
   EXPECT_EQ(e.dropped_messages(), 1U);
 }
 
+TEST(QueueArgs, DeadLetterFanOutIsBoundedPerOperation) {
+  Limits lim;
+  lim.max_dead_letters_per_operation = 500;
+  QueueEngine e(lim);
+  // Eight queues of length 0 dead-letter into one fanout bound to all of them: without a budget
+  // one publish would make 8! copies along the cycle-free paths.
+  ASSERT_EQ(e.declare_exchange("fan", ExchangeType::kFanout, {}), QErr::kOk);
+  QueueArgs a;
+  a.dead_letter_exchange = "fan";
+  a.max_length = 0;
+  for (int i = 0; i < 8; ++i) {
+    std::string n = "q" + std::to_string(i);
+    declare(e, n, 1, with_args(a));
+    ASSERT_EQ(e.bind(n, "fan", "", {}, 1), QErr::kOk);
+  }
+  pub(e, "", "q0", "storm");
+  EXPECT_LE(e.dead_lettered_messages(), 500U);
+  EXPECT_GT(e.dropped_messages(), 0U);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(e.queue_info("q" + std::to_string(i))->message_count, 0U);
+}
+
 TEST(QueueArgs, QuorumDeliveryLimitAndCount) {
   QueueEngine e;
   make_dlx(e);
