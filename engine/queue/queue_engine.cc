@@ -81,6 +81,7 @@ struct QueueEngine::DeadLetter {
   std::string exchange;
   std::string routing_key;
   MessagePtr msg;
+  bool cascade = false;  // made while routing another dead letter (counts against the budget)
 };
 
 struct QueueEngine::Queue {
@@ -619,7 +620,7 @@ void QueueEngine::dead_letter(const Queue& q, const MessagePtr& m, DeathReason w
   copy->expiration_ms.reset();
   copy->exchange = *q.args.dead_letter_exchange;
   copy->routing_key = q.args.dead_letter_routing_key.value_or(m->routing_key);
-  dead_letters_.push_back(DeadLetter{copy->exchange, copy->routing_key, std::move(copy)});
+  dead_letters_.push_back(DeadLetter{copy->exchange, copy->routing_key, std::move(copy), routing_dead_letter_});
 }
 
 // RabbitMQ's cycle rule: dead-lettering into `target` cycles when the history reaches an entry of
@@ -652,20 +653,23 @@ void QueueEngine::deliver_dead_letter(const DeadLetter& dl) {
   }
 }
 
-// Routes pending dead letters, at most *budget of them; the rest are dropped. The budget bounds
-// one operation: dead-letter exchanges fanning out into queues that dead-letter into each other
-// multiply copies along every cycle-free path (n queues: up to n! copies).
+// Routes pending dead letters. Those made while routing another dead letter (a cascade) use up
+// *budget; past it they are dropped: dead-letter exchanges fanning out into queues that
+// dead-letter into each other copy a message along every cycle-free path (n queues: up to n!).
+// Direct dead letters (each from a message that was in a queue) are never dropped for it.
 void QueueEngine::flush_dead_letters(std::size_t* budget) {
   while (!dead_letters_.empty()) {
     std::vector<DeadLetter> batch;
     batch.swap(dead_letters_);
     for (const auto& dl : batch) {
-      if (*budget == 0) {
+      if (dl.cascade && *budget == 0) {
         dropped_++;
         continue;
       }
-      --*budget;
+      if (dl.cascade) --*budget;
+      routing_dead_letter_ = true;
       deliver_dead_letter(dl);
+      routing_dead_letter_ = false;
     }
   }
 }

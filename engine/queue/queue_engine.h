@@ -112,7 +112,7 @@ struct Limits {
   std::size_t max_messages_per_queue = 1'000'000;      // past it new messages are dropped (counted)
   std::size_t max_queued_bytes_total = 1ULL << 30;     // bodies held in all queues
   std::size_t max_death_entries = 32;                  // distinct x-death entries; past it a message is dropped
-  std::size_t max_dead_letters_per_operation = 10000;  // routed by one call; the rest are dropped
+  std::size_t max_dead_letters_per_operation = 10000;  // cascaded ones routed by one call; the rest dropped
 };
 
 struct QueueInfo {
@@ -269,6 +269,7 @@ class QueueEngine {
   Clock clock_;
   uint64_t now_ms_ = 0;
   std::vector<DeadLetter> dead_letters_;
+  bool routing_dead_letter_ = false;  // inside deliver_dead_letter: new dead letters are a cascade
   std::map<std::string, std::unique_ptr<Exchange>> exchanges_;
   std::map<std::string, std::unique_ptr<Queue>> queues_;
   std::map<SessionId, std::unique_ptr<Session>> sessions_;

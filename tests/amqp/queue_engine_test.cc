@@ -560,9 +560,23 @@ TEST(QueueArgs, DeadLetterFanOutIsBoundedPerOperation) {
     ASSERT_EQ(e.bind(n, "fan", "", {}, 1), QErr::kOk);
   }
   pub(e, "", "q0", "storm");
-  EXPECT_LE(e.dead_lettered_messages(), 500U);
+  EXPECT_LE(e.dead_lettered_messages(), 1U + 500U);  // the direct one and the budgeted cascade
   EXPECT_GT(e.dropped_messages(), 0U);
   for (int i = 0; i < 8; ++i) EXPECT_EQ(e.queue_info("q" + std::to_string(i))->message_count, 0U);
+}
+
+TEST(QueueArgs, ExpiryBacklogIsNotCutByTheCascadeBudget) {
+  Limits lim;
+  lim.max_dead_letters_per_operation = 10;
+  QueueEngine e(lim);
+  make_dlx(e);
+  QueueArgs a = dlx_args();
+  a.message_ttl_ms = 100;
+  declare(e, "ttl", 1, with_args(a));
+  for (int i = 0; i < 100; ++i) pub(e, "", "ttl", "m");
+  e.tick(100);  // 100 direct dead letters in one operation: all delivered
+  EXPECT_EQ(e.queue_info("dlq")->message_count, 100U);
+  EXPECT_EQ(e.dropped_messages(), 0U);
 }
 
 TEST(QueueArgs, QuorumDeliveryLimitAndCount) {
