@@ -256,7 +256,7 @@ bool QueueEngine::publish_direct_reply(const std::string& address, const Message
 }
 
 // The first queue argument that makes a redeclare inequivalent, or nullptr. An absent
-// x-queue-type matches the existing type, as in RabbitMQ.
+// x-queue-type means classic, as in RabbitMQ (redeclaring a quorum queue without it is 406).
 static const char* args_difference(const QueueArgs& have, const QueueArgs& want) {
   if (have.dead_letter_exchange != want.dead_letter_exchange) return "x-dead-letter-exchange";
   if (have.dead_letter_routing_key != want.dead_letter_routing_key) return "x-dead-letter-routing-key";
@@ -264,7 +264,7 @@ static const char* args_difference(const QueueArgs& have, const QueueArgs& want)
   if (have.max_length != want.max_length) return "x-max-length";
   if (have.max_length_bytes != want.max_length_bytes) return "x-max-length-bytes";
   if (have.overflow != want.overflow) return "x-overflow";
-  if (want.type && *want.type != have.type.value_or(QueueType::kClassic)) return "x-queue-type";
+  if (want.type.value_or(QueueType::kClassic) != have.type.value_or(QueueType::kClassic)) return "x-queue-type";
   if (have.delivery_limit != want.delivery_limit) return "x-delivery-limit";
   if (have.expires_ms != want.expires_ms) return "x-expires";
   if (have.single_active_consumer != want.single_active_consumer) return "x-single-active-consumer";

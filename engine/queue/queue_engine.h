@@ -133,7 +133,7 @@ struct QueueArgs {
   std::optional<uint64_t> max_length;
   std::optional<uint64_t> max_length_bytes;
   std::optional<Overflow> overflow;  // unset = drop-head
-  std::optional<QueueType> type;     // unset = classic (and matches any type on redeclare)
+  std::optional<QueueType> type;     // unset = classic
   std::optional<uint64_t> delivery_limit;
   std::optional<uint64_t> expires_ms;
   std::optional<bool> single_active_consumer;

@@ -690,6 +690,11 @@ TEST(QueueArgs, RedeclareWithDifferentArgsIsInequivalent) {
   a.type = QueueType::kQuorum;
   EXPECT_EQ(e.declare_queue("q", 1, with_args(a), &info, &diff), QErr::kPreconditionFailed);
   EXPECT_EQ(diff, "x-queue-type");
+  QueueArgs quorum;
+  quorum.type = QueueType::kQuorum;
+  declare(e, "qq", 1, with_args(quorum, true));
+  EXPECT_EQ(e.declare_queue("qq", 1, with_args({}, true), &info, &diff), QErr::kPreconditionFailed);
+  EXPECT_EQ(diff, "x-queue-type");  // RabbitMQ: "received none but current is the value 'quorum'"
   QueueOptions durable = with_args(QueueArgs{.message_ttl_ms = 5}, true);
   EXPECT_EQ(e.declare_queue("q", 1, durable, &info, &diff), QErr::kPreconditionFailed);
   EXPECT_EQ(diff, "durable");
