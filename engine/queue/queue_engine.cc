@@ -528,8 +528,10 @@ QueueEngine::Entry QueueEngine::take(Queue& q, bool back) {
   } else {
     q.ready.pop_front();
   }
-  queued_bytes_ -= e.msg->body.size();
-  q.ready_bytes -= e.msg->body.size();
+  const std::size_t size = e.msg->body.size();
+  SLUICE_ASSERT(q.ready_bytes >= size && queued_bytes_ >= size);  // byte accounting follows the lists
+  queued_bytes_ -= size;
+  q.ready_bytes -= size;
   return e;
 }
 
