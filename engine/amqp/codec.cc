@@ -179,36 +179,66 @@ void encode_method_frame(uint16_t channel, const Method& m, std::string& out) {
   w.u8(kFrameEnd);
 }
 
+namespace {
+// Reads the property flags and the present properties; false on bad flags (r's error flag tells
+// truncation apart).
+bool read_properties(Reader& r, PropertyArgs* out) {
+  uint16_t flags = r.u16();
+  if (r.failed()) return false;
+  if (flags & 0x3U) return false;  // bit 0: continuation (basic has one flag word), bit 1: unused
+  for (std::size_t i = 0; i < std::size(kBasicProperties); ++i) {
+    (*out)[i].reset();
+    if (!(flags & (1U << (15 - i)))) continue;
+    std::vector<Arg> one(1);
+    read_fields(r, std::span<const FieldDef>(&kBasicProperties[i], 1), one);
+    (*out)[i] = std::move(one[0]);
+  }
+  return !r.failed();
+}
+}  // namespace
+
 bool decode_content_header(std::span<const std::byte> payload, ContentHeader* out, DecodeError* err) {
   Reader r(payload);
   out->class_id = r.u16();
   (void)r.u16();  // weight
   out->body_size = r.u64();
   std::size_t props_at = r.pos();
-  uint16_t flags = r.u16();
+  if (r.left() < 2) r.fail();
   if (r.failed()) {
     *err = {reply::kFrameError, "FRAME_ERROR - content header too short"};
     return false;
   }
-  if (flags & 0x3U) {  // bit 0: continuation (basic has one flag word), bit 1: unused
-    *err = {reply::kSyntaxError, "SYNTAX_ERROR - bad property flags"};
-    return false;
-  }
-  std::vector<Arg> args(std::size(kBasicProperties));
-  for (std::size_t i = 0; i < std::size(kBasicProperties); ++i) {
-    if (!(flags & (1U << (15 - i)))) continue;
-    std::vector<Arg> one(1);
-    read_fields(r, std::span<const FieldDef>(&kBasicProperties[i], 1), one);
-    args[i] = std::move(one[0]);
-  }
-  if (r.failed()) {
-    *err = {reply::kSyntaxError, "SYNTAX_ERROR - cannot decode content properties"};
+  PropertyArgs args;
+  if (!read_properties(r, &args)) {
+    *err = {reply::kSyntaxError,
+            r.failed() ? "SYNTAX_ERROR - cannot decode content properties" : "SYNTAX_ERROR - bad property flags"};
     return false;
   }
   out->properties.assign(reinterpret_cast<const char*>(payload.data()) + props_at, r.pos() - props_at);
-  out->headers = std::move(args[2].table);
-  out->delivery_mode = static_cast<uint8_t>(args[3].num);
+  out->headers = args[kPropHeaders] ? std::move(args[kPropHeaders]->table) : FieldTable{};
+  out->delivery_mode = args[kPropDeliveryMode] ? static_cast<uint8_t>(args[kPropDeliveryMode]->num) : 0;
+  out->expiration.reset();
+  if (args[kPropExpiration]) out->expiration = std::move(args[kPropExpiration]->str);
+  out->reply_to.reset();
+  if (args[kPropReplyTo]) out->reply_to = std::move(args[kPropReplyTo]->str);
   return true;
+}
+
+bool decode_properties(std::string_view blob, PropertyArgs* out) {
+  Reader r(std::as_bytes(std::span<const char>(blob.data(), blob.size())));
+  return read_properties(r, out) && r.left() == 0;
+}
+
+std::string encode_properties(const PropertyArgs& p) {
+  std::string out;
+  Writer w(out);
+  uint16_t flags = 0;
+  for (std::size_t i = 0; i < p.size(); ++i)
+    if (p[i]) flags = static_cast<uint16_t>(flags | (1U << (15 - i)));
+  w.u16(flags);
+  for (std::size_t i = 0; i < p.size(); ++i)
+    if (p[i]) write_field(w, kBasicProperties[i].kind, *p[i]);
+  return out;
 }
 
 std::string encode_properties(const BasicProperties& p) {

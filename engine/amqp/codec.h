@@ -3,7 +3,9 @@
 // headers with the basic properties. Decoding is bounds-checked everywhere and reports the AMQP
 // reply code RabbitMQ 3.x would close with (501 frame error, 502 syntax error, 540 not
 // implemented, ...); it never asserts on input.
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -92,6 +94,8 @@ struct ContentHeader {
   std::string properties;
   FieldTable headers;
   uint8_t delivery_mode = 0;
+  std::optional<std::string> expiration;
+  std::optional<std::string> reply_to;
 };
 bool decode_content_header(std::span<const std::byte> payload, ContentHeader* out, DecodeError* err);
 // Builds a properties blob from named values (tests, server-built messages).
@@ -99,6 +103,16 @@ struct BasicProperties {
   std::vector<std::pair<std::string_view, Arg>> set;  // names from kBasicProperties
 };
 std::string encode_properties(const BasicProperties& p);
+
+// The basic properties one by one (nullopt: absent), indexed like kBasicProperties; for
+// rewriting a stored message's properties (dead-letter headers).
+using PropertyArgs = std::array<std::optional<Arg>, std::size(kBasicProperties)>;
+inline constexpr std::size_t kPropHeaders = 2, kPropDeliveryMode = 3, kPropReplyTo = 6, kPropExpiration = 7;
+static_assert(kBasicProperties[kPropHeaders].name == std::string_view("headers"));
+static_assert(kBasicProperties[kPropExpiration].name == std::string_view("expiration"));
+static_assert(kBasicProperties[kPropReplyTo].name == std::string_view("reply-to"));
+bool decode_properties(std::string_view blob, PropertyArgs* out);
+std::string encode_properties(const PropertyArgs& p);
 
 // Appends the header frame and body frames (each at most frame_max_bytes in all) of one message.
 void encode_content(uint16_t channel, uint16_t class_id, std::string_view properties, std::string_view body,

@@ -20,16 +20,27 @@ namespace sluice::amqp {
 
 namespace {
 constexpr auto kCloseGrace = std::chrono::seconds(2);  // wait for close-ok, then drop the socket
+// How often the queue engine's clock advances for TTLs and x-expires when nothing else happens.
+constexpr auto kQueueTickInterval = std::chrono::milliseconds(50);
+// RabbitMQ's ceiling for TTLs and x-expires (its timers take 32-bit milliseconds).
+constexpr int64_t kMaxExpiryMs = 0xFFFFFFFFLL;
+
+// A transaction buffers publishes and settlements until tx.commit; these bound one transaction.
+constexpr std::size_t kMaxTxOps = 100'000;
+constexpr std::size_t kMaxTxBodyBytes = 64 << 20;
+
+uint64_t shard_now_ms() { return static_cast<uint64_t>(io::Shard::current().now_ns() / 1'000'000); }
 }  // namespace
 
 class Conn;
+struct TxOp;
 
 class Server : public std::enable_shared_from_this<Server> {
  public:
   explicit Server(ServerConfig cfg) : cfg_(std::move(cfg)) {}
   ServerConfig cfg_;
   io::TcpListener listener_;
-  queue::QueueEngine engine_;
+  queue::QueueEngine engine_{queue::Limits{}, shard_now_ms};
   std::set<Conn*> conns_;
   uint64_t next_conn_id_ = 1;
   bool stopping_ = false;
@@ -78,6 +89,189 @@ bool is_loopback(int fd) {
     return IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127;
   }
   return false;
+}
+
+bool int_value(const FieldValue& v, int64_t* out) {
+  switch (v.tag) {
+    case 'b':
+    case 'B':
+    case 's':
+    case 'u':
+    case 'I':
+    case 'i':
+    case 'l': *out = v.i; return true;
+    default: return false;
+  }
+}
+
+// RabbitMQ's name of a field type, for refusals.
+std::string type_name(char tag) {
+  switch (tag) {
+    case 'b': return "byte";
+    case 'B': return "unsignedbyte";
+    case 's': return "short";
+    case 'u': return "unsignedshort";
+    case 'I': return "signedint";
+    case 'i': return "unsignedint";
+    case 'l': return "long";
+    case 'S': return "longstr";
+    case 't': return "bool";
+    case 'F': return "table";
+    case 'A': return "array";
+    case 'T': return "timestamp";
+    case 'V': return "void";
+    default: return std::string(1, tag);
+  }
+}
+
+std::string unacceptable(const FieldValue& v) { return "{unacceptable_type," + type_name(v.tag) + "}"; }
+
+// Why a queue argument is refused, as RabbitMQ words it ("" = accepted).
+std::string bad_int(const FieldValue& v, int64_t min, int64_t max, int64_t* out) {
+  if (!int_value(v, out)) return unacceptable(v);
+  if (*out < min) return (*out < 0 ? "{value_negative," : "{value_zero,") + std::to_string(*out) + "}";
+  if (*out > max) return "{value_too_large," + std::to_string(*out) + "," + std::to_string(max) + "}";
+  return {};
+}
+
+std::string bad_str(const FieldValue& v, std::optional<std::string>* out) {
+  if (v.tag != 'S') return unacceptable(v);
+  if (v.s.size() > 255) return "{value_too_long," + std::to_string(v.s.size()) + "}";
+  *out = v.s;
+  return {};
+}
+
+std::optional<queue::Overflow> parse_overflow(const std::string& s) {
+  if (s == "drop-head") return queue::Overflow::kDropHead;
+  if (s == "reject-publish") return queue::Overflow::kRejectPublish;
+  if (s == "reject-publish-dlx") return queue::Overflow::kRejectPublishDlx;
+  return std::nullopt;
+}
+
+// One queue argument into `a`; returns the refusal reason or "". Unknown x- arguments are ignored
+// as RabbitMQ does; known ones Sluice does not implement set *not_implemented.
+std::string parse_queue_arg(const std::string& k, const FieldValue& v, queue::QueueArgs* a, bool* not_implemented) {
+  int64_t n = 0;
+  std::string why;
+  auto set_u = [&](std::optional<uint64_t>* field, int64_t min, int64_t max) {
+    why = bad_int(v, min, max, &n);
+    if (why.empty()) *field = static_cast<uint64_t>(n);
+  };
+  if (k == "x-dead-letter-exchange") return bad_str(v, &a->dead_letter_exchange);
+  if (k == "x-dead-letter-routing-key") return bad_str(v, &a->dead_letter_routing_key);
+  if (k == "x-message-ttl") set_u(&a->message_ttl_ms, 0, kMaxExpiryMs);
+  if (k == "x-expires") set_u(&a->expires_ms, 1, kMaxExpiryMs);
+  if (k == "x-max-length") set_u(&a->max_length, 0, INT64_MAX);
+  if (k == "x-max-length-bytes") set_u(&a->max_length_bytes, 0, INT64_MAX);
+  if (k == "x-delivery-limit") set_u(&a->delivery_limit, 0, INT64_MAX);
+  if (k == "x-overflow") {
+    if (v.tag != 'S') return unacceptable(v);
+    auto o = parse_overflow(v.s);
+    if (!o) return "invalid_overflow";
+    a->overflow = o;
+  }
+  if (k == "x-queue-type") {
+    if (v.tag == 'S' && v.s == "stream") *not_implemented = true;
+    if (v.tag == 'S' && (v.s == "classic" || v.s == "quorum"))
+      a->type = v.s == "quorum" ? queue::QueueType::kQuorum : queue::QueueType::kClassic;
+    else if (!*not_implemented) return "{unsupported_queue_type,'" + canonical_text(v) + "'}";
+  }
+  if (k == "x-single-active-consumer") {
+    if (v.tag != 't') return unacceptable(v);
+    a->single_active_consumer = v.i != 0;
+  }
+  if (k == "x-max-priority" || k == "x-stream-offset") *not_implemented = true;
+  return why;
+}
+
+// Declare flags a quorum queue cannot have (RabbitMQ's wording), or "".
+std::string quorum_flag_error(const queue::QueueOptions& o) {
+  if (o.auto_delete) return "auto-delete";  // RabbitMQ checks in this order
+  if (o.exclusive) return "exclusive-owner";
+  if (!o.durable) return "non-durable";
+  return {};
+}
+
+// RabbitMQ accepts an expiration of decimal digits up to its timer ceiling.
+std::optional<uint64_t> parse_expiration(const std::string& s) {
+  if (s.empty() || s.size() > 10) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v > static_cast<uint64_t>(kMaxExpiryMs)) return std::nullopt;
+  return v;
+}
+
+FieldValue long_value(int64_t v) {
+  FieldValue f = FieldValue::integer(v);
+  f.tag = 'l';
+  return f;
+}
+
+// The engine's clock is monotonic; x-death times are wall-clock seconds.
+int64_t wall_offset_ms() {
+  auto wall =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+  return wall.count() - static_cast<int64_t>(shard_now_ms());
+}
+
+FieldValue death_table(const queue::Death& d, int64_t wall_offset_ms) {
+  FieldValue keys;
+  keys.tag = 'A';
+  for (const auto& k : d.routing_keys) keys.array.push_back(FieldValue::str(k));
+  FieldValue time = long_value((static_cast<int64_t>(d.time_ms) + wall_offset_ms) / 1000);  // AMQP: seconds
+  time.tag = 'T';
+  // Keys in sorted order, as RabbitMQ writes them.
+  FieldTable t = {{"count", long_value(static_cast<int64_t>(d.count))}, {"exchange", FieldValue::str(d.exchange)}};
+  if (d.original_expiration) t.push_back({"original-expiration", FieldValue::str(*d.original_expiration)});
+  t.push_back({"queue", FieldValue::str(d.queue)});
+  t.push_back({"reason", FieldValue::str(queue::death_reason_name(d.reason))});
+  t.push_back({"routing-keys", std::move(keys)});
+  t.push_back({"time", std::move(time)});
+  return FieldValue::nested(std::move(t));
+}
+
+void set_header(FieldTable& h, const std::string& key, FieldValue v) {
+  for (auto& e : h) {
+    if (e.key == key) {
+      e.value = std::move(v);
+      return;
+    }
+  }
+  h.push_back({key, std::move(v)});
+}
+
+// The properties a delivery goes out with: the stored bytes, or (dead-lettered or redelivered
+// from a quorum queue) a rewrite with x-death, x-first/last-death-*, x-delivery-count and without
+// the expiration RabbitMQ strips on dead-lettering.
+std::string_view delivery_properties(const queue::Delivery& d, std::string& scratch) {
+  const queue::Message& m = *d.message;
+  const bool count = d.delivery_count.value_or(0) > 0;
+  if (m.deaths.empty() && !m.expiration_removed && !count) return m.properties;
+  PropertyArgs p;
+  if (!decode_properties(m.properties, &p)) return m.properties;  // stored bytes were decoded before
+  if (m.expiration_removed) p[kPropExpiration].reset();
+  if (!p[kPropHeaders]) p[kPropHeaders] = Arg{};
+  FieldTable& h = p[kPropHeaders]->table;
+  if (!m.deaths.empty()) {
+    FieldValue deaths;
+    deaths.tag = 'A';
+    const int64_t offset = wall_offset_ms();
+    for (const auto& death : m.deaths) deaths.array.push_back(death_table(death, offset));
+    set_header(h, "x-death", std::move(deaths));
+    set_header(h, "x-first-death-exchange", FieldValue::str(m.first_death.exchange));
+    set_header(h, "x-first-death-queue", FieldValue::str(m.first_death.queue));
+    set_header(h, "x-first-death-reason", FieldValue::str(queue::death_reason_name(m.first_death.reason)));
+    // RabbitMQ 3.13 added the most recent death's summary too; the front entry is the latest.
+    set_header(h, "x-last-death-exchange", FieldValue::str(m.deaths.front().exchange));
+    set_header(h, "x-last-death-queue", FieldValue::str(m.deaths.front().queue));
+    set_header(h, "x-last-death-reason", FieldValue::str(queue::death_reason_name(m.deaths.front().reason)));
+  }
+  if (count) set_header(h, "x-delivery-count", long_value(*d.delivery_count));
+  scratch = encode_properties(p);
+  return scratch;
 }
 
 queue::Headers to_headers(const FieldTable& t) {
@@ -129,6 +323,12 @@ class Conn : public std::enable_shared_from_this<Conn> {
   void handle_connection_method(const Method& m);
   void handle_channel_method(AmqpChannel& ch, const Method& m);
   void finish_publish(AmqpChannel& ch);
+  bool publish_now(AmqpChannel& ch, const queue::MessagePtr& msg, bool mandatory, const Method& m);
+  bool settle_now(AmqpChannel& ch, const TxOp& op, const Method& m);
+  bool tx_room(AmqpChannel& ch, const Method& m);
+  bool set_direct_reply_to(AmqpChannel& ch, queue::Message& msg, const Method& m);
+  void handle_tx(AmqpChannel& ch, const Method& m);
+  bool parse_declare_args(AmqpChannel& ch, const Method& m, queue::QueueOptions* o);
   void connection_error(uint16_t code, std::string text, const Method* m);
   void channel_error(AmqpChannel& ch, uint16_t code, std::string text, const Method* m);
   void close_channel(uint16_t id);
@@ -150,6 +350,15 @@ class Conn : public std::enable_shared_from_this<Conn> {
   std::map<uint16_t, std::unique_ptr<AmqpChannel>> channels_;
 };
 
+// One buffered operation of a transactional channel: a publish or an ack / nack / reject.
+struct TxOp {
+  MethodId kind = MethodId::kBasicPublish;
+  queue::MessagePtr msg;  // publish
+  bool mandatory = false;
+  uint64_t tag = 0;  // settlements
+  bool multiple = false, requeue = false;
+};
+
 struct AmqpChannel : queue::SessionSink {
   AmqpChannel(Conn* c, uint16_t id) : conn(c), id(id) {}
   Conn* conn;
@@ -158,6 +367,9 @@ struct AmqpChannel : queue::SessionSink {
   bool closing = false;
   bool confirm = false;
   uint64_t publish_seq = 0;
+  bool tx = false;  // tx.select seen: publishes and settlements wait for tx.commit
+  std::vector<TxOp> tx_ops;
+  std::size_t tx_body_bytes = 0;
   bool defer = false;  // deliveries held until consume-ok went out
   std::string deferred;
   std::string last_queue;  // "" in queue arguments means the last declared queue
@@ -177,7 +389,8 @@ struct AmqpChannel : queue::SessionSink {
         .set("exchange", d.message->exchange)
         .set("routing-key", d.message->routing_key);
     encode_method_frame(id, m, sink());
-    encode_content(id, kClassBasic, d.message->properties, d.message->body, conn->frame_max_, sink());
+    std::string scratch;
+    encode_content(id, kClassBasic, delivery_properties(d, scratch), d.message->body, conn->frame_max_, sink());
     conn->kick();
   }
   void consumer_cancelled(const std::string& tag) override {
@@ -606,13 +819,57 @@ void Conn::finish_publish(AmqpChannel& ch) {
   msg->headers = to_headers(ch.header.headers);
   msg->persistent = ch.header.delivery_mode == 2;
   ch.body.clear();
-  queue::MessagePtr shared = msg;
-  queue::PublishResult r = srv_->engine_.publish(msg->exchange, msg->routing_key, shared);
-  if (r.err != queue::QErr::kOk) {
-    engine_error(ch, r.err, "exchange '" + msg->exchange + "'", pub);
+  if (ch.header.expiration) {
+    msg->expiration_ms = parse_expiration(*ch.header.expiration);
+    if (!msg->expiration_ms) {
+      channel_error(ch, reply::kPreconditionFailed,
+                    "PRECONDITION_FAILED - invalid expiration '" + ch.header.expiration->substr(0, 64) + "'", &pub);
+      return;
+    }
+    msg->expiration_text = *ch.header.expiration;
+  }
+  if (ch.header.reply_to == queue::kDirectReplyTo && !set_direct_reply_to(ch, *msg, pub)) return;
+  if (!ch.tx) {
+    publish_now(ch, msg, pub.bit("mandatory"), pub);
     return;
   }
-  if (r.routed == 0 && pub.bit("mandatory")) {
+  if (!srv_->engine_.has_exchange(msg->exchange)) {  // RabbitMQ checks the exchange at publish time
+    engine_error(ch, queue::QErr::kNotFound, "exchange '" + msg->exchange + "'", pub);
+    return;
+  }
+  ch.tx_body_bytes += msg->body.size();
+  if (!tx_room(ch, pub)) return;
+  ch.tx_ops.push_back(TxOp{MethodId::kBasicPublish, std::move(msg), pub.bit("mandatory"), 0, false, false});
+}
+
+// A request naming amq.rabbitmq.reply-to goes out with the channel's private reply address, as
+// RabbitMQ rewrites it; without a reply consumer on the channel it is refused.
+bool Conn::set_direct_reply_to(AmqpChannel& ch, queue::Message& msg, const Method& m) {
+  std::optional<std::string> address = srv_->engine_.reply_address(ch.session);
+  PropertyArgs p;
+  if (!address || !decode_properties(msg.properties, &p) || !p[kPropReplyTo]) {
+    channel_error(ch, reply::kPreconditionFailed, "PRECONDITION_FAILED - fast reply consumer does not exist", &m);
+    return false;
+  }
+  p[kPropReplyTo]->str = std::move(*address);
+  msg.properties = encode_properties(p);
+  return true;
+}
+
+bool Conn::tx_room(AmqpChannel& ch, const Method& m) {
+  if (ch.tx_ops.size() < kMaxTxOps && ch.tx_body_bytes <= kMaxTxBodyBytes) return true;
+  channel_error(ch, reply::kResourceError, "RESOURCE_ERROR - transaction too large", &m);
+  return false;
+}
+
+bool Conn::publish_now(AmqpChannel& ch, const queue::MessagePtr& msg, bool mandatory, const Method& m) {
+  queue::PublishResult r = srv_->engine_.publish(msg->exchange, msg->routing_key, msg);
+  if (r.err != queue::QErr::kOk) {
+    engine_error(ch, r.err, "exchange '" + msg->exchange + "'", m);
+    return false;
+  }
+  // A message refused by a full queue (reject-publish) is not unroutable: it is nacked, not returned.
+  if (r.routed == 0 && r.refused == 0 && mandatory) {
     Method ret = make_method(MethodId::kBasicReturn);
     ret.set("reply-code", reply::kNoRoute)
         .set("reply-text", "NO_ROUTE")
@@ -627,6 +884,73 @@ void Conn::finish_publish(AmqpChannel& ch) {
     ack.set("delivery-tag", ++ch.publish_seq).set("multiple", 0);
     send_method(ch.id, ack);
   }
+  return true;
+}
+
+bool Conn::settle_now(AmqpChannel& ch, const TxOp& op, const Method& m) {
+  queue::QueueEngine& eng = srv_->engine_;
+  queue::QErr e = queue::QErr::kOk;
+  if (op.kind == MethodId::kBasicAck) {
+    e = eng.ack(ch.session, op.tag, op.multiple);
+  } else {
+    e = eng.nack(ch.session, op.tag, op.multiple, op.requeue);
+  }
+  if (e == queue::QErr::kOk) return true;
+  channel_error(ch, reply::kPreconditionFailed, "PRECONDITION_FAILED - unknown delivery tag " + std::to_string(op.tag),
+                &m);
+  return false;
+}
+
+void Conn::handle_tx(AmqpChannel& ch, const Method& m) {
+  if (m.id() == MethodId::kTxSelect) {
+    if (ch.confirm) {
+      channel_error(ch, reply::kPreconditionFailed, "PRECONDITION_FAILED - cannot switch from confirm to tx mode", &m);
+      return;
+    }
+    ch.tx = true;
+    send_method(ch.id, make_method(MethodId::kTxSelectOk));
+    return;
+  }
+  if (!ch.tx) {
+    channel_error(ch, reply::kPreconditionFailed, "PRECONDITION_FAILED - channel is not transactional", &m);
+    return;
+  }
+  std::vector<TxOp> ops;
+  ops.swap(ch.tx_ops);
+  ch.tx_body_bytes = 0;
+  if (m.id() == MethodId::kTxCommit) {
+    // Applied in the order the client sent them; the first failure closes the channel.
+    for (const TxOp& op : ops) {
+      bool ok = op.kind == MethodId::kBasicPublish ? publish_now(ch, op.msg, op.mandatory, m) : settle_now(ch, op, m);
+      if (!ok) return;
+    }
+  }
+  send_method(ch.id, make_method(m.id() == MethodId::kTxCommit ? MethodId::kTxCommitOk : MethodId::kTxRollbackOk));
+}
+
+bool Conn::parse_declare_args(AmqpChannel& ch, const Method& m, queue::QueueOptions* o) {
+  const std::string& name = m.str("queue");
+  auto refuse = [&](const std::string& what, const std::string& detail) {
+    channel_error(ch, reply::kPreconditionFailed,
+                  "PRECONDITION_FAILED - " + what + " for queue '" + name + "' in vhost '/'" + detail, &m);
+    return false;
+  };
+  for (const auto& [k, v] : m.table("arguments")) {
+    bool not_implemented = false;
+    std::string why = parse_queue_arg(k, v, &o->args, &not_implemented);
+    if (not_implemented) {
+      connection_error(reply::kNotImplemented, "NOT_IMPLEMENTED - queue argument '" + k + "' not supported yet", &m);
+      return false;
+    }
+    if (!why.empty()) return refuse("invalid arg '" + k + "'", ": " + why);
+  }
+  if (o->args.dead_letter_routing_key && !o->args.dead_letter_exchange)
+    return refuse("invalid arg 'x-dead-letter-routing-key'", ": {routing_key_but_no_dlx_defined}");
+  if (o->args.type == queue::QueueType::kQuorum) {
+    std::string bad = quorum_flag_error(*o);
+    if (!bad.empty()) return refuse("invalid property '" + bad + "'", "");
+  }
+  return true;
 }
 
 void Conn::handle_channel_method(AmqpChannel& ch, const Method& m) {
@@ -689,19 +1013,15 @@ void Conn::handle_channel_method(AmqpChannel& ch, const Method& m) {
       return;
     }
     case MethodId::kQueueDeclare: {
-      for (const auto& [k, v] : m.table("arguments")) {
-        if (k == "x-queue-type" && v.tag == 'S' && v.s == "classic") continue;
-        connection_error(reply::kNotImplemented, "NOT_IMPLEMENTED - queue argument '" + k + "' not supported yet", &m);
-        return;
-      }
-      queue::QueueOptions o{m.bit("passive"), m.bit("durable"), m.bit("exclusive"), m.bit("auto-delete")};
-      queue::QueueInfo info;
+      queue::QueueOptions o{m.bit("passive"), m.bit("durable"), m.bit("exclusive"), m.bit("auto-delete"), {}};
       const std::string& name = m.str("queue");
-      queue::QErr e = eng.declare_queue(o.passive ? queue_name(ch, name) : name, id_, o, &info);
+      if (!o.passive && !parse_declare_args(ch, m, &o)) return;
+      queue::QueueInfo info;
+      std::string diff;
+      queue::QErr e = eng.declare_queue(o.passive ? queue_name(ch, name) : name, id_, o, &info, &diff);
       if (e == queue::QErr::kPreconditionFailed) {
         channel_error(ch, reply::kPreconditionFailed,
-                      "PRECONDITION_FAILED - inequivalent arg 'durable', 'exclusive' or 'auto_delete' for queue '" +
-                          name + "' in vhost '/'",
+                      "PRECONDITION_FAILED - inequivalent arg '" + diff + "' for queue '" + name + "' in vhost '/'",
                       &m);
         return;
       }
@@ -811,6 +1131,13 @@ void Conn::handle_channel_method(AmqpChannel& ch, const Method& m) {
                       &m);
         return;
       }
+      if (e == queue::QErr::kPreconditionFailed) {  // only the direct reply-to consumer answers this
+        channel_error(ch, reply::kPreconditionFailed,
+                      m.bit("no-ack") ? "PRECONDITION_FAILED - reply consumer already set"
+                                      : "PRECONDITION_FAILED - reply consumer cannot acknowledge",
+                      &m);
+        return;
+      }
       if (e != queue::QErr::kOk) {
         engine_error(ch, e, "queue '" + q + "'", m);
         return;
@@ -862,24 +1189,21 @@ void Conn::handle_channel_method(AmqpChannel& ch, const Method& m) {
           .set("routing-key", d->message->routing_key)
           .set("message-count", d->message_count);
       send_method(cid, ok);
-      send_content(cid, d->message->properties, d->message->body);
+      std::string scratch;
+      send_content(cid, delivery_properties(*d, scratch), d->message->body);
       return;
     }
     case MethodId::kBasicAck:
     case MethodId::kBasicNack:
     case MethodId::kBasicReject: {
-      uint64_t tag = m.num("delivery-tag");
-      queue::QErr e = queue::QErr::kOk;
-      if (m.id() == MethodId::kBasicAck) {
-        e = eng.ack(ch.session, tag, m.bit("multiple"));
-      } else if (m.id() == MethodId::kBasicNack) {
-        e = eng.nack(ch.session, tag, m.bit("multiple"), m.bit("requeue"));
-      } else {
-        e = eng.nack(ch.session, tag, false, m.bit("requeue"));
+      TxOp op{m.id(), nullptr, false, m.num("delivery-tag"), false, false};
+      op.multiple = m.id() != MethodId::kBasicReject && m.bit("multiple");
+      op.requeue = m.id() != MethodId::kBasicAck && m.bit("requeue");
+      if (!ch.tx) {
+        (void)settle_now(ch, op, m);
+        return;
       }
-      if (e != queue::QErr::kOk)
-        channel_error(ch, reply::kPreconditionFailed,
-                      "PRECONDITION_FAILED - unknown delivery tag " + std::to_string(tag), &m);
+      if (tx_room(ch, m)) ch.tx_ops.push_back(std::move(op));  // unknown tags are found at commit
       return;
     }
     case MethodId::kBasicRecover:
@@ -888,14 +1212,19 @@ void Conn::handle_channel_method(AmqpChannel& ch, const Method& m) {
       if (m.id() == MethodId::kBasicRecover) send_method(cid, make_method(MethodId::kBasicRecoverOk));
       return;
     case MethodId::kConfirmSelect:
+      if (ch.tx) {
+        channel_error(ch, reply::kPreconditionFailed, "PRECONDITION_FAILED - cannot switch from tx to confirm mode",
+                      &m);
+        return;
+      }
       ch.confirm = true;
       if (!m.bit("nowait")) send_method(cid, make_method(MethodId::kConfirmSelectOk));
       return;
-    case MethodId::kExchangeBind:
-    case MethodId::kExchangeUnbind:
     case MethodId::kTxSelect:
     case MethodId::kTxCommit:
-    case MethodId::kTxRollback:
+    case MethodId::kTxRollback: handle_tx(ch, m); return;
+    case MethodId::kExchangeBind:
+    case MethodId::kExchangeUnbind:
       connection_error(reply::kNotImplemented, "NOT_IMPLEMENTED - " + std::string(m.def->name) + " not supported yet",
                        &m);
       return;
@@ -909,6 +1238,15 @@ void Conn::handle_channel_method(AmqpChannel& ch, const Method& m) {
 namespace {
 
 io::Task<void> serve(std::shared_ptr<Conn> c) { co_await c->run(); }
+
+// Moves the queue engine's time on: TTL expiry and x-expires happen even with no traffic.
+io::Task<void> tick_loop(std::shared_ptr<Server> srv) {
+  while (!srv->stopping_) {
+    bool slept = co_await io::sleep_for(kQueueTickInterval);
+    if (!slept || srv->stopping_) break;
+    srv->engine_.tick(shard_now_ms());
+  }
+}
 
 io::Task<void> accept_loop(std::shared_ptr<Server> srv) {
   while (!srv->stopping_) {
@@ -933,6 +1271,7 @@ Result<std::shared_ptr<Server>> start_server(const ServerConfig& cfg) {
   srv->listener_ = std::move(l.value());
   logging::info("amqp listening on {}:{} (shard 0)", cfg.host, srv->listener_.port());
   io::spawn(accept_loop(srv));
+  io::spawn(tick_loop(srv));
   return srv;
 }
 

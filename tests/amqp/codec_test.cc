@@ -137,6 +137,43 @@ TEST(AmqpCodec, PropertiesRoundTrip) {
   EXPECT_EQ(frames_seen, 3U);
 }
 
+TEST(AmqpCodec, PropertyListDecodesAndReencodes) {
+  BasicProperties p;
+  Arg ct, hdr, exp, app;
+  ct.str = "text/plain";
+  hdr.table = {{"k", FieldValue::str("v")}};
+  exp.str = "1500";
+  app.str = "svc";
+  p.set = {{"content-type", ct}, {"headers", hdr}, {"expiration", exp}, {"app-id", app}};
+  const std::string props = encode_properties(p);
+  PropertyArgs args;
+  ASSERT_TRUE(decode_properties(props, &args));
+  EXPECT_EQ(encode_properties(args), props);  // byte for byte
+  ASSERT_TRUE(args[kPropExpiration]);
+  EXPECT_EQ(args[kPropExpiration]->str, "1500");
+  // The dead-letter rewrite: expiration gone, a header added, the rest unchanged.
+  args[kPropExpiration].reset();
+  args[kPropHeaders]->table.push_back({"x-first-death-reason", FieldValue::str("expired")});
+  PropertyArgs again;
+  ASSERT_TRUE(decode_properties(encode_properties(args), &again));
+  EXPECT_FALSE(again[kPropExpiration]);
+  EXPECT_EQ(again[kPropHeaders]->table.size(), 2U);
+  EXPECT_EQ(again[0]->str, "text/plain");
+  // The content header exposes the expiration for TTL.
+  std::string frames;
+  encode_content(1, kClassBasic, props, "", 4096, frames);
+  Frame f;
+  std::size_t used = 0;
+  DecodeError err;
+  ASSERT_EQ(parse_frame(bytes(frames), 4096, &f, &used, &err), FrameStatus::kOk);
+  ContentHeader h;
+  ASSERT_TRUE(decode_content_header(f.payload, &h, &err));
+  EXPECT_EQ(h.expiration, std::optional<std::string>("1500"));
+  // Truncated or trailing bytes are refused.
+  EXPECT_FALSE(decode_properties(std::string_view(props).substr(0, props.size() - 1), &args));
+  EXPECT_FALSE(decode_properties(props + "x", &args));
+}
+
 TEST(AmqpCodec, HostileFrames) {
   Frame f;
   std::size_t used = 0;

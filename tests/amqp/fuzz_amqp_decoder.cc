@@ -1,5 +1,6 @@
 // libFuzzer: arbitrary bytes as a stream of AMQP frames; every method and content header is
-// decoded and every decoded method re-encoded and decoded again (it must round trip).
+// decoded and every decoded method re-encoded and decoded again (it must round trip); content
+// properties are decoded one by one and re-encoded as the dead-letter rewrite does.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -28,7 +29,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     } else if (f.type == kFrameHeader) {
       ContentHeader h;
-      (void)decode_content_header(f.payload, &h, &err);
+      if (decode_content_header(f.payload, &h, &err)) {
+        // The stored properties are rewritten for dead-lettered deliveries: they must decode
+        // again, and the rewrite must decode too.
+        PropertyArgs p;
+        if (!decode_properties(h.properties, &p)) std::abort();
+        std::string again = encode_properties(p);
+        if (!decode_properties(again, &p)) std::abort();
+      }
     }
   }
   return 0;

@@ -260,6 +260,256 @@ def more_semantics(port):
     ch.exchange_delete("direct-x")
     c.close()
 
+def wait_get(ch, queue, seconds=3.0):
+    """basic.get until a message arrives (TTL expiry runs on the broker's timer)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        m, p, body = ch.basic_get(queue, auto_ack=True)
+        if m:
+            return m, p, body
+        ch.connection.sleep(0.05)
+    return None, None, None
+
+
+def death(p):
+    return (p.headers or {}).get("x-death") or []
+
+
+def dead_lettering(port):
+    c = connect(port)
+    ch = c.channel()
+    ch.exchange_declare("dlx", exchange_type="direct")
+    ch.queue_declare("dlq")
+    ch.queue_bind("dlq", "dlx", "dead")
+    ch.queue_declare("dl-work", arguments={"x-dead-letter-exchange": "dlx", "x-dead-letter-routing-key": "dead"})
+    ch.basic_publish("", "dl-work", b"bad", pika.BasicProperties(headers={"app": "1"}))
+    m, p, body = ch.basic_get("dl-work")
+    ch.basic_reject(m.delivery_tag, requeue=False)
+    m, p, body = wait_get(ch, "dlq")
+    check(body == b"bad" and m.exchange == "dlx" and m.routing_key == "dead", "rejected message republished to the DLX")
+    d = death(p)
+    check(len(d) == 1 and d[0]["reason"] == "rejected" and d[0]["queue"] == "dl-work" and d[0]["count"] == 1
+          and d[0]["exchange"] == "" and d[0]["routing-keys"] == ["dl-work"]
+          and abs(d[0]["time"].timestamp() - time.time()) < 120, "x-death after reject: %r" % d)
+    check(p.headers.get("x-first-death-reason") == "rejected" and p.headers.get("x-first-death-queue") == "dl-work"
+          and p.headers.get("x-last-death-queue") == "dl-work" and p.headers.get("app") == "1",
+          "x-first-death-* / x-last-death-* headers, the message's own headers kept")
+    # TTL into a DLX: queue TTL and per-message expiration.
+    ch.queue_declare("dl-ttl", arguments={"x-message-ttl": 200, "x-dead-letter-exchange": "dlx",
+                                          "x-dead-letter-routing-key": "dead"})
+    ch.basic_publish("", "dl-ttl", b"slow")
+    m, p, body = wait_get(ch, "dlq")
+    check(body == b"slow" and death(p)[0]["reason"] == "expired", "queue TTL expiry dead-letters with reason expired")
+    ch.queue_declare("dl-exp", arguments={"x-dead-letter-exchange": "dlx", "x-dead-letter-routing-key": "dead"})
+    ch.basic_publish("", "dl-exp", b"per-msg", pika.BasicProperties(expiration="100"))
+    m, p, body = wait_get(ch, "dlq")
+    d = death(p)
+    check(body == b"per-msg" and p.expiration is None and d[0].get("original-expiration") == "100",
+          "per-message expiration: expiration removed, original-expiration in x-death")
+    try:
+        ch.basic_publish("", "dl-exp", b"x", pika.BasicProperties(expiration="soon"))
+        ch.queue_declare("dl-exp", passive=True)
+        check(False, "an invalid expiration must close the channel")
+    except pika.exceptions.ChannelClosedByBroker as e:
+        check(e.reply_code == 406, "invalid expiration -> 406")
+    c.close()
+
+
+def length_limits(port):
+    c = connect(port)
+    ch = c.channel()
+    ch.exchange_declare("lim-dlx", exchange_type="fanout")
+    ch.queue_declare("lim-dlq")
+    ch.queue_bind("lim-dlq", "lim-dlx")
+    ch.queue_declare("drop-head", arguments={"x-max-length": 2, "x-dead-letter-exchange": "lim-dlx"})
+    for i in range(5):
+        ch.basic_publish("", "drop-head", b"%d" % i)
+    check(ch.queue_declare("drop-head", passive=True).method.message_count == 2, "x-max-length 2 keeps 2")
+    check(ch.basic_get("drop-head", auto_ack=True)[2] == b"3", "drop-head kept the newest")
+    got = [wait_get(ch, "lim-dlq") for _ in range(3)]
+    check([g[2] for g in got] == [b"0", b"1", b"2"] and death(got[0][1])[0]["reason"] == "maxlen",
+          "dropped heads dead-lettered with reason maxlen")
+    ch.queue_declare("reject-pub", arguments={"x-max-length": 1, "x-overflow": "reject-publish"})
+    ch.confirm_delivery()
+    ch.basic_publish("", "reject-pub", b"first")
+    try:
+        ch.basic_publish("", "reject-pub", b"second")
+        check(False, "reject-publish must nack the second message")
+    except pika.exceptions.NackError:
+        check(True, "reject-publish: publisher gets basic.nack when the queue is full")
+    check(ch.queue_declare("reject-pub", passive=True).method.message_count == 1, "reject-publish kept the first")
+    ch.queue_declare("bytes", arguments={"x-max-length-bytes": 10})
+    ch.basic_publish("", "bytes", b"123456")
+    ch.basic_publish("", "bytes", b"abcdef")
+    check(ch.basic_get("bytes", auto_ack=True)[2] == b"abcdef", "x-max-length-bytes drops the oldest")
+    c.close()
+
+
+def quorum_and_retries(port):
+    c = connect(port)
+    ch = c.channel()
+    ch.exchange_declare("poison-dlx", exchange_type="fanout")
+    ch.queue_declare("poison-dlq")
+    ch.queue_bind("poison-dlq", "poison-dlx")
+    ch.queue_declare("qq", durable=True, arguments={"x-queue-type": "quorum", "x-delivery-limit": 2,
+                                                    "x-dead-letter-exchange": "poison-dlx"})
+    ch.basic_publish("", "qq", b"poison")
+    counts = []
+    for _ in range(3):
+        m, p, body = ch.basic_get("qq")
+        counts.append((p.headers or {}).get("x-delivery-count"))
+        ch.basic_nack(m.delivery_tag, requeue=True)
+    check(counts == [None, 1, 2], "x-delivery-count on redeliveries: %r" % counts)
+    m, p, body = wait_get(ch, "poison-dlq")
+    check(body == b"poison" and death(p)[0]["reason"] == "delivery_limit",
+          "past x-delivery-limit the message is dead-lettered (delivery_limit)")
+
+    def refused(fn, what, code=406):
+        x = c.channel()
+        try:
+            fn(x)
+            check(False, what)
+        except pika.exceptions.ChannelClosedByBroker as e:
+            check(e.reply_code == code, "%s -> %d (%s)" % (what, e.reply_code, e.reply_text))
+    refused(lambda x: x.queue_declare("qq-transient", arguments={"x-queue-type": "quorum"}), "non-durable quorum queue")
+    refused(lambda x: x.queue_declare("qq-x", durable=True, exclusive=True, arguments={"x-queue-type": "quorum"}),
+            "exclusive quorum queue")
+    refused(lambda x: x.queue_declare("qq", durable=True, arguments={
+        "x-queue-type": "quorum", "x-delivery-limit": 3, "x-dead-letter-exchange": "poison-dlx"}),
+        "redeclare with another x-delivery-limit")
+    refused(lambda x: x.queue_declare("bad-ttl", arguments={"x-message-ttl": -1}), "negative x-message-ttl")
+    refused(lambda x: x.queue_declare("bad-ttl", arguments={"x-message-ttl": "10"}), "string x-message-ttl")
+    refused(lambda x: x.queue_declare("bad-of", arguments={"x-overflow": "nope"}), "unknown x-overflow")
+    refused(lambda x: x.queue_declare("bad-rk", arguments={"x-dead-letter-routing-key": "k"}),
+            "x-dead-letter-routing-key without an exchange")
+    refused(lambda x: x.queue_declare("bad-exp", arguments={"x-expires": 0}), "x-expires 0")
+
+    # "Dead-letter queue after N retries": work rejects into a delay queue whose TTL sends it
+    # back; the consumer counts x-death and parks the message after 3 attempts.
+    ch.exchange_declare("retry-x", exchange_type="direct")
+    ch.queue_declare("jobs", arguments={"x-dead-letter-exchange": "retry-x", "x-dead-letter-routing-key": "delay"})
+    ch.queue_declare("jobs-delay", arguments={"x-message-ttl": 50, "x-dead-letter-exchange": "retry-x",
+                                              "x-dead-letter-routing-key": "jobs"})
+    ch.queue_declare("jobs-parked")
+    ch.queue_bind("jobs", "retry-x", "jobs")
+    ch.queue_bind("jobs-delay", "retry-x", "delay")
+    ch.basic_publish("", "jobs", b"flaky")
+    attempts = 0
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        m, p, body = ch.basic_get("jobs")
+        if not m:
+            c.sleep(0.02)
+            continue
+        attempts += 1
+        rejected = [d["count"] for d in death(p) if d["queue"] == "jobs" and d["reason"] == "rejected"]
+        if rejected and rejected[0] >= 3:
+            ch.basic_publish("", "jobs-parked", body)
+            ch.basic_ack(m.delivery_tag)
+            break
+        ch.basic_reject(m.delivery_tag, requeue=False)
+    check(attempts == 4 and ch.basic_get("jobs-parked", auto_ack=True)[2] == b"flaky",
+          "retry through a TTL delay queue, parked after 3 rejections (%d attempts)" % attempts)
+
+    # x-expires and single active consumer.
+    ch.queue_declare("short-lived", arguments={"x-expires": 200})
+    c.sleep(0.6)
+    refused(lambda x: x.queue_declare("short-lived", passive=True), "queue gone after x-expires", 404)
+    ch.queue_declare("sac", arguments={"x-single-active-consumer": True})
+    got = {"a": 0, "b": 0}
+    ta = ch.basic_consume("sac", lambda x, m, p, b: got.__setitem__("a", got["a"] + 1), auto_ack=True)
+    ch.basic_consume("sac", lambda x, m, p, b: got.__setitem__("b", got["b"] + 1), auto_ack=True)
+    for _ in range(4):
+        ch.basic_publish("", "sac", b"s")
+    pump([c], 0.3)
+    ch.basic_cancel(ta)
+    ch.basic_publish("", "sac", b"s")
+    pump([c], 0.3)
+    check(got == {"a": 4, "b": 1}, "single active consumer: one consumer at a time, then the next (%r)" % got)
+    c.close()
+
+
+def transactions(port):
+    c = connect(port)
+    ch, obs = c.channel(), c.channel()
+    ch.queue_declare("txq")
+    ch.tx_select()
+
+    def count():
+        return obs.queue_declare("txq", passive=True).method.message_count
+    ch.basic_publish("", "txq", b"a")
+    ch.basic_publish("", "txq", b"b")
+    check(count() == 0, "tx: publishes wait for commit")
+    ch.tx_commit()
+    check(count() == 2, "tx.commit delivers both publishes")
+    ch.basic_publish("", "txq", b"c")
+    ch.tx_rollback()
+    check(count() == 2, "tx.rollback discards the publish")
+    m, p, body = ch.basic_get("txq")
+    ch.basic_ack(m.delivery_tag)
+    ch.tx_rollback()
+    ch.close()
+    check(count() == 2, "a rolled-back ack leaves the message unacked (requeued when the channel closes)")
+    ch = c.channel()
+    ch.tx_select()
+    m, p, body = ch.basic_get("txq")
+    ch.basic_ack(m.delivery_tag)
+    ch.tx_commit()
+    ch.close()
+    check(count() == 1, "a committed ack removes the message")
+    x = c.channel()
+    x.tx_select()
+    try:
+        x.confirm_delivery()
+        check(False, "confirm.select on a tx channel must fail")
+    except pika.exceptions.ChannelClosedByBroker as e:
+        check(e.reply_code == 406, "confirm.select on a transactional channel -> 406")
+    x = c.channel()
+    try:
+        x.tx_commit()
+        check(False, "tx.commit without tx.select must fail")
+    except pika.exceptions.ChannelClosedByBroker as e:
+        check(e.reply_code == 406, "tx.commit without tx.select -> 406")
+    c.close()
+
+
+def direct_reply_to(port):
+    srv = connect(port)
+    sch = srv.channel()
+    sch.queue_declare("rpc-direct")
+
+    def on_request(ch, m, p, body):
+        ok = ch.queue_declare(p.reply_to, passive=True).method.consumer_count == 1
+        ch.basic_publish("", p.reply_to, body.upper() + (b"!" if ok else b"?"),
+                         pika.BasicProperties(correlation_id=p.correlation_id))
+        ch.basic_ack(m.delivery_tag)
+    sch.basic_consume("rpc-direct", on_request)
+    cli = connect(port)
+    cch = cli.channel()
+    replies = []
+    cch.basic_consume("amq.rabbitmq.reply-to", lambda ch, m, p, body: replies.append((p.correlation_id, body)),
+                      auto_ack=True)
+    cch.basic_publish("", "rpc-direct", b"ping", pika.BasicProperties(reply_to="amq.rabbitmq.reply-to",
+                                                                      correlation_id="d1"))
+    pump([srv, cli], 0.5)
+    check(replies == [("d1", b"PING!")], "direct reply-to: the reply reaches the requester (%r)" % replies)
+    x = cli.channel()
+    try:
+        x.basic_publish("", "rpc-direct", b"x", pika.BasicProperties(reply_to="amq.rabbitmq.reply-to"))
+        x.queue_declare("rpc-direct", passive=True)
+        check(False, "reply_to amq.rabbitmq.reply-to without a reply consumer must fail")
+    except pika.exceptions.ChannelClosedByBroker as e:
+        check(e.reply_code == 406, "direct reply-to without a reply consumer -> 406 (%s)" % e.reply_text)
+    y = cli.channel()
+    try:
+        y.basic_consume("amq.rabbitmq.reply-to", lambda *a: None, auto_ack=False)
+        check(False, "an acking reply consumer must be refused")
+    except pika.exceptions.ChannelClosedByBroker as e:
+        check(e.reply_code == 406, "direct reply-to consumer with acks -> 406 (%s)" % e.reply_text)
+    srv.close()
+    cli.close()
+
+
 
 # Raw frames for the hostile cases.
 def frame(ftype, channel, payload):
@@ -387,6 +637,11 @@ def run(binary):
         rpc_and_properties(port)
         confirms_and_errors(port)
         more_semantics(port)
+        dead_lettering(port)
+        length_limits(port)
+        quorum_and_retries(port)
+        transactions(port)
+        direct_reply_to(port)
         hostile(port)
         amqp_tools(port)
         # A consumer with an unacked delivery is still connected when the broker stops.
