@@ -12,12 +12,16 @@
 // codec, Produce v7 pipelined on one connection + an ack reader thread, Fetch v11 long polls on
 // one connection per consumer) and `librdkafka`. The last line printed is one JSON object.
 #include <librdkafka/rdkafka.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -52,6 +56,7 @@ struct Options {
   int fetch_max_bytes = 8 << 20;
   double drain_timeout_s = 15;
   bool spin = false;   // busy-poll receives and pacing (needs spare cores)
+  int threads = 0;     // client threads: 0 = one per role; 1 = producer and consumer on one thread
   bool check = false;  // exit 1 on lost/dup/out-of-order/errors
   bool verify_crc = true;
   std::string hist_out;  // percentile distribution file (for plots)
@@ -165,6 +170,137 @@ struct ConsumerState {
 
 // ------------------------------------------------------------------------------ own client
 
+// A produce request in flight: its correlation id and the messages [g0, g1) it carries.
+struct Inflight {
+  int32_t corr;
+  int64_t g0, g1;
+};
+
+// Builds the Produce v7 request for messages [g, end): one batch per partition, each message
+// carrying its payload header (partition, sequence, intended send time).
+struct ProduceBuilder {
+  const Options& o;
+  kafka::ProduceRequest req;
+  std::vector<std::byte> buf;
+  std::vector<std::pair<std::size_t, std::size_t>> spans;
+  BatchWriter bw;
+
+  explicit ProduceBuilder(const Options& opts) : o(opts), spans(static_cast<std::size_t>(opts.partitions)) {
+    buf.reserve(static_cast<std::size_t>(o.batch) * (o.size + 32) + 4096);
+    req.acks = static_cast<int16_t>(o.acks);
+    req.timeout_ms = 30000;
+    req.topic_data.resize(1);
+    req.topic_data[0].name = o.topic;
+  }
+
+  void build(const Run& run, int64_t g, int64_t end) {
+    const int32_t P = o.partitions;
+    buf.clear();
+    int64_t ts = wall_ms();
+    auto& pd = req.topic_data[0].partition_data;
+    pd.clear();
+    for (int32_t p = 0; p < P; ++p) {
+      int64_t first = g + ((p - g % P) % P + P) % P;
+      if (first >= end) continue;
+      std::size_t at = buf.size();
+      bw.begin(buf, ts);
+      for (int64_t m = first; m < end; m += P) {
+        PayloadHeader h{kPayloadMagic, static_cast<uint32_t>(p), static_cast<uint64_t>(m / P), run.intended(m)};
+        bw.add(buf, h, o.size);
+      }
+      bw.finish(buf);
+      spans[static_cast<std::size_t>(p)] = {at, buf.size() - at};
+      auto& e = pd.emplace_back();
+      e.index = p;
+    }
+    // Views last: buf may have grown (and moved) while the batches were written.
+    for (auto& e : pd) {
+      auto [at, len] = spans[static_cast<std::size_t>(e.index)];
+      e.records.view = std::span<const std::byte>(buf.data() + at, len);
+    }
+  }
+};
+
+// Accounts one produce response; false (and the run aborted) if it is not the expected one.
+bool on_produce_response(Run& run, std::span<const std::byte> f, const Inflight& in, int64_t now) {
+  kafka::Reader r(f);
+  int32_t corr = r.read_int<int32_t>();
+  kafka::ProduceResponse resp;
+  auto d = kafka::decode(r, 7, resp);
+  if (corr != in.corr || !d.ok()) {
+    run.error("producer: bad produce response");
+    run.io_errors++;
+    run.abort = true;
+    return false;
+  }
+  for (auto& tr : resp.responses)
+    for (auto& pr : tr.partition_responses) {
+      if (pr.error_code != 0) run.error("produce error code " + std::to_string(pr.error_code));
+      run.ack_range(in.g0, in.g1, pr.index, pr.error_code, now);
+    }
+  return true;
+}
+
+// One consumer's Fetch v11 long polls: the request (offsets follow what was received) and the
+// accounting of each response.
+struct FetchLoop {
+  kafka::FetchRequest req;
+  std::vector<int64_t> offset;
+  kafka::FetchResponse resp;
+
+  FetchLoop(const Run& run, const ConsumerState& cs) : offset(static_cast<std::size_t>(run.o.partitions), 0) {
+    const Options& o = run.o;
+    req.replica_id = -1;
+    req.max_wait_ms = o.fetch_wait_ms;
+    req.min_bytes = 1;
+    req.max_bytes = o.fetch_max_bytes;
+    req.isolation_level = 0;
+    req.session_id = 0;
+    req.session_epoch = -1;
+    auto& t = req.topics.emplace_back();
+    t.topic = o.topic;
+    for (int32_t p : cs.partitions) {
+      auto& fp = t.partitions.emplace_back();
+      fp.partition = p;
+      fp.fetch_offset = offset[static_cast<std::size_t>(p)] = run.start_offset[static_cast<std::size_t>(p)];
+      fp.partition_max_bytes = o.fetch_max_bytes;
+    }
+  }
+
+  const kafka::FetchRequest& next() {
+    for (auto& fp : req.topics[0].partitions) fp.fetch_offset = offset[static_cast<std::size_t>(fp.partition)];
+    return req;
+  }
+
+  // false (and the error recorded) if the response is not the one expected.
+  bool on_response(Run& run, ConsumerState& cs, std::span<const std::byte> f, int32_t corr, int64_t now) {
+    const Options& o = run.o;
+    kafka::Reader r(f);
+    int32_t got = r.read_int<int32_t>();
+    auto d = kafka::decode(r, 11, resp);
+    if (got != corr || !d.ok()) {
+      run.error("consumer: bad fetch response");
+      run.io_errors++;
+      return false;
+    }
+    if (resp.error_code != 0) ++cs.fetch_errors;
+    for (auto& tr : resp.responses)
+      for (auto& pd : tr.partitions) {
+        if (pd.error_code != 0) {
+          ++cs.fetch_errors;
+          run.error("fetch error code " + std::to_string(pd.error_code));
+          continue;
+        }
+        if (pd.partition_index < 0 || pd.partition_index >= o.partitions) continue;
+        auto& off = offset[static_cast<std::size_t>(pd.partition_index)];
+        off = walk_records(
+            pd.records.view, off, [&](const PayloadHeader& h, int64_t) { cs.on_message(run, h, now); },
+            o.verify_crc ? &cs.bad_crc : nullptr);
+      }
+    return true;
+  }
+};
+
 void own_producer(Run& run) {
   const Options& o = run.o;
   KafkaConn conn;
@@ -177,10 +313,6 @@ void own_producer(Run& run) {
     return;
   }
   conn.set_spin(o.spin);
-  struct Inflight {
-    int32_t corr;
-    int64_t g0, g1;
-  };
   const std::size_t cap = static_cast<std::size_t>(o.max_inflight);
   std::vector<Inflight> ring(cap);
   std::atomic<uint64_t> head{0}, tail{0};  // head: producer pushes; tail: ack reader pops
@@ -203,36 +335,13 @@ void own_producer(Run& run) {
         run.abort = true;
         break;
       }
-      Inflight in = ring[t % cap];
-      kafka::Reader r(f);
-      int32_t corr = r.read_int<int32_t>();
-      kafka::ProduceResponse resp;
-      auto d = kafka::decode(r, 7, resp);
-      if (corr != in.corr || !d.ok()) {
-        run.error("producer: bad produce response");
-        run.io_errors++;
-        run.abort = true;
-        break;
-      }
-      for (auto& tr : resp.responses)
-        for (auto& pr : tr.partition_responses) {
-          if (pr.error_code != 0) run.error("produce error code " + std::to_string(pr.error_code));
-          run.ack_range(in.g0, in.g1, pr.index, pr.error_code, now);
-        }
+      if (!on_produce_response(run, f, ring[t % cap], now)) break;
       tail.store(t + 1, std::memory_order_release);
     }
     run.acks_done = true;
   });
 
-  std::vector<std::byte> buf;
-  buf.reserve(static_cast<std::size_t>(o.batch) * (o.size + 32) + 4096);
-  std::vector<std::pair<std::size_t, std::size_t>> spans(static_cast<std::size_t>(o.partitions));
-  kafka::ProduceRequest req;
-  req.acks = static_cast<int16_t>(o.acks);
-  req.timeout_ms = 30000;
-  req.topic_data.resize(1);
-  req.topic_data[0].name = o.topic;
-  BatchWriter bw;
+  ProduceBuilder builder(o);
   const int32_t P = o.partitions;
   const auto linger_ns = static_cast<int64_t>(o.linger_us * 1000);
   int64_t g = 0;
@@ -259,30 +368,9 @@ void own_producer(Run& run) {
       if (!o.spin) std::this_thread::sleep_for(std::chrono::microseconds(10));
     }
     if (run.abort.load()) break;
-    buf.clear();
-    int64_t ts = wall_ms();
-    auto& pd = req.topic_data[0].partition_data;
-    pd.clear();
-    for (int32_t p = 0; p < P; ++p) {
-      int64_t first = g + ((p - g % P) % P + P) % P;
-      if (first >= end) continue;
-      std::size_t at = buf.size();
-      bw.begin(buf, ts);
-      for (int64_t m = first; m < end; m += P) {
-        PayloadHeader h{kPayloadMagic, static_cast<uint32_t>(p), static_cast<uint64_t>(m / P), run.intended(m)};
-        bw.add(buf, h, o.size);
-      }
-      bw.finish(buf);
-      spans[static_cast<std::size_t>(p)] = {at, buf.size() - at};
-      auto& e = pd.emplace_back();
-      e.index = p;
-    }
-    for (auto& e : pd) {
-      auto [at, len] = spans[static_cast<std::size_t>(e.index)];
-      e.records.view = std::span<const std::byte>(buf.data() + at, len);
-    }
+    builder.build(run, g, end);
     uint64_t h = head.load(std::memory_order_relaxed);
-    int32_t corr = conn.send_request(7, req);
+    int32_t corr = conn.send_request(7, builder.req);
     if (corr < 0) {
       run.error("producer: send failed");
       run.io_errors++;
@@ -312,27 +400,9 @@ void own_consumer(Run& run, ConsumerState& cs) {
     return;
   }
   conn.set_spin(o.spin);
-  kafka::FetchRequest req;
-  req.replica_id = -1;
-  req.max_wait_ms = o.fetch_wait_ms;
-  req.min_bytes = 1;
-  req.max_bytes = o.fetch_max_bytes;
-  req.isolation_level = 0;
-  req.session_id = 0;
-  req.session_epoch = -1;
-  auto& t = req.topics.emplace_back();
-  t.topic = o.topic;
-  std::vector<int64_t> offset(static_cast<std::size_t>(o.partitions), 0);
-  for (int32_t p : cs.partitions) {
-    auto& fp = t.partitions.emplace_back();
-    fp.partition = p;
-    fp.fetch_offset = offset[static_cast<std::size_t>(p)] = run.start_offset[static_cast<std::size_t>(p)];
-    fp.partition_max_bytes = o.fetch_max_bytes;
-  }
-  kafka::FetchResponse resp;
+  FetchLoop loop(run, cs);
   while (!run.stop_consumers.load(std::memory_order_relaxed)) {
-    for (auto& fp : t.partitions) fp.fetch_offset = offset[static_cast<std::size_t>(fp.partition)];
-    int32_t corr = conn.send_request(11, req);
+    int32_t corr = conn.send_request(11, loop.next());
     auto f = corr < 0 ? std::span<const std::byte>{} : conn.read_frame();
     int64_t now = mono_ns();
     if (f.empty()) {
@@ -340,28 +410,90 @@ void own_consumer(Run& run, ConsumerState& cs) {
       run.io_errors++;
       return;
     }
-    kafka::Reader r(f);
-    int32_t got = r.read_int<int32_t>();
-    auto d = kafka::decode(r, 11, resp);
-    if (got != corr || !d.ok()) {
-      run.error("consumer: bad fetch response");
-      run.io_errors++;
-      return;
-    }
-    if (resp.error_code != 0) ++cs.fetch_errors;
-    for (auto& tr : resp.responses)
-      for (auto& pd : tr.partitions) {
-        if (pd.error_code != 0) {
-          ++cs.fetch_errors;
-          run.error("fetch error code " + std::to_string(pd.error_code));
-          continue;
-        }
-        if (pd.partition_index < 0 || pd.partition_index >= o.partitions) continue;
-        auto& off = offset[static_cast<std::size_t>(pd.partition_index)];
-        off = walk_records(
-            pd.records.view, off, [&](const PayloadHeader& h, int64_t) { cs.on_message(run, h, now); },
-            o.verify_crc ? &cs.bad_crc : nullptr);
+    if (!loop.on_response(run, cs, f, corr, now)) return;
+  }
+}
+
+// Whether a frame (or EOF) is waiting on the connection, without blocking.
+bool readable(const KafkaConn& conn) {
+  std::byte b;
+  const ssize_t n = ::recv(conn.fd(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n > 0 || n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+// --threads 1: producer, ack reader and one consumer on this one thread, over two connections,
+// so that a spinning client (--spin) takes exactly one core and the broker (--smp 1 --poll-us N)
+// the other. Without --spin it sleeps in ppoll until a response or the next message is due.
+void own_single_thread(Run& run, ConsumerState& cs) {
+  const Options& o = run.o;
+  KafkaConn pconn, cconn;
+  std::string err;
+  if (!pconn.connect(o.bootstrap, &err) || !cconn.connect(o.bootstrap, &err)) {
+    run.error("client: " + err);
+    run.abort = run.producer_done = run.acks_done = true;
+    return;
+  }
+  ProduceBuilder builder(o);
+  FetchLoop loop(run, cs);
+  const std::size_t cap = static_cast<std::size_t>(o.max_inflight);
+  std::vector<Inflight> ring(cap);
+  uint64_t head = 0, tail = 0;
+  const auto linger_ns = static_cast<int64_t>(o.linger_us * 1000);
+  int64_t g = 0;
+  int32_t fetch_corr = -1;  // the fetch in flight, -1 when none
+  auto fail = [&](const char* what) {
+    run.error(what);
+    run.io_errors++;
+    run.abort = run.producer_done = run.acks_done = true;
+  };
+  while (!run.stop_consumers.load(std::memory_order_relaxed) && !run.abort.load(std::memory_order_relaxed)) {
+    bool worked = false;
+    int64_t now = mono_ns();
+    // Produce what is due (lingering as the threaded producer does) while in-flight slots last.
+    const int64_t due = g < run.total ? run.due_at(now) : g;
+    const bool lingering = linger_ns > 0 && due - g < o.batch && due < run.total && now < run.intended(g) + linger_ns;
+    if (due > g && !lingering && head - tail < cap) {
+      const int64_t end = std::min(due, g + o.batch);
+      builder.build(run, g, end);
+      const int32_t corr = pconn.send_request(7, builder.req);
+      if (corr < 0) return fail("producer: send failed");
+      if (o.acks == 0) {
+        for (int32_t p = 0; p < o.partitions; ++p) run.ack_range(g, end, p, 0, mono_ns());
+      } else {
+        ring[head++ % cap] = Inflight{corr, g, end};
       }
+      run.sent.fetch_add(end - g, std::memory_order_relaxed);
+      g = end;
+      if (g == run.total) run.producer_done = true;
+      worked = true;
+    }
+    if (head > tail && readable(pconn)) {
+      auto f = pconn.read_frame();
+      if (f.empty()) return fail("producer: connection closed while waiting for acks");
+      if (!on_produce_response(run, f, ring[tail++ % cap], mono_ns())) return;
+      worked = true;
+    }
+    if (run.producer_done.load(std::memory_order_relaxed) && head == tail) run.acks_done = true;
+    // One long poll in flight at all times.
+    if (fetch_corr < 0) {
+      fetch_corr = cconn.send_request(11, loop.next());
+      if (fetch_corr < 0) return fail("consumer: send failed");
+    } else if (readable(cconn)) {
+      auto f = cconn.read_frame();
+      const int64_t received = mono_ns();
+      if (f.empty()) return fail("consumer: connection closed");
+      if (!loop.on_response(run, cs, f, fetch_corr, received)) return;
+      fetch_corr = -1;
+      worked = true;
+    }
+    if (worked || o.spin) continue;
+    // Nothing to do: sleep until a response arrives or the next message is due (at most 1 ms,
+    // so the stop flag is seen).
+    int64_t wait_ns = 1'000'000;
+    if (g < run.total) wait_ns = std::clamp<int64_t>(run.intended(g) - mono_ns(), 0, wait_ns);
+    pollfd fds[2] = {{cconn.fd(), POLLIN, 0}, {pconn.fd(), POLLIN, 0}};  // acks only when awaited
+    timespec ts{0, static_cast<long>(wait_ns)};
+    (void)::ppoll(fds, head > tail ? 2 : 1, &ts, nullptr);
   }
 }
 
@@ -571,19 +703,20 @@ int run_main(Options o) {
     cons.push_back(std::move(cs));
   }
   std::vector<std::thread> cthreads;
-  for (int c = 0; c < o.consumers; ++c)
+  for (int c = 0; o.threads == 0 && c < o.consumers; ++c)
     cthreads.emplace_back([&, c] {
       if (o.client == "own") own_consumer(*run, *cons[static_cast<std::size_t>(c)]);
       else rk_consumer(*run, *cons[static_cast<std::size_t>(c)], c);
     });
   // Let consumers connect and park their first long poll before the clock starts.
-  std::this_thread::sleep_for(std::chrono::milliseconds(o.client == "own" ? 200 : 1500));
+  if (o.threads == 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.client == "own" ? 200 : 1500));
 
   run->t0 = mono_ns() + 10'000'000;
   run->measure_from = run->t0 + static_cast<int64_t>(o.warmup_s * 1e9);
   run->measure_to = run->t0 + static_cast<int64_t>((o.warmup_s + o.duration_s) * 1e9);
   std::thread producer([&] {
-    if (o.client == "own") own_producer(*run);
+    if (o.threads == 1) own_single_thread(*run, *cons[0]);
+    else if (o.client == "own") own_producer(*run);
     else rk_producer(*run);
   });
 
@@ -636,9 +769,9 @@ int run_main(Options o) {
 
   std::fprintf(stderr,
                "sluice-bench %s -> %s topic=%s rate=%.0f/s size=%zu partitions=%d acks=%d batch=%d linger_us=%.0f "
-               "consumers=%d spin=%d\n",
+               "consumers=%d spin=%d threads=%d\n",
                o.client.c_str(), o.bootstrap.c_str(), o.topic.c_str(), o.rate, o.size, o.partitions, o.acks, o.batch,
-               o.linger_us, o.consumers, o.spin ? 1 : 0);
+               o.linger_us, o.consumers, o.spin ? 1 : 0, o.threads);
   std::fprintf(stderr, "  end-to-end us: p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f p99.99 %.1f max %.1f (n=%" PRIu64 ")\n",
                e2e.percentile_us(0.5), e2e.percentile_us(0.9), e2e.percentile_us(0.99), e2e.percentile_us(0.999),
                e2e.percentile_us(0.9999), static_cast<double>(e2e.max()) / 1000, e2e.count());
@@ -651,14 +784,15 @@ int run_main(Options o) {
                run->sent.load(), run->acked_ok.load(), received, lost, dup, ooo, errors,
                run->first_error.empty() ? "" : " first error: ", run->first_error.c_str());
   std::printf("{\"tool\":\"sluice-bench\",\"client\":\"%s\",\"rate\":%.0f,\"size\":%zu,\"partitions\":%d,\"acks\":%d,"
-              "\"batch\":%d,\"linger_us\":%.0f,\"consumers\":%d,\"spin\":%s,\"duration_s\":%.1f,\"warmup_s\":%.1f,%s,"
+              "\"batch\":%d,\"linger_us\":%.0f,\"consumers\":%d,\"spin\":%s,\"threads\":%d,\"duration_s\":%.1f,"
+              "\"warmup_s\":%.1f,%s,"
               "\"msgs_per_s\":%.0f,\"mib_per_s\":%.2f,%s,\"sent\":%" PRId64 ",\"acked\":%" PRId64
               ",\"received\":%" PRId64 ",\"errors\":%" PRId64 ",\"lost\":%" PRId64 ",\"dup\":%" PRId64
               ",\"out_of_order\":%" PRId64 ",\"bad_crc\":%" PRId64 ",\"foreign\":%" PRId64 "}\n",
               o.client.c_str(), o.rate, o.size, o.partitions, o.acks, o.batch, o.linger_us, o.consumers,
-              o.spin ? "true" : "false", o.duration_s, o.warmup_s, e2e.json_fields().c_str(), msgs_per_s, mib_per_s,
-              run->ack_hist.json_fields("ack_").c_str(), run->sent.load(), run->acked_ok.load(), received, errors, lost,
-              dup, ooo, bad_crc, foreign);
+              o.spin ? "true" : "false", o.threads, o.duration_s, o.warmup_s, e2e.json_fields().c_str(), msgs_per_s,
+              mib_per_s, run->ack_hist.json_fields("ack_").c_str(), run->sent.load(), run->acked_ok.load(), received,
+              errors, lost, dup, ooo, bad_crc, foreign);
   std::fflush(stdout);
   if (!o.hist_out.empty()) {
     if (std::FILE* f = std::fopen(o.hist_out.c_str(), "w")) {
@@ -706,11 +840,20 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--hist-out", o.hist_out, "write the end-to-end percentile distribution here (percent value_us)");
   app.add_flag("--spin", o.spin, "busy-poll receives and pacing (each client thread takes a core)");
+  app.add_option("--threads", o.threads,
+                 "client threads: 0 = one per role (producer, ack reader, each consumer); 1 = all on one thread "
+                 "(own client, one consumer; with --spin it takes exactly one core)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1));
   app.add_flag("--check", o.check, "exit 1 if any message was lost, duplicated, reordered or errored");
   app.add_flag("!--no-verify-crc", o.verify_crc, "skip the consumer-side CRC-32C check");
   app.add_option("--topic-config", o.topic_configs,
                  "KEY=VALUE topic config at creation (repeatable), e.g. sluice.read.visibility=appended");
   app.add_option("--rdkafka", o.rdkafka_conf, "KEY=VALUE librdkafka property (repeatable)");
   CLI11_PARSE(app, argc, argv);
+  if (o.threads == 1 && (o.client != "own" || o.consumers != 1)) {
+    std::fprintf(stderr, "sluice-bench: --threads 1 needs --client own and --consumers 1\n");
+    return 2;
+  }
   return sluice::bench::run_main(o);
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test: start sluiced on an ephemeral loopback port, run sluice-bench briefly at a low
-# rate with both clients and both durability modes, require lost == dup == 0 (--check). Never
+# rate with both clients, both durability modes and the one-thread client (--threads 1, spinning
+# or not), require lost == dup == 0 (--check). Never
 # asserts on latency. Exit 77 (skipped) when io_uring is unavailable to the broker.
 set -u
 SLUICED=$1
@@ -39,5 +40,7 @@ run() {
 }
 run --rate 500 --size 100 --duration 1.5 --warmup 0.5 --partitions 2 --consumers 2 --acks -1
 run --rate 500 --size 100 --duration 1.5 --warmup 0.5 --partitions 1 --acks 1 --topic-config sluice.read.visibility=appended
+run --threads 1 --rate 500 --size 100 --duration 1.5 --warmup 0.5 --partitions 2 --acks -1
+run --threads 1 --spin --rate 500 --size 100 --duration 1 --warmup 0.5 --partitions 1 --acks 1
 run --client librdkafka --rate 300 --size 64 --duration 1.5 --warmup 0.5 --partitions 2 --acks -1
 exit $rc
