@@ -5,7 +5,24 @@ namespace sluice::log {
 // ---------------------------------------------------------------------------------------------
 // Read path.
 
+// Compaction leaves gaps: the batch holding `offset` may be gone, even every batch from it to the
+// end of its segment; the read then continues in the next segment (a consumer at a removed offset
+// gets the next higher one, as Kafka serves it). A segment the cleaner replaced while this read
+// waited is looked up again (its object no longer matches the file its path names).
 io::Task<Result<ReadResult>> PartitionLog::read(int64_t offset, std::size_t max_bytes, int64_t max_offset_exclusive) {
+  int stale_retries = 0;
+  for (;;) {
+    int64_t skip_to = -1;
+    auto r = co_await read_once(offset, max_bytes, max_offset_exclusive, &skip_to);
+    if (!r && r.error().code == ESTALE && stale_retries++ < 8) continue;
+    if (r || skip_to < 0) co_return r;
+    SLUICE_ASSERT(skip_to > offset);
+    offset = skip_to;
+  }
+}
+
+io::Task<Result<ReadResult>> PartitionLog::read_once(int64_t offset, std::size_t max_bytes,
+                                                     int64_t max_offset_exclusive, int64_t* skip_to) {
   if (closed_) co_return log_error(LogErrc::kLogClosed, "log closed");
   if (offset < log_start_ || offset > log_end_) co_return log_error(LogErrc::kOffsetOutOfRange, "offset out of range");
   ReadResult out;
@@ -36,6 +53,10 @@ io::Task<Result<ReadResult>> PartitionLog::read(int64_t offset, std::size_t max_
   for (;;) {
     auto p = co_await rd.get(pos, kBatchHeaderBytes);
     if (!p) co_return p.error();
+    if (!p.value() && pos >= s->size_bytes && s->sealed && s->end_offset > offset) {
+      *skip_to = s->end_offset;  // removed by compaction up to the segment's end
+      co_return log_error(LogErrc::kOffsetOutOfRange, "offset removed by compaction");
+    }
     if (!p.value()) co_return log_error(LogErrc::kCorruptLog, "offset not found in its segment");
     auto hp = parse_batch_header(std::span<const std::byte>(p.value(), kBatchHeaderBytes));
     if (!hp || hp.value().magic != kMagicV2) co_return log_error(LogErrc::kCorruptLog, "bad batch header in segment");
@@ -43,7 +64,8 @@ io::Task<Result<ReadResult>> PartitionLog::read(int64_t offset, std::size_t max_
     if (h.last_offset() >= offset) break;
     pos += h.size_bytes();
   }
-  SLUICE_ASSERT(h.base_offset <= offset);
+  // After compaction the batch found may start past `offset` (the records before it are gone).
+  SLUICE_ASSERT(h.last_offset() >= offset && pos < s->size_bytes);
   const uint64_t start = pos;
   std::size_t total = 0;
   while (pos < s->size_bytes) {
