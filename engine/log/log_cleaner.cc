@@ -257,14 +257,19 @@ Result<FilterOutcome> filter_batch(std::span<const std::byte> batch, const Batch
     attrs = static_cast<int16_t>(attrs | batch_attr::kDeleteHorizon);
     base_ts = o.horizon_ms;
   }
+  // An emptied batch is a bare header without a codec, as Kafka writes it (writeEmptyHeader):
+  // clients choke on a compressed payload that decompresses to nothing.
+  if (k.records.empty()) attrs = static_cast<int16_t>(attrs & ~batch_attr::kCompressionMask);
   thread_local std::vector<std::byte> plain;
   thread_local std::vector<std::byte> body;
   plain.clear();
   for (const RecordView& r : k.records) encode_record(plain, r, h, base_ts, body);
   const std::size_t start = out.size();
   out.resize(start + kBatchHeaderBytes);
-  auto c = compress_append(h.compression(), plain, out);
-  if (!c) return c.error();
+  if (!k.records.empty()) {
+    auto c = compress_append(h.compression(), plain, out);
+    if (!c) return c.error();
+  }
   std::byte* p = out.data() + start;
   std::memcpy(p, batch.data(), kBatchHeaderBytes);
   store_be<int32_t>(p + batch_field::kBatchLength, static_cast<int32_t>(out.size() - start - kLogOverheadBytes));

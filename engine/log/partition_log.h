@@ -350,8 +350,13 @@ class PartitionLog {
 
   io::Task<Result<void>> load();
   io::Task<Result<void>> recover_swaps(const std::vector<std::string>& names, bool* changed);
+  struct ReadScan {
+    int64_t skip_to = -1;      // nothing at or after the offset in its segment: go on from here
+    int64_t next_offset = -1;  // after the last batch returned
+    uint32_t records = 0;      // batches returned with records (or control batches)
+  };
   io::Task<Result<ReadResult>> read_once(int64_t offset, std::size_t max_bytes, int64_t max_offset_exclusive,
-                                         int64_t* skip_to);
+                                         ReadScan* scan);
   // The cleaner (partition_log_cleaner.cc).
   struct CleanPlan;
   io::Task<Result<bool>> plan_clean(const CleanOptions& o, CleanPlan& plan);

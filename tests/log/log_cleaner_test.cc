@@ -205,7 +205,7 @@ TEST(Filter, TransactionalAndControlBatchesStayAndAddNoKeys) {
 }
 
 TEST(Filter, EmptiedIdempotentBatchKeptAsHeaderWhenNewest) {
-  auto b = keyed_batch({{"a", "1"}}, 1000, Compression::kNone, 7);
+  auto b = keyed_batch({{"a", "1"}}, 1000, Compression::kLz4, 7);
   auto h = parse_batch_header(b).value();
   OffsetMap map(1 << 16);
   auto later = keyed_batch({{"a", "2"}}, 1000);
@@ -217,6 +217,8 @@ TEST(Filter, EmptiedIdempotentBatchKeptAsHeaderWhenNewest) {
   EXPECT_EQ(f.value().action, FilterAction::kRewrite);
   auto nh = parse_batch_header(out).value();
   EXPECT_EQ(nh.record_count, 0);
+  EXPECT_EQ(nh.size_bytes(), kBatchHeaderBytes) << "a bare header";
+  EXPECT_EQ(nh.compression(), Compression::kNone) << "no codec for no records (Kafka's empty header)";
   EXPECT_EQ(nh.producer_id, 7);
   EXPECT_EQ(nh.base_sequence, 0);
 }
