@@ -34,7 +34,8 @@ constexpr Family kRecordsPerFlush{"sluice_log_records_per_group_commit",
 constexpr Family kCleanerRuns{"sluice_log_cleaner_runs_total", "Compaction runs (cleanup.policy=compact).",
                               Type::counter};
 constexpr Family kCleanerBytesRead{"sluice_log_cleaner_bytes_read_total",
-                                   "Segment bytes the cleaner read to map keys (dirty segments).", Type::counter};
+                                   "Segment bytes the cleaner read (mapping dirty segments' keys, then rewriting).",
+                                   Type::counter};
 constexpr Family kCleanerBytesWritten{"sluice_log_cleaner_bytes_written_total",
                                       "Bytes of rewritten (compacted) segments swapped in.", Type::counter};
 constexpr Family kCleanerRecordsRemoved{"sluice_log_cleaner_records_removed_total",

@@ -101,6 +101,10 @@ io::Task<Result<std::unique_ptr<Partition>>> Partition::open(log::FileSystem& fs
   if (ls.recovery_cut_tail)
     logging::warn("{}-{}: recovery cut a torn or corrupt tail: the log now ends at offset {} ({} bytes scanned)",
                   p->topic_, p->index_, p->log_->log_end_offset(), ls.recovered_bytes_scanned);
+  if (ls.cleaner_swaps_completed > 0 || ls.cleaner_files_discarded > 0)
+    logging::info(
+        "{}-{}: compaction interrupted by a stop: {} segment swap(s) completed, {} unfinished file(s) removed",
+        p->topic_, p->index_, ls.cleaner_swaps_completed, ls.cleaner_files_discarded);
   co_await p->restore_producer_state();
   co_return p;
 }

@@ -142,8 +142,8 @@ struct CleanOptions {
 struct CleanResult {
   bool ran = false;  // false: nothing cleanable, or below min.cleanable.dirty.ratio
   uint32_t segments_rewritten = 0;
-  uint64_t bytes_read = 0;
-  uint64_t bytes_written = 0;
+  uint64_t bytes_read = 0;     // segment bytes read: mapping the dirty ones, then rewriting all
+  uint64_t bytes_written = 0;  // bytes of the rewritten segments swapped in
   uint64_t records_removed = 0;
   int64_t first_dirty_offset = 0;  // after the run: what the next run starts mapping from
   int64_t tombstone_horizon_ms = std::numeric_limits<int64_t>::max();  // earliest kept tombstone's
@@ -190,6 +190,9 @@ struct LogStats {
   uint64_t cleaner_records_removed = 0;
   uint64_t cleaner_segments_rewritten = 0;
   int64_t cleaner_last_run_ms = 0;  // duration of the last run that rewrote or mapped anything
+  // open() found a cleaner's swap cut short: committed ones completed, uncommitted files removed.
+  uint64_t cleaner_swaps_completed = 0;
+  uint64_t cleaner_files_discarded = 0;
 };
 
 struct Segment;  // internal

@@ -70,7 +70,10 @@ io::Task<Result<bool>> PartitionLog::plan_clean(const CleanOptions& o, CleanPlan
       continue;
     }
     dirty += s->size_bytes;
-    if (s->max_timestamp_ms >= 0 && o.now_ms - s->max_timestamp_ms > config_.max_compaction_lag_ms) overdue = true;
+    // max.compaction.lag.ms counts from the dirty part's oldest record; the segment's first
+    // time-index entry is its first batch's max timestamp (index_batch always records it).
+    const int64_t first_ts = s->time_index.empty() ? s->max_timestamp_ms : s->time_index.front().timestamp_ms;
+    if (first_ts >= 0 && o.now_ms - first_ts > config_.max_compaction_lag_ms) overdue = true;
   }
   SLUICE_ASSERT(dirty <= total && plan.first_dirty <= plan.bases.size());
   const bool horizon_due = o.now_ms >= tombstone_horizon_ms_;
@@ -226,6 +229,7 @@ io::Task<Result<void>> PartitionLog::clean_segment(const CleanOptions& o, Segmen
       out.buf.clear();
     }
     pos += h.size_bytes();
+    res.bytes_read += h.size_bytes();
     co_await cleaner_yield(o, since_yield, h.size_bytes());
     if (o.should_stop && o.should_stop()) co_return log_error(LogErrc::kLogClosed, "cleaner stopped");
   }
@@ -318,6 +322,7 @@ io::Task<Result<void>> PartitionLog::recover_swaps(const std::vector<std::string
     if (ends_with(name, ".cleaned")) {  // an unfinished rewrite: the old segment is intact
       auto r = co_await fs_.remove(dir_ + "/" + name);
       if (!r) co_return r;
+      stats_.cleaner_files_discarded++;
       *changed = true;
     } else if (ends_with(name, ".log.swap")) {  // committed: finish steps 3 and 4
       const std::string stem = dir_ + "/" + name.substr(0, name.size() - std::string_view(".log.swap").size());
@@ -328,6 +333,7 @@ io::Task<Result<void>> PartitionLog::recover_swaps(const std::vector<std::string
       }
       auto r = co_await fs_.rename(dir_ + "/" + name, stem + ".log");
       if (!r) co_return r;
+      stats_.cleaner_swaps_completed++;
       *changed = true;
     }
   }
@@ -336,6 +342,7 @@ io::Task<Result<void>> PartitionLog::recover_swaps(const std::vector<std::string
     if (has(name.substr(0, name.size() - 9) + ".log.swap")) continue;
     auto r = co_await fs_.remove(dir_ + "/" + name);
     if (!r) co_return r;
+    stats_.cleaner_files_discarded++;
     *changed = true;
   }
   if (*changed) co_return co_await fs_.sync_dir(dir_);
