@@ -100,6 +100,7 @@ Result<RecordView> decode_one(Cursor& c, const BatchHeader& h) {
   }
   if (c.pos() != end) return invalid("record length mismatch");
   r.headers = c.from(headers_start);
+  SLUICE_ASSERT(r.offset >= h.base_offset && r.offset <= h.last_offset());
   return r;
 }
 
@@ -211,6 +212,7 @@ Result<void> check_keys_present(std::span<const std::byte> batch, const BatchHea
 }
 
 Result<bool> map_batch_keys(std::span<const std::byte> batch, const BatchHeader& h, OffsetMap& map) {
+  SLUICE_ASSERT(batch.size() == h.size_bytes());
   if (!keyed_batch(h)) return true;
   thread_local std::vector<std::byte> scratch;
   thread_local std::vector<RecordView> records;
@@ -279,6 +281,7 @@ Result<FilterOutcome> filter_batch(std::span<const std::byte> batch, const Batch
   store_be<int32_t>(p + batch_field::kRecordCount, o.records_kept);
   store_be<uint32_t>(p + batch_field::kCrc, compute_batch_crc(std::span<const std::byte>(p, out.size() - start)));
   SLUICE_ASSERT(load_be<int32_t>(p + batch_field::kLastOffsetDelta) == h.last_offset_delta);
+  SLUICE_ASSERT(out.size() - start >= kBatchHeaderBytes && load_be<int64_t>(p) == h.base_offset);
   o.action = FilterAction::kRewrite;
   return o;
 }

@@ -84,6 +84,7 @@ io::Task<Result<bool>> PartitionLog::plan_clean(const CleanOptions& o, CleanPlan
 
 io::Task<Result<void>> PartitionLog::map_dirty(const CleanOptions& o, CleanPlan& plan, OffsetMap& map,
                                                CleanResult& res) {
+  SLUICE_ASSERT(plan.first_dirty <= plan.bases.size() && plan.rewrite_count == 0);
   uint64_t since_yield = 0;
   plan.rewrite_count = plan.first_dirty;  // the clean part is rewritten too (the map's keys may be there)
   for (std::size_t i = plan.first_dirty; i < plan.bases.size(); ++i) {
@@ -178,6 +179,7 @@ struct Output {
 
 io::Task<Result<void>> PartitionLog::clean_segment(const CleanOptions& o, Segment& s, const OffsetMap& map,
                                                    CleanResult& res) {
+  SLUICE_ASSERT(s.sealed && !s.replaced);
   Pin pin(&s);
   auto r = co_await ensure_open(s);
   if (!r) co_return r;
@@ -246,6 +248,7 @@ io::Task<Result<void>> PartitionLog::clean_segment(const CleanOptions& o, Segmen
   if (!r) co_return r;
   file.value().reset();
   fresh->size_bytes = fresh->durable_bytes = fresh->allocated_bytes = out.file_pos;
+  SLUICE_ASSERT(fresh->end_offset == s.end_offset && fresh->base_offset == s.base_offset);
   res.bytes_written += out.file_pos;
   res.segments_rewritten++;
   co_return co_await swap_in(o, s, std::move(fresh));
@@ -317,6 +320,7 @@ io::Task<Result<void>> PartitionLog::swap_in(const CleanOptions& o, Segment& old
 }
 
 io::Task<Result<void>> PartitionLog::recover_swaps(const std::vector<std::string>& names, bool* changed) {
+  SLUICE_ASSERT(std::is_sorted(names.begin(), names.end()));  // FileSystem::list sorts
   auto has = [&](const std::string& n) { return std::binary_search(names.begin(), names.end(), n); };
   for (const auto& name : names) {
     if (ends_with(name, ".cleaned")) {  // an unfinished rewrite: the old segment is intact
