@@ -806,6 +806,9 @@ io::Task<Result<void>> PartitionLog::apply_retention(int64_t now_ms) {
       auto r = co_await ensure_indexes(s, true);
       if (!r) co_return r;
       by_time = s.max_timestamp_ms >= 0 && now_ms - s.max_timestamp_ms > config_.retention_ms;
+      // Compaction can empty a segment entirely: it has no timestamp to age by, and nothing in it
+      // to keep, so it must not hold back the time retention of the ones after it.
+      by_time = by_time || (s.size_known && s.size_bytes == 0);
     }
     if (!by_bytes && !by_time) break;
     total -= s.size_bytes;
@@ -887,6 +890,8 @@ io::Task<Result<void>> PartitionLog::truncate_to(int64_t offset) {
   if (!mr) co_return mr;
   Segment* s = find_segment(offset);
   SLUICE_ASSERT(s);
+  // Offsets from s on will be written again: the cleaner must map them when they are.
+  clean_end_ = std::min(clean_end_, s->base_offset);
   Pin pin(s);  // its .log stays open across the reads below (it is becoming the active one)
   auto r = co_await ensure_indexes(*s, true);
   if (!r) co_return r;

@@ -342,6 +342,23 @@ TEST(Cleaner, TombstonesRemovedAfterDeleteRetention) {
   for (const auto& r : gone) EXPECT_FALSE(r.tombstone);
 }
 
+TEST(Cleaner, CompactDeleteRetentionDropsEmptiedSegments) {
+  MemFileSystem fs;
+  ManualClock clock;
+  LogConfig c = compact_config();
+  c.retention_delete = true;  // compact,delete
+  c.retention_ms = 1'000'000'000;
+  auto log = run(PartitionLog::open(fs, "/p", c, clock)).value();
+  fill(*log, clock, 8, 60);
+  ASSERT_TRUE(run(log->clean(opts(clock))).ok());
+  auto kept = read_all(*log);
+  const std::size_t before = log->segment_count();
+  ASSERT_TRUE(run(log->apply_retention(clock.now_ms())).ok());
+  EXPECT_LT(log->segment_count(), before) << "emptied segments have no age to wait for";
+  EXPECT_GT(log->log_start_offset(), 0);
+  EXPECT_EQ(read_all(*log), kept);
+}
+
 PartitionLog* g_log = nullptr;
 int g_yields = 0;
 io::Task<void> append_between_slices() {
