@@ -151,7 +151,7 @@ KeyDigest key_digest(std::span<const std::byte> key) noexcept {
   return KeyDigest{h.low64, h.high64};
 }
 
-OffsetMap::OffsetMap(std::size_t memory_bytes) {
+OffsetMap::OffsetMap(std::size_t memory_bytes) : requested_bytes_(memory_bytes) {
   std::size_t n = std::bit_floor(std::max<std::size_t>(memory_bytes / sizeof(Slot), 64));
   slots_.resize(n);
   mask_ = n - 1;
@@ -159,26 +159,40 @@ OffsetMap::OffsetMap(std::size_t memory_bytes) {
   SLUICE_ASSERT(max_size_ > 0 && max_size_ < n);
 }
 
+void OffsetMap::reset() noexcept {
+  size_ = 0;
+  if (++generation_ == 0) {  // wrapped after 2^32 runs: clear for real once
+    for (Slot& s : slots_) s.generation = 0;
+    generation_ = 1;
+  }
+  SLUICE_ASSERT(size_ == 0 && generation_ != 0);
+}
+
 std::size_t OffsetMap::probe(const KeyDigest& d) const noexcept {
   std::size_t i = static_cast<std::size_t>(d[0]) & mask_;
-  while (slots_[i].offset >= 0 && slots_[i].digest != d) i = (i + 1) & mask_;
+  while (used(slots_[i]) && slots_[i].digest != d) i = (i + 1) & mask_;
   return i;
 }
 
 bool OffsetMap::put(const KeyDigest& digest, int64_t offset) noexcept {
   SLUICE_ASSERT(offset >= 0);
   Slot& s = slots_[probe(digest)];
-  if (s.offset < 0) {
+  if (!used(s)) {
     if (size_ >= max_size_) return false;
     size_++;
     s.digest = digest;
+    s.offset = -1;
+    s.generation = generation_;
   }
   SLUICE_ASSERT(s.offset <= offset);
   s.offset = offset;
   return true;
 }
 
-int64_t OffsetMap::get(const KeyDigest& digest) const noexcept { return slots_[probe(digest)].offset; }
+int64_t OffsetMap::get(const KeyDigest& digest) const noexcept {
+  const Slot& s = slots_[probe(digest)];
+  return used(s) ? s.offset : -1;
+}
 
 Result<void> decode_records(std::span<const std::byte> batch, const BatchHeader& h, std::vector<std::byte>& scratch,
                             std::vector<RecordView>& out) {

@@ -44,6 +44,10 @@ class OffsetMap {
  public:
   // A table of about `memory_bytes` (at least 64 slots); "full" at 3/4 occupancy.
   explicit OffsetMap(std::size_t memory_bytes);
+  // Empties the map in O(1) (a new generation), so one table serves every run of a shard: a
+  // fresh multi-MiB table per run costs its page faults and zeroing in one loop pass.
+  void reset() noexcept;
+  std::size_t requested_bytes() const noexcept { return requested_bytes_; }
   // Records that `digest`'s latest offset is `offset` (offsets arrive in increasing order).
   // False when the map is full and `digest` is new (nothing recorded).
   bool put(const KeyDigest& digest, int64_t offset) noexcept;
@@ -56,10 +60,14 @@ class OffsetMap {
  private:
   struct Slot {
     KeyDigest digest{};
-    int64_t offset = -1;  // -1 = empty
+    int64_t offset = -1;
+    uint32_t generation = 0;  // the slot is empty unless it equals generation_
   };
+  bool used(const Slot& s) const noexcept { return s.generation == generation_; }
   std::size_t probe(const KeyDigest& d) const noexcept;
   std::vector<Slot> slots_;
+  std::size_t requested_bytes_ = 0;
+  uint32_t generation_ = 1;
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
   std::size_t max_size_ = 0;

@@ -142,8 +142,20 @@ io::Task<Result<CleanResult>> PartitionLog::clean(CleanOptions o) {
   if (!due) co_return due.error();
   if (!due.value() || closed_) co_return res;
   const auto started = std::chrono::steady_clock::now();
+  // One table per shard, reused run after run (runs are one at a time per shard: the owner
+  // awaits them from its housekeeping; a second log's run meanwhile returns at once below).
+  thread_local std::unique_ptr<OffsetMap> t_map;
+  thread_local bool t_map_busy = false;
+  if (t_map_busy) co_return res;
+  if (!t_map || t_map->requested_bytes() != config_.cleaner_map_bytes)
+    t_map = std::make_unique<OffsetMap>(config_.cleaner_map_bytes);
+  else t_map->reset();
+  t_map_busy = true;
   res.ran = true;
-  OffsetMap map(config_.cleaner_map_bytes);
+  struct Release {
+    ~Release() { t_map_busy = false; }
+  } release;
+  OffsetMap& map = *t_map;
   auto m = co_await map_dirty(o, plan, map, res);
   if (!m) co_return m.error();
   SLUICE_ASSERT(plan.rewrite_count <= plan.bases.size());

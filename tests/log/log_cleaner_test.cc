@@ -146,6 +146,12 @@ TEST(OffsetMap, LatestOffsetPerKeyAndBoundedSize) {
   EXPECT_FALSE(m.put(d("new"), 100)) << "full: a new key is refused, not added";
   EXPECT_TRUE(m.put(d("a"), 200)) << "an existing key still updates";
   EXPECT_EQ(m.size(), 48u);
+  m.reset();  // the next run's map: empty again, in O(1)
+  EXPECT_EQ(m.size(), 0u);
+  EXPECT_EQ(m.get(d("a")), -1);
+  EXPECT_TRUE(m.put(d("a"), 3)) << "offsets start over after a reset";
+  EXPECT_EQ(m.get(d("a")), 3);
+  EXPECT_EQ(m.get(d("x0")), -1);
 }
 
 class FilterCodec : public ::testing::TestWithParam<Compression> {};
