@@ -365,6 +365,40 @@ TEST(Cleaner, CompactDeleteRetentionDropsEmptiedSegments) {
   EXPECT_EQ(read_all(*log), kept);
 }
 
+TEST(Cleaner, ReadsGoPastEmptiedBatchesToRecords) {
+  // Every batch is an idempotent producer's newest (kept empty when all its records go): a
+  // fetch that finds only such headers goes on to the next records instead of answering with
+  // headers alone (librdkafka reads that as "message too large").
+  MemFileSystem fs;
+  ManualClock clock;
+  auto log = run(PartitionLog::open(fs, "/p", compact_config(), clock)).value();
+  for (int r = 0; r < 60; ++r) {
+    ASSERT_TRUE(log->append(keyed_batch({{"a", "r" + std::to_string(r)}, {"b", "x"}}, clock.now_ms(),
+                                        Compression::kZstd, 100 + r))
+                    .ok());
+    clock.advance_ms(1);
+  }
+  ASSERT_TRUE(run(log->flush()).ok());
+  ASSERT_TRUE(run(log->roll_now(clock.now_ms())).ok());
+  ASSERT_TRUE(log->append(keyed_batch({{"c", "tail"}}, clock.now_ms())).ok());
+  ASSERT_TRUE(run(log->flush()).ok());
+  CleanOptions o = opts(clock);
+  o.newest_of_producer = [](int64_t, int64_t) { return true; };
+  auto res = run(log->clean(o));
+  ASSERT_TRUE(res.ok()) << res.error().describe();
+  auto all = read_all(*log);
+  ASSERT_EQ(all.size(), 3u);  // a and b of the last batch, c
+  EXPECT_EQ(all[0].key, "a");
+  EXPECT_EQ(all[0].offset, 118);
+  for (int64_t off = 0; off < all[0].offset; ++off) {
+    auto r = run(log->read(off, 1 << 20));
+    ASSERT_TRUE(r.ok());
+    auto recs = records_of(r.value().batches.linearize());
+    ASSERT_FALSE(recs.empty()) << "offset " << off << ": only empty batches returned";
+    EXPECT_EQ(recs.front().offset, all[0].offset);
+  }
+}
+
 PartitionLog* g_log = nullptr;
 int g_yields = 0;
 io::Task<void> append_between_slices() {
