@@ -160,6 +160,12 @@ Result<void> apply_broker_property(BrokerConfig& c, std::string_view key, std::s
     ok = parse_int(value, c.log_prezero_ahead_bytes) &&
          (c.log_prezero_ahead_bytes == 0 ||
           (c.log_prezero_ahead_bytes >= (256 << 10) && c.log_prezero_ahead_bytes <= (1 << 30)));
+  } else if (key == "log.cleaner.dedupe.buffer.size") {
+    ok = parse_int(value, c.log_cleaner_map_bytes) && c.log_cleaner_map_bytes >= 4096 &&
+         c.log_cleaner_map_bytes <= (int64_t{1} << 32);
+  } else if (key == "sluice.log.cleaner.slice.bytes") {
+    ok = parse_int(value, c.log_cleaner_slice_bytes) && c.log_cleaner_slice_bytes >= 1 &&
+         c.log_cleaner_slice_bytes <= (64 << 20);
   } else if (key == "sluice.log.durable.write.dsync") {
     ok = parse_bool(value, c.log_durable_write_dsync);
   } else if (key == "sluice.log.background.sync.interval.ms") {

@@ -70,6 +70,11 @@ struct BrokerConfig {
   bool log_durable_write_dsync = false;
   int64_t log_background_sync_interval_ms = 10;
   int64_t log_background_sync_bytes = 1 << 20;
+  // Log cleaner (compaction): the key map's memory per run (log.cleaner.dedupe.buffer.size; runs
+  // are one at a time per shard, so this is per shard) and the bytes a run reads between two
+  // returns to the shard's loop (sluice.log.cleaner.slice.bytes).
+  int64_t log_cleaner_map_bytes = 8 << 20;
+  int64_t log_cleaner_slice_bytes = 64 << 10;
   int32_t group_min_session_timeout_ms = 6000;
   int32_t group_max_session_timeout_ms = 1800000;
   int32_t group_initial_rebalance_delay_ms = 0;

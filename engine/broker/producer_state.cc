@@ -103,6 +103,12 @@ void ProducerStateTable::truncate_from(int64_t offset) {
   }
 }
 
+int64_t ProducerStateTable::newest_base_offset(int64_t producer_id) const {
+  auto it = producers_.find(producer_id);
+  if (it == producers_.end() || it->second.count == 0) return -1;
+  return it->second.newest().base_offset;
+}
+
 int16_t ProducerStateTable::epoch_of(int64_t producer_id) const {
   auto it = producers_.find(producer_id);
   return it == producers_.end() ? int16_t{-1} : it->second.epoch;

@@ -74,6 +74,9 @@ class ProducerStateTable {
   std::size_t producer_count() const { return producers_.size(); }
   std::size_t max_producers() const { return max_producers_; }
   int16_t epoch_of(int64_t producer_id) const;
+  // The base offset of the producer's newest recorded batch, -1 if unknown (the log cleaner
+  // keeps that batch, emptied if need be, so a restart's replay finds the last sequence).
+  int64_t newest_base_offset(int64_t producer_id) const;
   // The table's own consistency rules (ring shape, non-negative sequences and offsets, base
   // offsets increasing oldest..newest, size bound). Always true for tables built by record(); a
   // decoded snapshot is checked against them before it is trusted.

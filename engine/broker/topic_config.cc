@@ -10,7 +10,16 @@ namespace {
 
 constexpr TopicConfigKey kKeys[] = {
     {"cleanup.policy", "log.cleanup.policy", ConfigType::list, "delete",
-     "Retention policy for old segments: only 'delete' is supported (compaction is not implemented)."},
+     "delete: drop old segments by retention.ms/retention.bytes. compact: keep the latest record per key "
+     "(the log cleaner). compact,delete: both."},
+    {"min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", ConfigType::double_, "0.5",
+     "Compaction runs once the not-yet-cleaned share of the closed segments reaches this ratio."},
+    {"min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", ConfigType::long_, "0",
+     "A segment is compacted only once its newest record is at least this old."},
+    {"max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", ConfigType::long_, "9223372036854775807",
+     "A closed segment with records older than this is compacted whatever the dirty ratio."},
+    {"delete.retention.ms", "log.cleaner.delete.retention.ms", ConfigType::long_, "86400000",
+     "Tombstones (null values) stay this long after the cleaning that first kept them, then go."},
     {"retention.ms", "log.retention.ms", ConfigType::long_, "604800000",
      "Delete whole segments whose newest record is older than this; -1 keeps forever."},
     {"retention.bytes", "log.retention.bytes", ConfigType::long_, "-1",
@@ -37,7 +46,32 @@ std::optional<int64_t> parse_long(std::string_view v) {
   return out;
 }
 
+std::optional<double> parse_double(std::string_view v) {
+  double out = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
+  return out;
+}
+
 }  // namespace
+
+std::optional<CleanupPolicy> parse_cleanup_policy(std::string_view v) {
+  // A list: "delete", "compact", "compact,delete" (any order, spaces allowed), never empty.
+  CleanupPolicy p{false, false};
+  while (!v.empty()) {
+    const std::size_t comma = v.find(',');
+    std::string_view item = v.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == "compact") p.compact = true;
+    else if (item == "delete") p.delete_ = true;
+    else return std::nullopt;
+    if (comma == std::string_view::npos) break;
+    v.remove_prefix(comma + 1);
+  }
+  if (!p.compact && !p.delete_) return std::nullopt;
+  return p;
+}
 
 std::span<const TopicConfigKey> topic_config_keys() { return kKeys; }
 
@@ -50,6 +84,11 @@ const TopicConfigKey* find_topic_config_key(std::string_view name) {
 std::optional<std::string> validate_topic_config(std::string_view name, std::string_view value) {
   const TopicConfigKey* key = find_topic_config_key(name);
   if (!key) return "Unknown topic config name: " + std::string(name);
+  if (key->type == ConfigType::double_) {
+    auto d = parse_double(value);
+    if (!d || !(*d >= 0.0 && *d <= 1.0)) return std::string(name) + " must be a number in [0, 1]";
+    return std::nullopt;
+  }
   if (key->type == ConfigType::long_ || key->type == ConfigType::int_) {
     auto n = parse_long(value);
     if (!n) return "Invalid value " + std::string(value) + " for configuration " + std::string(name);
@@ -59,13 +98,16 @@ std::optional<std::string> validate_topic_config(std::string_view name, std::str
     if (name == "max.message.bytes" && *n < 0) return "max.message.bytes must be non-negative";
     if ((name == "segment.ms" || name == "flush.ms" || name == "flush.messages") && *n < 1)
       return std::string(name) + " must be at least 1";
+    if ((name == "min.compaction.lag.ms" || name == "delete.retention.ms") && *n < 0)
+      return std::string(name) + " must be 0 or more";
+    if (name == "max.compaction.lag.ms" && *n < 1) return std::string(name) + " must be at least 1";
     if ((name == "retention.ms" || name == "retention.bytes") && *n < -1)
       return std::string(name) + " must be -1 or more";
     return std::nullopt;
   }
   if (name == "cleanup.policy") {
-    if (value == "delete") return std::nullopt;
-    return "cleanup.policy=" + std::string(value) + " is not supported: Sluice implements only 'delete'";
+    if (parse_cleanup_policy(value)) return std::nullopt;
+    return "cleanup.policy=" + std::string(value) + " is not supported: use delete, compact or compact,delete";
   }
   if (name == "message.timestamp.type") {
     if (value == "CreateTime" || value == "LogAppendTime") return std::nullopt;
@@ -119,6 +161,16 @@ EffectiveTopicConfig effective_topic_config(const TopicDefaults& defaults,
   c.log_append_time = value("message.timestamp.type") == "LogAppendTime";
   c.visible_before_sync = value("sluice.read.visibility") == "appended";
   c.cleanup_policy = value("cleanup.policy");
+  const auto policy = parse_cleanup_policy(c.cleanup_policy);
+  SLUICE_ASSERT_MSG(policy.has_value(), "stored cleanup.policy failed validation");
+  c.compact = policy->compact;
+  c.retention_delete = policy->delete_;
+  auto ratio = parse_double(value("min.cleanable.dirty.ratio"));
+  SLUICE_ASSERT_MSG(ratio.has_value(), "stored min.cleanable.dirty.ratio failed validation");
+  c.min_cleanable_dirty_ratio = *ratio;
+  c.min_compaction_lag_ms = num("min.compaction.lag.ms");
+  c.max_compaction_lag_ms = num("max.compaction.lag.ms");
+  c.delete_retention_ms = num("delete.retention.ms");
   return c;
 }
 

@@ -63,7 +63,20 @@ struct EffectiveTopicConfig {
   bool log_append_time = false;      // message.timestamp.type=LogAppendTime
   bool visible_before_sync = false;  // sluice.read.visibility=appended
   std::string cleanup_policy = "delete";
+  bool compact = false;          // cleanup.policy has compact
+  bool retention_delete = true;  // cleanup.policy has delete
+  double min_cleanable_dirty_ratio = 0.5;
+  int64_t min_compaction_lag_ms = 0;
+  int64_t max_compaction_lag_ms = INT64_MAX;
+  int64_t delete_retention_ms = 86400000;
 };
+
+struct CleanupPolicy {
+  bool compact;
+  bool delete_;
+};
+// cleanup.policy's list value; empty optional when not a non-empty list of delete/compact.
+std::optional<CleanupPolicy> parse_cleanup_policy(std::string_view value);
 
 EffectiveTopicConfig effective_topic_config(const TopicDefaults& defaults,
                                             const std::map<std::string, std::string>& overrides);

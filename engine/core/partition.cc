@@ -101,6 +101,10 @@ io::Task<Result<std::unique_ptr<Partition>>> Partition::open(log::FileSystem& fs
   if (ls.recovery_cut_tail)
     logging::warn("{}-{}: recovery cut a torn or corrupt tail: the log now ends at offset {} ({} bytes scanned)",
                   p->topic_, p->index_, p->log_->log_end_offset(), ls.recovered_bytes_scanned);
+  if (ls.cleaner_swaps_completed > 0 || ls.cleaner_files_discarded > 0)
+    logging::info(
+        "{}-{}: compaction interrupted by a stop: {} segment swap(s) completed, {} unfinished file(s) removed",
+        p->topic_, p->index_, ls.cleaner_swaps_completed, ls.cleaner_files_discarded);
   co_await p->restore_producer_state();
   co_return p;
 }
@@ -562,6 +566,34 @@ io::Task<ListOffsetOutcome> Partition::find_offset(int64_t timestamp_ms, Isolati
   co_return out;
 }
 
+namespace {
+// Between two cleaner slices: back to the shard's run loop, so produce and fetch requests that
+// arrived meanwhile run before the next slice.
+io::Task<void> cleaner_yield() { co_await io::YieldToLoop{}; }
+}  // namespace
+
+// Awaited by housekeeping, which visits the shard's partitions one at a time: at most one
+// cleaner (and one key map, LogConfig::cleaner_map_bytes) per shard at any moment.
+io::Task<void> Partition::run_cleaner(int64_t now_ms) {
+  SLUICE_ASSERT(!cleaner_running_);
+  cleaner_running_ = true;
+  log::CleanOptions o;
+  o.now_ms = now_ms;
+  o.max_offset = last_stable_offset();  // an open transaction's records wait
+  o.yield = &cleaner_yield;
+  o.should_stop = [this] { return closing_; };
+  o.newest_of_producer = [this](int64_t pid, int64_t base) { return producers_.newest_base_offset(pid) == base; };
+  auto r = co_await log_->clean(std::move(o));
+  if (!r.ok() && !closing_) logging::warn("{}-{}: cleaner: {}", topic_, index_, r.error().describe());
+  if (r.ok() && r.value().segments_rewritten > 0)
+    logging::info("{}-{}: compacted {} segments: {} -> {} bytes, {} records removed", topic_, index_,
+                  r.value().segments_rewritten, r.value().bytes_read, r.value().bytes_written,
+                  r.value().records_removed);
+  SLUICE_ASSERT(cleaner_running_);
+  cleaner_running_ = false;
+  pulse(activity_done_);  // last: a close waiting for it may free this partition next
+}
+
 io::Task<void> Partition::housekeeping(int64_t now_ms, int64_t producer_expiration_ms) {
   if (closing_) co_return;
   auto roll = co_await log_->roll_if_needed(now_ms);
@@ -570,6 +602,7 @@ io::Task<void> Partition::housekeeping(int64_t now_ms, int64_t producer_expirati
   auto ret = co_await log_->apply_retention(now_ms);
   if (!ret.ok()) logging::warn("{}-{}: retention: {}", topic_, index_, ret.error().describe());
   note_segment_changes();
+  if (log_->config().compact) co_await run_cleaner(now_ms);
   if (log_->flush_due(now_ms)) request_flush();
   const std::size_t producers_before = producers_.producer_count();
   producers_.expire(now_ms, producer_expiration_ms);
@@ -580,7 +613,8 @@ io::Task<void> Partition::close() {
   closing_ = true;
   sync_timer_.cancel();  // the log's close() flushes everything anyway
   auto busy = [this] {
-    return flush_running_ || reads_in_flight_ > 0 || snapshot_writer_running_ || window_extender_running_;
+    return flush_running_ || reads_in_flight_ > 0 || snapshot_writer_running_ || window_extender_running_ ||
+           cleaner_running_;
   };
   // While the shard stops, Event::wait returns after one pass of the run loop, which reaps the
   // flush's, the reads' and the snapshot writer's completions: this polls until they are done.

@@ -178,7 +178,8 @@ class Partition {
   Result<void> update_config(const log::LogConfig& config) { return log_->update_config(config); }
   // Internal partitions: seal the active segment, then drop whole segments below `offset`.
   io::Task<Result<void>> drop_segments_below(int64_t offset, int64_t now_ms);
-  // Periodic housekeeping: retention, segment.ms rolls, producer-state expiry.
+  // Periodic housekeeping: retention, segment.ms rolls, producer-state expiry, and for
+  // cleanup.policy=compact one cleaner run when due (in slices, yielding to the shard's loop).
   io::Task<void> housekeeping(int64_t now_ms, int64_t producer_expiration_ms);
   // Flushes and closes the log (clean-shutdown marker), then snapshots the producer state.
   io::Task<void> close();
@@ -253,6 +254,8 @@ class Partition {
   io::Event activity_done_;  // pulsed when the flusher or the last read in flight finishes
   bool flush_running_ = false;
   bool window_extender_running_ = false;
+  bool cleaner_running_ = false;  // close() waits for it; it stops at its next slice
+  io::Task<void> run_cleaner(int64_t now_ms);
   io::Timer sync_timer_;  // armed while an appended-visibility sync waits for its interval
   bool closing_ = false;
   int64_t flush_errors_ = 0;

@@ -43,6 +43,14 @@ log::LogConfig log_config_for(const broker::BrokerConfig& cfg, const broker::Top
   c.max_message_bytes = static_cast<uint32_t>(std::clamp<int64_t>(eff.max_message_bytes, 61, 64 << 20));
   c.visible_before_sync = eff.visible_before_sync;
   c.max_unflushed_bytes = std::max<uint64_t>(c.max_unflushed_bytes, uint64_t{c.max_message_bytes} * 2);
+  c.compact = eff.compact;
+  c.retention_delete = eff.retention_delete;
+  c.min_cleanable_dirty_ratio = eff.min_cleanable_dirty_ratio;
+  c.min_compaction_lag_ms = eff.min_compaction_lag_ms;
+  c.max_compaction_lag_ms = std::max<int64_t>(eff.max_compaction_lag_ms, 1);
+  c.delete_retention_ms = std::max<int64_t>(eff.delete_retention_ms, 0);
+  c.cleaner_map_bytes = static_cast<uint64_t>(cfg.log_cleaner_map_bytes);
+  c.cleaner_slice_bytes = static_cast<uint32_t>(cfg.log_cleaner_slice_bytes);
   // Broker-wide durable-path settings (validated ranges, see BrokerConfig).
   c.prezero_ahead_bytes = static_cast<uint64_t>(cfg.log_prezero_ahead_bytes);
   c.durable_write_dsync = cfg.log_durable_write_dsync;

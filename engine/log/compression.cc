@@ -285,4 +285,92 @@ Decompressor& thread_decompressor() noexcept {
   return d;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Whole-payload helpers for the log cleaner (off the produce path: they allocate).
+
+Result<void> decompress_all(Compression codec, std::span<const std::byte> input, std::vector<std::byte>& out) {
+  SLUICE_ASSERT(codec != Compression::kNone);
+  out.clear();
+  Decompressor& d = thread_decompressor();
+  auto started = d.start(codec, input);
+  if (!started) return started.error();
+  for (;;) {
+    auto w = d.next();
+    if (!w) return w.error();
+    if (w->empty()) break;
+    out.insert(out.end(), w->begin(), w->end());
+  }
+  SLUICE_ASSERT(out.size() <= kMaxUncompressedBatchBytes);
+  return {};
+}
+
+namespace {
+
+Result<void> compress_gzip(std::span<const std::byte> in, std::vector<std::byte>& out) {
+  z_stream z{};
+  // windowBits 15 + 16: a gzip member (RFC 1952), as Kafka's GZIPOutputStream writes.
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return Error{static_cast<int>(LogErrc::kInvalidRecord), "deflateInit2 failed"};
+  const std::size_t start = out.size();
+  out.resize(start + deflateBound(&z, static_cast<uLong>(in.size())));
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data() + start);
+  z.avail_out = static_cast<uInt>(out.size() - start);
+  const int rc = deflate(&z, Z_FINISH);
+  const std::size_t produced = z.total_out;
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) return Error{static_cast<int>(LogErrc::kInvalidRecord), "deflate failed"};
+  out.resize(start + produced);
+  return {};
+}
+
+Result<void> compress_snappy(std::span<const std::byte> in, std::vector<std::byte>& out) {
+  const std::size_t start = out.size();
+  out.resize(start + snappy::MaxCompressedLength(in.size()));
+  std::size_t n = 0;
+  snappy::RawCompress(reinterpret_cast<const char*>(in.data()), in.size(), reinterpret_cast<char*>(out.data() + start),
+                      &n);
+  SLUICE_ASSERT(n <= out.size() - start);
+  out.resize(start + n);
+  return {};
+}
+
+Result<void> compress_lz4(std::span<const std::byte> in, std::vector<std::byte>& out) {
+  LZ4F_preferences_t prefs{};
+  prefs.frameInfo.blockSizeID = LZ4F_max64KB;  // what Kafka's KafkaLZ4BlockOutputStream uses
+  const std::size_t start = out.size();
+  out.resize(start + LZ4F_compressFrameBound(in.size(), &prefs));
+  const std::size_t n = LZ4F_compressFrame(out.data() + start, out.size() - start, in.data(), in.size(), &prefs);
+  if (LZ4F_isError(n)) return Error{static_cast<int>(LogErrc::kInvalidRecord), "LZ4F_compressFrame failed"};
+  out.resize(start + n);
+  return {};
+}
+
+Result<void> compress_zstd(std::span<const std::byte> in, std::vector<std::byte>& out) {
+  const std::size_t start = out.size();
+  out.resize(start + ZSTD_compressBound(in.size()));
+  // Level 3 (zstd's default, Kafka's too); the frame's window fits kZstdWindowLogMax for any
+  // batch the log accepts.
+  const std::size_t n = ZSTD_compress(out.data() + start, out.size() - start, in.data(), in.size(), 3);
+  if (ZSTD_isError(n)) return Error{static_cast<int>(LogErrc::kInvalidRecord), "ZSTD_compress failed"};
+  out.resize(start + n);
+  return {};
+}
+
+}  // namespace
+
+Result<void> compress_append(Compression codec, std::span<const std::byte> input, std::vector<std::byte>& out) {
+  SLUICE_ASSERT(input.size() <= kMaxUncompressedBatchBytes);
+  switch (codec) {
+    case Compression::kGzip: return compress_gzip(input, out);
+    case Compression::kSnappy: return compress_snappy(input, out);
+    case Compression::kLz4: return compress_lz4(input, out);
+    case Compression::kZstd: return compress_zstd(input, out);
+    case Compression::kNone: break;
+  }
+  out.insert(out.end(), input.begin(), input.end());
+  return {};
+}
+
 }  // namespace sluice::log

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "alloc/result.h"
 #include "engine/log/record_batch.h"
@@ -93,5 +94,17 @@ class Decompressor {
 
 // The calling thread's decompressor (created on first use).
 Decompressor& thread_decompressor() noexcept;
+
+// Decompresses a whole payload (codec gzip..zstd) into `out` (replacing its contents), through
+// the thread's decompressor: at most kMaxUncompressedBatchBytes. INVALID_RECORD when corrupt.
+// The cleaner uses it (not the produce path: it allocates).
+Result<void> decompress_all(Compression codec, std::span<const std::byte> input, std::vector<std::byte>& out);
+
+// Compresses `input` with `codec` (gzip..zstd) and appends the payload to `out` in the framing
+// Kafka clients read: one gzip member, one raw snappy block (as librdkafka writes; the Java
+// client's xerial reader falls back to it), one LZ4 frame, one zstd frame. Used by the log
+// cleaner to recompress the records it keeps with the batch's own codec. INVALID_RECORD if a
+// library call fails.
+Result<void> compress_append(Compression codec, std::span<const std::byte> input, std::vector<std::byte>& out);
 
 }  // namespace sluice::log

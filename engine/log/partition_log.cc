@@ -1,5 +1,6 @@
 #include <chrono>
 
+#include "engine/log/log_cleaner.h"
 #include "engine/log/partition_log_internal.h"
 
 namespace sluice::log {
@@ -24,6 +25,10 @@ Result<void> validate_config(const LogConfig& c) {
     return make_error(EINVAL, "prezero_ahead_bytes must be 0 or in [prezero_step_bytes, 1 GiB]");
   if (c.background_sync_interval_ms < 0 || c.background_sync_interval_ms > 3600000 || c.background_sync_bytes == 0)
     return make_error(EINVAL, "background sync interval must be in [0, 1 h], bytes > 0");
+  if (!(c.min_cleanable_dirty_ratio >= 0.0 && c.min_cleanable_dirty_ratio <= 1.0) || c.min_compaction_lag_ms < 0 ||
+      c.max_compaction_lag_ms < 1 || c.delete_retention_ms < 0 || c.cleaner_map_bytes < 4096 ||
+      c.cleaner_slice_bytes == 0)
+    return make_error(EINVAL, "bad cleaner settings");
   return ok_result();
 }
 
@@ -258,7 +263,14 @@ void PartitionLog::roll_in_memory(int64_t now_ms) {
 Result<BatchHeader> PartitionLog::validate(std::span<const std::byte> batch) const {
   ValidateOptions vo;
   vo.max_message_bytes = config_.max_message_bytes;
-  return validate_batch(batch, vo);
+  auto h = validate_batch(batch, vo);
+  // Kafka: "Compacted topic cannot accept message without key" (INVALID_RECORD): the cleaner
+  // could never tell which such record is the latest.
+  if (h && config_.compact) {
+    auto k = check_keys_present(batch, h.value());
+    if (!k) return k.error();
+  }
+  return h;
 }
 
 Result<BatchHeader> PartitionLog::validate_control(std::span<const std::byte> batch) const {
@@ -772,6 +784,7 @@ io::Task<Result<void>> PartitionLog::apply_retention(int64_t now_ms) {
   co_await io_lock_.lock();
   LockGuard guard(io_lock_);
   std::erase_if(graveyard_, [](const std::unique_ptr<Segment>& s) { return s->pins == 0; });
+  if (!config_.retention_delete) co_return ok_result();  // cleanup.policy=compact alone
   uint64_t total = 0;
   if (config_.retention_bytes >= 0) {
     for (auto& s : segments_) {
@@ -793,6 +806,9 @@ io::Task<Result<void>> PartitionLog::apply_retention(int64_t now_ms) {
       auto r = co_await ensure_indexes(s, true);
       if (!r) co_return r;
       by_time = s.max_timestamp_ms >= 0 && now_ms - s.max_timestamp_ms > config_.retention_ms;
+      // Compaction can empty a segment entirely: it has no timestamp to age by, and nothing in it
+      // to keep, so it must not hold back the time retention of the ones after it.
+      by_time = by_time || (s.size_known && s.size_bytes == 0);
     }
     if (!by_bytes && !by_time) break;
     total -= s.size_bytes;
@@ -874,6 +890,8 @@ io::Task<Result<void>> PartitionLog::truncate_to(int64_t offset) {
   if (!mr) co_return mr;
   Segment* s = find_segment(offset);
   SLUICE_ASSERT(s);
+  // Offsets from s on will be written again: the cleaner must map them when they are.
+  clean_end_ = std::min(clean_end_, s->base_offset);
   Pin pin(s);  // its .log stays open across the reads below (it is becoming the active one)
   auto r = co_await ensure_indexes(*s, true);
   if (!r) co_return r;

@@ -32,6 +32,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "alloc/iobuf.h"
@@ -64,6 +65,14 @@ struct LogConfig {
   // cache (leader_epochs()). Fixed while the log is open (update_config keeps the open value);
   // a log opened with a higher epoch than its cache's last records where the new epoch starts.
   int32_t leader_epoch = 0;
+  // cleanup.policy: `compact` runs the cleaner (clean()) and refuses records without a key;
+  // `delete` applies retention.bytes / retention.ms. Both may be on ("compact,delete").
+  bool compact = false;
+  bool retention_delete = true;
+  double min_cleanable_dirty_ratio = 0.5;                               // min.cleanable.dirty.ratio
+  int64_t min_compaction_lag_ms = 0;                                    // min.compaction.lag.ms
+  int64_t max_compaction_lag_ms = std::numeric_limits<int64_t>::max();  // max.compaction.lag.ms
+  int64_t delete_retention_ms = 24LL * 3600 * 1000;                     // delete.retention.ms (tombstones)
 
   // Sluice limits.
   // Disk space is reserved ahead of the data of the active segment (fallocate, or zeros with
@@ -104,6 +113,40 @@ struct LogConfig {
   uint32_t read_window_bytes = 64u << 10;         // aligned read size for disk reads and scans
   uint64_t index_sync_interval_bytes = 4u << 20;  // sync the active index every so much data
   uint32_t max_segments = 100000;
+  // Cleaner: memory of its key -> offset map (one per run; runs are one at a time per shard), and
+  // the bytes it reads between two yields to the shard's run loop (CleanOptions::yield).
+  uint64_t cleaner_map_bytes = 8u << 20;
+  uint32_t cleaner_slice_bytes = 64u << 10;
+};
+
+// One run of the cleaner (PartitionLog::clean).
+struct CleanOptions {
+  int64_t now_ms = 0;
+  // Only segments whose offsets are all below this are cleaned (the owner passes the last stable
+  // offset: an open transaction's records are left alone).
+  int64_t max_offset = std::numeric_limits<int64_t>::max();
+  bool force = false;  // ignore min.cleanable.dirty.ratio
+  // Awaited after every cleaner_slice_bytes read: the owner returns to its run loop there, so
+  // produce and fetch never wait behind more than one slice. Capture-less (it outlives nothing).
+  io::Task<void> (*yield)() = nullptr;
+  // Polled at every slice: true abandons the run (a close); nothing is swapped in then.
+  std::function<bool()> should_stop;
+  // An idempotent producer's batch that loses all its records stays as an empty batch when this
+  // says it is the producer's newest one (its sequence must survive a restart's replay).
+  std::function<bool(int64_t producer_id, int64_t base_offset)> newest_of_producer;
+  // Tests: return right after this step of a segment swap (1..4, see partition_log_cleaner.cc)
+  // as if the process died there; the log object must be dropped afterwards, not used.
+  int stop_after_step = -1;
+};
+
+struct CleanResult {
+  bool ran = false;  // false: nothing cleanable, or below min.cleanable.dirty.ratio
+  uint32_t segments_rewritten = 0;
+  uint64_t bytes_read = 0;     // segment bytes read: mapping the dirty ones, then rewriting all
+  uint64_t bytes_written = 0;  // bytes of the rewritten segments swapped in
+  uint64_t records_removed = 0;
+  int64_t first_dirty_offset = 0;  // after the run: what the next run starts mapping from
+  int64_t tombstone_horizon_ms = std::numeric_limits<int64_t>::max();  // earliest kept tombstone's
 };
 
 // Checks ranges (segment_bytes in [4 KiB, 2 GiB), chunk multiple of 4 KiB, ...).
@@ -140,9 +183,25 @@ struct LogStats {
   // commit) made durable.
   metrics::LatencyHistogram sync_latency_ns;
   metrics::CountHistogram records_per_flush;
+  // Cleaner (compaction).
+  uint64_t cleaner_runs = 0;
+  uint64_t cleaner_bytes_read = 0;
+  uint64_t cleaner_bytes_written = 0;
+  uint64_t cleaner_records_removed = 0;
+  uint64_t cleaner_segments_rewritten = 0;
+  int64_t cleaner_last_run_ms = 0;  // duration of the last run that rewrote or mapped anything
+  // open() found a cleaner's swap cut short: committed ones completed, uncommitted files removed.
+  uint64_t cleaner_swaps_completed = 0;
+  uint64_t cleaner_files_discarded = 0;
 };
 
 struct Segment;  // internal
+// One rename of the cleaner's swap: file extensions after the base offset, e.g. "log.swap".
+struct RenamePair {
+  const char* from = nullptr;
+  const char* to = nullptr;
+};
+class OffsetMap;  // log_cleaner.h
 
 // One entry of the leader-epoch cache (Kafka's leader-epoch-checkpoint): the first offset
 // written under `epoch`.
@@ -222,6 +281,15 @@ class PartitionLog {
   // offset_for_timestamp of it is the first record carrying it (ListOffsets kMaxTimestamp).
   io::Task<Result<int64_t>> max_timestamp();
 
+  // Compaction (LogConfig::compact): when the dirty part of the closed segments reaches
+  // min.cleanable.dirty.ratio (or max.compaction.lag.ms passed), maps every key of the dirty
+  // segments to its latest offset, then rewrites each closed segment keeping only the latest
+  // record per key (offsets preserved, see log_cleaner.h). Each rewritten segment is written to
+  // <base>.log.cleaned (+ indexes), synced, and swapped in by renames through .swap names that
+  // open() completes or discards after a crash. The active segment is never touched. Readers
+  // keep reading a segment they started on (its open file); later reads see the new one. One
+  // run at a time; returns at once (ran = false) when another is in progress.
+  io::Task<Result<CleanResult>> clean(CleanOptions options);
   // Deletes whole sealed segments beyond retention.bytes / retention.ms; moves the log start.
   io::Task<Result<void>> apply_retention(int64_t now_ms);
   // Deletes whole sealed segments all of whose offsets are below `offset` and moves the log
@@ -284,6 +352,23 @@ class PartitionLog {
   friend class SegmentReader;
 
   io::Task<Result<void>> load();
+  io::Task<Result<void>> recover_swaps(const std::vector<std::string>& names, bool* changed);
+  struct ReadScan {
+    int64_t skip_to = -1;      // nothing at or after the offset in its segment: go on from here
+    int64_t next_offset = -1;  // after the last batch returned
+    uint32_t records = 0;      // batches returned with records (or control batches)
+  };
+  io::Task<Result<ReadResult>> read_once(int64_t offset, std::size_t max_bytes, int64_t max_offset_exclusive,
+                                         ReadScan* scan);
+  // The cleaner (partition_log_cleaner.cc).
+  struct CleanPlan;
+  io::Task<Result<bool>> plan_clean(const CleanOptions& o, CleanPlan& plan);
+  io::Task<Result<void>> map_dirty(const CleanOptions& o, CleanPlan& plan, OffsetMap& map, CleanResult& res);
+  io::Task<Result<void>> clean_segment(const CleanOptions& o, Segment& s, const OffsetMap& map, CleanResult& res);
+  io::Task<Result<void>> swap_in(const CleanOptions& o, Segment& old, std::unique_ptr<Segment> fresh);
+  io::Task<Result<void>> rename_step(const CleanOptions& o, int step, int64_t base, RenamePair first,
+                                     RenamePair second = {});
+  io::Task<void> cleaner_yield(const CleanOptions& o, uint64_t& since_yield_bytes, uint64_t n);
   io::Task<Result<void>> do_flush();
   io::Task<Result<void>> create_segment_files(Segment& s, bool reserve_space);
   io::Task<Result<void>> write_pages(Segment& s, uint64_t from, uint64_t to, bool durable_writes);
@@ -340,7 +425,15 @@ class PartitionLog {
   bool closed_ = false;
   bool marker_on_disk_ = false;  // open() trusted a clean marker and left it: see consume_clean_marker
   bool flushing_ = false;
-  bool zeroing_ = false;  // an extend_written_window step is in flight
+  bool zeroing_ = false;   // an extend_written_window step is in flight
+  bool cleaning_ = false;  // a clean() run is in progress
+  // The cleaner's first dirty offset: segments below it were cleaned with a map covering them
+  // (memory only: after a restart the first run treats everything as dirty, which is merely
+  // redundant work; a cleaning is idempotent).
+  int64_t clean_end_ = 0;
+  // The earliest delete horizon of the tombstones the last run kept: a run is due then, dirty or
+  // not (KIP-534). Unknown after a restart, when the first run maps everything anyway.
+  int64_t tombstone_horizon_ms_ = std::numeric_limits<int64_t>::max();
   WaitList zeroing_done_;
   uint64_t flush_generation_ = 0;
   std::optional<Error> last_flush_error_;

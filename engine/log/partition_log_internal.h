@@ -139,6 +139,9 @@ struct Segment {
   // first write_pages reads the page and fills the hole before rewriting it. 0 = no hole.
   uint64_t tail_hole_end = 0;
   uint32_t pins = 0;  // readers in flight: never closed under them
+  // The cleaner swapped a rewritten copy in: this object only serves readers that already hold
+  // it (through its open file); it must never reopen the path, which names the new file now.
+  bool replaced = false;
   // OpenSegmentLru links (sealed segments with an open .log only).
   Segment* lru_prev = nullptr;
   Segment* lru_next = nullptr;

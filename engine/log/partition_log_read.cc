@@ -5,7 +5,42 @@ namespace sluice::log {
 // ---------------------------------------------------------------------------------------------
 // Read path.
 
+// Compaction leaves gaps: the batch holding `offset` may be gone, even every batch from it to the
+// end of its segment; the read then continues in the next segment (a consumer at a removed offset
+// gets the next higher one, as Kafka serves it). A segment the cleaner replaced while this read
+// waited is looked up again (its object no longer matches the file its path names).
 io::Task<Result<ReadResult>> PartitionLog::read(int64_t offset, std::size_t max_bytes, int64_t max_offset_exclusive) {
+  int stale_retries = 0;
+  std::optional<ReadResult> acc;
+  for (;;) {
+    ReadScan scan;
+    const std::size_t budget = acc ? max_bytes - std::min(max_bytes, acc->batches.size()) : max_bytes;
+    auto r = co_await read_once(offset, std::max<std::size_t>(budget, 1), max_offset_exclusive, &scan);
+    if (!r && r.error().code == ESTALE && stale_retries++ < 8) continue;
+    if (!r && scan.skip_to >= 0) {
+      SLUICE_ASSERT(scan.skip_to > offset);
+      offset = scan.skip_to;
+      continue;
+    }
+    if (!r) {
+      if (acc) co_return std::move(*acc);
+      co_return r.error();
+    }
+    if (!acc) acc = std::move(r.value());
+    else acc->batches.append(std::move(r.value().batches));
+    // Compaction leaves batches without records (an idempotent producer's emptied newest batch).
+    // A response made only of those reads to librdkafka as "message too large": go on to the
+    // next records, within max_bytes.
+    const int64_t limit = std::min(max_offset_exclusive, log_end_);
+    if (scan.records > 0 || scan.next_offset < 0 || scan.next_offset >= limit || acc->batches.size() >= max_bytes)
+      co_return std::move(*acc);
+    SLUICE_ASSERT(scan.next_offset > offset);
+    offset = scan.next_offset;
+  }
+}
+
+io::Task<Result<ReadResult>> PartitionLog::read_once(int64_t offset, std::size_t max_bytes,
+                                                     int64_t max_offset_exclusive, ReadScan* scan) {
   if (closed_) co_return log_error(LogErrc::kLogClosed, "log closed");
   if (offset < log_start_ || offset > log_end_) co_return log_error(LogErrc::kOffsetOutOfRange, "offset out of range");
   ReadResult out;
@@ -36,6 +71,10 @@ io::Task<Result<ReadResult>> PartitionLog::read(int64_t offset, std::size_t max_
   for (;;) {
     auto p = co_await rd.get(pos, kBatchHeaderBytes);
     if (!p) co_return p.error();
+    if (!p.value() && pos >= s->size_bytes && s->sealed && s->end_offset > offset) {
+      scan->skip_to = s->end_offset;  // removed by compaction up to the segment's end
+      co_return log_error(LogErrc::kOffsetOutOfRange, "offset removed by compaction");
+    }
     if (!p.value()) co_return log_error(LogErrc::kCorruptLog, "offset not found in its segment");
     auto hp = parse_batch_header(std::span<const std::byte>(p.value(), kBatchHeaderBytes));
     if (!hp || hp.value().magic != kMagicV2) co_return log_error(LogErrc::kCorruptLog, "bad batch header in segment");
@@ -43,7 +82,8 @@ io::Task<Result<ReadResult>> PartitionLog::read(int64_t offset, std::size_t max_
     if (h.last_offset() >= offset) break;
     pos += h.size_bytes();
   }
-  SLUICE_ASSERT(h.base_offset <= offset);
+  // After compaction the batch found may start past `offset` (the records before it are gone).
+  SLUICE_ASSERT(h.last_offset() >= offset && pos < s->size_bytes);
   const uint64_t start = pos;
   std::size_t total = 0;
   while (pos < s->size_bytes) {
@@ -54,6 +94,8 @@ io::Task<Result<ReadResult>> PartitionLog::read(int64_t offset, std::size_t max_
     if (!hp || hp.value().magic != kMagicV2) co_return log_error(LogErrc::kCorruptLog, "bad batch header in segment");
     if (hp.value().base_offset >= limit) break;
     if (total > 0 && total + hp.value().size_bytes() > max_bytes) break;
+    if (hp.value().record_count > 0 || hp.value().is_control()) scan->records++;
+    scan->next_offset = hp.value().last_offset() + 1;
     total += hp.value().size_bytes();
     pos += hp.value().size_bytes();
   }

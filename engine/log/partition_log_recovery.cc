@@ -36,6 +36,11 @@ io::Task<Result<void>> PartitionLog::load() {
     names = co_await fs_.list(dir_);
   }
   if (!names) co_return names.error();
+  bool swapped = false;  // a cleaner's swap was completed or discarded: list again
+  auto sw = co_await recover_swaps(names.value(), &swapped);
+  if (!sw) co_return sw;
+  if (swapped) names = co_await fs_.list(dir_);
+  if (!names) co_return names.error();
   Result<void> r = ok_result();
   std::vector<int64_t> bases;
   std::vector<std::pair<int64_t, std::string>> others;
@@ -369,6 +374,8 @@ io::Task<Result<void>> PartitionLog::ensure_open(Segment& s, bool keep_open) {
     co_return ok_result();
   }
   if (!s.sealed) co_return ok_result();  // not flushed yet: all its data is in memory
+  // The cleaner swapped a new file in under this path; the reader looks the segment up again.
+  if (s.replaced) co_return make_error(ESTALE, "segment replaced by the cleaner");
   SLUICE_ASSERT(s.files_created);
   auto f = co_await fs_.open(path(s.base_offset, "log"), OpenOptions{false, true});
   if (!f) co_return f.error();

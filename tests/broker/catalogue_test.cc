@@ -46,7 +46,19 @@ TEST(TopicConfig, ValidationAndDefaults) {
   EXPECT_TRUE(validate_topic_config("retention.ms", "abc").has_value());
   EXPECT_TRUE(validate_topic_config("retention.ms", "-2").has_value());
   EXPECT_TRUE(validate_topic_config("no.such.key", "1").has_value());
-  EXPECT_TRUE(validate_topic_config("cleanup.policy", "compact").has_value());
+  EXPECT_FALSE(validate_topic_config("cleanup.policy", "compact").has_value());
+  EXPECT_FALSE(validate_topic_config("cleanup.policy", "compact,delete").has_value());
+  EXPECT_FALSE(validate_topic_config("cleanup.policy", "delete, compact").has_value());
+  EXPECT_TRUE(validate_topic_config("cleanup.policy", "").has_value());
+  EXPECT_TRUE(validate_topic_config("cleanup.policy", "compact,bogus").has_value());
+  EXPECT_FALSE(validate_topic_config("min.cleanable.dirty.ratio", "0.01").has_value());
+  EXPECT_TRUE(validate_topic_config("min.cleanable.dirty.ratio", "1.5").has_value());
+  EXPECT_TRUE(validate_topic_config("delete.retention.ms", "-1").has_value());
+  auto compacted = effective_topic_config(TopicDefaults{},
+                                          {{"cleanup.policy", "compact,delete"}, {"min.cleanable.dirty.ratio", "0.1"}});
+  EXPECT_TRUE(compacted.compact && compacted.retention_delete);
+  EXPECT_DOUBLE_EQ(compacted.min_cleanable_dirty_ratio, 0.1);
+  EXPECT_EQ(compacted.delete_retention_ms, 86400000);
   EXPECT_FALSE(validate_topic_config("message.timestamp.type", "LogAppendTime").has_value());
   TopicDefaults d;
   EXPECT_FALSE(d.set("log.retention.ms", "5000").has_value());
