@@ -130,9 +130,9 @@ std::string text_line(std::string_view message) {
   out.reserve(message.size());
   for (char c : message) {
     const auto u = static_cast<unsigned char>(c);
+    const bool control = (u < 0x20 && c != '\t') || u == 0x7f;
     if (c == '\n') out += "\n    ";  // a continuation line never looks like a new entry
-    else if (c == '\t') out += c;
-    else if (u < 0x20 || u == 0x7f) out += fmt::format("\\x{:02x}", static_cast<unsigned>(u));
+    else if (control) out += fmt::format("\\x{:02x}", static_cast<unsigned>(u));
     else out += c;
   }
   return out;
