@@ -106,6 +106,15 @@ class Conn : public std::enable_shared_from_this<Conn> {
   bool decode_or_close(const Frame& f, Method* m);
   void handle_connection_method(const Method& m);
   void handle_channel_method(AmqpChannel& ch, const Method& m);
+  // One method each (channel.cc).
+  void exchange_declare(AmqpChannel& ch, const Method& m);
+  void exchange_delete(AmqpChannel& ch, const Method& m);
+  void queue_declare(AmqpChannel& ch, const Method& m);
+  void queue_bind(AmqpChannel& ch, const Method& m);
+  void queue_delete(AmqpChannel& ch, const Method& m);
+  void basic_consume(AmqpChannel& ch, const Method& m);
+  void basic_get(AmqpChannel& ch, const Method& m);
+  void reply_unless_nowait(uint16_t cid, const Method& m, MethodId ok_id);
   void finish_publish(AmqpChannel& ch);
   bool publish_now(AmqpChannel& ch, const queue::MessagePtr& msg, bool mandatory, const Method& m);
   bool settle_now(AmqpChannel& ch, const TxOp& op, const Method& m);
