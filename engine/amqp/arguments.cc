@@ -9,16 +9,9 @@ namespace {
 constexpr int64_t kMaxExpiryMs = 0xFFFFFFFFLL;
 
 bool int_value(const FieldValue& v, int64_t* out) {
-  switch (v.tag) {
-    case 'b':
-    case 'B':
-    case 's':
-    case 'u':
-    case 'I':
-    case 'i':
-    case 'l': *out = v.i; return true;
-    default: return false;
-  }
+  if (!is_integer_tag(v.tag)) return false;
+  *out = v.i;
+  return true;
 }
 
 // RabbitMQ's name of a field type, for refusals.
