@@ -219,15 +219,9 @@ const FieldValue* find_field(const FieldTable& t, std::string_view key) noexcept
 }
 
 std::string canonical_text(const FieldValue& v) {
+  if (is_integer_tag(v.tag)) return std::to_string(v.i);
   switch (v.tag) {
     case 't': return v.i ? "true" : "false";
-    case 'b':
-    case 'B':
-    case 's':
-    case 'u':
-    case 'I':
-    case 'i':
-    case 'l':
     case 'T': return std::to_string(v.i);
     case 'f':
     case 'd': return std::to_string(v.d);

@@ -64,6 +64,20 @@ inline FieldValue FieldValue::integer(int64_t v) {
   return f;
 }
 
+// Tags whose value is the integer in FieldValue::i (signed and unsigned, 8 to 64 bits).
+constexpr bool is_integer_tag(char tag) noexcept {
+  switch (tag) {
+    case 'b':
+    case 'B':
+    case 's':
+    case 'u':
+    case 'I':
+    case 'i':
+    case 'l': return true;
+    default: return false;
+  }
+}
+
 // Nesting limit for tables and arrays from the network.
 inline constexpr int kMaxTableDepth = 16;
 

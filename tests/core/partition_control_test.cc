@@ -4,6 +4,8 @@
 // append control batches themselves.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "core_test_util.h"
 #include "engine/log/control_record.h"
 #include "engine/log/mem_file_system.h"
@@ -64,24 +66,33 @@ std::vector<std::pair<int64_t, bool>> batches_of(const alloc::IoBuf& records, st
   return out;
 }
 
-TEST(PartitionControl, MarkerEndsTheTransactionAndReadsBack) {
+// Runs body on a shard with a fresh partition "t"/0, closing it after; false when io_uring is
+// unavailable.
+bool with_partition(const std::function<io::Task<void>(Partition&)>& body) {
   log::MemFileSystem fs;
   log::ManualClock clock;
-  bool ran = on_shard([&]() -> io::Task<void> {
+  return on_shard([&]() -> io::Task<void> {
     auto p = co_await open_partition(fs, clock, "t", 0);
     if (!p) co_return;
+    co_await body(*p);
+    co_await p->close();
+  });
+}
+
+TEST(PartitionControl, MarkerEndsTheTransactionAndReadsBack) {
+  bool ran = with_partition([](Partition& p) -> io::Task<void> {
     auto data = transactional_batch(0, 0, 3);
-    ProduceOutcome produced = co_await produce_in_txn(*p, data, 0);
+    ProduceOutcome produced = co_await produce_in_txn(p, data, 0);
     EXPECT_EQ(produced.error, Errc::kOk);
     EXPECT_EQ(produced.base_offset, 0);
-    ProduceOutcome m = co_await p->append_control(marker(0, log::ControlType::kCommit));
+    ProduceOutcome m = co_await p.append_control(marker(0, log::ControlType::kCommit));
     EXPECT_EQ(m.error, Errc::kOk);
     EXPECT_EQ(m.base_offset, 3);
     EXPECT_EQ(m.last_offset, 3);
-    const bool durable = co_await p->wait_durable(m);
+    const bool durable = co_await p.wait_durable(m);
     EXPECT_TRUE(durable);
-    EXPECT_EQ(p->high_watermark(), 4);
-    FetchOutcome f = co_await p->fetch(0, 1 << 20);
+    EXPECT_EQ(p.high_watermark(), 4);
+    FetchOutcome f = co_await p.fetch(0, 1 << 20);
     EXPECT_EQ(f.error, Errc::kOk);
     std::vector<std::byte> last;
     const auto got = batches_of(f.records, &last);
@@ -94,34 +105,28 @@ TEST(PartitionControl, MarkerEndsTheTransactionAndReadsBack) {
       EXPECT_EQ(parsed->type, log::ControlType::kCommit);
       EXPECT_EQ(parsed->coordinator_epoch, 3);
     }
-    co_await p->close();
   });
   if (!ran) GTEST_SKIP() << "io_uring unavailable";
 }
 
 TEST(PartitionControl, MarkerFromAnOlderEpochIsRefusedAndWritesNothing) {
-  log::MemFileSystem fs;
-  log::ManualClock clock;
-  bool ran = on_shard([&]() -> io::Task<void> {
-    auto p = co_await open_partition(fs, clock, "t", 0);
-    if (!p) co_return;
+  bool ran = with_partition([](Partition& p) -> io::Task<void> {
     auto data = transactional_batch(2, 0, 1);
-    ProduceOutcome produced = co_await produce_in_txn(*p, data, 2);
+    ProduceOutcome produced = co_await produce_in_txn(p, data, 2);
     EXPECT_EQ(produced.error, Errc::kOk);
-    const int64_t end = p->log_end_offset();
-    ProduceOutcome stale = co_await p->append_control(marker(1, log::ControlType::kAbort));
+    const int64_t end = p.log_end_offset();
+    ProduceOutcome stale = co_await p.append_control(marker(1, log::ControlType::kAbort));
     EXPECT_EQ(stale.error, Errc::kProducerFenced);
-    EXPECT_EQ(p->log_end_offset(), end);
+    EXPECT_EQ(p.log_end_offset(), end);
     // The current epoch (and a newer one, e.g. a timeout abort's bump) are written.
-    ProduceOutcome current = co_await p->append_control(marker(2, log::ControlType::kAbort));
+    ProduceOutcome current = co_await p.append_control(marker(2, log::ControlType::kAbort));
     EXPECT_EQ(current.error, Errc::kOk);
-    ProduceOutcome bumped = co_await p->append_control(marker(3, log::ControlType::kAbort));
+    ProduceOutcome bumped = co_await p.append_control(marker(3, log::ControlType::kAbort));
     EXPECT_EQ(bumped.error, Errc::kOk);
     // The bump fenced the producer's old epoch for data too.
     auto zombie = transactional_batch(2, 1, 1);
-    ProduceOutcome refused = co_await produce_in_txn(*p, zombie, 2);
+    ProduceOutcome refused = co_await produce_in_txn(p, zombie, 2);
     EXPECT_EQ(refused.error, Errc::kProducerFenced);
-    co_await p->close();
   });
   if (!ran) GTEST_SKIP() << "io_uring unavailable";
 }
@@ -158,16 +163,11 @@ TEST(PartitionControl, MarkerEpochSurvivesACrash) {
 }
 
 TEST(PartitionControl, ClientsCannotAppendControlBatches) {
-  log::MemFileSystem fs;
-  log::ManualClock clock;
-  bool ran = on_shard([&]() -> io::Task<void> {
-    auto p = co_await open_partition(fs, clock, "t", 0);
-    if (!p) co_return;
+  bool ran = with_partition([](Partition& p) -> io::Task<void> {
     auto forged = log::build_control_batch(marker(0, log::ControlType::kCommit));
-    ProduceOutcome o = co_await p->produce(forged);
+    ProduceOutcome o = co_await p.produce(forged);
     EXPECT_EQ(o.error, Errc::kInvalidRecord);
-    EXPECT_EQ(p->log_end_offset(), 0);
-    co_await p->close();
+    EXPECT_EQ(p.log_end_offset(), 0);
   });
   if (!ran) GTEST_SKIP() << "io_uring unavailable";
 }
@@ -197,84 +197,69 @@ io::Task<void> mark_durably(Partition& p, log::ControlType type, int16_t epoch =
 }
 
 TEST(PartitionTransactions, UnverifiedTransactionalBatchesAreRefused) {
-  log::MemFileSystem fs;
-  log::ManualClock clock;
-  bool ran = on_shard([&]() -> io::Task<void> {
-    auto p = co_await open_partition(fs, clock, "t", 0);
-    if (!p) co_return;
+  bool ran = with_partition([](Partition& p) -> io::Task<void> {
     auto data = transactional_batch(0, 0, 2);
-    ProduceOutcome o = co_await p->produce(data);
+    ProduceOutcome o = co_await p.produce(data);
     EXPECT_EQ(o.error, Errc::kInvalidTxnState);
-    EXPECT_EQ(p->log_end_offset(), 0);
-    EXPECT_EQ(p->transactions().open_count(), 0u);
+    EXPECT_EQ(p.log_end_offset(), 0);
+    EXPECT_EQ(p.transactions().open_count(), 0u);
     // Admitted with another epoch: refused too.
-    p->admit_transaction(kProducerId, 1);
-    ProduceOutcome other_epoch = co_await p->produce(data);
+    p.admit_transaction(kProducerId, 1);
+    ProduceOutcome other_epoch = co_await p.produce(data);
     EXPECT_EQ(other_epoch.error, Errc::kInvalidTxnState);
     // The admitted epoch writes; a marker ends the admission: the next transaction must be
     // admitted again.
     auto current = transactional_batch(1, 0, 2);
-    ProduceOutcome admitted = co_await p->produce(current);
+    ProduceOutcome admitted = co_await p.produce(current);
     EXPECT_EQ(admitted.error, Errc::kOk);
-    ProduceOutcome ended = co_await p->append_control(marker(1, log::ControlType::kCommit));
+    ProduceOutcome ended = co_await p.append_control(marker(1, log::ControlType::kCommit));
     EXPECT_EQ(ended.error, Errc::kOk);
     auto next = transactional_batch(1, 2, 1);
-    ProduceOutcome after_marker = co_await p->produce(next);
+    ProduceOutcome after_marker = co_await p.produce(next);
     EXPECT_EQ(after_marker.error, Errc::kInvalidTxnState);
-    co_await p->close();
   });
   if (!ran) GTEST_SKIP() << "io_uring unavailable";
 }
 
 TEST(PartitionTransactions, OpenTransactionHoldsTheLastStableOffsetUntilCommit) {
-  log::MemFileSystem fs;
-  log::ManualClock clock;
-  bool ran = on_shard([&]() -> io::Task<void> {
-    auto p = co_await open_partition(fs, clock, "t", 0);
-    if (!p) co_return;
-    co_await produce_durably(*p, plain(2));                      // 0..1
-    co_await produce_durably(*p, transactional_batch(0, 0, 3));  // 2..4
-    co_await produce_durably(*p, plain(1));                      // 5
-    EXPECT_EQ(p->high_watermark(), 6);
-    EXPECT_EQ(p->last_stable_offset(), 2);
-    FetchOutcome committed = co_await p->fetch(0, 1 << 20, Isolation::kReadCommitted);
+  bool ran = with_partition([](Partition& p) -> io::Task<void> {
+    co_await produce_durably(p, plain(2));                      // 0..1
+    co_await produce_durably(p, transactional_batch(0, 0, 3));  // 2..4
+    co_await produce_durably(p, plain(1));                      // 5
+    EXPECT_EQ(p.high_watermark(), 6);
+    EXPECT_EQ(p.last_stable_offset(), 2);
+    FetchOutcome committed = co_await p.fetch(0, 1 << 20, Isolation::kReadCommitted);
     EXPECT_EQ(committed.error, Errc::kOk);
     EXPECT_EQ(committed.last_stable_offset, 2);
     EXPECT_EQ(batches_of(committed.records), (std::vector<std::pair<int64_t, bool>>{{0, false}}));
-    FetchOutcome at_lso = co_await p->fetch(2, 1 << 20, Isolation::kReadCommitted);
+    FetchOutcome at_lso = co_await p.fetch(2, 1 << 20, Isolation::kReadCommitted);
     EXPECT_EQ(at_lso.error, Errc::kOk);
     EXPECT_TRUE(at_lso.records.empty());
-    FetchOutcome uncommitted = co_await p->fetch(0, 1 << 20);
+    FetchOutcome uncommitted = co_await p.fetch(0, 1 << 20);
     EXPECT_EQ(batches_of(uncommitted.records).size(), 3u);
-    ListOffsetOutcome latest = co_await p->list_offset(log::kLatestTimestamp, Isolation::kReadCommitted);
+    ListOffsetOutcome latest = co_await p.list_offset(log::kLatestTimestamp, Isolation::kReadCommitted);
     EXPECT_EQ(latest.offset, 2);
-    co_await mark_durably(*p, log::ControlType::kCommit);  // 6
-    EXPECT_EQ(p->last_stable_offset(), 7);
-    FetchOutcome after = co_await p->fetch(0, 1 << 20, Isolation::kReadCommitted);
+    co_await mark_durably(p, log::ControlType::kCommit);  // 6
+    EXPECT_EQ(p.last_stable_offset(), 7);
+    FetchOutcome after = co_await p.fetch(0, 1 << 20, Isolation::kReadCommitted);
     EXPECT_EQ(batches_of(after.records).size(), 4u);
     EXPECT_TRUE(after.aborted.empty());
-    co_await p->close();
   });
   if (!ran) GTEST_SKIP() << "io_uring unavailable";
 }
 
 TEST(PartitionTransactions, ReadCommittedFetchNamesTheAbortedTransactions) {
-  log::MemFileSystem fs;
-  log::ManualClock clock;
-  bool ran = on_shard([&]() -> io::Task<void> {
-    auto p = co_await open_partition(fs, clock, "t", 0);
-    if (!p) co_return;
-    co_await produce_durably(*p, transactional_batch(0, 0, 2));  // 0..1
-    co_await mark_durably(*p, log::ControlType::kAbort);         // 2
-    co_await produce_durably(*p, plain(1));                      // 3
-    FetchOutcome f = co_await p->fetch(0, 1 << 20, Isolation::kReadCommitted);
+  bool ran = with_partition([](Partition& p) -> io::Task<void> {
+    co_await produce_durably(p, transactional_batch(0, 0, 2));  // 0..1
+    co_await mark_durably(p, log::ControlType::kAbort);         // 2
+    co_await produce_durably(p, plain(1));                      // 3
+    FetchOutcome f = co_await p.fetch(0, 1 << 20, Isolation::kReadCommitted);
     EXPECT_EQ(f.error, Errc::kOk);
     EXPECT_EQ(f.aborted, (std::vector<broker::AbortedTxn>{{kProducerId, 0, 2}}));
-    FetchOutcome later = co_await p->fetch(3, 1 << 20, Isolation::kReadCommitted);
+    FetchOutcome later = co_await p.fetch(3, 1 << 20, Isolation::kReadCommitted);
     EXPECT_TRUE(later.aborted.empty());
-    FetchOutcome uncommitted = co_await p->fetch(0, 1 << 20);
+    FetchOutcome uncommitted = co_await p.fetch(0, 1 << 20);
     EXPECT_TRUE(uncommitted.aborted.empty()) << "read_uncommitted gets no aborted list";
-    co_await p->close();
   });
   if (!ran) GTEST_SKIP() << "io_uring unavailable";
 }

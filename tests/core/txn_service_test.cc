@@ -49,6 +49,13 @@ io::Task<void> commit_one(TxnService& svc) {
   EXPECT_TRUE(durable);
 }
 
+// Loads the service, starts its marker loop (until *stopping) and commits "t1" as commit_one.
+io::Task<void> start_and_commit_one(TxnService& svc, bool* stopping) {
+  co_await svc.load();
+  io::spawn(svc.marker_loop(stopping));
+  co_await commit_one(svc);
+}
+
 txn::TxnState state_of(TxnService& svc) {
   auto m = svc.coordinator().transaction("t1");
   EXPECT_TRUE(m.has_value());
@@ -65,9 +72,7 @@ TEST(TxnService, MarkersCompleteTheTransaction) {
     bool stopping = false;
     {
       TxnService svc(p.get(), &clock, txn::Config{}, 1000, fake.writer());
-      co_await svc.load();
-      io::spawn(svc.marker_loop(&stopping));
-      co_await commit_one(svc);
+      co_await start_and_commit_one(svc, &stopping);
       co_await svc.wait_markers("t1", std::chrono::seconds(30));
       EXPECT_EQ(state_of(svc), txn::TxnState::kCompleteCommit);
       EXPECT_EQ(fake.jobs.size(), 1u);
@@ -97,9 +102,7 @@ TEST(TxnService, PreparedTransactionGetsItsMarkersAfterARestart) {
       // The markers cannot be written (say every partition is closing): the transaction stays
       // PrepareCommit, durably, when the service stops.
       TxnService svc(p.get(), &clock, txn::Config{}, 1000, failing.writer());
-      co_await svc.load();
-      io::spawn(svc.marker_loop(&stopping));
-      co_await commit_one(svc);
+      co_await start_and_commit_one(svc, &stopping);
       co_await svc.wait_markers("t1", std::chrono::milliseconds(300));
       EXPECT_EQ(state_of(svc), txn::TxnState::kPrepareCommit);
       EXPECT_GE(failing.jobs.size(), 1u);
@@ -135,9 +138,7 @@ TEST(TxnService, HostReplaySkipsMarkers) {
     bool stopping = false;
     {
       TxnService svc(p.get(), &clock, txn::Config{}, 1000, fake.writer());
-      co_await svc.load();
-      io::spawn(svc.marker_loop(&stopping));
-      co_await commit_one(svc);
+      co_await start_and_commit_one(svc, &stopping);
       co_await svc.wait_markers("t1", std::chrono::seconds(30));
       co_await svc.persist();
       const bool durable = co_await svc.wait_durable();
@@ -195,9 +196,7 @@ TEST(TxnService, MarkerLoopEndsWhenTheRuntimeStops) {
     bool stopping = false;
     {
       TxnService svc(p.get(), &clock, txn::Config{}, 1000, writer);
-      co_await svc.load();
-      io::spawn(svc.marker_loop(&stopping));
-      co_await commit_one(svc);
+      co_await start_and_commit_one(svc, &stopping);
       while (writes == 0) co_await io::YieldToLoop{};
       // The disk fails: the coordinator's next record cannot be made durable either.
       fs.fail_next_writes(1 << 20, EIO);

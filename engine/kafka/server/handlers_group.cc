@@ -38,6 +38,18 @@ io::Task<R> on_coordinator_durably(const std::string& group_id, R unavailable, O
                                                               std::move(op));
 }
 
+// Runs op(GroupService&) -> R, a state change, on the group's coordinator and answers once the
+// records it emitted are written (not waiting for durability, unlike on_coordinator_durably).
+template <class R, class Op>
+io::Task<R> on_coordinator_persisted(const std::string& group_id, R unavailable, Op op) {
+  auto fn = [op](core::GroupService& svc) mutable -> io::Task<R> {
+    R answer = op(svc);
+    co_await svc.persist();
+    co_return answer;
+  };
+  return on_coordinator<R>(group_id, std::move(unavailable), std::move(fn));
+}
+
 // ----------------------------------------------------------------------------------------- Join
 
 io::Task<JoinGroupResponse> join_group(RequestContext& ctx, JoinGroupRequest& req) {
@@ -122,12 +134,8 @@ io::Task<SyncGroupResponse> sync_group(RequestContext&, SyncGroupRequest& req) {
 io::Task<HeartbeatResponse> heartbeat(RequestContext&, HeartbeatRequest& req) {
   group::HeartbeatRequest g{req.group_id, req.generation_id, req.member_id, req.group_instance_id};
   group::HeartbeatResponse unavailable{core::Errc::kCoordinatorNotAvailable};
-  auto fn = [g](core::GroupService& svc) -> io::Task<group::HeartbeatResponse> {
-    auto resp = svc.coordinator().heartbeat(g, svc.now_ms());
-    co_await svc.persist();
-    co_return resp;
-  };
-  auto r = co_await on_coordinator<group::HeartbeatResponse>(req.group_id, unavailable, std::move(fn));
+  auto op = [g](core::GroupService& svc) { return svc.coordinator().heartbeat(g, svc.now_ms()); };
+  auto r = co_await on_coordinator_persisted<group::HeartbeatResponse>(req.group_id, unavailable, std::move(op));
   HeartbeatResponse resp;
   resp.error_code = kafka_code(r.error);
   co_return resp;
@@ -141,12 +149,8 @@ io::Task<LeaveGroupResponse> leave_group(RequestContext& ctx, LeaveGroupRequest&
   for (const auto& m : req.members) g.members.push_back({m.member_id, m.group_instance_id});
   group::LeaveGroupResponse unavailable;
   unavailable.error = core::Errc::kCoordinatorNotAvailable;
-  auto fn = [g](core::GroupService& svc) -> io::Task<group::LeaveGroupResponse> {
-    auto resp = svc.coordinator().leave_group(g, svc.now_ms());
-    co_await svc.persist();
-    co_return resp;
-  };
-  auto r = co_await on_coordinator<group::LeaveGroupResponse>(req.group_id, unavailable, std::move(fn));
+  auto op = [g](core::GroupService& svc) { return svc.coordinator().leave_group(g, svc.now_ms()); };
+  auto r = co_await on_coordinator_persisted<group::LeaveGroupResponse>(req.group_id, unavailable, std::move(op));
   LeaveGroupResponse resp;
   resp.error_code = kafka_code(r.error);
   for (const auto& m : r.members) resp.members.push_back({m.member_id, m.group_instance_id, kafka_code(m.error)});
@@ -392,13 +396,12 @@ io::Task<DeleteGroupsResponse> delete_groups(RequestContext&, DeleteGroupsReques
   DeleteGroupsResponse resp;
   for (const auto& id : req.groups_names) {
     group::DeletedGroup unavailable{id, core::Errc::kCoordinatorNotAvailable};
-    auto fn = [id](core::GroupService& svc) -> io::Task<group::DeletedGroup> {
+    auto op = [id](core::GroupService& svc) {
       auto v = svc.coordinator().delete_groups({id}, svc.now_ms());
-      co_await svc.persist();
       SLUICE_ASSERT(v.size() == 1);
-      co_return v[0];
+      return v[0];
     };
-    auto d = co_await on_coordinator<group::DeletedGroup>(id, unavailable, std::move(fn));
+    auto d = co_await on_coordinator_persisted<group::DeletedGroup>(id, unavailable, std::move(op));
     resp.results.push_back({d.group_id, kafka_code(d.error)});
   }
   co_return resp;
