@@ -126,6 +126,7 @@ struct Producer::Impl {
 
 Status Producer::Impl::init_producer_id() {
   kafka::InitProducerIdRequest req;
+  req.transactional_id = std::nullopt;  // idempotent only (an empty id is a different, invalid request)
   req.transaction_timeout_ms = 60000;
   Error last = make_error(Errc::kTimeout, "InitProducerId");
   const int64_t deadline = mono_ms() + cfg.request_timeout_ms;
