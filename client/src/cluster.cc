@@ -151,6 +151,13 @@ Status Cluster::refresh(const std::vector<std::string>& topics, bool allow_auto_
   }
   controller_id_ = resp.controller_id;
   cluster_id_ = resp.cluster_id;
+  // Partition indexes are dense (0..n-1): anything else is a broken answer, and must not size
+  // an allocation.
+  for (const auto& t : resp.topics)
+    for (const auto& p : t.partitions)
+      if (p.partition_index < 0 || static_cast<std::size_t>(p.partition_index) >= t.partitions.size())
+        return make_error(Errc::kMalformedResponse, "Metadata: partition index " + std::to_string(p.partition_index) +
+                                                        " out of range for " + t.name.value_or("?"));
   for (const auto& t : resp.topics) {
     if (!t.name) continue;
     TopicMeta& m = topics_[*t.name];
