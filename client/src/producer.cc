@@ -10,6 +10,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "alloc/alloc_counters.h"
 #include "alloc/assert.h"
 #include "client/src/cluster.h"
 #include "client/src/records.h"
@@ -111,6 +112,18 @@ struct Producer::Impl {
   std::vector<Batch*> drained;
   std::vector<Batch*> finished;
   std::vector<Batch*> abandoned;
+  struct LeaderBatches {
+    int32_t leader = -1;
+    detail::Conn* conn = nullptr;
+    int32_t corr = -1;
+    int16_t version = -1;
+    std::vector<Batch*> batches;
+  };
+  // Reused across requests (capacity kept) so a steady stream of requests allocates nothing.
+  std::vector<LeaderBatches> by_leader;
+  std::size_t leaders_used = 0;
+  kafka::ProduceRequest request;
+  kafka::ProduceResponse response;
 
   Status init_producer_id();
   Status send(const ProducerRecord& rec, DeliveryCallback&& cb);
@@ -160,6 +173,9 @@ Batch* Producer::Impl::new_batch(PartState& ps, int64_t ts) {
     all_batches.push_back(std::make_unique<Batch>());
     b = all_batches.back().get();
     b->buf.reserve(cfg.batch_size_bytes + 1024);
+    // Room for a batch of small records, so filling it does not grow these step by step.
+    b->callbacks.reserve(cfg.batch_size_bytes / 64);
+    b->timestamps.reserve(cfg.batch_size_bytes / 64);
   }
   b->buf.resize(detail::kBatchHeaderBytes);
   b->part = &ps;
@@ -418,6 +434,9 @@ void Producer::Impl::run() {
       abandoned.clear();
     }
     if (!drained.empty()) ship(drained);
+    const uint64_t allocations = alloc::thread_alloc_counters().allocations;
+    std::lock_guard<std::mutex> lock(mu);
+    stats.sender_thread_allocations = allocations;
   }
 }
 
@@ -448,7 +467,8 @@ void Producer::Impl::ship(std::vector<Batch*>& batches) {
   batches.swap(finished);
   finished.clear();
   // Group by leader; a partition without a known leader waits for fresh metadata.
-  std::map<int32_t, std::vector<Batch*>> by_leader;
+  for (std::size_t i = 0; i < leaders_used; ++i) by_leader[i].batches.clear();
+  leaders_used = 0;
   bool need_refresh = false;
   for (Batch* b : batches) {
     const int32_t leader = cluster.leader(b->part->topic->name, b->part->partition);
@@ -457,18 +477,20 @@ void Producer::Impl::ship(std::vector<Batch*>& batches) {
       requeue(b, make_error(Errc::kNetwork, "no leader for " + b->part->topic->name));
       continue;
     }
-    by_leader[leader].push_back(b);
+    std::size_t i = 0;
+    while (i < leaders_used && by_leader[i].leader != leader) ++i;
+    if (i == leaders_used) {
+      if (by_leader.size() == leaders_used) by_leader.emplace_back();
+      by_leader[i].leader = leader;
+      by_leader[i].conn = nullptr;
+      ++leaders_used;
+    }
+    by_leader[i].batches.push_back(b);
   }
-  struct InFlight {
-    int32_t leader;
-    detail::Conn* conn;
-    int32_t corr;
-    int16_t version;
-    std::vector<Batch*>* batches;
-  };
-  std::vector<InFlight> sent;
-  for (auto& [leader, list] : by_leader) {
-    auto c = cluster.node(leader);
+  for (std::size_t li = 0; li < leaders_used; ++li) {
+    LeaderBatches& lb = by_leader[li];
+    auto& list = lb.batches;
+    auto c = cluster.node(lb.leader);
     if (!c.ok()) {
       need_refresh = true;
       for (Batch* b : list) requeue(b, c.error());
@@ -482,21 +504,25 @@ void Producer::Impl::ship(std::vector<Batch*>& batches) {
       list.clear();
       continue;
     }
-    kafka::ProduceRequest req;
+    kafka::ProduceRequest& req = request;
     req.acks = static_cast<int16_t>(cfg.acks);
     req.timeout_ms = cfg.request_timeout_ms;
+    std::size_t topics_used = 0;
     for (Batch* b : list) {
       const std::string& name = b->part->topic->name;
-      auto t =
-          std::find_if(req.topic_data.begin(), req.topic_data.end(), [&](const auto& td) { return td.name == name; });
-      if (t == req.topic_data.end()) {
-        t = req.topic_data.emplace(req.topic_data.end());
-        t->name = name;
+      std::size_t t = 0;
+      while (t < topics_used && req.topic_data[t].name != name) ++t;
+      if (t == topics_used) {
+        if (req.topic_data.size() == topics_used) req.topic_data.emplace_back();
+        req.topic_data[t].name = name;
+        req.topic_data[t].partition_data.clear();
+        ++topics_used;
       }
-      auto& pd = t->partition_data.emplace_back();
+      auto& pd = req.topic_data[t].partition_data.emplace_back();
       pd.index = b->part->partition;
       pd.records.view = std::span<const std::byte>(b->buf);
     }
+    req.topic_data.resize(topics_used);
     auto corr = (*c)->send(v, req);
     if (!corr.ok()) {
       need_refresh = true;
@@ -514,19 +540,23 @@ void Producer::Impl::ship(std::vector<Batch*>& batches) {
       list.clear();
       continue;
     }
-    sent.push_back(InFlight{leader, *c, *corr, v, &list});
+    lb.conn = *c;
+    lb.corr = *corr;
+    lb.version = v;
   }
   const int64_t deadline = mono_ms() + cfg.request_timeout_ms + 5000;
-  for (auto& f : sent) {
-    kafka::ProduceResponse resp;
-    auto st = f.conn->receive(f.corr, f.version, resp, deadline);
+  for (std::size_t li = 0; li < leaders_used; ++li) {
+    LeaderBatches& lb = by_leader[li];
+    if (lb.conn == nullptr || lb.batches.empty()) continue;
+    kafka::ProduceResponse& resp = response;
+    auto st = lb.conn->receive(lb.corr, lb.version, resp, deadline);
     if (!st.ok()) {
       need_refresh = true;
-      cluster.drop(f.leader);
-      for (Batch* b : *f.batches) requeue(b, st.error());
+      cluster.drop(lb.leader);
+      for (Batch* b : lb.batches) requeue(b, st.error());
       continue;
     }
-    for (Batch* b : *f.batches) {
+    for (Batch* b : lb.batches) {
       const kafka::ProduceResponse::TopicProduceResponse::PartitionProduceResponse* pr = nullptr;
       for (const auto& tr : resp.responses) {
         if (tr.name != b->part->topic->name) continue;
@@ -553,6 +583,7 @@ void Producer::Impl::ship(std::vector<Batch*>& batches) {
         complete(b, -1, -1, &e);
       }
     }
+    lb.batches.clear();
   }
   if (need_refresh || mono_ms() - cluster.last_refresh_ms() > cfg.metadata_max_age_ms) (void)cluster.refresh_known();
 }

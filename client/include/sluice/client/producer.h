@@ -21,6 +21,9 @@ struct ProducerStats {
   uint64_t requests_sent = 0;
   uint64_t retries = 0;
   uint64_t errors = 0;
+  // Heap allocations made on the sender thread so far (counted by Sluice's allocator hooks; 0
+  // when the application replaced operator new itself).
+  uint64_t sender_thread_allocations = 0;
 };
 
 class Producer {
