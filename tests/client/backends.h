@@ -87,6 +87,7 @@ class MockBackend : public Backend {
     return rd_kafka_mock_topic_create(mcluster_, name.c_str(), partitions, 1) == RD_KAFKA_RESP_ERR_NO_ERROR;
   }
   BackendKind kind() const override { return BackendKind::kMock; }
+  rd_kafka_mock_cluster_t* cluster() const { return mcluster_; }
 
  private:
   rd_kafka_t* rk_ = nullptr;

@@ -539,6 +539,50 @@ TEST_P(ClientTest, UnknownTopicIsAnErrorNotAHang) {
 INSTANTIATE_TEST_SUITE_P(Backends, ClientTest, ::testing::Values(BackendKind::kSluice, BackendKind::kMock),
                          [](const ::testing::TestParamInfo<BackendKind>& info) { return backend_name(info.param); });
 
+// Failure handling needs a broker that misbehaves on request: the mock cluster injects errors
+// and moves partition leaders.
+TEST(MockFailures, RetriesRetriableErrorsAndFollowsTheLeader) {
+  MockBackend mock;
+  ASSERT_TRUE(mock.started());
+  ASSERT_TRUE(mock.create_topic("failover", 1));
+  ProducerConfig pc;
+  pc.bootstrap_servers = mock.bootstrap();
+  pc.linger_ms = 0;
+  pc.retry_backoff_ms = 10;
+  auto p = Producer::create(pc);
+  ASSERT_TRUE(p.ok()) << p.error().describe();
+  ProducerRecord rec;
+  rec.topic = "failover";
+  rec.value = "a";
+  // Two retriable errors, then success: one record, delivered once.
+  rd_kafka_mock_push_request_errors(mock.cluster(), 0 /* Produce */, 2, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+  auto md = (*p)->send(rec).get();
+  ASSERT_TRUE(md.ok()) << md.error().describe();
+  EXPECT_EQ(md->offset, 0);
+  EXPECT_GE((*p)->stats().retries, 2u);
+  // The leader moves to each broker in turn: the producer finds it through Metadata.
+  for (int32_t leader = 1; leader <= 3; ++leader) {
+    ASSERT_EQ(rd_kafka_mock_partition_set_leader(mock.cluster(), "failover", 0, leader), RD_KAFKA_RESP_ERR_NO_ERROR);
+    auto r = (*p)->send(rec).get();
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    EXPECT_EQ(r->offset, leader);
+  }
+  // A non-retriable error fails the record with the broker's code.
+  rd_kafka_mock_push_request_errors(mock.cluster(), 0, 1, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+  auto bad = (*p)->send(rec).get();
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, Errc::kBroker);
+  EXPECT_EQ(bad.error().kafka_error, 10);
+  ConsumerConfig cc;
+  cc.bootstrap_servers = mock.bootstrap();
+  cc.auto_offset_reset = OffsetReset::kEarliest;
+  auto c = Consumer::create(cc);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE((*c)->assign({{"failover", 0}}).ok());
+  EXPECT_EQ(poll_until(**c, 4, 10000).size(), 4u);  // no duplicates from the retries
+}
+
 // Keyed partitioning: the same partition as librdkafka's murmur2 partitioner and Java's vectors.
 TEST(Partitioner, MatchesLibrdkafkaAndJava) {
   // org.apache.kafka.common.utils.UtilsTest#testMurmur2
