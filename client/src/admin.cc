@@ -312,6 +312,7 @@ Status Admin::alter_group_offsets(const std::string& group_id, const std::map<To
 
 Result<std::map<TopicPartition, int64_t>> Admin::list_offsets(const std::vector<TopicPartition>& tps, int64_t spec) {
   std::vector<std::string> topics;
+  topics.reserve(tps.size());
   for (const auto& tp : tps) topics.push_back(tp.topic);
   auto st = impl_->cluster.refresh(topics, false);
   if (!st.ok()) return st.error();

@@ -25,44 +25,54 @@ int64_t wall_ms() noexcept {
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
+namespace {
+struct ApiRange {
+  int16_t api_key;
+  int16_t min_version;
+  int16_t max_version;
+};
+// What this client implements, per API. Minimums: message format 2 (Produce v3, Fetch v4), a
+// single offset per partition (ListOffsets v1), null = all topics (Metadata v1), generations in
+// commits (OffsetCommit v2).
+constexpr ApiRange kClientApis[] = {
+    {0, 3, 9},   // Produce
+    {1, 4, 12},  // Fetch (v13+ names topics by id)
+    {2, 1, 7},   // ListOffsets
+    {3, 1, 12},  // Metadata
+    {8, 2, 8},   // OffsetCommit
+    {9, 1, 7},   // OffsetFetch (v8+ batches groups)
+    {10, 0, 3},  // FindCoordinator (v4+ batches keys)
+    {11, 0, 7},  // JoinGroup
+    {12, 0, 4},  // Heartbeat
+    {13, 0, 4},  // LeaveGroup
+    {14, 0, 5},  // SyncGroup
+    {15, 0, 5},  // DescribeGroups
+    {16, 0, 4},  // ListGroups
+    {18, 0, 3},  // ApiVersions
+    {19, 0, 7},  // CreateTopics
+    {20, 0, 5},  // DeleteTopics (v6 names topics by state)
+    {22, 0, 4},  // InitProducerId
+    {32, 0, 4},  // DescribeConfigs
+    {37, 0, 3},  // CreatePartitions
+    {42, 0, 2},  // DeleteGroups
+    {60, 0, 0},  // DescribeCluster
+};
+
+const ApiRange* find_api(int16_t api_key) noexcept {
+  for (const auto& a : kClientApis)
+    if (a.api_key == api_key) return &a;
+  return nullptr;
+}
+}  // namespace
+
 int16_t client_max_version(int16_t api_key) noexcept {
-  switch (api_key) {
-    case 0: return 9;   // Produce
-    case 1: return 12;  // Fetch (v13+ names topics by id)
-    case 2: return 7;   // ListOffsets
-    case 3: return 12;  // Metadata
-    case 8: return 8;   // OffsetCommit
-    case 9: return 7;   // OffsetFetch (v8+ batches groups)
-    case 10: return 3;  // FindCoordinator (v4+ batches keys)
-    case 11: return 7;  // JoinGroup
-    case 12: return 4;  // Heartbeat
-    case 13: return 4;  // LeaveGroup
-    case 14: return 5;  // SyncGroup
-    case 15: return 5;  // DescribeGroups
-    case 16: return 4;  // ListGroups
-    case 18: return 3;  // ApiVersions
-    case 19: return 7;  // CreateTopics
-    case 20: return 5;  // DeleteTopics (v6 names topics by state)
-    case 22: return 4;  // InitProducerId
-    case 32: return 4;  // DescribeConfigs
-    case 37: return 3;  // CreatePartitions
-    case 42: return 2;  // DeleteGroups
-    case 60: return 0;  // DescribeCluster
-    default: return -1;
-  }
+  const ApiRange* a = find_api(api_key);
+  return a != nullptr ? a->max_version : int16_t{-1};
 }
 
 int16_t client_min_version(int16_t api_key) noexcept {
-  switch (api_key) {
-    case 0: return 3;  // message format 2
-    case 1: return 4;
-    case 2: return 1;
-    case 3: return 1;
-    case 8: return 2;
-    case 9: return 1;
-    case 13: return 0;
-    default: return 0;
-  }
+  const ApiRange* a = find_api(api_key);
+  return a != nullptr ? a->min_version : int16_t{0};
 }
 
 Conn::~Conn() { close(); }

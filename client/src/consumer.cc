@@ -29,14 +29,25 @@ bool is_coordinator_error(int16_t e) {
          e == kafka::code(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
 }
 
-const char* assignor_name(Assignor a) { return a == Assignor::kRange ? "range" : "roundrobin"; }
+const char* assignor_name(Assignor a) {
+  switch (a) {
+    case Assignor::kRange: return "range";
+    case Assignor::kRoundRobin: return "roundrobin";
+    case Assignor::kCooperativeSticky: return "cooperative-sticky";
+  }
+  return "range";
+}
 }  // namespace
 
 struct Consumer::Impl {
-  explicit Impl(const ConsumerConfig& c) : cfg(c), cluster(c) {}
+  explicit Impl(const ConsumerConfig& c)
+      : cfg(c), cluster(c), cooperative(std::all_of(c.assignors.begin(), c.assignors.end(), [](Assignor a) {
+          return a == Assignor::kCooperativeSticky;
+        })) {}
 
   ConsumerConfig cfg;
   detail::Cluster cluster;
+  bool cooperative;  // KIP-429 incremental rebalances
   std::map<TopicPartition, PartPos> assigned;
   bool subscribed = false;
   std::vector<std::string> subscription;
@@ -114,9 +125,11 @@ Status Consumer::Impl::ensure_metadata(const std::vector<std::string>& topics) {
 }
 
 Status Consumer::Impl::join_group(int64_t deadline) {
-  // Eager rebalance: give everything back first.
-  if (cfg.enable_auto_commit && generation >= 0) (void)commit_positions();
-  assigned.clear();
+  if (!cooperative) {
+    // Eager rebalance: give everything back first.
+    if (cfg.enable_auto_commit && generation >= 0) (void)commit_positions();
+    assigned.clear();
+  }
   generation = -1;
   for (;;) {
     if (mono_ms() > deadline) return make_error(Errc::kTimeout, "join group " + cfg.group_id);
@@ -129,7 +142,9 @@ Status Consumer::Impl::join_group(int64_t deadline) {
     req.member_id = member_id;
     req.group_instance_id = cfg.group_instance_id;
     req.protocol_type = "consumer";
-    const kafka::Bytes meta = detail::encode_subscription(subscription);
+    std::vector<TopicPartition> owned;
+    for (const auto& [tp, pos] : assigned) owned.push_back(tp);
+    const kafka::Bytes meta = detail::encode_subscription(subscription, cooperative ? &owned : nullptr);
     for (Assignor a : cfg.assignors) {
       auto& p = req.protocols.emplace_back();
       p.name = assignor_name(a);
@@ -171,12 +186,14 @@ Status Consumer::Impl::join_group(int64_t deadline) {
     sync.protocol_name = protocol;
     if (resp.leader == member_id) {
       detail::Subscriptions subs;
+      std::map<std::string, detail::Subscription> full;
       std::set<std::string> all_topics;
       for (const auto& m : resp.members) {
-        auto topics = detail::decode_subscription(m.metadata);
-        if (!topics.ok()) return topics.error();
-        subs[m.member_id] = *topics;
-        all_topics.insert(topics->begin(), topics->end());
+        auto sub = detail::decode_subscription(m.metadata);
+        if (!sub.ok()) return sub.error();
+        subs[m.member_id] = sub->topics;
+        all_topics.insert(sub->topics.begin(), sub->topics.end());
+        full[m.member_id] = std::move(*sub);
       }
       std::vector<std::string> names(all_topics.begin(), all_topics.end());
       auto mst = cluster.refresh(names, false);
@@ -186,8 +203,9 @@ Status Consumer::Impl::join_group(int64_t deadline) {
         const auto* m = cluster.topic(t);
         if (m != nullptr && m->error == 0) counts[t] = static_cast<int32_t>(m->leaders.size());
       }
-      auto plan =
-          protocol == "roundrobin" ? detail::assign_round_robin(subs, counts) : detail::assign_range(subs, counts);
+      auto plan = protocol == "cooperative-sticky" ? detail::assign_cooperative_sticky(full, counts)
+                  : protocol == "roundrobin"       ? detail::assign_round_robin(subs, counts)
+                                                   : detail::assign_range(subs, counts);
       for (const auto& [m, tps] : plan) {
         auto& a = sync.assignments.emplace_back();
         a.member_id = m;
@@ -216,8 +234,16 @@ Status Consumer::Impl::join_group(int64_t deadline) {
     auto tps = detail::decode_assignment(sresp.assignment);
     if (!tps.ok()) return tps.error();
     generation = gen;
-    for (const auto& tp : *tps) assigned[tp];
     need_join = false;
+    std::set<TopicPartition> now(tps->begin(), tps->end());
+    std::map<TopicPartition, int64_t> revoked;
+    for (const auto& [tp, pos] : assigned)
+      if (now.count(tp) == 0 && pos.position >= 0) revoked[tp] = pos.position;
+    if (cooperative && !revoked.empty() && cfg.enable_auto_commit) (void)commit(revoked);
+    std::erase_if(assigned, [&](const auto& kv) { return now.count(kv.first) == 0; });
+    for (const auto& tp : *tps) assigned[tp];  // new ones start at -1 (committed offset)
+    // Cooperative: what we gave up may now go to another member, in a second round.
+    if (cooperative && !revoked.empty()) need_join = true;
     next_heartbeat_ms = mono_ms() + cfg.heartbeat_interval_ms;
     next_autocommit_ms = mono_ms() + cfg.auto_commit_interval_ms;
     return {};
@@ -364,6 +390,7 @@ Result<std::map<TopicPartition, std::pair<int64_t, int64_t>>> Consumer::Impl::li
     const std::vector<std::pair<TopicPartition, int64_t>>& query) {
   std::map<TopicPartition, std::pair<int64_t, int64_t>> out;
   std::vector<std::string> topics;
+  topics.reserve(query.size());
   for (const auto& [tp, ts] : query) topics.push_back(tp.topic);
   auto st = ensure_metadata(topics);
   if (!st.ok()) return st.error();
@@ -637,6 +664,7 @@ Status Consumer::seek(const TopicPartition& tp, int64_t offset) {
 
 Status Consumer::seek_to_beginning(const std::vector<TopicPartition>& tps) {
   std::vector<std::pair<TopicPartition, int64_t>> q;
+  q.reserve(tps.size());
   for (const auto& tp : tps) q.emplace_back(tp, -2);
   auto offs = impl_->list_offsets(q);
   if (!offs.ok()) return offs.error();
@@ -646,6 +674,7 @@ Status Consumer::seek_to_beginning(const std::vector<TopicPartition>& tps) {
 
 Status Consumer::seek_to_end(const std::vector<TopicPartition>& tps) {
   std::vector<std::pair<TopicPartition, int64_t>> q;
+  q.reserve(tps.size());
   for (const auto& tp : tps) q.emplace_back(tp, -1);
   auto offs = impl_->list_offsets(q);
   if (!offs.ok()) return offs.error();
@@ -666,6 +695,7 @@ Result<std::vector<std::pair<TopicPartition, OffsetAndTimestamp>>> Consumer::off
 
 Status Consumer::seek_to_timestamp(const std::vector<TopicPartition>& tps, int64_t timestamp_ms) {
   std::vector<std::pair<TopicPartition, int64_t>> q;
+  q.reserve(tps.size());
   for (const auto& tp : tps) q.emplace_back(tp, timestamp_ms);
   auto offs = offsets_for_times(q);
   if (!offs.ok()) return offs.error();

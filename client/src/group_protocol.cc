@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <string>
 
 #include "engine/kafka/codec/wire.h"
 
@@ -34,26 +35,52 @@ bool read_string(kafka::Reader& r, std::string& out) {
 Error bad(const char* what) { return make_error(Errc::kMalformedResponse, std::string("consumer protocol: ") + what); }
 }  // namespace
 
-kafka::Bytes encode_subscription(const std::vector<std::string>& topics) {
+kafka::Bytes encode_subscription(const std::vector<std::string>& topics, const std::vector<TopicPartition>* owned) {
   kafka::Writer w;
-  w.write_int<int16_t>(0);
+  w.write_int<int16_t>(owned != nullptr ? 1 : 0);
   w.write_int<int32_t>(static_cast<int32_t>(topics.size()));
   for (const auto& t : topics) write_string(w, t);
   w.write_int<int32_t>(-1);  // user data: null
+  if (owned != nullptr) {
+    std::map<std::string, std::vector<int32_t>> by_topic;
+    for (const auto& tp : *owned) by_topic[tp.topic].push_back(tp.partition);
+    w.write_int<int32_t>(static_cast<int32_t>(by_topic.size()));
+    for (const auto& [topic, parts] : by_topic) {
+      write_string(w, topic);
+      w.write_int<int32_t>(static_cast<int32_t>(parts.size()));
+      for (int32_t p : parts) w.write_int<int32_t>(p);
+    }
+  }
   return flatten(w.finish());
 }
 
-Result<std::vector<std::string>> decode_subscription(const kafka::Bytes& b) {
+Result<Subscription> decode_subscription(const kafka::Bytes& b) {
   kafka::Reader r(b);
   const auto version = r.read_int<int16_t>();
   if (!r.ok() || version < 0) return bad("subscription version");
   const auto n = r.read_int<int32_t>();
   if (!r.ok() || n < 0 || static_cast<std::size_t>(n) > r.remaining() / 2) return bad("subscription topics");
-  std::vector<std::string> topics(static_cast<std::size_t>(n));
-  for (auto& t : topics)
+  Subscription sub;
+  sub.topics.resize(static_cast<std::size_t>(n));
+  for (auto& t : sub.topics)
     if (!read_string(r, t)) return bad("subscription topic");
-  // Newer versions append user data, owned partitions, generation, rack: not needed here.
-  return topics;
+  if (version >= 1 && r.remaining() > 0) {
+    const auto user_len = r.read_int<int32_t>();
+    if (!r.ok() || user_len > static_cast<int64_t>(r.remaining())) return bad("subscription user data");
+    if (user_len > 0) r.skip(static_cast<std::size_t>(user_len));
+    const auto nt = r.read_int<int32_t>();
+    if (!r.ok() || nt < 0 || static_cast<std::size_t>(nt) > r.remaining() / 2) return bad("owned partitions");
+    for (int32_t i = 0; i < nt; ++i) {
+      std::string topic;
+      if (!read_string(r, topic)) return bad("owned topic");
+      const auto np = r.read_int<int32_t>();
+      if (!r.ok() || np < 0 || static_cast<std::size_t>(np) > r.remaining() / 4) return bad("owned partitions");
+      for (int32_t k = 0; k < np; ++k) sub.owned.push_back(TopicPartition{topic, r.read_int<int32_t>()});
+    }
+    if (!r.ok()) return bad("owned partitions truncated");
+  }
+  // Later versions append generation and rack: not needed here.
+  return sub;
 }
 
 kafka::Bytes encode_assignment(const std::vector<TopicPartition>& tps) {
@@ -133,6 +160,54 @@ std::map<std::string, std::vector<TopicPartition>> assign_round_robin(
         break;
       }
     }
+  }
+  return out;
+}
+
+std::map<std::string, std::vector<TopicPartition>> assign_cooperative_sticky(
+    const std::map<std::string, Subscription>& members, const std::map<std::string, int32_t>& partitions) {
+  std::map<std::string, std::vector<TopicPartition>> out;
+  if (members.empty()) return out;
+  auto subscribed = [&](const std::string& m, const std::string& topic) {
+    const auto& topics = members.at(m).topics;
+    return std::find(topics.begin(), topics.end(), topic) != topics.end();
+  };
+  std::vector<TopicPartition> all;
+  for (const auto& [topic, count] : partitions)
+    for (int32_t p = 0; p < count; ++p) all.push_back({topic, p});
+  const std::size_t n = members.size();
+  const std::size_t floor_share = all.size() / n;
+  std::size_t ceil_slots = all.size() % n;      // members that may hold one more
+  std::map<TopicPartition, std::string> owner;  // current owners (first claim wins)
+  for (const auto& [m, sub] : members)
+    for (const auto& tp : sub.owned) owner.emplace(tp, m);
+  std::set<TopicPartition> taken;
+  // 1. Stickiness: keep owned partitions up to a balanced share.
+  for (const auto& [m, sub] : members) {
+    auto& mine = out[m];
+    for (const auto& tp : sub.owned) {
+      auto pc = partitions.find(tp.topic);
+      if (pc == partitions.end() || tp.partition >= pc->second || !subscribed(m, tp.topic)) continue;
+      if (owner[tp] != m || taken.count(tp) != 0) continue;
+      if (mine.size() < floor_share || (mine.size() == floor_share && ceil_slots > 0)) {
+        if (mine.size() == floor_share) --ceil_slots;
+        mine.push_back(tp);
+        taken.insert(tp);
+      }
+    }
+  }
+  // 2. The rest to the least loaded subscribed member.
+  std::map<std::string, std::vector<TopicPartition>> target = out;
+  for (const auto& tp : all) {
+    if (taken.count(tp) != 0) continue;
+    const std::string* best = nullptr;
+    for (const auto& [m, sub] : members)
+      if (subscribed(m, tp.topic) && (best == nullptr || target[m].size() < target[*best].size())) best = &m;
+    if (best == nullptr) continue;
+    target[*best].push_back(tp);
+    // 3. Cooperative: not while another member still owns it.
+    auto o = owner.find(tp);
+    if (o == owner.end() || o->second == *best) out[*best].push_back(tp);
   }
   return out;
 }

@@ -13,8 +13,15 @@
 
 namespace sluice::client::detail {
 
-kafka::Bytes encode_subscription(const std::vector<std::string>& topics);
-Result<std::vector<std::string>> decode_subscription(const kafka::Bytes& b);
+struct Subscription {
+  std::vector<std::string> topics;
+  std::vector<TopicPartition> owned;  // version 1+: what the member holds now (cooperative)
+};
+
+// Version 1 (with owned partitions) when `owned` is given, else version 0.
+kafka::Bytes encode_subscription(const std::vector<std::string>& topics,
+                                 const std::vector<TopicPartition>* owned = nullptr);
+Result<Subscription> decode_subscription(const kafka::Bytes& b);
 kafka::Bytes encode_assignment(const std::vector<TopicPartition>& tps);
 Result<std::vector<TopicPartition>> decode_assignment(const kafka::Bytes& b);
 
@@ -24,5 +31,10 @@ std::map<std::string, std::vector<TopicPartition>> assign_range(const Subscripti
                                                                 const std::map<std::string, int32_t>& partitions);
 std::map<std::string, std::vector<TopicPartition>> assign_round_robin(const Subscriptions& members,
                                                                       const std::map<std::string, int32_t>& partitions);
+// Cooperative sticky: members keep what they own up to a balanced share, the rest goes to the
+// least loaded; a partition still owned by another member is left out of this round (its owner
+// revokes it and rejoins, and the next round hands it over).
+std::map<std::string, std::vector<TopicPartition>> assign_cooperative_sticky(
+    const std::map<std::string, Subscription>& members, const std::map<std::string, int32_t>& partitions);
 
 }  // namespace sluice::client::detail

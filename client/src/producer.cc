@@ -277,8 +277,6 @@ Status Producer::Impl::send(const ProducerRecord& rec, DeliveryCallback&& cb) {
   if (b->buf.size() >= cfg.batch_size_bytes) {
     close_open(ps);
     wake_sender.notify_one();
-  } else if (b->count == 1 && cfg.linger_ms <= 0) {
-    wake_sender.notify_one();
   } else if (b->count == 1) {
     // The sender sleeps until the earliest linger deadline: tell it about a new one.
     wake_sender.notify_one();

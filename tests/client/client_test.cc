@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "client/src/group_protocol.h"
 #include "tests/client/backends.h"
 
 namespace sluice::client::testing {
@@ -263,8 +264,8 @@ TEST_P(ClientTest, GroupOfTwoConsumersSplitsPartitions) {
   }
   ASSERT_TRUE(p->flush(20000).ok());
   const std::string group = "group-" + t;
-  for (Assignor assignor : {Assignor::kRange, Assignor::kRoundRobin}) {
-    ConsumerConfig cc = consumer_config(group + (assignor == Assignor::kRange ? "-range" : "-rr"));
+  for (Assignor assignor : {Assignor::kRange, Assignor::kRoundRobin, Assignor::kCooperativeSticky}) {
+    ConsumerConfig cc = consumer_config(group + "-" + std::to_string(static_cast<int>(assignor)));
     cc.assignors = {assignor};
     auto a = consumer(cc);
     auto b = consumer(cc);
@@ -581,6 +582,42 @@ TEST(MockFailures, RetriesRetriableErrorsAndFollowsTheLeader) {
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE((*c)->assign({{"failover", 0}}).ok());
   EXPECT_EQ(poll_until(**c, 4, 10000).size(), 4u);  // no duplicates from the retries
+}
+
+TEST(Assignors, RangeAndRoundRobin) {
+  const detail::Subscriptions members = {{"a", {"t", "u"}}, {"b", {"t", "u"}}};
+  const std::map<std::string, int32_t> counts = {{"t", 3}, {"u", 2}};
+  auto range = detail::assign_range(members, counts);
+  EXPECT_EQ(range["a"], (std::vector<TopicPartition>{{"t", 0}, {"t", 1}, {"u", 0}}));
+  EXPECT_EQ(range["b"], (std::vector<TopicPartition>{{"t", 2}, {"u", 1}}));
+  auto rr = detail::assign_round_robin(members, counts);
+  EXPECT_EQ(rr["a"], (std::vector<TopicPartition>{{"t", 0}, {"t", 2}, {"u", 1}}));
+  EXPECT_EQ(rr["b"], (std::vector<TopicPartition>{{"t", 1}, {"u", 0}}));
+}
+
+TEST(Assignors, CooperativeStickyMovesPartitionsInTwoRounds) {
+  const std::map<std::string, int32_t> counts = {{"t", 4}};
+  std::vector<TopicPartition> all = {{"t", 0}, {"t", 1}, {"t", 2}, {"t", 3}};
+  // Round 1: a owns everything, b just joined. a keeps half; the other half is still a's, so
+  // nobody gets it yet (a revokes it and rejoins).
+  std::map<std::string, detail::Subscription> members = {{"a", {{"t"}, all}}, {"b", {{"t"}, {}}}};
+  auto r1 = detail::assign_cooperative_sticky(members, counts);
+  ASSERT_EQ(r1["a"].size(), 2u);
+  EXPECT_TRUE(r1["b"].empty());
+  // Round 2: a owns its half; b gets the rest. a's partitions never moved.
+  members["a"].owned = r1["a"];
+  auto r2 = detail::assign_cooperative_sticky(members, counts);
+  EXPECT_EQ(r2["a"], r1["a"]);
+  ASSERT_EQ(r2["b"].size(), 2u);
+  std::set<TopicPartition> union_set(r2["a"].begin(), r2["a"].end());
+  union_set.insert(r2["b"].begin(), r2["b"].end());
+  EXPECT_EQ(union_set.size(), 4u);
+  // The subscription (with owned partitions) survives encoding.
+  auto bytes = detail::encode_subscription({"t"}, &all);
+  auto back = detail::decode_subscription(bytes);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->topics, std::vector<std::string>{"t"});
+  EXPECT_EQ(back->owned, all);
 }
 
 // Keyed partitioning: the same partition as librdkafka's murmur2 partitioner and Java's vectors.

@@ -63,7 +63,9 @@ enum class Acks : int16_t { kNone = 0, kLeader = 1, kAll = -1 };
 enum class CompressionType : uint8_t { kNone = 0, kGzip = 1, kSnappy = 2, kLz4 = 3, kZstd = 4 };
 enum class OffsetReset : uint8_t { kEarliest, kLatest, kNone };
 enum class IsolationLevel : int8_t { kReadUncommitted = 0, kReadCommitted = 1 };
-enum class Assignor : uint8_t { kRange, kRoundRobin };
+// kCooperativeSticky (KIP-429) is used only when it is the only assignor configured: then a
+// rebalance revokes just the partitions that move, and the others keep being consumed.
+enum class Assignor : uint8_t { kRange, kRoundRobin, kCooperativeSticky };
 
 struct ClientConfig {
   std::string bootstrap_servers;  // "host:port[,host:port...]"
