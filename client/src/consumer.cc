@@ -238,9 +238,9 @@ Status Consumer::Impl::join_group(int64_t deadline) {
     std::set<TopicPartition> now(tps->begin(), tps->end());
     std::map<TopicPartition, int64_t> revoked;
     for (const auto& [tp, pos] : assigned)
-      if (now.count(tp) == 0 && pos.position >= 0) revoked[tp] = pos.position;
+      if (!now.contains(tp) && pos.position >= 0) revoked[tp] = pos.position;
     if (cooperative && !revoked.empty() && cfg.enable_auto_commit) (void)commit(revoked);
-    std::erase_if(assigned, [&](const auto& kv) { return now.count(kv.first) == 0; });
+    std::erase_if(assigned, [&](const auto& kv) { return !now.contains(kv.first); });
     for (const auto& tp : *tps) assigned[tp];  // new ones start at -1 (committed offset)
     // Cooperative: what we gave up may now go to another member, in a second round.
     if (cooperative && !revoked.empty()) need_join = true;
@@ -638,7 +638,10 @@ Result<std::vector<ConsumerRecord>> Consumer::poll(int timeout_ms) {
   for (;;) {
     auto st = d.ensure_group(deadline);
     if (!st.ok()) return st.error();
-    if (d.subscribed && d.cfg.enable_auto_commit && d.generation >= 0 && mono_ms() >= d.next_autocommit_ms) {
+    // Auto-commit: group members once they have a generation; assign() users with a group_id too
+    // (committed as a non-member, generation -1, as the Java client does).
+    const bool can_commit = !d.cfg.group_id.empty() && (!d.subscribed || d.generation >= 0);
+    if (d.cfg.enable_auto_commit && can_commit && mono_ms() >= d.next_autocommit_ms) {
       (void)d.commit_positions();
       d.next_autocommit_ms = mono_ms() + d.cfg.auto_commit_interval_ms;
     }
@@ -755,7 +758,11 @@ Result<int64_t> Consumer::committed(const TopicPartition& tp) {
 
 void Consumer::close() {
   if (!impl_ || impl_->closed) return;
-  if (impl_->subscribed) unsubscribe();
+  if (impl_->subscribed) {
+    unsubscribe();
+  } else if (impl_->cfg.enable_auto_commit && !impl_->cfg.group_id.empty() && !impl_->assigned.empty()) {
+    (void)impl_->commit_positions();
+  }
   impl_->closed = true;
 }
 

@@ -188,7 +188,7 @@ std::map<std::string, std::vector<TopicPartition>> assign_cooperative_sticky(
     for (const auto& tp : sub.owned) {
       auto pc = partitions.find(tp.topic);
       if (pc == partitions.end() || tp.partition >= pc->second || !subscribed(m, tp.topic)) continue;
-      if (owner[tp] != m || taken.count(tp) != 0) continue;
+      if (owner[tp] != m || taken.contains(tp)) continue;
       if (mine.size() < floor_share || (mine.size() == floor_share && ceil_slots > 0)) {
         if (mine.size() == floor_share) --ceil_slots;
         mine.push_back(tp);
@@ -199,7 +199,7 @@ std::map<std::string, std::vector<TopicPartition>> assign_cooperative_sticky(
   // 2. The rest to the least loaded subscribed member.
   std::map<std::string, std::vector<TopicPartition>> target = out;
   for (const auto& tp : all) {
-    if (taken.count(tp) != 0) continue;
+    if (taken.contains(tp)) continue;
     const std::string* best = nullptr;
     for (const auto& [m, sub] : members)
       if (subscribed(m, tp.topic) && (best == nullptr || target[m].size() < target[*best].size())) best = &m;
