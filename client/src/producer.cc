@@ -76,7 +76,8 @@ struct PartState {
 struct TopicState {
   std::string name;
   bool known = false;
-  Error error;  // metadata error (code kOk when none)
+  int64_t error_at_ms = 0;  // when `error` was set: asked again after retry_backoff_ms
+  Error error;              // metadata error (code kOk when none)
   std::vector<std::unique_ptr<PartState>> parts;
   int32_t sticky = -1;
   uint32_t round_robin = 0;
@@ -127,6 +128,9 @@ struct Producer::Impl {
 
   Status init_producer_id();
   Status send(const ProducerRecord& rec, DeliveryCallback&& cb);
+  // The topic with metadata (waits for it up to `deadline`). TopicStates are never erased, so a
+  // reference stays valid for the producer's life.
+  Result<TopicState*> ready_topic(std::unique_lock<std::mutex>& lock, std::string_view name, int64_t deadline);
   Batch* new_batch(PartState& ps, int64_t ts);
   void close_open(PartState& ps);
   void run();
@@ -201,20 +205,24 @@ void Producer::Impl::close_open(PartState& ps) {
   if (ps.topic->sticky == ps.partition) ps.topic->sticky = -1;
 }
 
-Status Producer::Impl::send(const ProducerRecord& rec, DeliveryCallback&& cb) {
-  std::unique_lock<std::mutex> lock(mu);
-  if (closing) return make_error(Errc::kClosed, "producer closed");
-  if (rec.topic.empty()) return make_error(Errc::kInvalidArgument, "empty topic name");
-  const int64_t deadline = mono_ms() + cfg.max_block_ms;
-  auto it = topics.find(rec.topic);
+Result<TopicState*> Producer::Impl::ready_topic(std::unique_lock<std::mutex>& lock, std::string_view name,
+                                                int64_t deadline) {
+  auto it = topics.find(name);
   if (it == topics.end()) {
     auto t = std::make_unique<TopicState>();
-    t->name = std::string(rec.topic);
+    t->name = std::string(name);
     it = topics.emplace(t->name, std::move(t)).first;
     wanted_topics.push_back(it->second->name);
     wake_sender.notify_one();
   }
   TopicState& t = *it->second;
+  if (t.known && t.error.code != Errc::kOk && mono_ms() - t.error_at_ms >= cfg.retry_backoff_ms) {
+    // Ask again: the topic may have been created meanwhile.
+    t.known = false;
+    t.error = Error{};
+    wanted_topics.push_back(t.name);
+    wake_sender.notify_one();
+  }
   while (!t.known && !closing) {
     if (progress.wait_until(lock, std::chrono::steady_clock::now() + std::chrono::milliseconds(10)) ==
             std::cv_status::timeout &&
@@ -222,12 +230,19 @@ Status Producer::Impl::send(const ProducerRecord& rec, DeliveryCallback&& cb) {
       return make_error(Errc::kTimeout, "no metadata for topic " + t.name + " within max_block_ms");
     }
   }
-  if (t.error.code != Errc::kOk) {
-    Error e = t.error;
-    // Ask again next time: the topic may be created meanwhile.
-    topics.erase(it);
-    return e;
-  }
+  if (!t.known) return make_error(Errc::kClosed, "producer closed");
+  if (t.error.code != Errc::kOk) return t.error;
+  return &t;
+}
+
+Status Producer::Impl::send(const ProducerRecord& rec, DeliveryCallback&& cb) {
+  std::unique_lock<std::mutex> lock(mu);
+  if (closing) return make_error(Errc::kClosed, "producer closed");
+  if (rec.topic.empty()) return make_error(Errc::kInvalidArgument, "empty topic name");
+  const int64_t deadline = mono_ms() + cfg.max_block_ms;
+  auto ready = ready_topic(lock, rec.topic, deadline);
+  if (!ready.ok()) return ready.error();
+  TopicState& t = **ready;
   const auto count = static_cast<int32_t>(t.parts.size());
   int32_t partition = rec.partition;
   if (partition >= count) {
@@ -291,6 +306,7 @@ void Producer::Impl::apply_metadata(const std::vector<std::string>& names, const
     if (it == topics.end()) continue;
     TopicState& t = *it->second;
     const detail::TopicMeta* m = cluster.topic(name);
+    t.error_at_ms = mono_ms();
     if (!st.ok()) {
       t.error = st.error();
     } else if (m == nullptr) {
@@ -653,26 +669,10 @@ ProducerStats Producer::stats() const {
 }
 
 Result<int32_t> Producer::partition_count(std::string_view topic) {
-  // An empty record set for the topic would be odd; ask through the metadata path of send().
   std::unique_lock<std::mutex> lock(impl_->mu);
-  auto it = impl_->topics.find(topic);
-  if (it == impl_->topics.end()) {
-    auto t = std::make_unique<TopicState>();
-    t->name = std::string(topic);
-    it = impl_->topics.emplace(t->name, std::move(t)).first;
-    impl_->wanted_topics.push_back(it->second->name);
-    impl_->wake_sender.notify_one();
-  }
-  TopicState& t = *it->second;
-  const bool ok = impl_->progress.wait_for(lock, std::chrono::milliseconds(impl_->cfg.max_block_ms),
-                                           [&] { return t.known || impl_->closing; });
-  if (!ok || !t.known) return make_error(Errc::kTimeout, "no metadata for " + t.name);
-  if (t.error.code != Errc::kOk) {
-    Error e = t.error;
-    impl_->topics.erase(it);
-    return e;
-  }
-  return static_cast<int32_t>(t.parts.size());
+  auto t = impl_->ready_topic(lock, topic, mono_ms() + impl_->cfg.max_block_ms);
+  if (!t.ok()) return t.error();
+  return static_cast<int32_t>((*t)->parts.size());
 }
 
 }  // namespace sluice::client

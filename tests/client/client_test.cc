@@ -535,6 +535,12 @@ TEST_P(ClientTest, UnknownTopicIsAnErrorNotAHang) {
     GTEST_SKIP() << "the mock cluster creates every topic it is asked about";
   ASSERT_FALSE(st.ok());
   EXPECT_TRUE(st.error().code == Errc::kUnknownTopic || st.error().code == Errc::kTimeout) << st.error().describe();
+  // Created later: the producer asks again (after retry_backoff_ms) and sends.
+  ASSERT_TRUE(backend_->create_topic(name, 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(pc.retry_backoff_ms + 50));
+  auto md = p->send(rec).get();
+  ASSERT_TRUE(md.ok()) << md.error().describe();
+  EXPECT_EQ(md->offset, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ClientTest, ::testing::Values(BackendKind::kSluice, BackendKind::kMock),
