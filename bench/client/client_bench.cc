@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -57,6 +58,13 @@ class Broker {
 };
 
 Broker* g_broker = nullptr;
+
+// Records sent before measuring (buffers and pools reach steady state). The ctest smoke run
+// lowers it with SLUICE_CLIENT_BENCH_WARMUP.
+int warmup_records() {
+  const char* env = std::getenv("SLUICE_CLIENT_BENCH_WARMUP");
+  return env != nullptr ? std::atoi(env) : 500000;
+}
 std::atomic<uint64_t> g_delivered{0};
 std::atomic<uint64_t> g_failed{0};
 
@@ -94,7 +102,7 @@ void BM_SluiceClientProduce(benchmark::State& state) {
     else g_failed.fetch_add(1, std::memory_order_relaxed);
   };
   // Warm-up: batches, vectors and codec chunks reach their steady-state sizes.
-  for (int i = 0; i < 500000; ++i) (void)producer.send(rec, cb);
+  for (int i = 0; i < warmup_records(); ++i) (void)producer.send(rec, cb);
   (void)producer.flush();
   const uint64_t app0 = sluice::alloc::thread_alloc_counters().allocations;
   const uint64_t sender0 = producer.stats().sender_thread_allocations;
@@ -157,7 +165,7 @@ void BM_LibrdkafkaProduce(benchmark::State& state) {
       rd_kafka_poll(rk, 1);
     }
   };
-  for (int i = 0; i < 200000; ++i) (void)produce();
+  for (int i = 0; i < warmup_records(); ++i) (void)produce();
   rd_kafka_flush(rk, 30000);
   uint64_t sent = 0;
   for (auto _ : state) {
