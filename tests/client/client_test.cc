@@ -626,6 +626,110 @@ TEST(Assignors, CooperativeStickyMovesPartitionsInTwoRounds) {
   EXPECT_EQ(back->owned, all);
 }
 
+// Interoperability with librdkafka both ways, every codec: records written by one client are
+// read back exactly by the other (keys, values, headers, timestamps, partitions).
+TEST(Interop, LibrdkafkaReadsOursAndWeReadTheirs) {
+  Backend* b = Backends::get(BackendKind::kSluice);
+  ASSERT_NE(b, nullptr);
+  const char* codecs[] = {"none", "gzip", "snappy", "lz4", "zstd"};
+  for (int ci = 0; ci < 5; ++ci) {
+    const std::string ours = std::string("interop-ours-") + codecs[ci];
+    const std::string theirs = std::string("interop-theirs-") + codecs[ci];
+    ASSERT_TRUE(b->create_topic(ours, 2));
+    ASSERT_TRUE(b->create_topic(theirs, 2));
+    // Ours -> librdkafka.
+    ProducerConfig pc;
+    pc.bootstrap_servers = b->bootstrap();
+    pc.compression = static_cast<CompressionType>(ci);
+    auto p = Producer::create(pc);
+    ASSERT_TRUE(p.ok());
+    for (int i = 0; i < 10; ++i) {
+      const std::string key = "k" + std::to_string(i);
+      const std::string value = "v" + std::to_string(i);
+      const HeaderView h[] = {{"hk", std::string_view("hv")}};
+      ProducerRecord rec;
+      rec.topic = ours;
+      rec.key = key;
+      rec.value = value;
+      rec.headers = h;
+      rec.timestamp_ms = 1700000000000 + i;
+      ASSERT_TRUE((*p)->send(rec, nullptr).ok());
+    }
+    ASSERT_TRUE((*p)->flush().ok());
+    char err[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", b->bootstrap().c_str(), err, sizeof err);
+    rd_kafka_conf_set(conf, "group.id", ("interop-" + ours).c_str(), err, sizeof err);
+    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, sizeof err);
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    ASSERT_NE(rk, nullptr) << err;
+    rd_kafka_topic_partition_list_t* tl = rd_kafka_topic_partition_list_new(2);
+    rd_kafka_topic_partition_list_add(tl, ours.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_add(tl, ours.c_str(), 1)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    ASSERT_EQ(rd_kafka_assign(rk, tl), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(tl);
+    int got = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (got < 10 && std::chrono::steady_clock::now() < deadline) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+      if (m == nullptr) continue;
+      if (m->err == 0) {
+        const std::string key(static_cast<const char*>(m->key), m->key_len);
+        const std::string value(static_cast<const char*>(m->payload), m->len);
+        EXPECT_EQ(value, "v" + key.substr(1)) << codecs[ci];
+        EXPECT_EQ(m->partition, murmur2_partition(key, 2));
+        rd_kafka_headers_t* hdrs = nullptr;
+        ASSERT_EQ(rd_kafka_message_headers(m, &hdrs), RD_KAFKA_RESP_ERR_NO_ERROR);
+        const void* hv = nullptr;
+        size_t hv_len = 0;
+        ASSERT_EQ(rd_kafka_header_get_last(hdrs, "hk", &hv, &hv_len), RD_KAFKA_RESP_ERR_NO_ERROR);
+        EXPECT_EQ(std::string(static_cast<const char*>(hv), hv_len), "hv");
+        rd_kafka_timestamp_type_t tstype;
+        EXPECT_EQ(rd_kafka_message_timestamp(m, &tstype), 1700000000000 + std::stoi(key.substr(1)));
+        ++got;
+      }
+      rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    EXPECT_EQ(got, 10) << codecs[ci];
+    // librdkafka -> ours.
+    conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", b->bootstrap().c_str(), err, sizeof err);
+    rd_kafka_conf_set(conf, "compression.codec", codecs[ci], err, sizeof err);
+    rd_kafka_conf_set(conf, "linger.ms", "20", err, sizeof err);
+    // librdkafka's Java-compatible partitioner (its default, consistent_random, is CRC32).
+    rd_kafka_conf_set(conf, "partitioner", "murmur2_random", err, sizeof err);
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    ASSERT_NE(rk, nullptr) << err;
+    for (int i = 0; i < 10; ++i) {
+      const std::string key = "k" + std::to_string(i);
+      const std::string value = std::string(200, 'x') + std::to_string(i);
+      ASSERT_EQ(rd_kafka_producev(
+                    rk, RD_KAFKA_V_TOPIC(theirs.c_str()), RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                    RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_HEADER("hk", "hv", 2),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    ASSERT_EQ(rd_kafka_flush(rk, 20000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(rk);
+    ConsumerConfig cc;
+    cc.bootstrap_servers = b->bootstrap();
+    cc.auto_offset_reset = OffsetReset::kEarliest;
+    auto c = Consumer::create(cc);
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE((*c)->assign({{theirs, 0}, {theirs, 1}}).ok());
+    auto records = poll_until(**c, 10, 20000);
+    ASSERT_EQ(records.size(), 10u) << codecs[ci];
+    for (const auto& r : records) {
+      EXPECT_EQ(*r.value, std::string(200, 'x') + r.key->substr(1));
+      EXPECT_EQ(r.partition, murmur2_partition(*r.key, 2));
+      ASSERT_EQ(r.headers.size(), 1u);
+      EXPECT_EQ(r.headers[0], (Header{"hk", std::string("hv")}));
+    }
+  }
+}
+
 // Keyed partitioning: the same partition as librdkafka's murmur2 partitioner and Java's vectors.
 TEST(Partitioner, MatchesLibrdkafkaAndJava) {
   // org.apache.kafka.common.utils.UtilsTest#testMurmur2
