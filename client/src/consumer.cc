@@ -212,6 +212,9 @@ Status Consumer::Impl::join_group(int64_t deadline) {
         a.assignment = detail::encode_assignment(tps);
       }
     }
+    // The leader's metadata refresh may have replaced the coordinator's connection.
+    c = coordinator_conn();
+    if (!c.ok()) return c.error();
     kafka::SyncGroupResponse sresp;
     st = (*c)->call(sync, sresp, cfg.rebalance_timeout_ms + 5000);
     if (!st.ok()) {
@@ -513,6 +516,7 @@ Status Consumer::Impl::fetch_once(int wait_ms, std::vector<ConsumerRecord>& out)
   }
   bool refresh = false;
   Status result;
+  std::vector<std::pair<TopicPartition, int64_t>> out_of_range;
   for (const auto& s : sent) {
     kafka::FetchResponse resp;
     auto rst = s.conn->receive(s.corr, s.version, resp, mono_ms() + wait_ms + cfg.request_timeout_ms);
@@ -532,13 +536,11 @@ Status Consumer::Impl::fetch_once(int wait_ms, std::vector<ConsumerRecord>& out)
         if (it == assigned.end() || it->second.position < 0) continue;
         PartPos& pos = it->second;
         if (p.error_code == kafka::code(kafka::ErrorCode::OFFSET_OUT_OF_RANGE)) {
-          pos.position = -1;  // reset through auto_offset_reset (the committed offset is gone)
+          // Reset through auto_offset_reset once every answer is read: a ListOffsets now could
+          // refresh metadata and replace connections still holding responses.
           if (cfg.auto_offset_reset == OffsetReset::kNone)
             result = broker_error(p.error_code, "Fetch " + t.topic + "-" + std::to_string(p.partition_index));
-          else {
-            auto offs = list_offsets({{it->first, cfg.auto_offset_reset == OffsetReset::kEarliest ? -2 : -1}});
-            if (offs.ok() && !offs->empty()) pos.position = offs->begin()->second.first;
-          }
+          else out_of_range.emplace_back(it->first, cfg.auto_offset_reset == OffsetReset::kEarliest ? -2 : -1);
           continue;
         }
         if (p.error_code != 0) {
@@ -561,6 +563,15 @@ Status Consumer::Impl::fetch_once(int wait_ms, std::vector<ConsumerRecord>& out)
           continue;
         }
         pos.position = *next;
+      }
+    }
+  }
+  if (!out_of_range.empty()) {
+    auto offs = list_offsets(out_of_range);
+    if (offs.ok()) {
+      for (const auto& [tp, o] : *offs) {
+        auto it = assigned.find(tp);
+        if (it != assigned.end()) it->second.position = o.first;
       }
     }
   }
