@@ -486,10 +486,11 @@ Status Consumer::Impl::fetch_once(int wait_ms, std::vector<ConsumerRecord>& out)
   // Only one broker waits (long poll); the others answer at once, so records from any of them
   // arrive without waiting for the slowest.
   bool first = true;
+  bool unreachable = false;
   for (const auto& [leader, tps] : by_leader) {
     auto c = cluster.node(leader);
     if (!c.ok()) {
-      (void)cluster.refresh_known();
+      unreachable = true;  // refreshed after the answers: a refresh now could replace their connections
       continue;
     }
     const int16_t v = (*c)->version(kafka::FetchRequest::kApiKey);
@@ -514,7 +515,7 @@ Status Consumer::Impl::fetch_once(int wait_ms, std::vector<ConsumerRecord>& out)
     if (!corr.ok()) continue;
     sent.push_back(Sent{leader, *c, *corr, v});
   }
-  bool refresh = false;
+  bool refresh = unreachable;
   Status result;
   std::vector<std::pair<TopicPartition, int64_t>> out_of_range;
   for (const auto& s : sent) {
