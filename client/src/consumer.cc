@@ -658,7 +658,14 @@ Result<std::vector<ConsumerRecord>> Consumer::poll(int timeout_ms) {
       d.next_autocommit_ms = mono_ms() + d.cfg.auto_commit_interval_ms;
     }
     st = d.resolve_positions();
-    if (!st.ok() && !st.error().retriable()) return st.error();
+    if (!st.ok() && st.error().code != Errc::kBroker && !st.error().retriable()) return st.error();
+    if (!st.ok()) {
+      // A broker error while looking up where to start (a partition just created may answer
+      // with an error for a moment): tried again within this poll, reported if it persists.
+      if (mono_ms() + d.cfg.retry_backoff_ms >= deadline) return st.error();
+      std::this_thread::sleep_for(std::chrono::milliseconds(d.cfg.retry_backoff_ms));
+      continue;
+    }
     int64_t wait = std::max<int64_t>(0, deadline - mono_ms());
     wait = std::min<int64_t>(wait, d.cfg.fetch_max_wait_ms);
     if (d.subscribed) wait = std::min<int64_t>(wait, std::max<int64_t>(0, d.next_heartbeat_ms - mono_ms()));
