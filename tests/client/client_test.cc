@@ -47,13 +47,21 @@ class Backends : public ::testing::Environment {
 
 std::vector<ConsumerRecord> poll_until(Consumer& c, std::size_t n, int timeout_ms) {
   std::vector<ConsumerRecord> out;
+  std::string last_error;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
     auto r = c.poll(200);
-    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().describe());
-    if (!r.ok()) break;
+    if (!r.ok()) {
+      // Transient broker errors (the mock cluster answers ListOffsets for a partition it has just
+      // created with UNKNOWN_SERVER_ERROR for a moment) are polled through; a lasting one fails
+      // the record count below and is printed.
+      last_error = r.error().describe();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
     for (auto& rec : *r) out.push_back(std::move(rec));
   }
+  EXPECT_GE(out.size(), n) << "last poll error: " << last_error;
   return out;
 }
 
