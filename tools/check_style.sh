@@ -3,7 +3,7 @@
 #  (a) clang-format --dry-run -Werror on every tracked *.h / *.cc under alloc io engine client tools
 #      tests bench (.clang-format at the root);
 #  (b) clang-tidy (.clang-tidy at the root: every enabled check is an error) on the library's
-#      translation units, alloc/ io/ engine/ tools/, with their headers; tests/ and bench/ are not
+#      translation units, alloc/ io/ engine/ client/ tools/, with their headers; tests/ and bench/ are not
 #      tidied. Uses build/ci/compile_commands.json (configures the ci preset when it is missing).
 # Usage: tools/check_style.sh [format|tidy]   (no argument: both). Exit status 0 when clean.
 # SLUICE_STYLE_JOBS overrides the parallelism (default: nproc).
@@ -32,7 +32,7 @@ fi
 if [[ "$what" == all || "$what" == tidy ]]; then
   db=build/ci/compile_commands.json
   [[ -f "$db" ]] || cmake --preset ci >/dev/null
-  mapfile -t units < <(git ls-files -- 'alloc/*.cc' 'io/*.cc' 'engine/*.cc' 'tools/*.cc' |
+  mapfile -t units < <(git ls-files -- 'alloc/*.cc' 'io/*.cc' 'engine/*.cc' 'client/*.cc' 'tools/*.cc' |
     while read -r f; do grep -qF "\"file\": \"$root/$f\"" "$db" && echo "$f"; done)
   echo "check_style: $clang_tidy on ${#units[@]} library translation units ($jobs jobs)"
   logs="$(mktemp -d)"
