@@ -24,26 +24,9 @@ struct Admin::Impl {
   }
 
   Result<detail::Conn*> coordinator(const std::string& group) {
-    kafka::FindCoordinatorRequest req;
-    req.key = group;
-    req.key_type = 0;
-    Error last = make_error(Errc::kTimeout, "FindCoordinator");
-    for (int attempt = 0; attempt < 20; ++attempt) {
-      auto c = cluster.any();
-      if (!c.ok()) return c.error();
-      kafka::FindCoordinatorResponse resp;
-      auto st = (*c)->call(req, resp, cfg.request_timeout_ms);
-      if (!st.ok()) {
-        last = st.error();
-      } else if (resp.error_code != 0) {
-        last = broker_error(resp.error_code, "FindCoordinator " + group);
-        if (!last.retriable()) return last;
-      } else {
-        return cluster.at(resp.node_id, resp.host, resp.port);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(cfg.retry_backoff_ms));
-    }
-    return last;
+    auto c = cluster.group_coordinator(group);
+    if (!c.ok()) return c.error();
+    return c->second;
   }
 
   // Topic metadata must show the change before the call returns, so the caller can use it.

@@ -1,6 +1,8 @@
 #include "client/src/cluster.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 namespace sluice::client::detail {
 
@@ -186,6 +188,31 @@ int32_t Cluster::leader(std::string_view topic, int32_t partition) const {
   const TopicMeta* t = this->topic(topic);
   if (t == nullptr || partition < 0 || static_cast<std::size_t>(partition) >= t->leaders.size()) return -1;
   return t->leaders[static_cast<std::size_t>(partition)];
+}
+
+Result<std::pair<int32_t, Conn*>> Cluster::group_coordinator(const std::string& group) {
+  kafka::FindCoordinatorRequest req;
+  req.key = group;
+  req.key_type = 0;
+  Error last = make_error(Errc::kTimeout, "FindCoordinator");
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    auto c = any();
+    if (!c.ok()) return c.error();
+    kafka::FindCoordinatorResponse resp;
+    auto st = (*c)->call(req, resp, cfg_.request_timeout_ms);
+    if (!st.ok()) {
+      last = st.error();
+    } else if (resp.error_code != 0) {
+      last = broker_error(resp.error_code, "FindCoordinator " + group);
+      if (!last.retriable()) return last;
+    } else {
+      auto conn = at(resp.node_id, resp.host, resp.port);
+      if (!conn.ok()) return conn.error();
+      return std::pair<int32_t, Conn*>{resp.node_id, *conn};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(cfg_.retry_backoff_ms));
+  }
+  return last;
 }
 
 }  // namespace sluice::client::detail

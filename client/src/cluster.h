@@ -51,6 +51,9 @@ class Cluster {
   // Connection to an address outside the broker list (a coordinator may be one).
   Result<Conn*> at(int32_t node_id, const std::string& host, int32_t port);
   void drop(int32_t node_id);  // closes the connection after an error
+  // The coordinator of a consumer group (FindCoordinator key type 0), retried on retriable
+  // errors; its node id and a connection to it.
+  Result<std::pair<int32_t, Conn*>> group_coordinator(const std::string& group);
 
   const TopicMeta* topic(std::string_view name) const;
   const std::unordered_map<std::string, TopicMeta, StringHash, std::equal_to<>>& topics() const { return topics_; }

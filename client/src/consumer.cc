@@ -89,29 +89,10 @@ Result<detail::Conn*> Consumer::Impl::coordinator_conn() {
 
 Status Consumer::Impl::find_coordinator() {
   if (cfg.group_id.empty()) return make_error(Errc::kInvalidArgument, "no group_id configured");
-  kafka::FindCoordinatorRequest req;
-  req.key = cfg.group_id;
-  req.key_type = 0;
-  Error last = make_error(Errc::kTimeout, "FindCoordinator");
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    auto c = cluster.any();
-    if (!c.ok()) return c.error();
-    kafka::FindCoordinatorResponse resp;
-    auto st = (*c)->call(req, resp, cfg.request_timeout_ms);
-    if (!st.ok()) {
-      last = st.error();
-    } else if (resp.error_code != 0) {
-      last = broker_error(resp.error_code, "FindCoordinator " + cfg.group_id);
-      if (!last.retriable()) return last;
-    } else {
-      auto conn = cluster.at(resp.node_id, resp.host, resp.port);
-      if (!conn.ok()) return conn.error();
-      coordinator = resp.node_id;
-      return {};
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(cfg.retry_backoff_ms));
-  }
-  return last;
+  auto c = cluster.group_coordinator(cfg.group_id);
+  if (!c.ok()) return c.error();
+  coordinator = c->first;
+  return {};
 }
 
 Status Consumer::Impl::ensure_metadata(const std::vector<std::string>& topics) {
