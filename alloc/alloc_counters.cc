@@ -37,6 +37,16 @@ const char* allocator_name() noexcept {
   return "malloc";
 #endif
 }
+std::size_t heap_committed_bytes() noexcept {
+#if SLUICE_USE_MIMALLOC
+  std::size_t elapsed_ms = 0, user_ms = 0, system_ms = 0, rss = 0, peak_rss = 0, commit = 0, peak_commit = 0;
+  std::size_t faults = 0;
+  mi_process_info(&elapsed_ms, &user_ms, &system_ms, &rss, &peak_rss, &commit, &peak_commit, &faults);
+  return commit;
+#else
+  return 0;
+#endif
+}
 }  // namespace sluice::alloc
 
 namespace {

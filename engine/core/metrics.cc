@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "alloc/alloc_counters.h"
 #include "engine/core/shard_state.h"
 #include "engine/group/consumer_protocol.h"
 #include "engine/log/partition_log.h"
@@ -84,6 +85,15 @@ constexpr Family kGroupMembers{"sluice_group_members", "Members of a consumer gr
 constexpr Family kGroupAssignment{"sluice_group_assignment",
                                   "1 per partition assigned to a member of a stable consumer-protocol group.",
                                   Type::gauge};
+constexpr Family kHeapAllocs{"sluice_shard_heap_allocations_total", "Heap allocations made by the shard's thread.",
+                             Type::counter};
+constexpr Family kHeapBytes{"sluice_shard_heap_allocated_bytes_total",
+                            "Bytes allocated on the heap by the shard's thread.", Type::counter};
+constexpr Family kPoolPages{"sluice_shard_page_pool_pages",
+                            "Pages of the shard's registered I/O page pool (label: state = free or total).",
+                            Type::gauge};
+constexpr Family kHeapCommitted{"sluice_process_heap_committed_bytes",
+                                "Memory the allocator (mimalloc) has committed from the OS.", Type::gauge};
 constexpr Family kRss{"sluice_process_resident_memory_bytes", "Resident set size of the broker process.", Type::gauge};
 
 void collect_partitions(metrics::Samples& out, const ShardState& st) {
@@ -158,6 +168,11 @@ void collect_loop(metrics::Samples& out, unsigned shard_id) {
   out.add(kWakeups, labels, static_cast<double>(s.wakeups_sent));
   out.add(kCqes, labels, static_cast<double>(s.cqes));
   out.add(kAcceptsRejected, labels, static_cast<double>(s.accepts_rejected));
+  const alloc::AllocCounters& heap = alloc::thread_alloc_counters();
+  out.add(kHeapAllocs, labels, static_cast<double>(heap.allocations));
+  out.add(kHeapBytes, labels, static_cast<double>(heap.bytes_allocated));
+  out.add(kPoolPages, {{"shard", id}, {"state", "total"}}, static_cast<double>(shard.pages().page_count()));
+  out.add(kPoolPages, {{"shard", id}, {"state", "free"}}, static_cast<double>(shard.pages().free_pages()));
 }
 
 void collect_group_offsets(ShardState& st, std::vector<ShardScrape::CommittedOffset>& out) {
@@ -240,6 +255,7 @@ void collect_process_metrics(metrics::Samples& out) {
   std::fclose(f);
   if (n != 2) return;
   out.add(kRss, {}, static_cast<double>(resident_pages) * static_cast<double>(::sysconf(_SC_PAGESIZE)));
+  out.add(kHeapCommitted, {}, static_cast<double>(alloc::heap_committed_bytes()));
 }
 
 }  // namespace sluice::core

@@ -101,6 +101,11 @@ def test_values_follow_traffic(b, port):
     assert total(s, "sluice_topic_bytes_out_total", topic="m-topic") == 0
     assert total(s, "sluice_kafka_requests_total", api="Produce") >= 2
     assert total(s, "sluice_kafka_request_latency_seconds_count", api="Produce") >= 2
+    # Memory: every shard's thread allocated something, and its I/O page pool is there.
+    assert total(s, "sluice_shard_heap_allocations_total") > 0
+    assert total(s, "sluice_shard_page_pool_pages", state="total") >= total(s, "sluice_shard_page_pool_pages",
+                                                                           state="free") > 0
+    assert families["sluice_process_heap_committed_bytes"] == "gauge"
     assert total(s, "sluice_log_records_per_group_commit_sum") >= 50  # kcat produces with acks=-1
     assert total(s, "sluice_log_sync_latency_seconds_count") >= 1
     assert families["sluice_shard_busy_seconds_total"] == "counter"
