@@ -65,6 +65,13 @@ struct ShardState {
     auto it = partitions.find(PartitionKeyView(topic, index));
     return it == partitions.end() ? nullptr : it->second.get();
   }
+  // Which shard owns (topic, partition), from this shard's catalogue replica; -1 if the topic or
+  // partition is unknown. Every protocol edge routes a partition's requests by it.
+  int owner_of(const std::string& topic, int32_t partition) const {
+    const broker::TopicInfo* t = catalogue.find(topic);
+    if (!t || partition < 0 || partition >= t->partition_count()) return -1;
+    return t->partition_owner_shard[static_cast<std::size_t>(partition)];
+  }
 };
 
 // The states of every shard, installed before the runtime starts and cleared after it stops.

@@ -385,16 +385,23 @@ static bool match_any_of(const Headers& args) {
   return false;
 }
 
-QErr QueueEngine::bind(const std::string& queue, const std::string& exchange, const std::string& key,
-                       const Headers& args, OwnerId owner) {
+QErr QueueEngine::binding_target(const std::string& queue, const std::string& exchange, OwnerId owner, Exchange** out) {
   if (is_direct_reply_name(queue)) return QErr::kAccessRefused;  // a volatile address, not a queue
   Queue* q = nullptr;
   QErr e = access_queue(queue, owner, &q);
   if (e != QErr::kOk) return e;
   auto it = exchanges_.find(exchange);
   if (it == exchanges_.end()) return QErr::kNotFound;
-  if (exchange.empty()) return QErr::kAccessRefused;
-  Exchange& ex = *it->second;
+  if (exchange.empty()) return QErr::kAccessRefused;  // the default exchange's bindings are implicit
+  *out = it->second.get();
+  return QErr::kOk;
+}
+
+QErr QueueEngine::bind(const std::string& queue, const std::string& exchange, const std::string& key,
+                       const Headers& args, OwnerId owner) {
+  Exchange* target = nullptr;
+  if (QErr e = binding_target(queue, exchange, owner, &target); e != QErr::kOk) return e;
+  Exchange& ex = *target;
   for (const auto& b : ex.bindings)
     if (b.queue == queue && b.key == key && b.args == args) return QErr::kOk;
   if (binding_count_ >= limits_.max_bindings) return QErr::kLimit;
@@ -406,14 +413,9 @@ QErr QueueEngine::bind(const std::string& queue, const std::string& exchange, co
 
 QErr QueueEngine::unbind(const std::string& queue, const std::string& exchange, const std::string& key,
                          const Headers& args, OwnerId owner) {
-  if (is_direct_reply_name(queue)) return QErr::kAccessRefused;  // a volatile address, not a queue
-  Queue* q = nullptr;
-  QErr e = access_queue(queue, owner, &q);
-  if (e != QErr::kOk) return e;
-  auto it = exchanges_.find(exchange);
-  if (it == exchanges_.end()) return QErr::kNotFound;
-  if (exchange.empty()) return QErr::kAccessRefused;
-  auto& b = it->second->bindings;
+  Exchange* target = nullptr;
+  if (QErr e = binding_target(queue, exchange, owner, &target); e != QErr::kOk) return e;
+  auto& b = target->bindings;
   auto pos = std::find_if(b.begin(), b.end(),
                           [&](const Binding& x) { return x.queue == queue && x.key == key && x.args == args; });
   if (pos == b.end()) return QErr::kOk;  // RabbitMQ 3.x: unbinding a missing binding is ok

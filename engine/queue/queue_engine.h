@@ -234,6 +234,8 @@ class QueueEngine {
 
   Queue* find_queue(const std::string& name);
   QErr access_queue(const std::string& name, OwnerId owner, Queue** out);
+  // The exchange a bind or unbind of `queue` names, once the queue may be used by `owner`.
+  QErr binding_target(const std::string& queue, const std::string& exchange, OwnerId owner, Exchange** out);
   void route(const Exchange& ex, const std::string& key, const Message& m, std::vector<Queue*>* out);
   struct Entry;
   struct DeadLetter;

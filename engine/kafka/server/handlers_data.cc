@@ -11,7 +11,6 @@
 #include "engine/core/when_all.h"
 #include "engine/kafka/server/api_table.h"
 #include "engine/kafka/server/errors.h"
-#include "engine/kafka/server/partition_route.h"
 #include "engine/kafka/server/request.h"
 #include "engine/log/partition_log.h"
 #include "engine/log/record_batch.h"
@@ -76,7 +75,7 @@ io::Task<HandlerOutput> produce(RequestContext& ctx) {
 
   std::vector<std::vector<ProduceItem*>> by_shard(core::shard_state().shard_count);
   for (auto& it : items) {
-    int owner = owner_of(*it.topic, it.partition);
+    int owner = core::shard_state().owner_of(*it.topic, it.partition);
     if (!accepted) it.wire_error = ErrorCode::UNSUPPORTED_VERSION;
     else if (!acks_ok) it.wire_error = ErrorCode::INVALID_REQUIRED_ACKS;
     else if (owner < 0) it.outcome.error = core::Errc::kUnknownPartition;
@@ -171,7 +170,7 @@ io::Task<HandlerOutput> list_offsets(RequestContext& ctx) {
     }
   std::vector<std::vector<ListItem*>> by_shard(st.shard_count);
   for (auto& it : items) {
-    int owner = owner_of(*it.topic, it.partition);
+    int owner = core::shard_state().owner_of(*it.topic, it.partition);
     if (owner < 0) it.outcome.error = core::Errc::kUnknownPartition;
     // The latest tiered offset (v9): nothing is tiered, so there is none (offset -1, as Kafka).
     else if (it.timestamp == kLatestTieredTimestamp) continue;
@@ -237,7 +236,7 @@ io::Task<DeleteRecordsResponse> delete_records(RequestContext& /*ctx*/, DeleteRe
   std::vector<std::vector<DeleteItem*>> by_shard(st.shard_count);
   for (auto& it : items) {
     const broker::TopicInfo* info = st.catalogue.find(*it.topic);
-    const int owner = owner_of(*it.topic, it.partition);
+    const int owner = core::shard_state().owner_of(*it.topic, it.partition);
     if (owner < 0) it.outcome.error = core::Errc::kUnknownPartition;
     else if (info->internal) it.outcome.error = core::Errc::kInvalidTopicName;
     else by_shard[static_cast<size_t>(owner)].push_back(&it);
@@ -290,7 +289,7 @@ io::Task<OffsetForLeaderEpochResponse> offset_for_leader_epoch(RequestContext& /
       items.push_back({&t.topic, p.partition, p.current_leader_epoch, p.leader_epoch, {}});
   std::vector<std::vector<EpochItem*>> by_shard(st.shard_count);
   for (auto& it : items) {
-    const int owner = owner_of(*it.topic, it.partition);
+    const int owner = core::shard_state().owner_of(*it.topic, it.partition);
     if (owner < 0) it.outcome.error = core::Errc::kUnknownPartition;
     else by_shard[static_cast<size_t>(owner)].push_back(&it);
   }

@@ -11,7 +11,6 @@
 #include "engine/kafka/server/api_table.h"
 #include "engine/kafka/server/errors.h"
 #include "engine/kafka/server/fetch_sessions.h"
-#include "engine/kafka/server/partition_route.h"
 #include "engine/kafka/server/request.h"
 #include "io/cross_shard.h"
 
@@ -297,7 +296,7 @@ io::Task<HandlerOutput> fetch(RequestContext& ctx) {
   std::vector<std::vector<FetchItem*>> by_shard(st.shard_count);
   bool any_error = false;
   for (auto& it : items) {
-    int owner = owner_of(*it.topic, it.partition);
+    int owner = core::shard_state().owner_of(*it.topic, it.partition);
     if (it.wire_error != ErrorCode::NONE) {
       any_error = true;
     } else if (owner < 0) {
